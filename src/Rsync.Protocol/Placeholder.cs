@@ -1,0 +1,1 @@
+namespace NetRsync.Protocol; public static class Placeholder {}
