@@ -1,1 +1,3 @@
-Console.WriteLine("x");
+using NetRsync.Cli;
+
+return await CommandLine.RunAsync(args);

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Text;
+using Xunit;
+
+namespace NetRsync.Interop.Tests;
+
+/// <summary>The outcome of one finished child process.</summary>
+public sealed record ProcessResult(string CommandLine, int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)
+{
+    /// <summary>Everything a failure message needs.</summary>
+    public override string ToString() =>
+        $"$ {CommandLine}\nexit code {ExitCode} after {Elapsed.TotalSeconds:F1}s\n--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}--- end ---";
+}
+
+/// <summary>An rsync client under test: ours (<see cref="NetRsync"/>) or a stock binary (<see cref="StockClient"/>).</summary>
+public interface IRsyncClient
+{
+    /// <summary>Short description for messages, e.g. "netrsync" or "/usr/bin/rsync".</summary>
+    string Name { get; }
+
+    /// <summary>Runs the client with these arguments (no shell involved). <paramref name="environment"/>
+    /// entries override the inherited environment; a null value removes the variable.</summary>
+    Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null);
+}
+
+/// <summary>Runs a child process with captured stdout/stderr and a hard timeout.</summary>
+public static class ProcessRunner
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>Runs <paramref name="fileName"/> to completion. stdin is an empty pipe (so a password
+    /// prompt reads EOF instead of hanging). RSYNC_PASSWORD is removed from the inherited environment
+    /// unless <paramref name="environment"/> sets it, so tests are hermetic. On timeout the whole process
+    /// tree is killed and the test fails with the output captured so far.</summary>
+    public static async Task<ProcessResult> RunAsync(
+        string fileName,
+        IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        TimeSpan? timeout = null,
+        string? workingDirectory = null)
+    {
+        TimeSpan limit = timeout ?? DefaultTimeout;
+        var psi = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = new UTF8Encoding(false),
+            StandardErrorEncoding = new UTF8Encoding(false),
+        };
+        foreach (string a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        if (workingDirectory is not null)
+        {
+            psi.WorkingDirectory = workingDirectory;
+        }
+        psi.Environment.Remove("RSYNC_PASSWORD");
+        if (environment is not null)
+        {
+            foreach ((string key, string? value) in environment)
+            {
+                if (value is null)
+                {
+                    psi.Environment.Remove(key);
+                }
+                else
+                {
+                    psi.Environment[key] = value;
+                }
+            }
+        }
+
+        string commandLine = FormatCommandLine(fileName, psi.ArgumentList);
+        var stopwatch = Stopwatch.StartNew();
+        using var process = new Process { StartInfo = psi };
+        try
+        {
+            process.Start();
+        }
+        catch (Exception e)
+        {
+            Assert.Fail($"could not start {commandLine}: {e.Message}");
+            throw; // unreachable
+        }
+        process.StandardInput.Close();
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+
+        using var cts = new CancellationTokenSource(limit);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // exited in the meantime
+            }
+            await process.WaitForExitAsync();
+            string so = await ReadRemainder(stdout);
+            string se = await ReadRemainder(stderr);
+            Assert.Fail($"timed out after {limit.TotalSeconds:F0}s and was killed:\n$ {commandLine}\n--- stdout ---\n{so}\n--- stderr ---\n{se}--- end ---");
+        }
+
+        // Output pipes close when the process (and any child still holding them) exits.
+        string outText = await ReadRemainder(stdout);
+        string errText = await ReadRemainder(stderr);
+        return new ProcessResult(commandLine, process.ExitCode, outText, errText, stopwatch.Elapsed);
+    }
+
+    private static async Task<string> ReadRemainder(Task<string> reader)
+    {
+        Task finished = await Task.WhenAny(reader, Task.Delay(TimeSpan.FromSeconds(30)));
+        return finished == reader ? await reader : "(output pipe still held open by a descendant process after 30s)";
+    }
+
+    public static string FormatCommandLine(string fileName, IEnumerable<string> arguments) =>
+        string.Join(' ', new[] { fileName }.Concat(arguments).Select(Quote));
+
+    private static string Quote(string s) =>
+        s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=@,+%".Contains(c))
+            ? s
+            : "'" + s.Replace("'", "'\\''").Replace("\n", "\\n") + "'";
+}

@@ -1,0 +1,51 @@
+using Xunit;
+
+namespace NetRsync.Interop.Tests;
+
+/// <summary>Runs a stock rsync binary as a client, the same way <see cref="NetRsync"/> runs ours.</summary>
+public sealed class StockClient(string peer) : IRsyncClient
+{
+    public string Peer { get; } = peer;
+
+    public string Name => Peer;
+
+    public Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null) =>
+        ProcessRunner.RunAsync(RsyncPeers.Resolve(Peer), arguments, environment, timeout);
+
+    public override string ToString() => Name;
+
+    /// <summary>Independent check that a push left nothing to do: runs
+    /// <c>PEER -ani -H --modify-window=-1 [--protocol=N] SRC/ URL</c> and fails if it exits non-zero or
+    /// itemizes anything. A clean dry run with -i (one i) prints nothing at all; every non-empty stdout
+    /// line is a pending change.
+    /// Pass the protocol of the push under test: protocol 30 carries no nanoseconds, so after a
+    /// protocol-30 push the destination holds whole seconds, and a dry run at 31+ would differ.
+    /// <c>--modify-window=-1</c> makes rsync 3.2+ compare nanoseconds too (its default quick check
+    /// compares whole seconds); rsync 3.1.x accepts it and still compares seconds only.</summary>
+    public static async Task AssertNothingToChange(
+        string peer,
+        string sourceDir,
+        string url,
+        string protocol,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        IEnumerable<string>? extraArgs = null)
+    {
+        var args = new List<string> { "-ani", "-H", "--modify-window=-1" };
+        args.AddRange(RsyncPeers.ProtocolArgs(protocol));
+        if (extraArgs is not null)
+        {
+            args.AddRange(extraArgs);
+        }
+        args.Add(sourceDir.TrimEnd('/') + "/");
+        args.Add(url);
+        ProcessResult r = await new StockClient(peer).RunAsync(args, environment);
+        Assert.True(r.ExitCode == 0, $"the stock dry run used to verify the push failed:\n{r}");
+        string[] pending = ItemizedLines(r.Stdout);
+        Assert.True(pending.Length == 0,
+            $"after the push, stock rsync still finds {pending.Length} thing(s) to change:\n  {string.Join("\n  ", pending.Take(40))}\n\n{r}");
+    }
+
+    /// <summary>The non-empty lines of an itemized dry run's stdout.</summary>
+    public static string[] ItemizedLines(string stdout) =>
+        stdout.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToArray();
+}

@@ -1,0 +1,206 @@
+using System.Globalization;
+using NetRsync.Protocol;
+using NetRsync.Protocol.Client;
+using NetRsync.Protocol.Daemon;
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Cli;
+
+/// <summary>netrsync's main: rsync's command line, output and exit codes.</summary>
+internal static class CommandLine
+{
+    private const string ProgramName = "netrsync";
+    private const string Version = "0.1.0";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        RsyncOptions options;
+        try
+        {
+            options = OptionParser.Parse(args, ProgramName);
+        }
+        catch (RsyncUsageException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return Fail(ex.ExitCode, "syntax or usage error");
+        }
+        catch (RsyncException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return Fail(ex.ExitCode);
+        }
+
+        if (options.ShowHelp)
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+        if (options.ShowVersion)
+        {
+            Console.WriteLine($"{ProgramName}  version {Version}  protocol version {ProtocolLimits.MaxProtocol}");
+            Console.WriteLine("A managed implementation of the rsync protocol (30 and 31).");
+            return 0;
+        }
+
+        var positional = options.Positional;
+        if (positional.Count == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return Fail(ExitCodes.Syntax);
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        var client = new RsyncClient(options, ConsoleOutput.Instance);
+        try
+        {
+            if (positional.Count == 1)
+            {
+                var only = DaemonUrl.TryParse(positional[0]);
+                if (only is { Module.Length: 0 })
+                {
+                    foreach (string line in await client.ListModulesAsync(positional[0], cancel.Token))
+                        Console.WriteLine(line);
+                    return 0;
+                }
+                Console.Error.WriteLine("netrsync: listing a module's files (a single remote argument) is not supported yet");
+                return Fail(ExitCodes.Unsupported);
+            }
+
+            string destination = positional[^1];
+            var sources = positional.Take(positional.Count - 1).ToList();
+            if (DaemonUrl.TryParse(destination) is not null)
+            {
+                if (sources.Any(s => DaemonUrl.TryParse(s) is not null))
+                {
+                    Console.Error.WriteLine("The source and destination cannot both be remote.");
+                    return Fail(ExitCodes.Syntax, "syntax or usage error");
+                }
+                var result = await client.PushAsync(sources, destination, cancel.Token);
+                PrintSummary(options, result.Stats);
+                return Finish(result.ExitCode);
+            }
+
+            Console.Error.WriteLine("netrsync: pulling from a daemon and local copies are not supported yet; the destination must be rsync://HOST/MODULE or HOST::MODULE");
+            return Fail(ExitCodes.Unsupported);
+        }
+        catch (RsyncException ex)
+        {
+            Console.Out.Flush();
+            string message = ex.Message;
+            if (ex is RsyncProtocolException && !message.StartsWith("rsync", StringComparison.Ordinal))
+                message = "rsync: " + message;
+            Console.Error.WriteLine(message);
+            return Fail(ex.ExitCode);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("rsync error: received SIGINT, SIGTERM, or SIGHUP (code 20)");
+            return ExitCodes.Signal;
+        }
+    }
+
+    private static int Finish(int code) => code == 0 ? 0 : Fail(code);
+
+    /// <summary>rsync's closing error line (log.c, log_exit).</summary>
+    private static int Fail(int code, string? text = null)
+    {
+        text ??= Describe(code);
+        Console.Error.WriteLine($"rsync error: {text} (code {code}) [sender={Version}]");
+        return code;
+    }
+
+    /// <summary>The wording of each exit code (log.c, rerr_names).</summary>
+    private static string Describe(int code) => code switch
+    {
+        ExitCodes.Syntax => "syntax or usage error",
+        ExitCodes.Protocol => "protocol incompatibility",
+        ExitCodes.FileSelect => "errors selecting input/output files, dirs",
+        ExitCodes.Unsupported => "requested action not supported",
+        ExitCodes.StartClient => "error starting client-server protocol",
+        ExitCodes.SocketIo => "error in socket IO",
+        ExitCodes.FileIo => "error in file IO",
+        ExitCodes.StreamIo => "error in rsync protocol data stream",
+        ExitCodes.MessageIo => "errors with program diagnostics",
+        ExitCodes.Ipc => "error in IPC code",
+        ExitCodes.Signal => "received SIGINT, SIGTERM, or SIGHUP",
+        ExitCodes.Malloc => "error allocating core memory buffers",
+        ExitCodes.Partial => "some files/attrs were not transferred (see previous errors)",
+        ExitCodes.Vanished => "some files vanished before they could be transferred",
+        ExitCodes.DeleteLimit => "the --max-delete limit stopped deletions",
+        ExitCodes.Timeout => "timeout in data send/receive",
+        ExitCodes.ConnectTimeout => "timeout waiting for daemon connection",
+        _ => "unexplained error",
+    };
+
+    /// <summary>The end-of-run report (main.c, output_summary).</summary>
+    private static void PrintSummary(RsyncOptions options, TransferStats s)
+    {
+        if (options.Quiet > 0)
+            return;
+        bool human = options.HumanReadable > 0;
+        string N(long v) => human ? v.ToString("N0", CultureInfo.InvariantCulture) : v.ToString(CultureInfo.InvariantCulture);
+        var o = Console.Out;
+        if (options.Stats)
+        {
+            o.WriteLine();
+            o.WriteLine(Counts("Number of files", s.NumFiles, s.NumDirs, s.NumSymlinks, s.NumDevices, s.NumSpecials, N));
+            o.WriteLine(Counts("Number of created files", s.CreatedFiles, s.CreatedDirs, s.CreatedSymlinks, s.CreatedDevices, s.CreatedSpecials, N));
+            o.WriteLine(Counts("Number of deleted files", s.DeletedFiles, s.DeletedDirs, s.DeletedSymlinks, s.DeletedDevices, s.DeletedSpecials, N));
+            o.WriteLine($"Number of regular files transferred: {N(s.TransferredFiles)}");
+            o.WriteLine($"Total file size: {N(s.TotalSize)} bytes");
+            o.WriteLine($"Total transferred file size: {N(s.TotalTransferredSize)} bytes");
+            o.WriteLine($"Literal data: {N(s.LiteralData)} bytes");
+            o.WriteLine($"Matched data: {N(s.MatchedData)} bytes");
+            o.WriteLine($"File list size: {N(s.FileListSize)}");
+            o.WriteLine($"File list generation time: {s.FileListBuildMilliseconds / 1000.0:0.000} seconds");
+            o.WriteLine($"File list transfer time: {s.FileListTransferMilliseconds / 1000.0:0.000} seconds");
+            o.WriteLine($"Total bytes sent: {N(s.BytesSent)}");
+            o.WriteLine($"Total bytes received: {N(s.BytesReceived)}");
+        }
+        if (options.Stats || options.Verbose > 0)
+        {
+            double seconds = 0.5 + s.Elapsed.TotalSeconds;
+            double rate = (s.BytesSent + s.BytesReceived) / seconds;
+            long moved = Math.Max(1, s.BytesSent + s.BytesReceived);
+            o.WriteLine();
+            o.WriteLine($"sent {N(s.BytesSent)} bytes  received {N(s.BytesReceived)} bytes  {rate.ToString(human ? "N2" : "F2", CultureInfo.InvariantCulture)} bytes/sec");
+            o.WriteLine($"total size is {N(s.TotalSize)}  speedup is {((double)s.TotalSize / moved).ToString("N2", CultureInfo.InvariantCulture)}{(options.DryRun ? " (DRY RUN)" : "")}");
+        }
+        o.Flush();
+    }
+
+    private static string Counts(string prefix, int total, int dirs, int links, int devices, int specials, Func<long, string> n)
+    {
+        if (total == 0)
+            return $"{prefix}: 0";
+        int regular = total - dirs - links - devices - specials;
+        var parts = new List<string>();
+        if (regular != 0) parts.Add($"reg: {n(regular)}");
+        if (dirs != 0) parts.Add($"dir: {n(dirs)}");
+        if (links != 0) parts.Add($"link: {n(links)}");
+        if (devices != 0) parts.Add($"dev: {n(devices)}");
+        if (specials != 0) parts.Add($"special: {n(specials)}");
+        return $"{prefix}: {n(total)} ({string.Join(", ", parts)})";
+    }
+
+    private const string Usage = """
+        netrsync: a managed rsync client (protocols 30 and 31)
+
+        Usage: netrsync [OPTION]... SRC [SRC]... rsync://[USER@]HOST[:PORT]/MODULE[/DEST]
+          or   netrsync [OPTION]... SRC [SRC]... [USER@]HOST::MODULE[/DEST]
+          or   netrsync rsync://[USER@]HOST[:PORT]/     (list the daemon's modules)
+
+        Options are rsync's: -a -r -l -p -t -g -o -D -H -R -u -c -v -q -i -n -W, --delete and its
+        variants, --exclude, --include, --exclude-from, --include-from, --filter, --files-from,
+        --from0, --numeric-ids, --port, --timeout, --contimeout, --password-file, --progress,
+        --stats, --size-only, --ignore-times, --existing, --ignore-existing, --protocol,
+        --checksum-seed, --bwlimit. See rsync(1).
+        """;
+}

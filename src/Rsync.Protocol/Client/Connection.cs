@@ -1,0 +1,64 @@
+using System.Net.Sockets;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Client;
+
+/// <summary>A socket with its reader and writer, and rsync's --timeout watchdog (io.c, check_timeout).</summary>
+internal sealed class Connection : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly Timer? _watchdog;
+    private readonly CancellationTokenRegistration _cancellation;
+    private long _lastIoTicks = Environment.TickCount64;
+    private volatile bool _timedOut;
+
+    public Connection(Socket socket, int timeoutSeconds, CancellationToken cancellationToken)
+    {
+        _socket = socket;
+        TimeoutSeconds = timeoutSeconds;
+        var stream = new NetworkStream(socket, ownsSocket: false);
+        Writer = new RsyncWriter(stream) { OnSocketWrite = _ => Touch() };
+        Reader = new RsyncReader(stream) { FlushBeforeWaiting = Writer, OnSocketRead = _ => Touch() };
+        if (timeoutSeconds > 0)
+        {
+            long limit = timeoutSeconds * 1000L;
+            _watchdog = new Timer(_ =>
+            {
+                if (Environment.TickCount64 - Interlocked.Read(ref _lastIoTicks) > limit)
+                {
+                    _timedOut = true;
+                    Abort();
+                }
+            }, null, 1000, 1000);
+        }
+        _cancellation = cancellationToken.Register(Abort);
+    }
+
+    public RsyncReader Reader { get; }
+    public RsyncWriter Writer { get; }
+    public int TimeoutSeconds { get; }
+    public bool TimedOut => _timedOut;
+    public TransferContext? Context { get; set; }
+
+    private void Touch() => Interlocked.Exchange(ref _lastIoTicks, Environment.TickCount64);
+
+    private void Abort()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+        _socket.Dispose();
+    }
+
+    public void Dispose()
+    {
+        _cancellation.Dispose();
+        _watchdog?.Dispose();
+        Reader.Dispose();
+        _socket.Dispose();
+    }
+}

@@ -1,0 +1,397 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NetRsync.Protocol.Daemon;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Client;
+
+/// <summary>
+/// An rsync client speaking protocols 30 and 31 to rsync daemons.
+/// <code>
+/// var client = new RsyncClient(new RsyncOptions { Recursive = true, PreserveTimes = true });
+/// var result = await client.PushAsync(["site/"], "rsync://backup.example/www/");
+/// </code>
+/// </summary>
+public sealed partial class RsyncClient
+{
+    private readonly RsyncOptions _options;
+    private readonly IRsyncOutput _output;
+    private readonly ILogger _logger;
+
+    public RsyncClient(RsyncOptions options, IRsyncOutput? output = null, ILoggerFactory? loggerFactory = null)
+    {
+        _options = options;
+        _output = output ?? NullOutput.Instance;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RsyncClient>();
+    }
+
+    /// <summary>Receives per-file progress while data moves.</summary>
+    public IProgress<FileProgress>? Progress { get; init; }
+
+    /// <summary>Sends local <paramref name="sources"/> to a daemon module, as rsync SRC... rsync://HOST/MODULE/PATH does.</summary>
+    public Task<TransferResult> PushAsync(IReadOnlyList<string> sources, string destination, CancellationToken cancellationToken = default)
+    {
+        var url = DaemonUrl.TryParse(destination)
+            ?? throw new RsyncException($"not a daemon destination: {destination}", ExitCodes.Syntax);
+        return RunOnThread(() => Push(sources, url, cancellationToken));
+    }
+
+    /// <summary>Lists a daemon's modules, each line as the daemon sends it.</summary>
+    public Task<IReadOnlyList<string>> ListModulesAsync(string url, CancellationToken cancellationToken = default)
+    {
+        var daemon = DaemonUrl.TryParse(url) ?? throw new RsyncException($"not a daemon url: {url}", ExitCodes.Syntax);
+        return RunOnThread<IReadOnlyList<string>>(() =>
+        {
+            var lines = new List<string>();
+            using var connection = Connect(daemon, cancellationToken);
+            var greeting = DaemonHandshake.ExchangeGreeting(connection.Reader, connection.Writer, RequestedProtocol());
+            DaemonHandshake.SelectModule(connection.Reader, connection.Writer, greeting, "", UserName(daemon), () => "", lines.Add);
+            return lines;
+        });
+    }
+
+    private static Task<T> RunOnThread<T>(Func<T> work)
+    {
+        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                tcs.SetResult(work());
+            }
+            catch (Exception ex)
+            {
+                tcs.SetException(ex);
+            }
+        })
+        { IsBackground = true, Name = "rsync-client" };
+        thread.Start();
+        return tcs.Task;
+    }
+
+    private int RequestedProtocol()
+    {
+        int protocol = _options.Protocol ?? ProtocolLimits.MaxProtocol;
+        if (protocol < ProtocolLimits.MinProtocol)
+            throw new RsyncException($"--protocol must be at least {ProtocolLimits.MinProtocol} on the Client.", ExitCodes.Protocol);
+        if (protocol > ProtocolLimits.MaxProtocol)
+            throw new RsyncException($"--protocol must be no more than {ProtocolLimits.MaxProtocol} on the Client.", ExitCodes.Protocol);
+        return protocol;
+    }
+
+    private void RejectUnsupported()
+    {
+        if (_options.Compress > 0 || _options.CompressChoice is not null)
+            throw new RsyncException("compression (-z, --compress) is not supported yet; run without -z", ExitCodes.Unsupported);
+        if (_options.Acls || _options.Xattrs > 0)
+            throw new RsyncException("ACLs and extended attributes (-A, -X) are not supported", ExitCodes.Unsupported);
+    }
+
+    private TransferResult Push(IReadOnlyList<string> sources, DaemonUrl url, CancellationToken cancellationToken)
+    {
+        RejectUnsupported();
+        int requested = RequestedProtocol();
+        var clock = Stopwatch.StartNew();
+        var filters = FilterList.Parse(_options.FilterRules);
+
+        using var connection = Connect(url, cancellationToken);
+        var reader = connection.Reader;
+        var writer = connection.Writer;
+        try
+        {
+            var greeting = DaemonHandshake.ExchangeGreeting(reader, writer, requested);
+            LogNegotiated(greeting.Protocol, greeting.RemoteProtocol);
+            if (!DaemonHandshake.SelectModule(reader, writer, greeting, url.Module, UserName(url), ReadPassword, line => _output.Info(line)))
+                return new TransferResult(ExitCodes.Ok, new TransferStats());
+
+            var args = ServerArgs.Build(_options, greeting.Protocol, clientIsSender: true);
+            args.Add(".");
+            args.Add(url.RemoteArgument.StartsWith('-') ? "./" + url.RemoteArgument : url.RemoteArgument);
+            DaemonHandshake.SendArguments(writer, args);
+
+            var ctx = new TransferContext
+            {
+                Reader = reader,
+                Writer = writer,
+                Options = _options,
+                Output = _output,
+                Protocol = greeting.Protocol,
+                Progress = Progress,
+            };
+            connection.Context = ctx;
+
+            // compat.c, setup_protocol: a flags byte and the checksum seed, before multiplexing starts.
+            ctx.Compat = (CompatFlags)reader.ReadByte();
+            ctx.ChecksumSeed = reader.ReadInt32();
+            if (_options.ChecksumSeed != 0)
+                ctx.ChecksumSeed = _options.ChecksumSeed;
+            reader.MessageHandler = (code, payload) => HandleMessage(ctx, code, payload);
+            writer.StartMultiplexing();
+            reader.StartMultiplexing();
+
+            SendFilterList(ctx, filters);
+            var files = SendFileList(ctx, sources, filters);
+            new Sender(ctx, files).Run();
+
+            ctx.Stats.BytesSent = writer.BytesWritten;
+            ctx.Stats.BytesReceived = reader.BytesRead;
+            ctx.Stats.Elapsed = clock.Elapsed;
+            return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
+        }
+        catch (RsyncException ex) when (connection.TimedOut)
+        {
+            throw new RsyncException($"[sender] io timeout after {connection.TimeoutSeconds} seconds -- exiting", ExitCodes.Timeout, ex);
+        }
+        catch (RsyncException ex) when (connection.Context is { RemoteExitCode: > 0 } c)
+        {
+            throw new RsyncException(ex.Message, c.RemoteExitCode, ex);
+        }
+    }
+
+    /// <summary>Sends the rules the receiver needs for --delete (exclude.c, send_filter_list).</summary>
+    private void SendFilterList(TransferContext ctx, FilterList filters)
+    {
+        var deleteMode = _options.GetEffectiveDeleteMode(ctx.Protocol);
+        bool receiverWantsList = _options.PruneEmptyDirs || deleteMode != DeleteMode.None;
+        if (!receiverWantsList)
+            return;
+        foreach (var rule in filters.Rules)
+        {
+            if (rule.SenderOnly)
+                continue;
+            if (_options.DeleteExcluded && !rule.ReceiverOnly)
+                continue;
+            byte[] text = Encoding.UTF8.GetBytes(rule.WireText);
+            ctx.Writer.WriteInt32(text.Length);
+            ctx.Writer.WriteBytes(text);
+        }
+        ctx.Writer.WriteInt32(0);
+    }
+
+    private List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters)
+    {
+        var buildClock = Stopwatch.StartNew();
+        if (_options.Verbose > 0 && _options.Quiet == 0)
+            _output.Info("building file list ... ");
+        var scan = new FileListScanOptions
+        {
+            Recursive = _options.Recursive,
+            Dirs = _options.Dirs,
+            Relative = _options.Relative,
+            PreserveLinks = _options.PreserveLinks,
+            CopyLinks = _options.CopyLinks,
+            CopyUnsafeLinks = _options.CopyUnsafeLinks,
+            SafeLinks = _options.SafeLinks,
+            PreserveDevices = _options.PreserveDevices,
+            PreserveSpecials = _options.PreserveSpecials,
+            PreserveHardLinks = _options.HardLinks > 0,
+            AlwaysChecksum = _options.Checksum,
+            OneFileSystem = _options.OneFileSystem > 0,
+            Filters = filters,
+        };
+        var reporter = new ContextReporter(ctx);
+        var builder = new FileListBuilder(scan, reporter);
+        if (_options.FilesFrom is not null)
+        {
+            if (sources.Count != 1)
+                throw new RsyncException("--files-from needs exactly one source directory", ExitCodes.Syntax);
+            foreach (string name in ReadFilesFrom(_options.FilesFrom, _options.From0))
+                builder.AddFromList(sources[0], name);
+        }
+        else
+        {
+            foreach (string source in sources)
+                builder.AddSource(source);
+        }
+        var files = builder.Build();
+        ctx.IoError |= builder.IoError;
+        ctx.Stats.FileListBuildMilliseconds = Math.Max(1, buildClock.ElapsedMilliseconds);
+
+        var transferClock = Stopwatch.StartNew();
+        long startBytes = ctx.Writer.BytesWritten;
+        var settings = new FileListSettings(
+            ctx.Protocol,
+            PreserveUid: _options.PreserveOwner,
+            PreserveGid: _options.PreserveGroup,
+            PreserveLinks: _options.PreserveLinks,
+            PreserveDevices: _options.PreserveDevices,
+            PreserveSpecials: _options.PreserveSpecials,
+            PreserveHardLinks: _options.HardLinks > 0,
+            AlwaysChecksum: _options.Checksum,
+            NumericIds: _options.NumericIds,
+            SafeFileList: ctx.SafeFileList);
+        var encoder = new FileListEncoder(ctx.Writer, settings);
+        for (int i = 0; i < files.Count; i++)
+        {
+            encoder.Write(files[i], i);
+            CountListed(ctx.Stats, files[i]);
+        }
+        encoder.WriteEnd(ctx.IoError, _options.IgnoreErrors);
+        if (ctx.IoError != IoErrorFlags.None && !_options.IgnoreErrors && !ctx.SafeFileList)
+            ctx.Writer.WriteMessageInt(MessageCode.IoError, (int)ctx.IoError);
+        ctx.Writer.Flush();
+        ctx.Stats.TotalSize = encoder.TotalSize;
+        ctx.Stats.NumFiles = files.Count;
+        ctx.Stats.FileListSize = ctx.Writer.BytesWritten - startBytes;
+        ctx.Stats.FileListTransferMilliseconds = transferClock.ElapsedMilliseconds;
+        if (_options.Verbose > 0 && _options.Quiet == 0)
+            _output.Info("done");
+        return files;
+    }
+
+    private static void CountListed(TransferStats stats, FileEntry file)
+    {
+        if (file.IsDirectory)
+            stats.NumDirs++;
+        else if (file.IsSymlink)
+            stats.NumSymlinks++;
+        else if (file.IsDevice)
+            stats.NumDevices++;
+        else if (file.IsSpecial)
+            stats.NumSpecials++;
+    }
+
+    private static IEnumerable<string> ReadFilesFrom(string path, bool from0)
+    {
+        string text = path == "-" ? Console.In.ReadToEnd() : File.ReadAllText(path);
+        var names = from0 ? text.Split('\0') : text.Split('\n');
+        foreach (string raw in names)
+        {
+            string name = raw.TrimEnd('\r');
+            if (name.Length == 0 || (!from0 && (name[0] == '#' || name[0] == ';')))
+                continue;
+            yield return name;
+        }
+    }
+
+    private sealed class ContextReporter(TransferContext ctx) : IFileListReporter
+    {
+        public void TransferError(string message) => ctx.TransferError(message);
+
+        public void Info(string message)
+        {
+            if (ctx.Options.Verbose > 0)
+                ctx.Info(message);
+        }
+    }
+
+    /// <summary>Out-of-band messages from the daemon, on the demultiplexer thread (io.c, read_a_msg).</summary>
+    private void HandleMessage(TransferContext ctx, MessageCode code, byte[] payload)
+    {
+        string Text() => Encoding.UTF8.GetString(payload);
+        switch (code)
+        {
+            case MessageCode.Info:
+            case MessageCode.Client:
+                ctx.Info(Text());
+                break;
+            case MessageCode.ErrorXfer:
+                ctx.NoteTransferError();
+                ctx.Error(Text());
+                break;
+            case MessageCode.Error:
+            case MessageCode.ErrorSocket:
+            case MessageCode.ErrorUtf8:
+            case MessageCode.Warning:
+                ctx.Error(Text());
+                break;
+            case MessageCode.Log:
+            case MessageCode.Noop:
+            case MessageCode.Success:
+            case MessageCode.NoSend:
+            case MessageCode.Redo:
+            case MessageCode.Stats:
+                break;
+            case MessageCode.IoError:
+                if (payload.Length == 4)
+                    ctx.NoteRemoteIoError(BitConverter.ToInt32(payload));
+                break;
+            case MessageCode.ErrorExit:
+                ctx.NoteRemoteExit(payload.Length == 4 ? BitConverter.ToInt32(payload) : ExitCodes.Partial);
+                break;
+            case MessageCode.IoTimeout:
+                break;
+            case MessageCode.Deleted:
+                LogDeleted(ctx, payload);
+                break;
+            default:
+                throw new RsyncProtocolException($"unexpected tag {(int)code} [sender]", ExitCodes.StreamIo);
+        }
+    }
+
+    private void LogDeleted(TransferContext ctx, byte[] payload)
+    {
+        int nul = Array.IndexOf(payload, (byte)0);
+        string name = Encoding.UTF8.GetString(payload, 0, nul < 0 ? payload.Length : nul);
+        if (_options.ItemizeChanges > 0)
+            ctx.Info("*deleting   " + name);
+        else if (_options.Verbose > 0)
+            ctx.Info("deleting " + name);
+    }
+
+    private string UserName(DaemonUrl url) =>
+        url.User ?? Environment.GetEnvironmentVariable("USER") ?? Environment.GetEnvironmentVariable("LOGNAME") ?? "nobody";
+
+    /// <summary>The password from --password-file or RSYNC_PASSWORD (authenticate.c, getpassf).</summary>
+    private string ReadPassword()
+    {
+        if (_options.PasswordFile is { } file)
+        {
+            if (file != "-")
+            {
+                var info = new FileInfo(file);
+                if (!info.Exists)
+                    throw new RsyncException($"could not open password file {file}: {Native.Posix.StrError(Native.Posix.ENOENT)} ({Native.Posix.ENOENT})", ExitCodes.Syntax);
+                if (Native.Posix.TryStat(file, out var st) == 0)
+                {
+                    if ((st.Mode & 0x6) != 0)
+                        throw new RsyncException("ERROR: password file must not be other-accessible", ExitCodes.Syntax);
+                    if (Environment.IsPrivilegedProcess && st.Uid != 0)
+                        throw new RsyncException("ERROR: password file must be owned by root when running as root", ExitCodes.Syntax);
+                }
+            }
+            string content = file == "-" ? Console.In.ReadLine() ?? "" : File.ReadAllText(file);
+            int end = content.IndexOfAny(['\n', '\r']);
+            return end < 0 ? content : content[..end];
+        }
+        return Environment.GetEnvironmentVariable("RSYNC_PASSWORD")
+            ?? throw new RsyncException("no password: set RSYNC_PASSWORD or use --password-file", ExitCodes.StartClient);
+    }
+
+    private Connection Connect(DaemonUrl url, CancellationToken cancellationToken)
+    {
+        int port = url.Port ?? (_options.Port > 0 ? _options.Port : DaemonUrl.DefaultPort);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            using var connectCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (_options.ConnectTimeout > 0)
+                connectCts.CancelAfter(TimeSpan.FromSeconds(_options.ConnectTimeout));
+            socket.ConnectAsync(url.Host, port, connectCts.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new RsyncException($"rsync: failed to connect to {url.Host}: connection timed out", ExitCodes.ConnectTimeout);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw new RsyncException($"rsync: failed to connect to {url.Host} ({url.Host}): {ex.Message} ({(int)ex.SocketErrorCode})", ExitCodes.SocketIo, ex);
+        }
+        socket.NoDelay = true;
+        return new Connection(socket, _options.Timeout, cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Protocol versions: remote={Remote}, negotiated={Negotiated}")]
+    private partial void LogProtocol(int remote, int negotiated);
+
+    private void LogNegotiated(int negotiated, int remote) => LogProtocol(remote, negotiated);
+}

@@ -1,0 +1,72 @@
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Client;
+
+/// <summary>Everything the roles of one connection share.</summary>
+internal sealed class TransferContext
+{
+    private int _remoteIoError;
+    private int _remoteExitCode = -1;
+    private int _transferErrors;
+
+    public required RsyncReader Reader { get; init; }
+    public required RsyncWriter Writer { get; init; }
+    public required RsyncOptions Options { get; init; }
+    public required IRsyncOutput Output { get; init; }
+    public required int Protocol { get; init; }
+    public CompatFlags Compat { get; set; }
+    public int ChecksumSeed { get; set; }
+    public TransferStats Stats { get; } = new();
+    public IProgress<FileProgress>? Progress { get; init; }
+
+    /// <summary>Errors on our side (rsync's io_error).</summary>
+    public IoErrorFlags IoError { get; set; }
+
+    public IoErrorFlags RemoteIoError => (IoErrorFlags)Volatile.Read(ref _remoteIoError);
+
+    /// <summary>The code from the peer's MSG_ERROR_EXIT, or -1.</summary>
+    public int RemoteExitCode => Volatile.Read(ref _remoteExitCode);
+
+    /// <summary>A per-file error was reported by either side (rsync's got_xfer_error).</summary>
+    public bool GotTransferError => Volatile.Read(ref _transferErrors) > 0;
+
+    public bool SafeFileList => Protocol >= 31 || (Compat & CompatFlags.SafeFileList) != 0;
+
+    public void NoteTransferError() => Interlocked.Increment(ref _transferErrors);
+
+    public void NoteRemoteIoError(int bits) => Interlocked.Or(ref _remoteIoError, bits);
+
+    public void NoteRemoteExit(int code) => Volatile.Write(ref _remoteExitCode, code);
+
+    public void Info(string text)
+    {
+        if (Options.Quiet == 0)
+            Output.Info(text);
+    }
+
+    public void Error(string text) => Output.Error(text);
+
+    /// <summary>A per-file failure on our side, reported as rsync reports FERROR_XFER.</summary>
+    public void TransferError(string text)
+    {
+        NoteTransferError();
+        Output.Error("rsync: " + text);
+    }
+
+    /// <summary>The exit code for a run that reached its end (cleanup.c, _exit_cleanup).</summary>
+    public int FinalExitCode()
+    {
+        var io = IoError | RemoteIoError;
+        int code = ExitCodes.Ok;
+        if ((io & IoErrorFlags.DeleteLimit) != 0)
+            code = ExitCodes.DeleteLimit;
+        if ((io & IoErrorFlags.Vanished) != 0)
+            code = ExitCodes.Vanished;
+        if ((io & IoErrorFlags.General) != 0 || GotTransferError)
+            code = ExitCodes.Partial;
+        if (RemoteExitCode > 0)
+            code = RemoteExitCode;
+        return code;
+    }
+}

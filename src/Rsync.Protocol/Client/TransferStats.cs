@@ -1,0 +1,71 @@
+namespace NetRsync.Protocol.Client;
+
+/// <summary>rsync's end-of-run counters (rsync.h, struct stats).</summary>
+public sealed class TransferStats
+{
+    public int NumFiles { get; set; }
+    public int NumDirs { get; set; }
+    public int NumSymlinks { get; set; }
+    public int NumDevices { get; set; }
+    public int NumSpecials { get; set; }
+    public int CreatedFiles { get; set; }
+    public int CreatedDirs { get; set; }
+    public int CreatedSymlinks { get; set; }
+    public int CreatedDevices { get; set; }
+    public int CreatedSpecials { get; set; }
+    public int DeletedFiles { get; set; }
+    public int DeletedDirs { get; set; }
+    public int DeletedSymlinks { get; set; }
+    public int DeletedDevices { get; set; }
+    public int DeletedSpecials { get; set; }
+    public int TransferredFiles { get; set; }
+    public long TotalSize { get; set; }
+    public long TotalTransferredSize { get; set; }
+    public long LiteralData { get; set; }
+    public long MatchedData { get; set; }
+    public long FileListSize { get; set; }
+    public long FileListBuildMilliseconds { get; set; }
+    public long FileListTransferMilliseconds { get; set; }
+    public long BytesSent { get; set; }
+    public long BytesReceived { get; set; }
+    public TimeSpan Elapsed { get; set; }
+}
+
+/// <summary>The outcome of a transfer that ran to its end; fatal failures throw <see cref="RsyncException"/> instead.</summary>
+public sealed record TransferResult(int ExitCode, TransferStats Stats);
+
+/// <summary>Where a transfer's messages go: rsync's FINFO lines to stdout, errors and warnings to stderr.</summary>
+public interface IRsyncOutput
+{
+    void Info(string text);
+    void Error(string text);
+}
+
+/// <summary>Progress of one file's transfer.</summary>
+public readonly record struct FileProgress(string Name, long BytesDone, long Size);
+
+/// <summary>Writes to the console the way rsync's client does.</summary>
+public sealed class ConsoleOutput : IRsyncOutput
+{
+    public static readonly ConsoleOutput Instance = new();
+
+    public void Info(string text)
+    {
+        Console.Out.Write(text.EndsWith('\n') ? text : text + "\n");
+        Console.Out.Flush();
+    }
+
+    public void Error(string text)
+    {
+        Console.Out.Flush();
+        Console.Error.Write(text.EndsWith('\n') ? text : text + "\n");
+    }
+}
+
+/// <summary>Swallows everything; the default for library use.</summary>
+public sealed class NullOutput : IRsyncOutput
+{
+    public static readonly NullOutput Instance = new();
+    public void Info(string text) { }
+    public void Error(string text) { }
+}

@@ -1,0 +1,221 @@
+using Microsoft.Win32.SafeHandles;
+using NetRsync.Protocol.Checksums;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Delta;
+
+/// <summary>What one file's delta cost.</summary>
+public struct DeltaStats
+{
+    public long LiteralBytes;
+    public long MatchedBytes;
+    public bool ReadError;
+}
+
+/// <summary>
+/// The sender's half of the delta algorithm (match.c, hash_search; token.c, simple_send_token):
+/// slides a window over the file, finds blocks the receiver already has by weak then strong
+/// checksum, and sends everything else as literal runs of at most 32 KiB. The file streams
+/// through a bounded window; it is never held whole.
+/// </summary>
+internal sealed class DeltaSender : IDisposable
+{
+    private const int WindowSize = 1024 * 1024;
+
+    private readonly RsyncWriter _writer;
+    private readonly StrongChecksum _checksum;
+    private readonly byte[] _buffer = new byte[WindowSize + ProtocolLimits.MaxBlockSize + ProtocolLimits.ChunkSize];
+    private readonly byte[] _strong = new byte[StrongChecksum.Md5Length];
+
+    private SafeFileHandle _file = null!;
+    private long _fileLength;
+    private long _bufferStart;
+    private int _bufferLength;
+    private long _sentUpTo;
+    private DeltaStats _stats;
+
+    public DeltaSender(RsyncWriter writer, int checksumSeed)
+    {
+        _writer = writer;
+        _checksum = new StrongChecksum(checksumSeed);
+    }
+
+    /// <summary>Reports progress as bytes of the file dealt with so far.</summary>
+    public Action<long>? Progress { get; set; }
+
+    /// <summary>Sends tokens and the whole-file checksum for one file.</summary>
+    public DeltaStats Send(SafeFileHandle file, long fileLength, BlockSums sums)
+    {
+        _file = file;
+        _fileLength = fileLength;
+        _bufferStart = 0;
+        _bufferLength = 0;
+        _sentUpTo = 0;
+        _stats = default;
+
+        if (fileLength > 0 && sums.Count > 0)
+            Search(sums);
+        SendLiteral(fileLength);
+        _writer.WriteInt32(0);
+
+        _checksum.FileFinish(_strong);
+        if (_stats.ReadError)
+        {
+            // A deliberately wrong sum makes the receiver discard the file (match.c, match_sums).
+            bool allZero = _strong.AsSpan().IndexOfAnyExcept((byte)0) < 0;
+            _strong.AsSpan().Clear();
+            if (allZero)
+                _strong[^1] = 1;
+        }
+        _writer.WriteBytes(_strong);
+        return _stats;
+    }
+
+    private void Search(BlockSums sums)
+    {
+        int blockLength = sums.BlockLength;
+        int lastLength = sums.LengthOf(sums.Count - 1);
+        long end = _fileLength + 1 - lastLength;
+        long offset = 0;
+        int k = (int)Math.Min(blockLength, _fileLength);
+        var rolling = default(RollingChecksum);
+        rolling.Reset(Window(offset, k));
+        int wanted = 0;
+
+        while (offset < end)
+        {
+            uint weak = rolling.Value;
+            int candidate = sums.First(weak);
+            int matched = -1;
+            if (candidate >= 0)
+                matched = FindStrongMatch(sums, candidate, weak, offset, k, wanted);
+
+            if (matched >= 0)
+            {
+                SendLiteral(offset);
+                int length = sums.LengthOf(matched);
+                _writer.WriteInt32(-(matched + 1));
+                _checksum.FileUpdate(Window(offset, length));
+                _stats.MatchedBytes += length;
+                offset += length;
+                _sentUpTo = offset;
+                Progress?.Invoke(offset);
+                wanted = matched + 1;
+                if (offset >= end)
+                    break;
+                k = (int)Math.Min(blockLength, _fileLength - offset);
+                rolling.Reset(Window(offset, k));
+                continue;
+            }
+
+            // Slide one byte (match.c, hash_search: the null_hash step).
+            bool more = offset + k < _fileLength;
+            ReadOnlySpan<byte> span = Window(offset, more ? k + 1 : k);
+            if (more)
+                rolling.Roll(span[0], span[k], k);
+            else
+            {
+                rolling.RollOut(span[0], k);
+                k--;
+            }
+            offset++;
+            if (offset - _sentUpTo >= ProtocolLimits.ChunkSize)
+                SendLiteral(_sentUpTo + ProtocolLimits.ChunkSize);
+        }
+    }
+
+    /// <summary>Walks the weak-sum chain; prefers the block after the last match so runs stay adjacent.</summary>
+    private int FindStrongMatch(BlockSums sums, int candidate, uint weak, long offset, int k, int wanted)
+    {
+        bool strongDone = false;
+        int found = -1;
+        for (int i = candidate; i >= 0; i = sums.Next(i))
+        {
+            if (sums.Weak(i) != weak || sums.LengthOf(i) != k)
+                continue;
+            if (!strongDone)
+            {
+                _checksum.BlockSum(Window(offset, k), _strong);
+                strongDone = true;
+            }
+            if (!_strong.AsSpan(0, sums.StrongLength).SequenceEqual(sums.Strong(i)))
+                continue;
+            found = i;
+            break;
+        }
+        if (found >= 0 && found != wanted && wanted < sums.Count
+            && sums.Weak(wanted) == weak && sums.LengthOf(wanted) == k
+            && _strong.AsSpan(0, sums.StrongLength).SequenceEqual(sums.Strong(wanted)))
+            found = wanted;
+        return found;
+    }
+
+    /// <summary>Sends [sent, upTo) as literal tokens of at most 32 KiB.</summary>
+    private void SendLiteral(long upTo)
+    {
+        while (_sentUpTo < upTo)
+        {
+            int n = (int)Math.Min(ProtocolLimits.ChunkSize, upTo - _sentUpTo);
+            ReadOnlySpan<byte> data = Window(_sentUpTo, n);
+            _writer.WriteInt32(n);
+            _writer.WriteBytes(data);
+            _checksum.FileUpdate(data);
+            _stats.LiteralBytes += n;
+            _sentUpTo += n;
+            Progress?.Invoke(_sentUpTo);
+        }
+    }
+
+    /// <summary>The file's bytes [offset, offset + length), loading them if needed.</summary>
+    private ReadOnlySpan<byte> Window(long offset, int length)
+    {
+        if (offset < _bufferStart || offset + length > _bufferStart + _bufferLength)
+            Load(offset, length);
+        return _buffer.AsSpan((int)(offset - _bufferStart), length);
+    }
+
+    private void Load(long offset, int length)
+    {
+        // Keep unsent bytes: they may still go out as literal data.
+        long keepFrom = Math.Min(offset, _sentUpTo);
+        if (keepFrom < _bufferStart)
+            keepFrom = offset;
+        if (keepFrom >= _bufferStart && keepFrom < _bufferStart + _bufferLength)
+        {
+            int skip = (int)(keepFrom - _bufferStart);
+            Buffer.BlockCopy(_buffer, skip, _buffer, 0, _bufferLength - skip);
+            _bufferLength -= skip;
+        }
+        else
+            _bufferLength = 0;
+        _bufferStart = keepFrom;
+
+        long need = offset + length - _bufferStart;
+        if (need > _buffer.Length)
+            throw new InvalidOperationException("delta window overflow");
+        while (_bufferLength < need)
+        {
+            long at = _bufferStart + _bufferLength;
+            int want = (int)Math.Min(_buffer.Length - _bufferLength, _fileLength - at);
+            int n = 0;
+            try
+            {
+                n = RandomAccess.Read(_file, _buffer.AsSpan(_bufferLength, want), at);
+            }
+            catch (IOException)
+            {
+                _stats.ReadError = true;
+            }
+            if (n <= 0)
+            {
+                // Short or failed read: zeros keep the stream in step; the bad sum discards the file.
+                _stats.ReadError = true;
+                _buffer.AsSpan(_bufferLength, want).Clear();
+                n = want;
+            }
+            _bufferLength += n;
+        }
+    }
+
+    public void Dispose() => _checksum.Dispose();
+}

@@ -1,0 +1,340 @@
+using System.Text;
+using NetRsync.Protocol.Checksums;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.FileList;
+
+/// <summary>How the sender walks its sources (the options that shape flist.c's send_file_list).</summary>
+public sealed record FileListScanOptions
+{
+    public bool Recursive { get; init; }
+    public bool Dirs { get; init; }
+    public bool Relative { get; init; }
+    public bool ImpliedDirs { get; init; } = true;
+    public bool PreserveLinks { get; init; }
+    public bool CopyLinks { get; init; }
+    public bool CopyUnsafeLinks { get; init; }
+    public bool SafeLinks { get; init; }
+    public bool PreserveDevices { get; init; }
+    public bool PreserveSpecials { get; init; }
+    public bool PreserveHardLinks { get; init; }
+    public bool AlwaysChecksum { get; init; }
+    public bool OneFileSystem { get; init; }
+    public FilterList Filters { get; init; } = new();
+}
+
+/// <summary>Reports from the walk, worded as rsync words them.</summary>
+public interface IFileListReporter
+{
+    /// <summary>A per-file error that makes the run a partial transfer (FERROR_XFER).</summary>
+    void TransferError(string message);
+
+    /// <summary>An informational line shown with -v (FINFO).</summary>
+    void Info(string message);
+}
+
+/// <summary>Builds the sender's sorted file list from command-line sources.</summary>
+public sealed class FileListBuilder(FileListScanOptions options, IFileListReporter reporter)
+{
+    private readonly List<FileEntry> _entries = [];
+    private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
+
+    public IoErrorFlags IoError { get; private set; }
+
+    /// <summary>Adds one command-line source, as rsync's send_file_list treats each argument.</summary>
+    public void AddSource(string argument)
+    {
+        (string root, string name) = SplitSource(argument);
+        AddNamed(root, name);
+    }
+
+    /// <summary>Adds a name read from --files-from, relative to <paramref name="root"/>.</summary>
+    public void AddFromList(string root, string listedName)
+    {
+        string name = listedName.TrimStart('/');
+        while (name.StartsWith("./", StringComparison.Ordinal))
+            name = name[2..];
+        name = name.TrimEnd('/');
+        if (name.Length == 0)
+            name = ".";
+        AddNamed(root, name);
+    }
+
+    private (string Root, string Name) SplitSource(string argument)
+    {
+        string arg = argument;
+        if (options.Relative)
+        {
+            int marker = arg.IndexOf("/./", StringComparison.Ordinal);
+            string root;
+            string name;
+            if (marker >= 0)
+            {
+                root = arg[..marker];
+                name = arg[(marker + 3)..];
+                if (root.Length == 0)
+                    root = "/";
+            }
+            else if (arg.StartsWith('/'))
+            {
+                root = "/";
+                name = arg.TrimStart('/');
+            }
+            else
+            {
+                root = ".";
+                name = arg.StartsWith("./", StringComparison.Ordinal) ? arg[2..] : arg;
+            }
+            name = CleanName(name);
+            return (root, name);
+        }
+
+        bool contentsOnly = arg.EndsWith('/') || arg == "." || arg.EndsWith("/.", StringComparison.Ordinal);
+        string trimmed = arg.TrimEnd('/');
+        if (trimmed.EndsWith("/.", StringComparison.Ordinal))
+            trimmed = trimmed[..^2];
+        if (trimmed.Length == 0)
+            trimmed = "/";
+        if (contentsOnly)
+            return (trimmed, ".");
+        int slash = trimmed.LastIndexOf('/');
+        if (slash < 0)
+            return (".", trimmed);
+        return (slash == 0 ? "/" : trimmed[..slash], trimmed[(slash + 1)..]);
+    }
+
+    private static string CleanName(string name)
+    {
+        var parts = name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToArray();
+        if (parts.Any(p => p == ".."))
+            throw new RsyncException($"found \"..\" dir in relative path: {name}", ExitCodes.Syntax);
+        return parts.Length == 0 ? "." : string.Join('/', parts);
+    }
+
+    private void AddNamed(string root, string name)
+    {
+        string fullPath = name == "." ? root : Path.Join(root, name);
+        int errno = Posix.TryLStat(fullPath, out var st);
+        if (errno != 0)
+        {
+            LinkStatFailed(fullPath, errno);
+            return;
+        }
+        bool isDotDir = name == ".";
+
+        if (!isDotDir && options.Filters.IsExcludedBySender(Encoding.UTF8.GetBytes(name), st.IsDirectory))
+            return;
+
+        if (options.Relative && options.ImpliedDirs)
+        {
+            int slash = -1;
+            while ((slash = name.IndexOf('/', slash + 1)) > 0)
+            {
+                string parent = name[..slash];
+                if (_byName.ContainsKey(parent))
+                    continue;
+                if (Posix.TryLStat(Path.Join(root, parent), out var pst) == 0 && pst.IsDirectory)
+                    Add(MakeEntry(root, parent, pst, EntryFlags.ImpliedDir), parent);
+            }
+        }
+
+        if (st.IsDirectory && !options.Recursive && !(options.Dirs || isDotDir))
+        {
+            reporter.Info($"skipping directory {name}");
+            return;
+        }
+
+        var flags = st.IsDirectory && (options.Recursive || isDotDir) ? EntryFlags.TopDir | EntryFlags.ContentDir : EntryFlags.None;
+        var entry = MakeFileEntry(root, name, fullPath, st, flags);
+        if (entry is null)
+            return;
+        Add(entry, name);
+        if (entry.IsDirectory && options.Recursive)
+            Walk(root, name, fullPath, st.Device);
+    }
+
+    private void Walk(string root, string dirName, string dirPath, long device)
+    {
+        IEnumerable<string> children;
+        try
+        {
+            children = Directory.EnumerateFileSystemEntries(dirPath).Select(Path.GetFileName).ToList()!;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            IoError |= IoErrorFlags.General;
+            reporter.TransferError($"opendir \"{Path.GetFullPath(dirPath)}\" failed: {Posix.StrError(Posix.EACCES)} ({Posix.EACCES})");
+            return;
+        }
+
+        foreach (string child in children)
+        {
+            string name = dirName == "." ? child : dirName + "/" + child;
+            string path = Path.Join(dirPath, child);
+            int errno = Posix.TryLStat(path, out var st);
+            if (errno != 0)
+            {
+                if (errno == Posix.ENOENT)
+                    continue; // vanished between readdir and lstat; rsync says nothing either
+                LinkStatFailed(path, errno);
+                continue;
+            }
+            if (options.Filters.IsExcludedBySender(Encoding.UTF8.GetBytes(name), st.IsDirectory))
+                continue;
+            var entry = MakeFileEntry(root, name, path, st, st.IsDirectory ? EntryFlags.ContentDir : EntryFlags.None);
+            if (entry is null)
+                continue;
+            Add(entry, name);
+            if (entry.IsDirectory)
+            {
+                if (options.OneFileSystem && st.Device != device)
+                    continue;
+                Walk(root, name, path, device);
+            }
+        }
+    }
+
+    /// <summary>Turns an lstat result into an entry, or null when the type is not being sent (flist.c, make_file).</summary>
+    private FileEntry? MakeFileEntry(string root, string name, string path, FileStatus st, EntryFlags flags)
+    {
+        if (st.IsSymlink)
+        {
+            string? target = ReadLink(path);
+            if (target is null)
+                return null;
+            bool unsafeLink = IsUnsafeSymlink(target, name);
+            if (options.CopyLinks || (options.CopyUnsafeLinks && unsafeLink))
+            {
+                int errno = Posix.TryStat(path, out var followed);
+                if (errno != 0)
+                {
+                    IoError |= IoErrorFlags.General;
+                    reporter.TransferError($"symlink has no referent: \"{Path.GetFullPath(path)}\"");
+                    return null;
+                }
+                return MakeFileEntry(root, name, path, followed, followed.IsDirectory ? flags | EntryFlags.ContentDir : flags);
+            }
+            if (!options.PreserveLinks)
+            {
+                reporter.Info($"skipping non-regular file \"{name}\"");
+                return null;
+            }
+            if (options.SafeLinks && unsafeLink)
+            {
+                reporter.Info($"ignoring unsafe symlink \"{name}\" -> \"{target}\"");
+                return null;
+            }
+            var link = MakeEntry(root, name, st, flags);
+            link.LinkTarget = Encoding.UTF8.GetBytes(target);
+            link.Size = link.LinkTarget.Length;
+            return link;
+        }
+        if ((Posix.IsDevice(st.Mode) && !options.PreserveDevices) || (Posix.IsSpecial(st.Mode) && !options.PreserveSpecials))
+        {
+            reporter.Info($"skipping non-regular file \"{name}\"");
+            return null;
+        }
+
+        var entry = MakeEntry(root, name, st, flags);
+        if (Posix.IsDevice(st.Mode))
+            entry.Rdev = st.Rdev;
+        if (!entry.IsRegular && !entry.IsDirectory)
+            entry.Size = 0;
+        if (options.PreserveHardLinks && !st.IsDirectory && st.LinkCount > 1)
+        {
+            entry.Flags |= EntryFlags.HardLinked;
+            entry.Device = st.Device;
+            entry.Inode = st.Inode;
+        }
+        if (options.AlwaysChecksum && entry.IsRegular)
+        {
+            entry.Checksum = new byte[FileListSettings.ChecksumLength];
+            try
+            {
+                StrongChecksum.FileSum(path, entry.Checksum);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // rsync leaves the sum zeroed and reports the read error at transfer time.
+            }
+        }
+        return entry;
+    }
+
+    private static FileEntry MakeEntry(string root, string name, FileStatus st, EntryFlags flags) =>
+        new(Encoding.UTF8.GetBytes(name), st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds)
+        {
+            ModNanoseconds = st.MtimeNanoseconds,
+            Uid = st.Uid,
+            Gid = st.Gid,
+            Flags = flags,
+            Root = root,
+        };
+
+    private static string? ReadLink(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A link is unsafe when it is absolute or climbs above the transfer root (util.c, unsafe_symlink).</summary>
+    public static bool IsUnsafeSymlink(string target, string linkName)
+    {
+        if (target.Length == 0 || target.StartsWith('/'))
+            return true;
+        int depth = linkName.Count(c => c == '/');
+        if (linkName.StartsWith("./", StringComparison.Ordinal))
+            depth--;
+        foreach (string part in target.Split('/'))
+        {
+            if (part == "..")
+            {
+                if (--depth < 0)
+                    return true;
+            }
+            else if (part.Length > 0 && part != ".")
+                depth++;
+        }
+        return false;
+    }
+
+    private void LinkStatFailed(string path, int errno)
+    {
+        if (errno != Posix.ENOENT)
+            IoError |= IoErrorFlags.General;
+        reporter.TransferError($"link_stat \"{Path.GetFullPath(path)}\" failed: {Posix.StrError(errno)} ({errno})");
+        HadMissingSource = true;
+    }
+
+    /// <summary>A named source could not be read (got_xfer_error in rsync: the run ends with code 23).</summary>
+    public bool HadMissingSource { get; private set; }
+
+    private void Add(FileEntry entry, string name)
+    {
+        if (_byName.TryGetValue(name, out int existing))
+        {
+            // Keep the fuller entry when an implied directory is also named (flist.c, flist_sort_and_clean).
+            if ((_entries[existing].Flags & EntryFlags.ImpliedDir) != 0 && (entry.Flags & EntryFlags.ImpliedDir) == 0)
+                _entries[existing] = entry;
+            return;
+        }
+        _byName[name] = _entries.Count;
+        _entries.Add(entry);
+    }
+
+    /// <summary>The list in rsync's order; indexes into it are the file indexes on the wire.</summary>
+    public List<FileEntry> Build()
+    {
+        _entries.Sort(FileNameComparer.Instance);
+        _byName.Clear();
+        return _entries;
+    }
+}

@@ -1,0 +1,363 @@
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.FileList;
+
+/// <summary>What the file list carries, fixed by the options both sides agreed on.</summary>
+public readonly record struct FileListSettings(
+    int Protocol,
+    bool PreserveUid,
+    bool PreserveGid,
+    bool PreserveLinks,
+    bool PreserveDevices,
+    bool PreserveSpecials,
+    bool PreserveHardLinks,
+    bool AlwaysChecksum,
+    bool NumericIds,
+    bool SafeFileList)
+{
+    public const int ChecksumLength = 16;
+}
+
+/// <summary>
+/// Encodes entries as rsync's send_file_entry does (flist.c) for protocols 30 and 31. The state
+/// (previous name, mode, time, owner) is part of the encoding: both sides must see every entry.
+/// </summary>
+internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings settings)
+{
+    private readonly byte[] _lastName = new byte[ProtocolLimits.MaxPath];
+    private int _lastNameLength;
+    private int _mode;
+    private long _modTime;
+    private int _uid;
+    private int _gid;
+    private int _rdevMajor;
+    private long _rdev;
+    private readonly Dictionary<(long Dev, long Ino), int> _hardLinks = [];
+    private readonly List<(int Id, byte[] Name)> _users = [];
+    private readonly List<(int Id, byte[] Name)> _groups = [];
+    private readonly HashSet<int> _seenUsers = [];
+    private readonly HashSet<int> _seenGroups = [];
+
+    public long TotalSize { get; private set; }
+
+    public void Write(FileEntry file, int ndx)
+    {
+        int mode = file.Mode;
+        XmitFlags x;
+        if (file.IsDirectory)
+        {
+            x = (file.Flags & EntryFlags.ContentDir) != 0 ? ((file.Flags & EntryFlags.TopDir) != 0 ? XmitFlags.TopDir : XmitFlags.None)
+                : (file.Flags & EntryFlags.ImpliedDir) != 0 ? XmitFlags.TopDir | XmitFlags.NoContentDir
+                : XmitFlags.NoContentDir;
+        }
+        else
+            x = XmitFlags.None;
+
+        if (mode == _mode)
+            x |= XmitFlags.SameMode;
+        else
+            _mode = mode;
+
+        bool sendRdev = false;
+        if (settings.PreserveDevices && Posix.IsDevice(mode))
+        {
+            _rdev = file.Rdev;
+            int major = Posix.Major(_rdev);
+            if (major == _rdevMajor)
+                x |= XmitFlags.SameRdevMajor;
+            else
+                _rdevMajor = major;
+            sendRdev = true;
+        }
+        else if (settings.PreserveSpecials && Posix.IsSpecial(mode) && settings.Protocol < 31)
+        {
+            // Specials carry a dummy rdev before protocol 31 (flist.c, send_file_entry).
+            _rdev = Posix.MakeDev(Posix.Major(_rdev), 0);
+            x |= XmitFlags.SameRdevMajor;
+            sendRdev = true;
+        }
+
+        if (!settings.PreserveUid || (file.Uid == _uid && _lastNameLength > 0))
+            x |= XmitFlags.SameUid;
+        else
+        {
+            _uid = file.Uid;
+            if (!settings.NumericIds)
+                NoteId(file.Uid, _seenUsers, _users, Posix.UserName);
+        }
+        if (!settings.PreserveGid || (file.Gid == _gid && _lastNameLength > 0))
+            x |= XmitFlags.SameGid;
+        else
+        {
+            _gid = file.Gid;
+            if (!settings.NumericIds)
+                NoteId(file.Gid, _seenGroups, _groups, Posix.GroupName);
+        }
+
+        if (file.ModTime == _modTime)
+            x |= XmitFlags.SameTime;
+        else
+            _modTime = file.ModTime;
+        if (file.ModNanoseconds != 0 && settings.Protocol >= 31)
+            x |= XmitFlags.ModNsec;
+
+        int firstHardLink = -1;
+        if (settings.PreserveHardLinks && (file.Flags & EntryFlags.HardLinked) != 0)
+        {
+            if (_hardLinks.TryGetValue((file.Device, file.Inode), out int first))
+                firstHardLink = first;
+            else
+            {
+                _hardLinks[(file.Device, file.Inode)] = ndx;
+                x |= XmitFlags.HardLinkFirst;
+            }
+            x |= XmitFlags.HardLinked;
+        }
+
+        byte[] name = file.Name;
+        int same = 0;
+        int limit = Math.Min(Math.Min(_lastNameLength, name.Length), 255);
+        while (same < limit && name[same] == _lastName[same])
+            same++;
+        int rest = name.Length - same;
+        if (same > 0)
+            x |= XmitFlags.SameName;
+        if (rest > 255)
+            x |= XmitFlags.LongName;
+
+        // A zero first byte would end the list, so a harmless bit is added (flist.c, send_file_entry).
+        if (x == XmitFlags.None && !file.IsDirectory)
+            x |= XmitFlags.TopDir;
+        if (((int)x & 0xFF00) != 0 || x == XmitFlags.None)
+        {
+            x |= XmitFlags.ExtendedFlags;
+            writer.WriteShortInt((int)x);
+        }
+        else
+            writer.WriteByte((byte)x);
+
+        if ((x & XmitFlags.SameName) != 0)
+            writer.WriteByte((byte)same);
+        if ((x & XmitFlags.LongName) != 0)
+            writer.WriteVarInt(rest);
+        else
+            writer.WriteByte((byte)rest);
+        writer.WriteBytes(name.AsSpan(same));
+        name.CopyTo(_lastName, 0);
+        _lastNameLength = name.Length;
+
+        if (file.IsRegular || file.IsSymlink)
+            TotalSize += file.Size;
+
+        if (firstHardLink >= 0)
+        {
+            writer.WriteVarInt(firstHardLink);
+            return;
+        }
+
+        writer.WriteVarLong(file.Size, 3);
+        if ((x & XmitFlags.SameTime) == 0)
+            writer.WriteVarLong(file.ModTime, 4);
+        if ((x & XmitFlags.ModNsec) != 0)
+            writer.WriteVarInt(file.ModNanoseconds);
+        if ((x & XmitFlags.SameMode) == 0)
+            writer.WriteInt32(mode);
+        if (settings.PreserveUid && (x & XmitFlags.SameUid) == 0)
+            writer.WriteVarInt(file.Uid);
+        if (settings.PreserveGid && (x & XmitFlags.SameGid) == 0)
+            writer.WriteVarInt(file.Gid);
+        if (sendRdev)
+        {
+            if ((x & XmitFlags.SameRdevMajor) == 0)
+                writer.WriteVarInt(Posix.Major(_rdev));
+            writer.WriteVarInt(Posix.Minor(_rdev));
+        }
+        if (settings.PreserveLinks && file.IsSymlink)
+        {
+            byte[] target = file.LinkTarget ?? [];
+            writer.WriteVarInt(target.Length);
+            writer.WriteBytes(target);
+        }
+        if (settings.AlwaysChecksum && file.IsRegular)
+            writer.WriteBytes(file.Checksum ?? new byte[FileListSettings.ChecksumLength]);
+    }
+
+    /// <summary>Ends the list, then sends the id-to-name maps (flist.c, send_file_list; uidlist.c, send_id_list).</summary>
+    public void WriteEnd(IoErrorFlags ioError, bool ignoreErrors)
+    {
+        if (ioError == IoErrorFlags.None || ignoreErrors)
+            writer.WriteByte(0);
+        else if (settings.SafeFileList || settings.Protocol >= 31)
+        {
+            writer.WriteShortInt((int)(XmitFlags.ExtendedFlags | XmitFlags.IoErrorEndList));
+            writer.WriteVarInt((int)ioError);
+        }
+        else
+            writer.WriteByte(0);
+
+        if (!settings.NumericIds)
+        {
+            if (settings.PreserveUid)
+                WriteIdList(_users);
+            if (settings.PreserveGid)
+                WriteIdList(_groups);
+        }
+    }
+
+    private void WriteIdList(List<(int Id, byte[] Name)> list)
+    {
+        foreach (var (id, name) in list)
+        {
+            writer.WriteVarInt(id);
+            writer.WriteByte((byte)name.Length);
+            writer.WriteBytes(name);
+        }
+        writer.WriteVarInt(0);
+    }
+
+    private static void NoteId(int id, HashSet<int> seen, List<(int, byte[])> list, Func<int, string?> lookup)
+    {
+        // Root is never mapped by name (uidlist.c, add_uid).
+        if (id == 0 || !seen.Add(id))
+            return;
+        string? name = lookup(id);
+        if (name is not null)
+        {
+            byte[] bytes = Posix.Utf8(name);
+            if (bytes.Length <= 255)
+                list.Add((id, bytes));
+        }
+    }
+}
+
+/// <summary>Decodes what <see cref="FileListEncoder"/> writes (flist.c, recv_file_entry).</summary>
+internal sealed class FileListDecoder(RsyncReader reader, FileListSettings settings)
+{
+    private readonly byte[] _lastName = new byte[ProtocolLimits.MaxPath];
+    private int _lastNameLength;
+    private int _mode;
+    private long _modTime;
+    private int _uid;
+    private int _gid;
+    private int _rdevMajor;
+
+    public List<FileEntry> Entries { get; } = [];
+    public Dictionary<int, string> UserNames { get; } = [];
+    public Dictionary<int, string> GroupNames { get; } = [];
+    public IoErrorFlags IoError { get; private set; }
+
+    /// <summary>Reads entries up to the end marker, then the id maps.</summary>
+    public void ReadAll()
+    {
+        while (true)
+        {
+            int flags = reader.ReadByte();
+            if (flags == 0)
+                break;
+            if ((flags & (int)XmitFlags.ExtendedFlags) != 0)
+                flags |= reader.ReadByte() << 8;
+            if (flags == (int)(XmitFlags.ExtendedFlags | XmitFlags.IoErrorEndList))
+            {
+                if (!(settings.SafeFileList || settings.Protocol >= 31))
+                    throw new RsyncProtocolException("Invalid flist flag: " + flags);
+                IoError = (IoErrorFlags)reader.ReadVarInt();
+                break;
+            }
+            Entries.Add(ReadEntry((XmitFlags)flags));
+        }
+        if (!settings.NumericIds)
+        {
+            if (settings.PreserveUid)
+                ReadIdList(UserNames);
+            if (settings.PreserveGid)
+                ReadIdList(GroupNames);
+        }
+    }
+
+    private FileEntry ReadEntry(XmitFlags x)
+    {
+        int same = (x & XmitFlags.SameName) != 0 ? reader.ReadByte() : 0;
+        int rest = (x & XmitFlags.LongName) != 0 ? reader.ReadVarInt() : reader.ReadByte();
+        if (same > _lastNameLength || rest < 0 || same + rest >= ProtocolLimits.MaxPath)
+            throw new RsyncProtocolException($"overflow: xflags=0x{(int)x:x} l1={same} l2={rest} lastname={_lastNameLength}");
+        var name = new byte[same + rest];
+        _lastName.AsSpan(0, same).CopyTo(name);
+        reader.ReadBytes(name.AsSpan(same));
+        name.CopyTo(_lastName, 0);
+        _lastNameLength = name.Length;
+
+        if ((x & XmitFlags.HardLinked) != 0 && (x & XmitFlags.HardLinkFirst) == 0)
+        {
+            int first = reader.ReadVarInt();
+            if (first < 0 || first >= Entries.Count)
+                throw new RsyncProtocolException($"hard-link reference out of range: {first}");
+            FileEntry leader = Entries[first];
+            _mode = leader.Mode;
+            _modTime = leader.ModTime;
+            _uid = leader.Uid;
+            _gid = leader.Gid;
+            return new FileEntry(name, leader.Mode, leader.Size, leader.ModTime)
+            {
+                ModNanoseconds = leader.ModNanoseconds,
+                Uid = leader.Uid,
+                Gid = leader.Gid,
+                Checksum = leader.Checksum,
+                HardLinkIndex = first,
+                Flags = EntryFlags.HardLinkFollower,
+            };
+        }
+
+        long size = reader.ReadVarLong(3);
+        if ((x & XmitFlags.SameTime) == 0)
+            _modTime = reader.ReadVarLong(4);
+        int nsec = (x & XmitFlags.ModNsec) != 0 ? reader.ReadVarInt() : 0;
+        if ((x & XmitFlags.SameMode) == 0)
+            _mode = reader.ReadInt32();
+        if (settings.PreserveUid && (x & XmitFlags.SameUid) == 0)
+            _uid = reader.ReadVarInt();
+        if (settings.PreserveGid && (x & XmitFlags.SameGid) == 0)
+            _gid = reader.ReadVarInt();
+
+        var file = new FileEntry(name, _mode, size, _modTime) { ModNanoseconds = nsec, Uid = _uid, Gid = _gid };
+        if ((x & XmitFlags.HardLinked) != 0)
+            file.Flags |= EntryFlags.HardLinkFirst;
+        if (file.IsDirectory)
+        {
+            if ((x & XmitFlags.TopDir) != 0)
+                file.Flags |= EntryFlags.TopDir;
+            if ((x & XmitFlags.NoContentDir) == 0)
+                file.Flags |= EntryFlags.ContentDir;
+        }
+
+        if ((settings.PreserveDevices && Posix.IsDevice(_mode)) || (settings.PreserveSpecials && Posix.IsSpecial(_mode) && settings.Protocol < 31))
+        {
+            if ((x & XmitFlags.SameRdevMajor) == 0)
+                _rdevMajor = reader.ReadVarInt();
+            int minor = reader.ReadVarInt();
+            file.Rdev = Posix.MakeDev(_rdevMajor, minor);
+        }
+        if (settings.PreserveLinks && file.IsSymlink)
+        {
+            int len = reader.ReadVarInt();
+            if (len < 0 || len >= ProtocolLimits.MaxPath)
+                throw new RsyncProtocolException($"invalid symlink length {len}");
+            file.LinkTarget = reader.ReadBytes(len);
+        }
+        if (settings.AlwaysChecksum && file.IsRegular)
+            file.Checksum = reader.ReadBytes(FileListSettings.ChecksumLength);
+        return file;
+    }
+
+    private void ReadIdList(Dictionary<int, string> names)
+    {
+        while (true)
+        {
+            int id = reader.ReadVarInt();
+            if (id == 0)
+                return;
+            int len = reader.ReadByte();
+            names[id] = System.Text.Encoding.UTF8.GetString(reader.ReadBytes(len));
+        }
+    }
+}

@@ -1,0 +1,126 @@
+namespace NetRsync.Protocol.FileList;
+
+/// <summary>
+/// rsync's file-list order (flist.c, f_name_cmp): paths compare byte by byte as if every
+/// directory had a trailing slash, and within one directory files come before directories.
+/// The top "." sorts first. Both sides sort with it, and indexes refer to the sorted list.
+/// </summary>
+public sealed class FileNameComparer : IComparer<FileEntry>
+{
+    public static readonly FileNameComparer Instance = new();
+
+    private enum State { Dir, Slash, Base, Trailing }
+
+    private const int Item = 0;
+    private const int PathType = 1;
+
+    private static readonly byte[] Slash = [(byte)'/'];
+    private static readonly byte[] Empty = [];
+
+    private struct Cursor
+    {
+        public byte[] Text;
+        public int Pos;
+        public int End;
+        public State State;
+        public int Type;
+
+        public readonly int Current => Pos < End ? Text[Pos] : 0;
+    }
+
+    public int Compare(FileEntry? x, FileEntry? y)
+    {
+        if (ReferenceEquals(x, y))
+            return 0;
+        if (x is null)
+            return -1;
+        if (y is null)
+            return 1;
+        return Compare(x.Name, x.IsDirectory, y.Name, y.IsDirectory);
+    }
+
+    public static int Compare(byte[] name1, bool isDir1, byte[] name2, bool isDir2)
+    {
+        int slash1 = Array.LastIndexOf(name1, (byte)'/');
+        int slash2 = Array.LastIndexOf(name2, (byte)'/');
+        bool sameDir = slash1 == slash2 && (slash1 < 0 || name1.AsSpan(0, slash1).SequenceEqual(name2.AsSpan(0, slash2)));
+
+        var c1 = Start(name1, slash1, isDir1, sameDir);
+        var c2 = Start(name2, slash2, isDir2, sameDir);
+
+        if (c1.Type != c2.Type)
+            return c1.Type == PathType ? 1 : -1;
+
+        int dif;
+        do
+        {
+            if (c1.Current == 0)
+            {
+                Advance(ref c1, name1, slash1, isDir1);
+                if (c2.Current != 0 && c1.Type != c2.Type)
+                    return c1.Type == PathType ? 1 : -1;
+            }
+            if (c2.Current == 0)
+            {
+                // A non-directory base falls through to the trailing case here (flist.c, f_name_cmp).
+                if (c2.State == State.Trailing || (c2.State == State.Base && c2.Type != PathType))
+                {
+                    c2.State = State.Trailing;
+                    if (c1.Current == 0)
+                        return 0;
+                    c2.Type = Item;
+                }
+                else
+                    Advance(ref c2, name2, slash2, isDir2);
+                if (c1.Type != c2.Type)
+                    return c1.Type == PathType ? 1 : -1;
+            }
+            dif = c1.Current - c2.Current;
+            c1.Pos++;
+            c2.Pos++;
+        }
+        while (dif == 0);
+        return dif;
+    }
+
+    private static Cursor Start(byte[] name, int slash, bool isDir, bool sameDir)
+    {
+        if (slash < 0 || sameDir)
+            return BaseCursor(name, slash, isDir);
+        return new Cursor { Text = name, Pos = 0, End = slash, State = State.Dir, Type = PathType };
+    }
+
+    private static Cursor BaseCursor(byte[] name, int slash, bool isDir)
+    {
+        int type = isDir ? PathType : Item;
+        int start = slash + 1;
+        if (type == PathType && name.Length - start == 1 && name[start] == (byte)'.')
+            return new Cursor { Text = Empty, Pos = 0, End = 0, State = State.Trailing, Type = Item };
+        return new Cursor { Text = name, Pos = start, End = name.Length, State = State.Base, Type = type };
+    }
+
+    private static void Advance(ref Cursor c, byte[] name, int slash, bool isDir)
+    {
+        switch (c.State)
+        {
+            case State.Dir:
+                c = new Cursor { Text = Slash, Pos = 0, End = 1, State = State.Slash, Type = c.Type };
+                break;
+            case State.Slash:
+                c = BaseCursor(name, slash, isDir);
+                break;
+            case State.Base:
+                if (c.Type == PathType)
+                {
+                    c = new Cursor { Text = Slash, Pos = 0, End = 1, State = State.Trailing, Type = c.Type };
+                    break;
+                }
+                c.State = State.Trailing;
+                c.Type = Item;
+                break;
+            case State.Trailing:
+                c.Type = Item;
+                break;
+        }
+    }
+}

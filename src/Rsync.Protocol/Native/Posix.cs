@@ -1,0 +1,117 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace NetRsync.Protocol.Native;
+
+/// <summary>What lstat says of a path: the fields rsync's file list carries.</summary>
+public readonly record struct FileStatus(
+    long Device, long Inode, int Mode, long LinkCount, int Uid, int Gid, long Rdev,
+    long Size, long MtimeSeconds, int MtimeNanoseconds)
+{
+    public int FileType => Mode & Posix.S_IFMT;
+    public bool IsDirectory => FileType == Posix.S_IFDIR;
+    public bool IsRegular => FileType == Posix.S_IFREG;
+    public bool IsSymlink => FileType == Posix.S_IFLNK;
+}
+
+/// <summary>The few libc calls .NET does not expose: lstat fields, ownership names, devices and fifos.</summary>
+public static partial class Posix
+{
+    public const int S_IFMT = 0xF000;
+    public const int S_IFSOCK = 0xC000;
+    public const int S_IFLNK = 0xA000;
+    public const int S_IFREG = 0x8000;
+    public const int S_IFBLK = 0x6000;
+    public const int S_IFDIR = 0x4000;
+    public const int S_IFCHR = 0x2000;
+    public const int S_IFIFO = 0x1000;
+
+    public static bool IsDevice(int mode) => (mode & S_IFMT) is S_IFCHR or S_IFBLK;
+    public static bool IsSpecial(int mode) => (mode & S_IFMT) is S_IFIFO or S_IFSOCK;
+
+    public static int Major(long rdev) => (int)(((rdev >> 8) & 0xFFF) | ((rdev >> 32) & ~0xFFFL));
+    public static int Minor(long rdev) => (int)((rdev & 0xFF) | ((rdev >> 12) & ~0xFFL));
+    public static long MakeDev(int major, int minor) =>
+        ((long)(uint)minor & 0xFF) | (((long)(uint)major & 0xFFF) << 8) | (((long)(uint)minor & ~0xFFL) << 12) | (((long)(uint)major & ~0xFFFL) << 32);
+
+    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int LStatRaw(string path, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int StatRaw(string path, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "getpwuid_r", SetLastError = true)]
+    private static unsafe partial int GetPwUid(uint uid, byte* pwd, byte* buffer, nuint size, byte** result);
+
+    [LibraryImport("libc", EntryPoint = "getgrgid_r", SetLastError = true)]
+    private static unsafe partial int GetGrGid(uint gid, byte* grp, byte* buffer, nuint size, byte** result);
+
+    /// <summary>lstat(2), or the errno when it fails.</summary>
+    public static int TryLStat(string path, out FileStatus status) => TryStatCore(path, follow: false, out status);
+
+    /// <summary>stat(2): follows symlinks.</summary>
+    public static int TryStat(string path, out FileStatus status) => TryStatCore(path, follow: true, out status);
+
+    private static unsafe int TryStatCore(string path, bool follow, out FileStatus status)
+    {
+        byte* buf = stackalloc byte[256];
+        int rc = follow ? StatRaw(path, buf) : LStatRaw(path, buf);
+        if (rc != 0)
+        {
+            status = default;
+            return Marshal.GetLastPInvokeError();
+        }
+        status = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => new FileStatus(
+                Device: *(long*)(buf + 0), Inode: *(long*)(buf + 8), LinkCount: *(long*)(buf + 16),
+                Mode: *(int*)(buf + 24), Uid: *(int*)(buf + 28), Gid: *(int*)(buf + 32),
+                Rdev: *(long*)(buf + 40), Size: *(long*)(buf + 48),
+                MtimeSeconds: *(long*)(buf + 88), MtimeNanoseconds: (int)*(long*)(buf + 96)),
+            Architecture.Arm64 => new FileStatus(
+                Device: *(long*)(buf + 0), Inode: *(long*)(buf + 8), Mode: *(int*)(buf + 16),
+                LinkCount: *(uint*)(buf + 20), Uid: *(int*)(buf + 24), Gid: *(int*)(buf + 28),
+                Rdev: *(long*)(buf + 32), Size: *(long*)(buf + 48),
+                MtimeSeconds: *(long*)(buf + 88), MtimeNanoseconds: (int)*(long*)(buf + 96)),
+            _ => throw new PlatformNotSupportedException("struct stat layout is known for x64 and arm64 Linux only"),
+        };
+        return 0;
+    }
+
+    public static unsafe string? UserName(int uid)
+    {
+        byte* pwd = stackalloc byte[128];
+        var buffer = new byte[16 * 1024];
+        fixed (byte* b = buffer)
+        {
+            byte* result = null;
+            if (GetPwUid((uint)uid, pwd, b, (nuint)buffer.Length, &result) != 0 || result == null)
+                return null;
+            return Marshal.PtrToStringUTF8((nint)(*(byte**)pwd));
+        }
+    }
+
+    public static unsafe string? GroupName(int gid)
+    {
+        byte* grp = stackalloc byte[128];
+        var buffer = new byte[16 * 1024];
+        fixed (byte* b = buffer)
+        {
+            byte* result = null;
+            if (GetGrGid((uint)gid, grp, b, (nuint)buffer.Length, &result) != 0 || result == null)
+                return null;
+            return Marshal.PtrToStringUTF8((nint)(*(byte**)grp));
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "strerror")]
+    private static partial nint StrErrorRaw(int errnum);
+
+    /// <summary>The C library's text for an errno, as rsync prints it.</summary>
+    public static string StrError(int errno) => Marshal.PtrToStringUTF8(StrErrorRaw(errno)) ?? $"errno {errno}";
+
+    public static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
+
+    public const int ENOENT = 2;
+    public const int EACCES = 13;
+}

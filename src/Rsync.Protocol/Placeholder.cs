@@ -1,1 +1,0 @@
-namespace NetRsync.Protocol; public static class Placeholder {}

@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using NetRsync.Protocol.Client;
+using NetRsync.Protocol.Delta;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Roles;
+
+/// <summary>
+/// The sender role after the file list: answers each of the generator's requests with a delta
+/// against the block sums it sent, through the phases, then says goodbye (sender.c, send_files;
+/// main.c, read_final_goodbye).
+/// </summary>
+internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
+{
+    private readonly RsyncReader _in = ctx.Reader;
+    private readonly RsyncWriter _out = ctx.Writer;
+    private int _transferIndex;
+
+    private string? StdoutFormat => ctx.Options.OutFormat
+        ?? (ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : ctx.Options.Verbose > 0 ? LogFormat.Names : null);
+
+    private bool Itemizing => StdoutFormat?.Contains("%i", StringComparison.Ordinal) == true;
+
+    public void Run()
+    {
+        int phase = 0;
+        const int maxPhase = 2;
+        var ioErrorAtStart = ctx.IoError;
+        using var delta = new DeltaSender(_out, ctx.ChecksumSeed);
+
+        while (true)
+        {
+            int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte basisType, out byte[]? xname);
+            if (ndx == Ndx.Done)
+            {
+                if (++phase > maxPhase)
+                    break;
+                _out.WriteNdx(Ndx.Done);
+                continue;
+            }
+
+            FileEntry file = files[ndx];
+            string hardLinkTarget = xname is null ? "" : Encoding.UTF8.GetString(xname);
+            if ((iflags & ItemFlags.Transfer) == 0)
+            {
+                MaybeLogItem(file, iflags, hardLinkTarget);
+                WriteNdxAndAttrs(ndx, iflags, basisType, xname);
+                if ((iflags & ItemFlags.IsNew) != 0)
+                    CountCreated(file);
+                continue;
+            }
+            if (phase == 2)
+                throw new RsyncProtocolException("got transfer request in phase 2 [sender]");
+
+            bool firstAttempt = (file.Flags & EntryFlags.Sent) == 0;
+            if (firstAttempt && (iflags & ItemFlags.IsNew) != 0)
+                ctx.Stats.CreatedFiles++;
+            ctx.Stats.TransferredFiles++;
+            ctx.Stats.TotalTransferredSize += file.Size;
+
+            if (ctx.Options.DryRun)
+            {
+                LogItem(file, iflags, hardLinkTarget, 0);
+                WriteNdxAndAttrs(ndx, iflags, basisType, xname);
+                continue;
+            }
+
+            var sums = BlockSums.Read(_in, ctx.Protocol);
+            SendOne(delta, ndx, file, iflags, basisType, xname, sums, hardLinkTarget);
+        }
+
+        if (ctx.IoError != ioErrorAtStart)
+            _out.WriteMessageInt(MessageCode.IoError, (int)ctx.IoError);
+        _out.WriteNdx(Ndx.Done);
+        _out.Flush();
+        ReadFinalGoodbye();
+    }
+
+    private void SendOne(DeltaSender delta, int ndx, FileEntry file, ItemFlags iflags, byte basisType, byte[]? xname, BlockSums sums, string hardLinkTarget)
+    {
+        string path = file.LocalPath;
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            if (ex is FileNotFoundException or DirectoryNotFoundException)
+            {
+                ctx.IoError |= IoErrorFlags.Vanished;
+                ctx.Error($"file has vanished: \"{Path.GetFullPath(path)}\"");
+            }
+            else
+            {
+                ctx.IoError |= IoErrorFlags.General;
+                int errno = ex is UnauthorizedAccessException ? Posix.EACCES : ex.HResult & 0xFFFF;
+                ctx.TransferError($"send_files failed to open \"{Path.GetFullPath(path)}\": {Posix.StrError(errno)} ({errno})");
+            }
+            // The generator must hear that nothing is coming (sender.c, send_files).
+            _out.WriteMessageInt(MessageCode.NoSend, ndx);
+            return;
+        }
+
+        using (handle)
+        {
+            long length = RandomAccess.GetLength(handle);
+            WriteNdxAndAttrs(ndx, iflags, basisType, xname);
+            _out.WriteInt32(sums.Count);
+            _out.WriteInt32(sums.BlockLength);
+            _out.WriteInt32(sums.StrongLength);
+            _out.WriteInt32(sums.Remainder);
+
+            var started = Stopwatch.StartNew();
+            string name = file.NameString;
+            if (ctx.Progress is not null)
+                delta.Progress = done => ctx.Progress.Report(new FileProgress(name, done, length));
+            else
+                delta.Progress = null;
+            if (ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing)
+                ctx.Info(name);
+
+            DeltaStats result = delta.Send(handle, length, sums);
+            ctx.Stats.LiteralData += result.LiteralBytes;
+            ctx.Stats.MatchedData += result.MatchedBytes;
+            if (result.ReadError)
+            {
+                ctx.IoError |= IoErrorFlags.General;
+                ctx.TransferError($"read errors mapping \"{Path.GetFullPath(path)}\": {Posix.StrError(5)} (5)");
+            }
+            if (ctx.Options.Progress)
+                ctx.Info(ProgressLine(length, started.Elapsed, ++_transferIndex, ndx));
+            if (!(ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing))
+                LogItem(file, iflags, hardLinkTarget, result.LiteralBytes);
+            file.Flags |= EntryFlags.Sent;
+        }
+    }
+
+    private string ProgressLine(long length, TimeSpan elapsed, int transferNumber, int ndx)
+    {
+        double seconds = Math.Max(elapsed.TotalSeconds, 0.001);
+        double rate = length / seconds;
+        string rateText = rate >= 1024 * 1024 * 1024 ? $"{rate / (1024 * 1024 * 1024):0.00}GB/s"
+            : rate >= 1024 * 1024 ? $"{rate / (1024 * 1024):0.00}MB/s"
+            : $"{rate / 1024:0.00}kB/s";
+        var t = TimeSpan.FromSeconds(Math.Floor(elapsed.TotalSeconds));
+        int toCheck = files.Count - 1 - ndx;
+        return $"{length,15:N0} 100% {rateText,10} {(int)t.TotalHours,4}:{t.Minutes:00}:{t.Seconds:00} (xfr#{transferNumber}, to-chk={toCheck}/{files.Count})";
+    }
+
+    private void CountCreated(FileEntry file)
+    {
+        var s = ctx.Stats;
+        s.CreatedFiles++;
+        if (file.IsDirectory)
+            s.CreatedDirs++;
+        else if (file.IsSymlink)
+            s.CreatedSymlinks++;
+        else if (file.IsDevice)
+            s.CreatedDevices++;
+        else if (file.IsSpecial)
+            s.CreatedSpecials++;
+    }
+
+    /// <summary>Reads a request, handling the deletion stats that may come first (rsync.c, read_ndx_and_attrs).</summary>
+    private int ReadNdxAndAttrs(out ItemFlags iflags, out byte basisType, out byte[]? xname)
+    {
+        iflags = ItemFlags.None;
+        basisType = 0;
+        xname = null;
+        int ndx;
+        while (true)
+        {
+            ndx = _in.ReadNdx();
+            if (ndx >= 0)
+                break;
+            if (ndx == Ndx.Done)
+                return ndx;
+            if (ndx == Ndx.DeleteStats)
+            {
+                ReadDeleteStats();
+                continue;
+            }
+            throw new RsyncProtocolException($"Invalid file index: {ndx} ({Ndx.Done} - {files.Count - 1}) [sender]");
+        }
+        if (ndx >= files.Count)
+            throw new RsyncProtocolException($"Invalid file index: {ndx} ({Ndx.Done} - {files.Count - 1}) [sender]");
+
+        iflags = (ItemFlags)_in.ReadShortInt();
+        if ((iflags & ItemFlags.BasisTypeFollows) != 0)
+            basisType = _in.ReadByte();
+        if ((iflags & ItemFlags.XnameFollows) != 0)
+            xname = _in.ReadVString(ProtocolLimits.MaxPath);
+        if ((iflags & ItemFlags.Transfer) != 0 && !files[ndx].IsRegular)
+            throw new RsyncProtocolException($"received request to transfer non-regular file: {ndx} [sender]");
+        return ndx;
+    }
+
+    private void ReadDeleteStats()
+    {
+        var s = ctx.Stats;
+        int files = _in.ReadVarInt();
+        s.DeletedDirs = _in.ReadVarInt();
+        s.DeletedSymlinks = _in.ReadVarInt();
+        s.DeletedDevices = _in.ReadVarInt();
+        s.DeletedSpecials = _in.ReadVarInt();
+        s.DeletedFiles = files + s.DeletedDirs + s.DeletedSymlinks + s.DeletedDevices + s.DeletedSpecials;
+    }
+
+    private void WriteNdxAndAttrs(int ndx, ItemFlags iflags, byte basisType, byte[]? xname)
+    {
+        _out.WriteNdx(ndx);
+        _out.WriteShortInt((int)iflags);
+        if ((iflags & ItemFlags.BasisTypeFollows) != 0)
+            _out.WriteByte(basisType);
+        if ((iflags & ItemFlags.XnameFollows) != 0)
+            _out.WriteVString(xname ?? []);
+    }
+
+    /// <summary>Which untransferred items the client shows (log.c, maybe_log_item).</summary>
+    private void MaybeLogItem(FileEntry file, ItemFlags iflags, string xname)
+    {
+        if (StdoutFormat is null)
+            return;
+        ItemFlags significant = iflags & ItemFlags.Significant;
+        bool seeItem = Itemizing && (significant != 0 || xname.Length > 0 || ctx.Options.ItemizeChanges > 1 || (ctx.Options.Verbose > 1 && Itemizing));
+        bool localChange = (iflags & ItemFlags.LocalChange) != 0 && significant != 0;
+        if (seeItem || localChange || xname.Length > 0 || (file.IsDirectory && significant != 0))
+            LogItem(file, iflags, xname, 0);
+    }
+
+    private void LogItem(FileEntry file, ItemFlags iflags, string hardLinkTarget, long bytes)
+    {
+        string? format = StdoutFormat;
+        if (format is null)
+            return;
+        bool symlinkTimes = (ctx.Compat & CompatFlags.SymlinkTimes) != 0;
+        ctx.Info(LogFormat.Format(format, file, iflags, hardLinkTarget, sender: true, ctx.Options.PreserveTimes, symlinkTimes, bytes));
+    }
+
+    /// <summary>The closing handshake; protocol 31 adds one more round (main.c, read_final_goodbye).</summary>
+    private void ReadFinalGoodbye()
+    {
+        int ndx = ReadNdxAndAttrs(out _, out _, out _);
+        if (ctx.Protocol >= 31 && ndx == Ndx.Done)
+        {
+            _out.WriteNdx(Ndx.Done);
+            _out.Flush();
+            ndx = ReadNdxAndAttrs(out _, out _, out _);
+        }
+        if (ndx != Ndx.Done)
+            throw new RsyncProtocolException($"Invalid packet at end of run ({ndx}) [sender]");
+    }
+}
