@@ -99,6 +99,9 @@ public sealed class HarnessRunnerTests(ITestOutputHelper output)
         output.WriteLine(r.ToString());
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Matches(@"rsync\s+version \S+\s+protocol version (3[0-9])", r.Stdout);
+        Version v = RsyncPeers.VersionOf(peer);
+        Assert.Contains($"version {v}", r.Stdout, StringComparison.Ordinal);
+        Assert.True(v >= new Version(3, 0, 0), $"{peer} is rsync {v}; protocol 30 needs 3.0 or later");
     }
 
     [Fact]

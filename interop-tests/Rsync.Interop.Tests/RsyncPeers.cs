@@ -127,6 +127,23 @@ public static class RsyncPeers
     public static TreeCompareOptions CompareOptionsFor(string protocol) =>
         new() { CompareNanoseconds = CarriesNanoseconds(protocol) };
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Version> Versions = new();
+
+    /// <summary>The peer's version, from <c>PEER --version</c> (cached).</summary>
+    public static Version VersionOf(string peer) => Versions.GetOrAdd(Resolve(peer), p =>
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(p, "--version") { RedirectStandardOutput = true, UseShellExecute = false };
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        string text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var m = System.Text.RegularExpressions.Regex.Match(text, @"rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)");
+        if (!m.Success)
+        {
+            Assert.Fail($"cannot tell the version of rsync peer '{p}' from its --version output:\n{text}");
+        }
+        return new Version(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value), int.Parse(m.Groups[3].Value));
+    });
+
     private static string? FindOnPath(string name)
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))

@@ -15,13 +15,14 @@ public sealed class StockClient(string peer) : IRsyncClient
     public override string ToString() => Name;
 
     /// <summary>Independent check that a push left nothing to do: runs
-    /// <c>PEER -ani -H --modify-window=-1 [--protocol=N] SRC/ URL</c> and fails if it exits non-zero or
+    /// <c>PEER -ani -H [--modify-window=-1] [--protocol=N] SRC/ URL</c> and fails if it exits non-zero or
     /// itemizes anything. A clean dry run with -i (one i) prints nothing at all; every non-empty stdout
     /// line is a pending change.
     /// Pass the protocol of the push under test: protocol 30 carries no nanoseconds, so after a
     /// protocol-30 push the destination holds whole seconds, and a dry run at 31+ would differ.
-    /// <c>--modify-window=-1</c> makes rsync 3.2+ compare nanoseconds too (its default quick check
-    /// compares whole seconds); rsync 3.1.x accepts it and still compares seconds only.</summary>
+    /// <c>--modify-window=-1</c> (given to rsync 3.2 and later only) makes the quick check compare
+    /// nanoseconds too; by default rsync compares whole seconds. rsync 3.1.x has no such mode (it
+    /// accepts -1 but then reports nothing at all), so there nanoseconds are left to <see cref="TreeComparer"/>.</summary>
     public static async Task AssertNothingToChange(
         string peer,
         string sourceDir,
@@ -30,7 +31,11 @@ public sealed class StockClient(string peer) : IRsyncClient
         IReadOnlyDictionary<string, string?>? environment = null,
         IEnumerable<string>? extraArgs = null)
     {
-        var args = new List<string> { "-ani", "-H", "--modify-window=-1" };
+        var args = new List<string> { "-ani", "-H" };
+        if (RsyncPeers.VersionOf(peer) >= new Version(3, 2, 0))
+        {
+            args.Add("--modify-window=-1");
+        }
         args.AddRange(RsyncPeers.ProtocolArgs(protocol));
         if (extraArgs is not null)
         {

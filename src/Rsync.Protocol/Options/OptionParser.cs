@@ -47,7 +47,7 @@ public static class OptionParser
         {
             string arg = args[next++];
 
-            // popt permutes: non-option words may appear anywhere; "" and "-x"-less words are positional.
+            // popt permutes: words not starting with '-' (and "") are positional wherever they appear.
             if (onlyPositional || arg.Length == 0 || arg[0] != '-')
             {
                 st.O.Positional.Add(arg);
@@ -166,17 +166,15 @@ public static class OptionParser
     {
         RsyncOptions o = st.O;
 
-        if (o.Compress != 0 || o.CompressLevel is not null)
+        // A level alone turns compression on; level 0 turns it off.
+        if (o.CompressLevel is int level)
         {
-            if (o.CompressLevel is int level)
-            {
-                if (level < -1 || level > 9)
-                    throw st.Error($"--compress-level value is invalid: {level}");
-                if (level == 0)
-                    o.Compress = 0;
-                else if (o.Compress == 0)
-                    o.Compress = 1;
-            }
+            if (level < -1 || level > 9)
+                throw st.Error($"--compress-level value is invalid: {level}");
+            if (level == 0)
+                o.Compress = 0;
+            else if (o.Compress == 0)
+                o.Compress = 1;
         }
 
         if (o.OutputBuffering is not null)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: unit and property tests, then interop tests against stock rsync
+# (Debian's rsync, installed when missing, plus every binary named in RSYNC_PEERS).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-rsync.sh || exit 1
+dotnet build NetRsync.sln -c Release -nologo -v q || exit 1
+
+log=$(mktemp)
+status=0
+for project in tests/Rsync.Protocol.Tests interop-tests/Rsync.Interop.Tests; do
+  dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
+
+# One closing line in the plain form: "N passed, N failed".
+count() { grep -Eo "$1: +[0-9]+" "$log" | awk '{ n += $2 } END { print n + 0 }'; }
+passed=$(count Passed)
+failed=$(count Failed)
+skipped=$(count Skipped)
+rm -f "$log"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+if [ "${passed:-0}" -eq 0 ]; then
+  echo "no tests ran" >&2
+  status=1
+fi
+exit $status
