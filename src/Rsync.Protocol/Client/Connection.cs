@@ -12,12 +12,20 @@ internal sealed class Connection : IDisposable
     private long _lastIoTicks = Environment.TickCount64;
     private volatile bool _timedOut;
 
-    public Connection(Socket socket, int timeoutSeconds, CancellationToken cancellationToken)
+    public Connection(Socket socket, int timeoutSeconds, int bandwidthLimitKiB, CancellationToken cancellationToken)
     {
         _socket = socket;
         TimeoutSeconds = timeoutSeconds;
         var stream = new NetworkStream(socket, ownsSocket: false);
-        Writer = new RsyncWriter(stream) { OnSocketWrite = _ => Touch() };
+        var limiter = bandwidthLimitKiB > 0 ? new BandwidthLimiter(bandwidthLimitKiB * 1024L) : null;
+        Writer = new RsyncWriter(stream, limiter is null ? 256 * 1024 : Math.Clamp(bandwidthLimitKiB * 128, 4096, 256 * 1024))
+        {
+            OnSocketWrite = n =>
+            {
+                Touch();
+                limiter?.Wrote(n);
+            },
+        };
         Reader = new RsyncReader(stream) { FlushBeforeWaiting = Writer, OnSocketRead = _ => Touch() };
         if (timeoutSeconds > 0)
         {
@@ -60,5 +68,21 @@ internal sealed class Connection : IDisposable
         _watchdog?.Dispose();
         Reader.Dispose();
         _socket.Dispose();
+    }
+}
+
+/// <summary>Sleeps after writes so the average rate stays under --bwlimit (io.c, sleep_for_bwlimit).</summary>
+internal sealed class BandwidthLimiter(long bytesPerSecond)
+{
+    private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
+    private long _total;
+
+    public void Wrote(int bytes)
+    {
+        _total += bytes;
+        double due = (double)_total / bytesPerSecond;
+        double elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(_start).TotalSeconds;
+        if (due > elapsed)
+            Thread.Sleep(TimeSpan.FromSeconds(due - elapsed));
     }
 }

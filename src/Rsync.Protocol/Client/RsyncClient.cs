@@ -130,8 +130,6 @@ public sealed partial class RsyncClient
             // compat.c, setup_protocol: a flags byte and the checksum seed, before multiplexing starts.
             ctx.Compat = (CompatFlags)reader.ReadByte();
             ctx.ChecksumSeed = reader.ReadInt32();
-            if (_options.ChecksumSeed != 0)
-                ctx.ChecksumSeed = _options.ChecksumSeed;
             reader.MessageHandler = (code, payload) => HandleMessage(ctx, code, payload);
             writer.StartMultiplexing();
             reader.StartMultiplexing();
@@ -178,8 +176,6 @@ public sealed partial class RsyncClient
     private List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters)
     {
         var buildClock = Stopwatch.StartNew();
-        if (_options.Verbose > 0 && _options.Quiet == 0)
-            _output.Info("building file list ... ");
         var scan = new FileListScanOptions
         {
             Recursive = _options.Recursive,
@@ -242,7 +238,7 @@ public sealed partial class RsyncClient
         ctx.Stats.FileListSize = ctx.Writer.BytesWritten - startBytes;
         ctx.Stats.FileListTransferMilliseconds = transferClock.ElapsedMilliseconds;
         if (_options.Verbose > 0 && _options.Quiet == 0)
-            _output.Info("done");
+            _output.Info("building file list ... done");
         return files;
     }
 
@@ -387,7 +383,7 @@ public sealed partial class RsyncClient
             throw new RsyncException($"rsync: failed to connect to {url.Host} ({url.Host}): {ex.Message} ({(int)ex.SocketErrorCode})", ExitCodes.SocketIo, ex);
         }
         socket.NoDelay = true;
-        return new Connection(socket, _options.Timeout, cancellationToken);
+        return new Connection(socket, _options.Timeout, _options.BandwidthLimit, cancellationToken);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Protocol versions: remote={Remote}, negotiated={Negotiated}")]
