@@ -13,6 +13,11 @@ public struct RollingChecksum
 
     public readonly uint Value => (_s1 & 0xFFFF) | (_s2 << 16);
 
+    /// <summary>The raw running sums, for loops that keep them in registers.</summary>
+    internal uint S1 { readonly get => _s1; set => _s1 = value; }
+
+    internal uint S2 { readonly get => _s2; set => _s2 = value; }
+
     public static uint Compute(ReadOnlySpan<byte> data)
     {
         var rc = default(RollingChecksum);

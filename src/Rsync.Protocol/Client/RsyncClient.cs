@@ -380,7 +380,7 @@ public sealed partial class RsyncClient
         catch (SocketException ex)
         {
             socket.Dispose();
-            throw new RsyncException($"rsync: failed to connect to {url.Host} ({url.Host}): {ex.Message} ({(int)ex.SocketErrorCode})", ExitCodes.SocketIo, ex);
+            throw new RsyncException($"rsync: failed to connect to {url.Host} ({url.Host}): {Native.Posix.StrError(ex.NativeErrorCode)} ({ex.NativeErrorCode})", ExitCodes.SocketIo, ex);
         }
         socket.NoDelay = true;
         return new Connection(socket, _options.Timeout, _options.BandwidthLimit, cancellationToken);

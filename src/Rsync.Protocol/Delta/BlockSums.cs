@@ -92,7 +92,7 @@ public sealed class BlockSums
     /// <summary>Chains blocks by weak checksum; earlier blocks come first in each chain.</summary>
     internal void BuildIndex()
     {
-        int bits = Math.Max(10, BitOperations.Log2((uint)Math.Max(Count, 1)) + 2);
+        int bits = Math.Clamp(BitOperations.Log2((uint)Math.Max(Count, 1)) + 4, 10, 24);
         _shift = 32 - bits;
         _buckets = new int[1 << bits];
         Array.Fill(_buckets, -1);
@@ -104,6 +104,14 @@ public sealed class BlockSums
             _buckets[b] = i;
         }
     }
+
+    /// <summary>The chain heads, for the sender's tight scan loop.</summary>
+    internal int[] Buckets => _buckets;
+
+    internal int BucketShift => _shift;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int Bucket(uint weak, int shift) => (int)((weak * 0x9E3779B1u) >> shift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Bucket(uint weak) => (int)((weak * 0x9E3779B1u) >> _shift);

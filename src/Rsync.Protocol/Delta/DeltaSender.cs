@@ -84,6 +84,10 @@ internal sealed class DeltaSender : IDisposable
 
         while (offset < end)
         {
+            if (k == blockLength)
+                offset = ScanToCandidate(sums, ref rolling, offset, end, k);
+            if (offset >= end)
+                break;
             uint weak = rolling.Value;
             int candidate = sums.First(weak);
             int matched = -1;
@@ -122,6 +126,41 @@ internal sealed class DeltaSender : IDisposable
             if (offset - _sentUpTo >= ProtocolLimits.ChunkSize)
                 SendLiteral(_sentUpTo + ProtocolLimits.ChunkSize);
         }
+    }
+
+    /// <summary>
+    /// The hot loop: rolls the checksum over the loaded window while no block shares its hash
+    /// bucket, and returns the first offset worth a closer look (or where the window or the
+    /// literal limit ends). No calls, no allocation, no bounds beyond the span's.
+    /// </summary>
+    private long ScanToCandidate(BlockSums sums, ref RollingChecksum rolling, long offset, long end, int k)
+    {
+        long stop = Math.Min(end, _sentUpTo + ProtocolLimits.ChunkSize);
+        if (offset >= stop || offset + k >= _fileLength)
+            return offset;
+        int available = (int)Math.Min(stop - offset + k, _fileLength - offset);
+        ReadOnlySpan<byte> window = WindowUpTo(offset, available);
+        int limit = (int)Math.Min(stop - offset, window.Length - k);
+        int[] buckets = sums.Buckets;
+        int shift = sums.BucketShift;
+        uint s1 = rolling.S1;
+        uint s2 = rolling.S2;
+        uint blockLength = (uint)k;
+        int i = 0;
+        for (; i < limit; i++)
+        {
+            uint weak = (s1 & 0xFFFF) | (s2 << 16);
+            if (buckets[BlockSums.Bucket(weak, shift)] >= 0)
+                break;
+            if (i + k >= window.Length)
+                break;
+            int outgoing = (sbyte)window[i];
+            s1 = s1 - (uint)outgoing + (uint)(sbyte)window[i + k];
+            s2 = s2 - blockLength * (uint)outgoing + s1;
+        }
+        rolling.S1 = s1;
+        rolling.S2 = s2;
+        return offset + i;
     }
 
     /// <summary>Walks the weak-sum chain; prefers the block after the last match so runs stay adjacent.</summary>
@@ -164,6 +203,19 @@ internal sealed class DeltaSender : IDisposable
             _sentUpTo += n;
             Progress?.Invoke(_sentUpTo);
         }
+    }
+
+    /// <summary>As many of the file's bytes from <paramref name="offset"/> as are loaded, at least <paramref name="length"/> of them when the buffer allows.</summary>
+    private ReadOnlySpan<byte> WindowUpTo(long offset, int length)
+    {
+        long bufferEnd = _bufferStart + _bufferLength;
+        if (offset < _bufferStart || offset + length > bufferEnd)
+        {
+            int room = _buffer.Length - (int)(offset - Math.Min(offset, _sentUpTo));
+            Load(offset, Math.Min(length, room));
+            bufferEnd = _bufferStart + _bufferLength;
+        }
+        return _buffer.AsSpan((int)(offset - _bufferStart), (int)Math.Min(length, bufferEnd - offset));
     }
 
     /// <summary>The file's bytes [offset, offset + length), loading them if needed.</summary>
