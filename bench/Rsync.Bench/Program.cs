@@ -1,1 +1,43 @@
-Console.WriteLine();
+using BenchmarkDotNet.Running;
+
+namespace NetRsync.Bench;
+
+public static class Program
+{
+    private const string Usage = """
+        Usage: Rsync.Bench <verb> [arguments]
+
+        Verbs:
+          micro [BenchmarkDotNet arguments]
+              Runs the micro-benchmarks (rolling checksum, block matching, file-list codec).
+              Without arguments, asks which to run. Examples:
+                micro --filter '*'                         all of them
+                micro --filter '*Rolling*' --job short     a quick run of one class
+                micro --list flat                          list the benchmarks
+                micro --help                               every BenchmarkDotNet option
+
+        Run it in Release:
+          dotnet run -c Release --project bench/Rsync.Bench -- micro --filter '*'
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+
+        switch (args[0])
+        {
+            case "micro":
+                BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+                return 0;
+            default:
+                Console.Error.WriteLine($"Unknown verb '{args[0]}'.");
+                Console.Error.WriteLine();
+                Console.Error.WriteLine(Usage);
+                return 2;
+        }
+    }
+}
