@@ -43,6 +43,8 @@ public sealed class HarnessDaemonTests(ITestOutputHelper output)
             await daemon.WaitForIdleAsync();
             Assert.Empty(daemon.ChildProcessIds());
             Assert.False(daemon.HasExited);
+            Assert.True(StockDaemon.OwnsListeningSocket(daemon.ProcessId, port));
+            Assert.False(StockDaemon.OwnsListeningSocket(Environment.ProcessId, port));
         }
         finally
         {
@@ -65,8 +67,11 @@ public sealed class HarnessDaemonTests(ITestOutputHelper output)
         try
         {
             int port = ((IPEndPoint)blocker.LocalEndpoint).Port;
-            var ex = await Assert.ThrowsAnyAsync<Xunit.Sdk.XunitException>(() =>
-                StockDaemon.StartAsync(peer, [new DaemonModule("mod", t.Sub("mod"))], port));
+            Assert.True(StockDaemon.OwnsListeningSocket(Environment.ProcessId, port), "our own blocking listener should be seen as ours");
+            var ex = await Assert.ThrowsAnyAsync<Xunit.Sdk.XunitException>(async () =>
+            {
+                await using StockDaemon unexpected = await StockDaemon.StartAsync(peer, [new DaemonModule("mod", t.Sub("mod"))], port);
+            });
             output.WriteLine(ex.Message);
             Assert.Contains("exited with code", ex.Message, StringComparison.Ordinal);
             Assert.Contains("Address already in use", ex.Message, StringComparison.Ordinal);
@@ -81,8 +86,10 @@ public sealed class HarnessDaemonTests(ITestOutputHelper output)
     public async Task Daemon_ForAMissingPeer_Fails()
     {
         using var t = new TempDir();
-        var ex = await Assert.ThrowsAnyAsync<Xunit.Sdk.XunitException>(() =>
-            StockDaemon.StartAsync("/nonexistent/rsync-9.9.9", [new DaemonModule("mod", t.Sub("mod"))]));
+        var ex = await Assert.ThrowsAnyAsync<Xunit.Sdk.XunitException>(async () =>
+        {
+            await using StockDaemon unexpected = await StockDaemon.StartAsync("/nonexistent/rsync-9.9.9", [new DaemonModule("mod", t.Sub("mod"))]);
+        });
         Assert.Contains("does not exist", ex.Message, StringComparison.Ordinal);
     }
 
@@ -150,5 +157,51 @@ public sealed class HarnessDaemonTests(ITestOutputHelper output)
         await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), "30");
         Assert.All(TreeComparer.Scan(f.ModuleDir).Values.Where(e => e.RelativePath != "."),
             e => Assert.True(e.Stat.MtimeNanoseconds == 0, $"{TreeComparer.Show(e.RelativePath)} has nanoseconds after a protocol-30 push"));
+    }
+
+    public static TheoryData<string, string, string> SanitizeCases => new()
+    {
+        { "links/absolute", "/etc/hostname", "etc/hostname" },
+        { "links/rel", "../a/b", "../a/b" },
+        { "top", "../x", "x" },
+        { "a/b/l", "../../../x", "../../x" },
+        { "a/l", "x/../y", "y" },
+        { "a/l", "./x//y", "x/y" },
+        { "l", "/", "." },
+        { "a/b/l", "../x/../../y", "../../y" },
+    };
+
+    [Theory]
+    [MemberData(nameof(SanitizeCases))]
+    public void SanitizeSymlinkTarget_Examples(string link, string target, string expected) =>
+        Assert.Equal(expected, TreeComparer.SanitizeSymlinkTarget(link, target));
+
+    /// <summary>Checks <see cref="TreeComparer.SanitizeSymlinkTarget"/> against what a real unchrooted
+    /// daemon stores, for every example above.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task SanitizeSymlinkTarget_MatchesAnUnchrootedDaemon(string peer)
+    {
+        await using PushFixture f = await PushFixture.StartAsync(peer);
+        var cases = SanitizeCases.Select(c => ((string)c[0], (string)c[1], (string)c[2])).ToArray();
+        int i = 0;
+        var links = new List<(string Rel, string Target)>();
+        foreach ((string link, string target, string _) in cases)
+        {
+            string rel = $"case{i++}/{link}";
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(f.Source, rel))!);
+            File.CreateSymbolicLink(Path.Combine(f.Source, rel), target);
+            links.Add((rel, target));
+        }
+        ProcessResult push = await new StockClient(peer).RunAsync(["-a", f.SourceArg, f.Url()]);
+        output.WriteLine(push.ToString());
+        Assert.True(push.ExitCode == 0, push.ToString());
+        foreach ((string rel, string target) in links)
+        {
+            // The module root is one level above "caseN", so the link's depth inside the transfer is rel's.
+            string stored = Posix.ReadLinkText(Path.Combine(f.ModuleDir, rel));
+            Assert.True(stored == TreeComparer.SanitizeSymlinkTarget(rel, target),
+                $"{rel} -> {target}: daemon stored {TreeComparer.Show(stored)}, model says {TreeComparer.Show(TreeComparer.SanitizeSymlinkTarget(rel, target))}");
+        }
     }
 }

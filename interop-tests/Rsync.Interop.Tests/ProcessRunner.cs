@@ -26,7 +26,9 @@ public interface IRsyncClient
 /// <summary>Runs a child process with captured stdout/stderr and a hard timeout.</summary>
 public static class ProcessRunner
 {
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(90);
+    /// <summary>Every stock push in the suite takes a second or two; 30 s keeps a hanging client from
+    /// stretching a run (dozens of cases) into hours, while leaving room for a loaded 2-core machine.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Runs <paramref name="fileName"/> to completion. stdin is an empty pipe (so a password
     /// prompt reads EOF instead of hanging). RSYNC_PASSWORD is removed from the inherited environment

@@ -123,9 +123,10 @@ public static class RsyncPeers
     /// which offers 31, speaks 31).</summary>
     public static bool CarriesNanoseconds(string protocol) => protocol != "30";
 
-    /// <summary>Tree comparison options appropriate for a push at this protocol.</summary>
+    /// <summary>Tree comparison options for a push at this protocol into a <see cref="StockDaemon"/>
+    /// module with <c>use chroot = no</c> (which sanitizes symlink targets).</summary>
     public static TreeCompareOptions CompareOptionsFor(string protocol) =>
-        new() { CompareNanoseconds = CarriesNanoseconds(protocol) };
+        new() { CompareNanoseconds = CarriesNanoseconds(protocol), ExpectSanitizedSymlinks = true };
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Version> Versions = new();
 

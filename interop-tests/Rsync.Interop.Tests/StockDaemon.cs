@@ -50,8 +50,12 @@ public sealed class StockDaemon : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    private StockDaemon(string peer, int port, Process process, TempDir dir, string configPath, string logPath, StringBuilder output)
+    /// <summary>Full paths of the modules' directories.</summary>
+    public IReadOnlyList<string> ModulePaths { get; }
+
+    private StockDaemon(string peer, int port, Process process, TempDir dir, string configPath, string logPath, StringBuilder output, IReadOnlyList<string> modulePaths)
     {
+        ModulePaths = modulePaths;
         Peer = peer;
         Port = port;
         _process = process;
@@ -176,7 +180,8 @@ public sealed class StockDaemon : IAsyncDisposable
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var daemon = new StockDaemon(binary, port, process, dir, config, log, output);
+        var daemon = new StockDaemon(binary, port, process, dir, config, log, output,
+            modules.Select(m => Path.GetFullPath(m.Path).TrimEnd('/')).ToArray());
 
         // Readiness: poll a TCP connect until it is accepted; stop early if the daemon exits.
         Task exited = process.WaitForExitAsync();
@@ -188,7 +193,9 @@ public sealed class StockDaemon : IAsyncDisposable
                 await process.WaitForExitAsync(); // flush redirected output
                 return (daemon, $"rsync daemon {binary} exited with code {process.ExitCode} before listening on 127.0.0.1:{port}.\n{daemon.Diagnostics()}");
             }
-            if (await Probe(port))
+            // Both: the greeting proves an rsync daemon answers; the socket check proves it is this one
+            // (another test's daemon could have taken a port picked a moment ago).
+            if (OwnsListeningSocket(process.Id, port) && await Probe(port))
             {
                 return (daemon, null);
             }
@@ -201,13 +208,56 @@ public sealed class StockDaemon : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether process <paramref name="pid"/> holds a TCP socket listening on 127.0.0.1:<paramref name="port"/>
+    /// (matched through /proc/net/tcp inodes and /proc/PID/fd).</summary>
+    public static bool OwnsListeningSocket(int pid, int port)
+    {
+        try
+        {
+            string wanted = $"0100007F:{port:X4}";
+            var inodes = new HashSet<string>();
+            foreach (string line in File.ReadLines("/proc/net/tcp").Skip(1))
+            {
+                string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length > 9 && f[1] == wanted && f[3] == "0A") // 0A = LISTEN
+                {
+                    inodes.Add($"socket:[{f[9]}]");
+                }
+            }
+            if (inodes.Count == 0)
+            {
+                return false;
+            }
+            foreach (string fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+            {
+                try
+                {
+                    if (new FileInfo(fd).LinkTarget is string target && inodes.Contains(target))
+                    {
+                        return true;
+                    }
+                }
+                catch (IOException)
+                {
+                    // fd closed meanwhile
+                }
+            }
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // process gone
+        }
+    }
+
     /// <summary>Connects and reads the daemon's "@RSYNCD: " greeting (so a foreign listener on the port
     /// does not count as ready), then asks politely for the module list so the daemon logs a clean
     /// "module-list request" rather than an error for the probe.</summary>
     private static async Task<bool> Probe(int port)
     {
         using var client = new TcpClient();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        // Short: a real daemon greets at once; if not, the caller simply probes again.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         try
         {
             await client.ConnectAsync(IPAddress.Loopback, port, cts.Token);
@@ -254,6 +304,20 @@ public sealed class StockDaemon : IAsyncDisposable
     public string Diagnostics() =>
         $"--- {ConfigPath} ---\n{SafeRead(ConfigPath)}--- daemon log ({LogPath}) ---\n{DaemonLog}--- daemon stdout/stderr ---\n{ProcessOutput}--- end ---";
 
+    /// <summary><see cref="Diagnostics"/> once no process serves a connection any more (waiting at most
+    /// <paramref name="timeout"/>, default 10 s), so the log holds whatever the daemon said last.</summary>
+    public async Task<string> DiagnosticsWhenIdleAsync(TimeSpan? timeout = null)
+    {
+        TimeSpan limit = timeout ?? TimeSpan.FromSeconds(10);
+        var sw = Stopwatch.StartNew();
+        IReadOnlyList<int> busy;
+        while ((busy = ConnectionProcessIds()).Count > 0 && sw.Elapsed < limit)
+        {
+            await Task.Delay(25); // poll interval
+        }
+        return (busy.Count > 0 ? $"(daemon connection processes {string.Join(",", busy)} still running after {limit.TotalSeconds:F0}s)\n" : "") + Diagnostics();
+    }
+
     private static string SafeRead(string path)
     {
         try
@@ -288,6 +352,8 @@ public sealed class StockDaemon : IAsyncDisposable
             // With "use chroot = no" rsync munges symlinks by default ("/rsyncd-munged/" prefix);
             // these tests need them stored verbatim.
             sb.Append("    munge symlinks = no\n");
+            // One log line per transferred file: shows how far a failed push got.
+            sb.Append("    transfer logging = yes\n");
             if (m.Comment is not null)
             {
                 sb.Append($"    comment = {m.Comment}\n");
@@ -357,22 +423,52 @@ public sealed class StockDaemon : IAsyncDisposable
         return result;
     }
 
-    /// <summary>Polls until the daemon serves no connection (every forked child has exited and been
-    /// reaped, so its cleanup, e.g. removing a temporary file, is done); fails after the deadline.</summary>
+    /// <summary>Pids of processes still serving a connection: the daemon's children, plus any process
+    /// whose working directory is inside one of the modules (rsync's server-side receiver runs in the
+    /// module directory and may be a grandchild of the daemon that outlives its parent).</summary>
+    public IReadOnlyList<int> ConnectionProcessIds()
+    {
+        var result = new HashSet<int>(ChildProcessIds());
+        foreach (string procDir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(procDir), out int pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+            string? cwd;
+            try
+            {
+                cwd = new DirectoryInfo(Path.Combine(procDir, "cwd")).LinkTarget;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // gone, or not ours to see
+            }
+            if (cwd is not null && ModulePaths.Any(m => cwd == m || cwd.StartsWith(m + "/", StringComparison.Ordinal)))
+            {
+                result.Add(pid);
+            }
+        }
+        return result.Order().ToArray();
+    }
+
+    /// <summary>Polls until no process serves a connection any more (see <see cref="ConnectionProcessIds"/>):
+    /// then every connection's cleanup, e.g. removing its temporary file, is done. Fails after the deadline.
+    /// (rsync daemons log nothing when a client connection is cut mid-transfer, so the log cannot tell.)</summary>
     public async Task WaitForIdleAsync(TimeSpan? timeout = null)
     {
         TimeSpan limit = timeout ?? TimeSpan.FromSeconds(30);
         var sw = Stopwatch.StartNew();
         while (true)
         {
-            IReadOnlyList<int> children = ChildProcessIds();
-            if (children.Count == 0)
+            IReadOnlyList<int> busy = ConnectionProcessIds();
+            if (busy.Count == 0)
             {
                 return;
             }
             if (sw.Elapsed > limit)
             {
-                Assert.Fail($"the rsync daemon still has connection processes {string.Join(",", children)} after {limit.TotalSeconds:F0}s.\n{Diagnostics()}");
+                Assert.Fail($"the rsync daemon still has connection processes {string.Join(",", busy)} after {limit.TotalSeconds:F0}s.\n{Diagnostics()}");
             }
             await Task.Delay(25); // poll interval
         }

@@ -21,6 +21,12 @@ public sealed record TreeCompareOptions
     /// <summary>Compare the two roots' own mode/owner/mtime (rsync applies them for "SRC/").</summary>
     public bool CompareRoot { get; init; } = true;
 
+    /// <summary>The actual tree was received by an rsync daemon module with <c>use chroot = no</c>: such a
+    /// daemon sanitizes received symlink targets (leading '/' stripped, "." and empty components
+    /// dropped, ".." that would climb above the module root removed), so the expected target is the
+    /// source target passed through <see cref="TreeComparer.SanitizeSymlinkTarget"/>.</summary>
+    public bool ExpectSanitizedSymlinks { get; init; }
+
     /// <summary>Relative paths (e.g. "a/b.txt") to leave out on both sides, together with what is below them.</summary>
     public Func<string, bool>? Exclude { get; init; }
 
@@ -142,9 +148,13 @@ public static class TreeComparer
                 }
                 break;
             case PosixFileType.Symlink:
-                if (!e.LinkTarget!.AsSpan().SequenceEqual(a.LinkTarget))
+                byte[] expectedTarget = o.ExpectSanitizedSymlinks
+                    ? Encoding.UTF8.GetBytes(SanitizeSymlinkTarget(e.RelativePath, Encoding.UTF8.GetString(e.LinkTarget!)))
+                    : e.LinkTarget!;
+                if (!expectedTarget.AsSpan().SequenceEqual(a.LinkTarget))
                 {
-                    diffs.Add($"{n}: symlink target {Show(Encoding.UTF8.GetString(e.LinkTarget!))} expected, {Show(Encoding.UTF8.GetString(a.LinkTarget!))} found");
+                    diffs.Add($"{n}: symlink target {Show(Encoding.UTF8.GetString(expectedTarget))} expected, {Show(Encoding.UTF8.GetString(a.LinkTarget!))} found"
+                        + (o.ExpectSanitizedSymlinks ? $" (source target {Show(Encoding.UTF8.GetString(e.LinkTarget!))}, sanitized as an unchrooted daemon does)" : ""));
                 }
                 break;
             case PosixFileType.CharDevice:
@@ -155,6 +165,42 @@ public static class TreeComparer
                 }
                 break;
         }
+    }
+
+    /// <summary>What an unchrooted rsync daemon stores for a received symlink: rsync's
+    /// <c>sanitize_path(target, depth)</c>, where depth is the number of directories above the link
+    /// inside the module. Leading slashes, "." and empty components are dropped; up to depth leading
+    /// ".." are kept; any other ".." removes the component before it (or itself, at the start);
+    /// an empty result becomes ".".</summary>
+    public static string SanitizeSymlinkTarget(string linkRelativePath, string target)
+    {
+        int depth = linkRelativePath.Count(c => c == '/');
+        var parts = new List<string>();
+        int start = 0; // parts before this index are kept leading ".."
+        foreach (string comp in target.Split('/'))
+        {
+            if (comp.Length == 0 || comp == ".")
+            {
+                continue;
+            }
+            if (comp == "..")
+            {
+                if (depth <= 0 || parts.Count != start)
+                {
+                    if (parts.Count != start)
+                    {
+                        parts.RemoveAt(parts.Count - 1);
+                    }
+                    continue;
+                }
+                depth--;
+                parts.Add("..");
+                start = parts.Count;
+                continue;
+            }
+            parts.Add(comp);
+        }
+        return parts.Count == 0 ? "." : string.Join('/', parts);
     }
 
     /// <summary>lstat's every entry below (and including, as ".") <paramref name="root"/>, without

@@ -137,6 +137,7 @@ public sealed partial class RsyncClient
             SendFilterList(ctx, filters);
             var files = SendFileList(ctx, sources, filters);
             new Sender(ctx, files).Run();
+            reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
 
             ctx.Stats.BytesSent = writer.BytesWritten;
             ctx.Stats.BytesReceived = reader.BytesRead;

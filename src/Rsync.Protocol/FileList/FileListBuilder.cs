@@ -290,9 +290,17 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     {
         if (target.Length == 0 || target.StartsWith('/'))
             return true;
-        int depth = linkName.Count(c => c == '/');
-        if (linkName.StartsWith("./", StringComparison.Ordinal))
-            depth--;
+        // The link's own directory depth, counted in real components.
+        int depth = -1;
+        foreach (string part in linkName.Split('/'))
+        {
+            if (part == "..")
+                depth--;
+            else if (part.Length > 0 && part != ".")
+                depth++;
+        }
+        if (depth < 0)
+            return true;
         foreach (string part in target.Split('/'))
         {
             if (part == "..")

@@ -293,15 +293,20 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             if (first < 0 || first >= Entries.Count)
                 throw new RsyncProtocolException($"hard-link reference out of range: {first}");
             FileEntry leader = Entries[first];
+            // A follower repeats its leader; the sender's running state moved with it (flist.c, recv_file_entry).
             _mode = leader.Mode;
             _modTime = leader.ModTime;
             _uid = leader.Uid;
             _gid = leader.Gid;
+            if (settings.PreserveDevices && leader.IsDevice)
+                _rdevMajor = Posix.Major(leader.Rdev);
             return new FileEntry(name, leader.Mode, leader.Size, leader.ModTime)
             {
                 ModNanoseconds = leader.ModNanoseconds,
                 Uid = leader.Uid,
                 Gid = leader.Gid,
+                Rdev = leader.Rdev,
+                LinkTarget = leader.LinkTarget,
                 Checksum = leader.Checksum,
                 HardLinkIndex = first,
                 Flags = EntryFlags.HardLinkFollower,
@@ -324,9 +329,13 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             file.Flags |= EntryFlags.HardLinkFirst;
         if (file.IsDirectory)
         {
-            if ((x & XmitFlags.TopDir) != 0)
+            bool top = (x & XmitFlags.TopDir) != 0;
+            bool noContent = (x & XmitFlags.NoContentDir) != 0;
+            if (top && noContent)
+                file.Flags |= EntryFlags.ImpliedDir;
+            else if (top)
                 file.Flags |= EntryFlags.TopDir;
-            if ((x & XmitFlags.NoContentDir) == 0)
+            if (!noContent)
                 file.Flags |= EntryFlags.ContentDir;
         }
 

@@ -143,6 +143,15 @@ public sealed class FilterRule
             int slash = path.LastIndexOf((byte)'/');
             return WildMatch.Match(_pattern, path[(slash + 1)..]);
         }
+        // A leading ** may stand for no directories at all (exclude.c, rule_matches).
+        if (_pattern.AsSpan().StartsWith("**"u8))
+        {
+            Span<byte> rooted = path.Length < 4096 ? stackalloc byte[path.Length + 1] : new byte[path.Length + 1];
+            rooted[0] = (byte)'/';
+            path.CopyTo(rooted[1..]);
+            if (WildMatch.Match(_pattern, rooted))
+                return true;
+        }
         return MatchAt(_pattern, path);
     }
 
@@ -199,99 +208,167 @@ public sealed class FilterList
     }
 }
 
-/// <summary>rsync's wildcard matching (lib/wildmatch.c semantics): * and ? stop at '/', ** does not.</summary>
+/// <summary>
+/// rsync's wildcard matching (lib/wildmatch.c semantics): * and ? stop at '/', ** does not,
+/// classes with ranges, negation, escapes and POSIX names; a malformed pattern matches nothing.
+/// </summary>
 public static class WildMatch
 {
-    public static bool Match(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> text)
+    private enum Result { Match, NoMatch, AbortAll, AbortToDoubleStar }
+
+    public static bool Match(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> text) => Run(pattern, text) == Result.Match;
+
+    private static Result Run(ReadOnlySpan<byte> p, ReadOnlySpan<byte> t)
     {
-        int p = 0, t = 0;
-        while (p < pattern.Length)
+        int pi = 0, ti = 0;
+        for (; pi < p.Length; pi++, ti++)
         {
-            byte c = pattern[p];
-            if (c == (byte)'*')
+            byte pc = p[pi];
+            if (ti >= t.Length && pc != (byte)'*')
+                return Result.AbortAll;
+            switch (pc)
             {
-                bool doubleStar = p + 1 < pattern.Length && pattern[p + 1] == (byte)'*';
-                int next = p + (doubleStar ? 2 : 1);
-                while (next < pattern.Length && pattern[next] == (byte)'*')
-                    next++;
-                if (next == pattern.Length)
-                    return doubleStar || text[t..].IndexOf((byte)'/') < 0;
-                for (int i = t; i <= text.Length; i++)
+                case (byte)'\\':
+                    if (++pi >= p.Length)
+                        return Result.AbortAll;
+                    if (t[ti] != p[pi])
+                        return Result.NoMatch;
+                    break;
+                case (byte)'?':
+                    if (t[ti] == (byte)'/')
+                        return Result.NoMatch;
+                    break;
+                case (byte)'*':
                 {
-                    if (Match(pattern[next..], text[i..]))
-                        return true;
-                    if (i < text.Length && !doubleStar && text[i] == (byte)'/')
-                        return false;
+                    bool crossSlash = false;
+                    if (pi + 1 < p.Length && p[pi + 1] == (byte)'*')
+                    {
+                        crossSlash = true;
+                        while (pi + 1 < p.Length && p[pi + 1] == (byte)'*')
+                            pi++;
+                    }
+                    pi++;
+                    if (pi >= p.Length)
+                        return crossSlash || t[ti..].IndexOf((byte)'/') < 0 ? Result.Match : Result.NoMatch;
+                    for (; ; ti++)
+                    {
+                        if (ti > t.Length)
+                            return Result.AbortAll;
+                        Result r = Run(p[pi..], t[ti..]);
+                        if (r != Result.NoMatch)
+                        {
+                            if (!crossSlash || r != Result.AbortToDoubleStar)
+                                return r;
+                        }
+                        else if (!crossSlash && ti < t.Length && t[ti] == (byte)'/')
+                            return Result.AbortToDoubleStar;
+                        if (ti >= t.Length)
+                            return Result.AbortAll;
+                    }
                 }
-                return false;
-            }
-            if (t >= text.Length)
-                return false;
-            if (c == (byte)'?')
-            {
-                if (text[t] == (byte)'/')
-                    return false;
-                p++;
-                t++;
-                continue;
-            }
-            if (c == (byte)'[')
-            {
-                int end = ClassEnd(pattern, p);
-                if (end > 0)
+                case (byte)'[':
                 {
-                    if (text[t] == (byte)'/' || !ClassMatches(pattern[(p + 1)..end], text[t]))
-                        return false;
-                    p = end + 1;
-                    t++;
-                    continue;
+                    int end = MatchClass(p, pi, t[ti], out bool hit);
+                    if (end < 0)
+                        return Result.AbortAll;
+                    if (!hit || t[ti] == (byte)'/')
+                        return Result.NoMatch;
+                    pi = end;
+                    break;
                 }
+                default:
+                    if (t[ti] != pc)
+                        return Result.NoMatch;
+                    break;
             }
-            if (c == (byte)'\\' && p + 1 < pattern.Length)
-            {
-                p++;
-                c = pattern[p];
-            }
-            if (c != text[t])
-                return false;
-            p++;
-            t++;
         }
-        return t == text.Length;
+        return ti == t.Length ? Result.Match : Result.NoMatch;
     }
 
-    private static int ClassEnd(ReadOnlySpan<byte> pattern, int open)
+    /// <summary>Evaluates a bracket class starting at <paramref name="open"/>; returns the index of its ']' or -1 if malformed.</summary>
+    private static int MatchClass(ReadOnlySpan<byte> p, int open, byte ch, out bool hit)
     {
+        hit = false;
         int i = open + 1;
-        if (i < pattern.Length && (pattern[i] == (byte)'!' || pattern[i] == (byte)'^'))
+        bool negate = i < p.Length && (p[i] == (byte)'!' || p[i] == (byte)'^');
+        if (negate)
             i++;
-        if (i < pattern.Length && pattern[i] == (byte)']')
-            i++;
-        for (; i < pattern.Length; i++)
+        bool first = true;
+        byte previous = 0;
+        bool havePrevious = false;
+        for (; i < p.Length; i++)
         {
-            if (pattern[i] == (byte)']')
+            byte c = p[i];
+            if (c == (byte)']' && !first)
+            {
+                hit ^= negate;
                 return i;
+            }
+            first = false;
+            if (c == (byte)'\\')
+            {
+                if (++i >= p.Length)
+                    return -1;
+                c = p[i];
+                if (c == ch)
+                    hit = true;
+                previous = c;
+                havePrevious = true;
+                continue;
+            }
+            if (c == (byte)'-' && havePrevious && i + 1 < p.Length && p[i + 1] != (byte)']')
+            {
+                byte upper = p[++i];
+                if (upper == (byte)'\\')
+                {
+                    if (++i >= p.Length)
+                        return -1;
+                    upper = p[i];
+                }
+                if (ch >= previous && ch <= upper)
+                    hit = true;
+                havePrevious = false;
+                continue;
+            }
+            int close = c == (byte)'[' && i + 1 < p.Length && p[i + 1] == (byte)':' ? p[(i + 2)..].IndexOf(":]"u8) : -1;
+            if (close >= 0)
+            {
+                string name = System.Text.Encoding.ASCII.GetString(p.Slice(i + 2, close));
+                bool? inClass = PosixClass(name, ch);
+                if (inClass is null)
+                    return -1;
+                if (inClass.Value)
+                    hit = true;
+                i += close + 3;
+                havePrevious = false;
+                continue;
+            }
+            if (c == ch)
+                hit = true;
+            previous = c;
+            havePrevious = true;
         }
         return -1;
     }
 
-    private static bool ClassMatches(ReadOnlySpan<byte> cls, byte ch)
+    private static bool? PosixClass(string name, byte b)
     {
-        bool negate = cls.Length > 0 && (cls[0] == (byte)'!' || cls[0] == (byte)'^');
-        if (negate)
-            cls = cls[1..];
-        bool hit = false;
-        for (int i = 0; i < cls.Length; i++)
+        char c = (char)b;
+        return name switch
         {
-            if (i + 2 < cls.Length && cls[i + 1] == (byte)'-')
-            {
-                if (ch >= cls[i] && ch <= cls[i + 2])
-                    hit = true;
-                i += 2;
-            }
-            else if (cls[i] == ch)
-                hit = true;
-        }
-        return hit != negate;
+            "alnum" => char.IsAsciiLetterOrDigit(c),
+            "alpha" => char.IsAsciiLetter(c),
+            "blank" => c is ' ' or '\t',
+            "cntrl" => b < 0x20 || b == 0x7F,
+            "digit" => char.IsAsciiDigit(c),
+            "graph" => b > 0x20 && b < 0x7F,
+            "lower" => char.IsAsciiLetterLower(c),
+            "print" => b >= 0x20 && b < 0x7F,
+            "punct" => b > 0x20 && b < 0x7F && !char.IsAsciiLetterOrDigit(c),
+            "space" => c is ' ' or '\t' or '\n' or '\r' or '\f' or '\v',
+            "upper" => char.IsAsciiLetterUpper(c),
+            "xdigit" => char.IsAsciiHexDigit(c),
+            _ => null,
+        };
     }
 }

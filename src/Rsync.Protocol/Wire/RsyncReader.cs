@@ -16,6 +16,8 @@ internal sealed class RsyncReader : IDisposable
     private const long PumpBufferLimit = 64L * 1024 * 1024;
 
     private readonly Stream _input;
+    private Exception? _pumpError;
+    private readonly ManualResetEventSlim _pumpStopped = new();
     private readonly byte[] _buffer;
     private int _position;
     private int _length;
@@ -212,7 +214,7 @@ internal sealed class RsyncReader : IDisposable
         while (_length - _position < count)
         {
             if (!TryFill())
-                throw ConnectionClosed();
+                throw Volatile.Read(ref _pumpError) ?? ConnectionClosed();
         }
     }
 
@@ -294,7 +296,7 @@ internal sealed class RsyncReader : IDisposable
             {
                 if (!ReadExactly(header))
                 {
-                    writer.Complete(ConnectionClosed());
+                    Stop(writer, ConnectionClosed());
                     return;
                 }
                 uint word = BinaryPrimitives.ReadUInt32LittleEndian(header);
@@ -310,7 +312,7 @@ internal sealed class RsyncReader : IDisposable
                         int take = Math.Min(span.Length, length);
                         if (!ReadExactly(span[..take]))
                         {
-                            writer.Complete(ConnectionClosed());
+                            Stop(writer, ConnectionClosed());
                             return;
                         }
                         writer.Advance(take);
@@ -325,7 +327,7 @@ internal sealed class RsyncReader : IDisposable
                 var payload = new byte[length];
                 if (!ReadExactly(payload))
                 {
-                    writer.Complete(ConnectionClosed());
+                    Stop(writer, ConnectionClosed());
                     return;
                 }
                 MessageHandler?.Invoke((MessageCode)tag, payload);
@@ -333,7 +335,39 @@ internal sealed class RsyncReader : IDisposable
         }
         catch (Exception ex)
         {
-            writer.Complete(ex is RsyncException ? ex : ConnectionClosed(ex));
+            Stop(writer, ex is RsyncException ? ex : ConnectionClosed(ex));
+        }
+    }
+
+    /// <summary>
+    /// Ends the data stream cleanly, so bytes already queued are still read; the reason is
+    /// raised only when a read needs more than arrived (io.c serves its buffer first too).
+    /// </summary>
+    private void Stop(PipeWriter writer, Exception reason)
+    {
+        Volatile.Write(ref _pumpError, reason);
+        writer.Complete();
+        _pumpStopped.Set();
+    }
+
+    /// <summary>
+    /// After the closing handshake, waits for the peer to hang up first, discarding anything
+    /// more it sends. Closing with unread bytes would reset the connection under a daemon
+    /// that is still tidying up.
+    /// </summary>
+    public void WaitForPeerToClose(TimeSpan timeout)
+    {
+        if (_pipe is null)
+            return;
+        var deadline = DateTime.UtcNow + timeout;
+        while (!_pumpStopped.IsSet)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+                return;
+            if (_pipe.Reader.TryRead(out var result))
+                _pipe.Reader.AdvanceTo(result.Buffer.End);
+            _pumpStopped.Wait(left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
         }
     }
 
