@@ -7,7 +7,7 @@ namespace NetRsync.Protocol.Client;
 internal sealed class Connection : IDisposable
 {
     private readonly Socket _socket;
-    private readonly Timer? _watchdog;
+    private readonly Timer _watchdog;
     private readonly CancellationTokenRegistration _cancellation;
     private long _lastIoTicks = Environment.TickCount64;
     private volatile bool _timedOut;
@@ -27,24 +27,28 @@ internal sealed class Connection : IDisposable
             },
         };
         Reader = new RsyncReader(stream) { FlushBeforeWaiting = Writer, OnSocketRead = _ => Touch() };
-        if (timeoutSeconds > 0)
+        _watchdog = new Timer(_ =>
         {
-            long limit = timeoutSeconds * 1000L;
-            _watchdog = new Timer(_ =>
+            int limit = TimeoutSeconds;
+            if (limit > 0 && Environment.TickCount64 - Interlocked.Read(ref _lastIoTicks) > limit * 1000L)
             {
-                if (Environment.TickCount64 - Interlocked.Read(ref _lastIoTicks) > limit)
-                {
-                    _timedOut = true;
-                    Abort();
-                }
-            }, null, 1000, 1000);
-        }
+                _timedOut = true;
+                Abort();
+            }
+        }, null, 1000, 1000);
         _cancellation = cancellationToken.Register(Abort);
     }
 
     public RsyncReader Reader { get; }
     public RsyncWriter Writer { get; }
-    public int TimeoutSeconds { get; }
+    /// <summary>--timeout, lowered when the daemon announces a shorter one (MSG_IO_TIMEOUT).</summary>
+    public int TimeoutSeconds
+    {
+        get => Volatile.Read(ref _timeoutSeconds);
+        set => Volatile.Write(ref _timeoutSeconds, value);
+    }
+
+    private int _timeoutSeconds;
     public bool TimedOut => _timedOut;
     public TransferContext? Context { get; set; }
 
@@ -65,7 +69,7 @@ internal sealed class Connection : IDisposable
     public void Dispose()
     {
         _cancellation.Dispose();
-        _watchdog?.Dispose();
+        _watchdog.Dispose();
         Reader.Dispose();
         _socket.Dispose();
     }

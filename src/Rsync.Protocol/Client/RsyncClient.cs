@@ -130,7 +130,18 @@ public sealed partial class RsyncClient
             // compat.c, setup_protocol: a flags byte and the checksum seed, before multiplexing starts.
             ctx.Compat = (CompatFlags)reader.ReadByte();
             ctx.ChecksumSeed = reader.ReadInt32();
-            reader.MessageHandler = (code, payload) => HandleMessage(ctx, code, payload);
+            reader.MessageHandler = (code, payload) =>
+            {
+                // A daemon with a shorter timeout says so; waiting longer than it would be pointless (io.c, read_a_msg).
+                if (code == MessageCode.IoTimeout && payload.Length == 4)
+                {
+                    int daemonTimeout = BitConverter.ToInt32(payload);
+                    if (daemonTimeout > 0 && (connection.TimeoutSeconds == 0 || daemonTimeout < connection.TimeoutSeconds))
+                        connection.TimeoutSeconds = daemonTimeout;
+                    return;
+                }
+                HandleMessage(ctx, code, payload);
+            };
             writer.StartMultiplexing();
             reader.StartMultiplexing();
 
