@@ -16,6 +16,10 @@ public static class Program
                 micro --list flat                          list the benchmarks
                 micro --help                               every BenchmarkDotNet option
 
+          memory [ENTRIES]
+              Builds the sender's file list over a generated tree (default 100,000 entries)
+              and prints the bytes each entry keeps alive; the aim is at most about 150.
+
         Run it in Release:
           dotnet run -c Release --project bench/Rsync.Bench -- micro --filter '*'
         """;
@@ -33,6 +37,8 @@ public static class Program
             case "micro":
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
                 return 0;
+            case "memory":
+                return FileListMemory.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000);
             default:
                 Console.Error.WriteLine($"Unknown verb '{args[0]}'.");
                 Console.Error.WriteLine();

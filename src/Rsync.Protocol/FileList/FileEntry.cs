@@ -42,20 +42,35 @@ public sealed class FileEntry
     public int ModNanoseconds { get; set; }
     public int Uid { get; set; }
     public int Gid { get; set; }
-    public long Rdev { get; set; }
-    public byte[]? LinkTarget { get; set; }
-    public byte[]? Checksum { get; set; }
     public EntryFlags Flags { get; set; }
 
     /// <summary>Index of the group leader for hard-link followers; -1 otherwise.</summary>
     public int HardLinkIndex { get; set; } = -1;
 
-    /// <summary>Sender only: which source root the name is relative to.</summary>
+    /// <summary>Sender only: which source root the name is relative to (shared by every entry under it).</summary>
     public string? Root { get; set; }
 
+    // Fields most entries never need live apart, so a plain file costs one pointer for them.
+    private sealed class Rare
+    {
+        public long Rdev;
+        public byte[]? LinkTarget;
+        public byte[]? Checksum;
+        public long Device;
+        public long Inode;
+    }
+
+    private Rare? _rare;
+
+    private Rare Extra => _rare ??= new Rare();
+
+    public long Rdev { get => _rare?.Rdev ?? 0; set { if (value != 0 || _rare is not null) Extra.Rdev = value; } }
+    public byte[]? LinkTarget { get => _rare?.LinkTarget; set { if (value is not null || _rare is not null) Extra.LinkTarget = value; } }
+    public byte[]? Checksum { get => _rare?.Checksum; set { if (value is not null || _rare is not null) Extra.Checksum = value; } }
+
     /// <summary>Sender only: the device and inode, to find hard links.</summary>
-    public long Device { get; set; }
-    public long Inode { get; set; }
+    public long Device { get => _rare?.Device ?? 0; set { if (value != 0 || _rare is not null) Extra.Device = value; } }
+    public long Inode { get => _rare?.Inode ?? 0; set { if (value != 0 || _rare is not null) Extra.Inode = value; } }
 
     public int FileType => Mode & Posix.S_IFMT;
     public bool IsDirectory => FileType == Posix.S_IFDIR;

@@ -39,7 +39,7 @@ public interface IFileListReporter
 public sealed class FileListBuilder(FileListScanOptions options, IFileListReporter reporter)
 {
     private readonly List<FileEntry> _entries = [];
-    private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _impliedDirs = new(StringComparer.Ordinal);
 
     public IoErrorFlags IoError { get; private set; }
 
@@ -133,7 +133,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             while ((slash = name.IndexOf('/', slash + 1)) > 0)
             {
                 string parent = name[..slash];
-                if (_byName.ContainsKey(parent))
+                if (!_impliedDirs.Add(parent))
                     continue;
                 if (Posix.TryLStat(Path.Join(root, parent), out var pst) == 0 && pst.IsDirectory)
                     Add(MakeEntry(root, parent, pst, EntryFlags.ImpliedDir), parent);
@@ -325,24 +325,28 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     /// <summary>A named source could not be read (got_xfer_error in rsync: the run ends with code 23).</summary>
     public bool HadMissingSource { get; private set; }
 
-    private void Add(FileEntry entry, string name)
-    {
-        if (_byName.TryGetValue(name, out int existing))
-        {
-            // Keep the fuller entry when an implied directory is also named (flist.c, flist_sort_and_clean).
-            if ((_entries[existing].Flags & EntryFlags.ImpliedDir) != 0 && (entry.Flags & EntryFlags.ImpliedDir) == 0)
-                _entries[existing] = entry;
-            return;
-        }
-        _byName[name] = _entries.Count;
-        _entries.Add(entry);
-    }
+    private void Add(FileEntry entry, string name) => _entries.Add(entry);
 
     /// <summary>The list in rsync's order; indexes into it are the file indexes on the wire.</summary>
     public List<FileEntry> Build()
     {
         _entries.Sort(FileNameComparer.Instance);
-        _byName.Clear();
+        // A name given twice (or an implied directory also named) is sent once, keeping the
+        // fuller entry (flist.c, flist_sort_and_clean).
+        int kept = 0;
+        for (int i = 0; i < _entries.Count; i++)
+        {
+            var entry = _entries[i];
+            if (kept > 0 && _entries[kept - 1].Name.AsSpan().SequenceEqual(entry.Name))
+            {
+                if ((_entries[kept - 1].Flags & EntryFlags.ImpliedDir) != 0 && (entry.Flags & EntryFlags.ImpliedDir) == 0)
+                    _entries[kept - 1] = entry;
+                continue;
+            }
+            _entries[kept++] = entry;
+        }
+        _entries.RemoveRange(kept, _entries.Count - kept);
+        _impliedDirs.Clear();
         return _entries;
     }
 }
