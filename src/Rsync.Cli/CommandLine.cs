@@ -87,7 +87,23 @@ internal static class CommandLine
                 return Finish(result.ExitCode);
             }
 
-            Console.Error.WriteLine("netrsync: pulling from a daemon and local copies are not supported yet; the destination must be rsync://HOST/MODULE or HOST::MODULE");
+            if (sources.All(s => DaemonUrl.TryParse(s) is not null))
+            {
+                if (sources.Count != 1)
+                {
+                    Console.Error.WriteLine("netrsync: pulling more than one remote source at once is not supported yet");
+                    return Fail(ExitCodes.Unsupported);
+                }
+                var pulled = await client.PullAsync(sources[0], destination, cancel.Token);
+                PrintSummary(options, pulled.Stats);
+                return Finish(pulled.ExitCode);
+            }
+            if (sources.Any(s => DaemonUrl.TryParse(s) is not null))
+            {
+                Console.Error.WriteLine("netrsync: sources must be all local or all remote");
+                return Fail(ExitCodes.Syntax, "syntax or usage error");
+            }
+            Console.Error.WriteLine("netrsync: local copies are not supported yet; use a daemon on one side");
             return Fail(ExitCodes.Unsupported);
         }
         catch (RsyncException ex)

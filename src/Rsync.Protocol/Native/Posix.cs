@@ -112,6 +112,108 @@ public static partial class Posix
 
     public static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
 
+    [LibraryImport("libc", EntryPoint = "getpwnam_r", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int GetPwNam(string name, byte* pwd, byte* buffer, nuint size, byte** result);
+
+    [LibraryImport("libc", EntryPoint = "getgrnam_r", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int GetGrNam(string name, byte* grp, byte* buffer, nuint size, byte** result);
+
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int ChmodRaw(string path, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LChownRaw(string path, int uid, int gid);
+
+    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int UtimensatRaw(int dirfd, string path, long* times, int flags);
+
+    [LibraryImport("libc", EntryPoint = "mknod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MknodRaw(string path, uint mode, ulong dev);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LinkRaw(string existing, string newPath);
+
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameRaw(string from, string to);
+
+    [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SymlinkRaw(string target, string path);
+
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MkdirRaw(string path, uint mode);
+
+    public static int MakeDirectory(string path, int mode) => Errno(MkdirRaw(path, (uint)mode));
+
+    [LibraryImport("libc", EntryPoint = "umask")]
+    private static partial uint UmaskRaw(uint mask);
+
+    private static int Errno(int rc) => rc == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    public static int Chmod(string path, int mode) => Errno(ChmodRaw(path, (uint)(mode & 0xFFF)));
+
+    public static int LChown(string path, int uid, int gid) => Errno(LChownRaw(path, uid, gid));
+
+    /// <summary>Sets the mtime (atime becomes now) without following a final symlink.</summary>
+    public static unsafe int SetModTime(string path, long seconds, int nanoseconds)
+    {
+        const int AtFdCwd = -100;
+        const int AtSymlinkNoFollow = 0x100;
+        const long UtimeNow = (1L << 30) - 1;
+        long* times = stackalloc long[4];
+        times[0] = 0;
+        times[1] = UtimeNow;
+        times[2] = seconds;
+        times[3] = nanoseconds;
+        return Errno(UtimensatRaw(AtFdCwd, path, times, AtSymlinkNoFollow));
+    }
+
+    public static int MakeNode(string path, int mode, long rdev) => Errno(MknodRaw(path, (uint)mode, (ulong)rdev));
+
+    public static int HardLink(string existing, string newPath) => Errno(LinkRaw(existing, newPath));
+
+    public static int Rename(string from, string to) => Errno(RenameRaw(from, to));
+
+    public static int Symlink(string target, string path) => Errno(SymlinkRaw(target, path));
+
+    /// <summary>The process umask, read without changing it for long.</summary>
+    public static int Umask()
+    {
+        uint old = UmaskRaw(0x12);
+        UmaskRaw(old);
+        return (int)old;
+    }
+
+    public static unsafe int? UserId(string name)
+    {
+        byte* pwd = stackalloc byte[128];
+        var buffer = new byte[16 * 1024];
+        fixed (byte* b = buffer)
+        {
+            byte* result = null;
+            if (GetPwNam(name, pwd, b, (nuint)buffer.Length, &result) != 0 || result == null)
+                return null;
+            return *(int*)(pwd + 16);
+        }
+    }
+
+    public static unsafe int? GroupId(string name)
+    {
+        byte* grp = stackalloc byte[128];
+        var buffer = new byte[16 * 1024];
+        fixed (byte* b = buffer)
+        {
+            byte* result = null;
+            if (GetGrNam(name, grp, b, (nuint)buffer.Length, &result) != 0 || result == null)
+                return null;
+            return *(int*)(grp + 16);
+        }
+    }
+
+    public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int EEXIST = 17;
+    public const int ENOTDIR = 20;
+    public const int EISDIR = 21;
+    public const int ENOSPC = 28;
     public const int EACCES = 13;
 }

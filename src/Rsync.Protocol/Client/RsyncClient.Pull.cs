@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Text;
+using NetRsync.Protocol.Daemon;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Client;
+
+public sealed partial class RsyncClient
+{
+    /// <summary>Fetches a daemon module's files into <paramref name="destination"/>, as rsync rsync://HOST/MODULE/PATH DEST does.</summary>
+    public Task<TransferResult> PullAsync(string source, string destination, CancellationToken cancellationToken = default)
+    {
+        var url = DaemonUrl.TryParse(source)
+            ?? throw new RsyncException($"not a daemon source: {source}", ExitCodes.Syntax);
+        return RunOnThread(() => Pull(url, destination, cancellationToken));
+    }
+
+    private TransferResult Pull(DaemonUrl url, string destination, CancellationToken cancellationToken)
+    {
+        RejectUnsupported();
+        int requested = RequestedProtocol();
+        var clock = Stopwatch.StartNew();
+        var filters = FilterList.Parse(_options.FilterRules);
+
+        using var connection = Connect(url, cancellationToken);
+        var reader = connection.Reader;
+        var writer = connection.Writer;
+        reader.Role = "receiver";
+        try
+        {
+            var greeting = DaemonHandshake.ExchangeGreeting(reader, writer, requested);
+            if (!DaemonHandshake.SelectModule(reader, writer, greeting, url.Module, UserName(url), ReadPassword, line => _output.Info(line)))
+                return new TransferResult(ExitCodes.Ok, new TransferStats());
+
+            var args = ServerArgs.Build(_options, greeting.Protocol, clientIsSender: false);
+            args.Add(".");
+            args.Add(url.RemoteArgument.StartsWith('-') ? "./" + url.RemoteArgument : url.RemoteArgument);
+            DaemonHandshake.SendArguments(writer, args);
+
+            var ctx = new TransferContext
+            {
+                Reader = reader,
+                Writer = writer,
+                Options = _options,
+                Output = _output,
+                Protocol = greeting.Protocol,
+                Progress = Progress,
+            };
+            connection.Context = ctx;
+            ctx.Compat = (CompatFlags)reader.ReadByte();
+            ctx.ChecksumSeed = reader.ReadInt32();
+            reader.MessageHandler = (code, payload) => HandleMessage(ctx, code, payload);
+            reader.StartMultiplexing();
+            writer.StartMultiplexing();
+
+            SendReceiverFilterList(ctx, filters);
+            var result = Receive(ctx, destination, filters);
+            reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
+            ctx.Stats.Elapsed = clock.Elapsed;
+            return result;
+        }
+        catch (RsyncException ex) when (connection.TimedOut)
+        {
+            throw new RsyncException($"[receiver] io timeout after {connection.TimeoutSeconds} seconds -- exiting", ExitCodes.Timeout, ex);
+        }
+        catch (RsyncException ex) when (connection.Context is { RemoteExitCode: > 0 } c)
+        {
+            throw new RsyncException(ex.Message, c.RemoteExitCode, ex);
+        }
+    }
+
+    /// <summary>A receiving client always sends its rules; receiver-only ones stay home (exclude.c, send_filter_list).</summary>
+    private static void SendReceiverFilterList(TransferContext ctx, FilterList filters)
+    {
+        foreach (var rule in filters.Rules)
+        {
+            if (rule.ReceiverOnly)
+                continue;
+            byte[] text = Encoding.UTF8.GetBytes(rule.WireText);
+            ctx.Writer.WriteInt32(text.Length);
+            ctx.Writer.WriteBytes(text);
+        }
+        ctx.Writer.WriteInt32(0);
+        ctx.Writer.Flush();
+    }
+
+    /// <summary>Reads the file list, then runs the generator and receiver side by side over the connection.</summary>
+    private TransferResult Receive(TransferContext ctx, string destination, FilterList filters)
+    {
+        var settings = new FileListSettings(
+            ctx.Protocol,
+            PreserveUid: _options.PreserveOwner,
+            PreserveGid: _options.PreserveGroup,
+            PreserveLinks: _options.PreserveLinks,
+            PreserveDevices: _options.PreserveDevices,
+            PreserveSpecials: _options.PreserveSpecials,
+            PreserveHardLinks: _options.HardLinks > 0,
+            AlwaysChecksum: _options.Checksum,
+            NumericIds: _options.NumericIds,
+            SafeFileList: ctx.SafeFileList);
+        var decoder = new FileListDecoder(ctx.Reader, settings);
+        decoder.ReadAll();
+        var received = decoder.Entries;
+        ReceivingSide.ValidateNames(received);
+        if (decoder.IoError != IoErrorFlags.None)
+            ctx.NoteRemoteIoError((int)decoder.IoError);
+
+        var files = new List<FileEntry>(received);
+        files.Sort(FileNameComparer.Instance);
+        ctx.Stats.NumFiles = files.Count;
+        foreach (var f in files)
+        {
+            CountListed(ctx.Stats, f);
+            if (f.IsRegular || f.IsSymlink)
+                ctx.Stats.TotalSize += f.Size;
+        }
+
+        string? solo = null;
+        if (files.Count == 1 && !files[0].IsDirectory && (Posix.TryStat(destination, out var dst) != 0 || !dst.IsDirectory) && !destination.EndsWith('/'))
+            solo = destination;
+        else if (files.Count > 0 && !_options.DryRun && Posix.TryStat(destination, out var d) != 0)
+        {
+            int errno = Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF);
+            if (errno != 0)
+                throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
+            if (_options.Verbose > 0)
+                ctx.Info($"created directory {destination.TrimEnd('/')}");
+        }
+        else if (files.Count > 0 && Posix.TryStat(destination, out var existing) == 0 && !existing.IsDirectory)
+            throw new RsyncException($"ERROR: destination must be a directory when copying more than 1 file", ExitCodes.FileSelect);
+
+        var side = new ReceivingSide(ctx, files, destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
+        {
+            SoloPath = solo,
+        };
+        MatchHardLinks(side, received);
+
+        var generator = new Generator(side);
+        var receiver = new Receiver(side);
+        Exception? generatorFailure = null;
+        var generatorThread = new Thread(() =>
+        {
+            try
+            {
+                generator.Run();
+            }
+            catch (Exception ex)
+            {
+                generatorFailure = ex;
+            }
+        })
+        { IsBackground = true, Name = "rsync-generator" };
+        generatorThread.Start();
+        try
+        {
+            receiver.Run();
+        }
+        catch (Exception ex)
+        {
+            side.Events.Writer.TryComplete(ex);
+            if (receiver.CurrentTempFile is { } temp)
+                File.Delete(temp);
+            generatorThread.Join(TimeSpan.FromSeconds(5));
+            throw;
+        }
+        generatorThread.Join();
+        if (generatorFailure is not null)
+            throw generatorFailure is RsyncException ? generatorFailure : new RsyncException(generatorFailure.Message, ExitCodes.Ipc, generatorFailure);
+        return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
+    }
+
+    /// <summary>Groups hard links; the first of each group in list order is transferred, the rest linked to it (hlink.c, match_hard_links).</summary>
+    private static void MatchHardLinks(ReceivingSide side, List<FileEntry> received)
+    {
+        var sortedIndex = new Dictionary<FileEntry, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < side.Files.Count; i++)
+            sortedIndex[side.Files[i]] = i;
+        var groups = new Dictionary<int, List<int>>();
+        for (int r = 0; r < received.Count; r++)
+        {
+            var f = received[r];
+            int leader = (f.Flags & EntryFlags.HardLinkFollower) != 0 ? f.HardLinkIndex
+                : (f.Flags & EntryFlags.HardLinkFirst) != 0 ? r : -1;
+            if (leader < 0 || f.IsDirectory)
+                continue;
+            if (!groups.TryGetValue(leader, out var members))
+                groups[leader] = members = [];
+            members.Add(sortedIndex[f]);
+        }
+        foreach (var members in groups.Values)
+        {
+            members.Sort();
+            for (int i = 1; i < members.Count; i++)
+                side.HardLinkTargets[members[i]] = members[0];
+        }
+    }
+}

@@ -1,0 +1,526 @@
+using System.Text;
+using NetRsync.Protocol.Checksums;
+using NetRsync.Protocol.Delta;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Roles;
+
+/// <summary>
+/// The generator: walks the received list, decides what the sender must send (quick check,
+/// -c, --size-only, -I, -u, --existing, --ignore-existing), makes directories, links and
+/// devices itself, sends block sums of each basis file, and runs the end-of-transfer phases
+/// (generator.c, generate_files and recv_generator).
+/// </summary>
+internal sealed class Generator(ReceivingSide side)
+{
+    private readonly RsyncWriter _out = side.Ctx.Writer;
+    private readonly RsyncOptions _o = side.Ctx.Options;
+    private readonly StrongChecksum _strong = new(side.Ctx.ChecksumSeed);
+    private int _doneCount;
+    private int _deletions;
+    private bool _deleteLimitHit;
+
+    public void Run()
+    {
+        var deleteMode = _o.GetEffectiveDeleteMode(side.Ctx.Protocol);
+        bool deleting = deleteMode != DeleteMode.None && !_o.DryRun;
+        if (deleting && deleteMode == DeleteMode.Before)
+            DeletePass();
+
+        for (int i = 0; i < side.Files.Count; i++)
+        {
+            Generate(i, redo: false);
+            if (deleting && deleteMode is DeleteMode.During or DeleteMode.Unspecified && side.Files[i].IsDirectory
+                && (side.Files[i].Flags & EntryFlags.ContentDir) != 0)
+                DeleteExtraneous(i);
+        }
+        _out.WriteNdx(Ndx.Done);
+        _out.Flush();
+
+        // Redo phase: files whose whole-file sum failed are asked for again with full sums.
+        WaitForDone(1, handleRedo: true);
+        _out.WriteNdx(Ndx.Done);
+        // No --delay-updates: its phase ends at once (generator.c, EARLY_DELAY_DONE_MSG).
+        _out.WriteNdx(Ndx.Done);
+        bool lateDelete = deleting && deleteMode is DeleteMode.After or DeleteMode.Delay;
+        if (side.Ctx.Protocol >= 31 && !lateDelete)
+            _out.WriteNdx(Ndx.Done);
+        _out.Flush();
+        WaitForDone(2, handleRedo: false);
+        WaitForDone(3, handleRedo: false);
+        if (lateDelete)
+            DeletePass();
+        if (_deleteLimitHit)
+        {
+            side.Ctx.Error($"Deletions stopped due to --max-delete limit ({_deletions} skipped)");
+            side.Ctx.IoError |= IoErrorFlags.DeleteLimit;
+        }
+        if (side.Ctx.Protocol >= 31)
+        {
+            if (lateDelete)
+            {
+                _out.WriteNdx(Ndx.Done);
+                _out.Flush();
+            }
+            WaitForDone(4, handleRedo: false);
+        }
+
+        FinishHardLinks();
+        TouchUpDirectories();
+        _out.WriteNdx(Ndx.Done);
+        _out.Flush();
+    }
+
+    private void WaitForDone(int count, bool handleRedo)
+    {
+        var reader = side.Events.Reader;
+        while (_doneCount < count)
+        {
+            _out.Flush();
+            if (!reader.TryRead(out var ev))
+            {
+                if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+                    throw new RsyncProtocolException("the receiver stopped early", ExitCodes.Ipc);
+                continue;
+            }
+            if (ev.Kind == ReceiverEventKind.Done)
+                _doneCount++;
+            else if (ev.Kind == ReceiverEventKind.Redo && handleRedo)
+                Generate(ev.Ndx, redo: true);
+        }
+    }
+
+    private void Generate(int ndx, bool redo)
+    {
+        FileEntry file = side.Files[ndx];
+        if ((file.Flags & EntryFlags.Sent) != 0 && !redo)
+            return; // a duplicate name
+        string path = side.PathOf(file);
+        if (side.CheckParents(file) is { } problem)
+        {
+            side.Ctx.TransferError(problem);
+            return;
+        }
+        int statErr = Posix.TryLStat(path, out var st);
+        bool exists = statErr == 0;
+
+        if (file.IsDirectory)
+            GenerateDirectory(ndx, file, path, exists, st);
+        else if (file.IsSymlink)
+            GenerateSymlink(ndx, file, path, exists, st);
+        else if (file.IsDevice || file.IsSpecial)
+            GenerateNode(ndx, file, path, exists, st);
+        else if (file.IsRegular)
+            GenerateFile(ndx, file, path, exists, st, redo);
+    }
+
+    private void GenerateDirectory(int ndx, FileEntry file, string path, bool exists, FileStatus st)
+    {
+        if (exists && !st.IsDirectory)
+        {
+            if (!RemoveInTheWay(path, st, file))
+                return;
+            exists = false;
+        }
+        if (!exists)
+        {
+            if (_o.IgnoreNonExisting)
+                return;
+            if (!_o.DryRun)
+            {
+                int errno = Posix.MakeDirectory(path, 0x1C0);
+                if (errno != 0)
+                {
+                    side.Ctx.TransferError($"recv_generator: mkdir \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
+                    return;
+                }
+            }
+            Itemize(ndx, file, ItemFlags.IsNew, default, exists: false);
+            return;
+        }
+        Itemize(ndx, file, ItemFlags.None, st, exists: true);
+    }
+
+    private void GenerateSymlink(int ndx, FileEntry file, string path, bool exists, FileStatus st)
+    {
+        if (!_o.PreserveLinks)
+            return;
+        string target = Encoding.UTF8.GetString(file.LinkTarget ?? []);
+        if (exists && st.IsSymlink && new FileInfo(path).LinkTarget == target)
+        {
+            if (!_o.DryRun)
+                side.SetAttributes(path, file, isNew: false);
+            Itemize(ndx, file, ItemFlags.None, st, exists: true);
+            return;
+        }
+        if (_o.IgnoreExisting && exists)
+            return;
+        if (_o.IgnoreNonExisting && !exists)
+            return;
+        if (exists && !RemoveInTheWay(path, st, file))
+            return;
+        if (!_o.DryRun)
+        {
+            int errno = Posix.Symlink(target, path);
+            if (errno != 0)
+            {
+                side.Ctx.TransferError($"symlink \"{path}\" -> \"{target}\" failed: {Posix.StrError(errno)} ({errno})");
+                return;
+            }
+            side.SetAttributes(path, file, isNew: true);
+        }
+        Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
+    }
+
+    private void GenerateNode(int ndx, FileEntry file, string path, bool exists, FileStatus st)
+    {
+        if ((file.IsDevice && (!_o.PreserveDevices || !side.IsRoot)) || (file.IsSpecial && !_o.PreserveSpecials))
+            return;
+        if (exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev))
+        {
+            if (!_o.DryRun)
+                side.SetAttributes(path, file, isNew: false);
+            Itemize(ndx, file, ItemFlags.None, st, exists: true);
+            return;
+        }
+        if (_o.IgnoreExisting && exists)
+            return;
+        if (_o.IgnoreNonExisting && !exists)
+            return;
+        if (exists && !RemoveInTheWay(path, st, file))
+            return;
+        if (!_o.DryRun)
+        {
+            int errno = Posix.MakeNode(path, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0);
+            if (errno != 0)
+            {
+                side.Ctx.TransferError($"mknod \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
+                return;
+            }
+            side.SetAttributes(path, file, isNew: true);
+        }
+        Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
+    }
+
+    private void GenerateFile(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool redo)
+    {
+        if (side.HardLinkTargets.ContainsKey(ndx))
+            return; // linked to its group's transferred member at the end
+        if (exists && !st.IsRegular)
+        {
+            if (st.IsDirectory || !RemoveInTheWay(path, st, file))
+            {
+                if (st.IsDirectory)
+                    side.Ctx.TransferError($"recv_generator: \"{path}\" is a directory; not replacing it with a file");
+                return;
+            }
+            exists = false;
+        }
+        if (!exists && _o.IgnoreNonExisting)
+            return;
+        if (exists && _o.IgnoreExisting)
+            return;
+        if (!redo && exists && _o.Update && st.MtimeSeconds > file.ModTime)
+            return;
+
+        if (!redo && exists && Unchanged(file, path, st))
+        {
+            if (!_o.DryRun)
+                side.SetAttributes(path, file, isNew: false);
+            Itemize(ndx, file, ItemFlags.None, st, exists: true);
+            return;
+        }
+
+        file.Flags |= EntryFlags.Sent;
+        _out.WriteNdx(ndx);
+        var iflags = ItemFlags.Transfer | (_o.Checksum ? ItemFlags.ReportChange : ItemFlags.None) | ReportFlags(file, st, exists);
+        _out.WriteShortInt((int)(iflags & (ItemFlags)0xFFFF));
+        if (_o.DryRun)
+            return;
+
+        bool wholeFile = _o.WholeFile ?? false;
+        if (!exists || wholeFile || st.Size <= 0)
+        {
+            SumHead.Empty.Write(_out);
+            return;
+        }
+        try
+        {
+            using var basis = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            SumHead head = SumHead.For(st.Size, fullStrongSums: redo);
+            SumHead.WriteSums(_out, basis, st.Size, head, _strong);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // No basis: the sender sends everything as literal data.
+            SumHead.Empty.Write(_out);
+        }
+    }
+
+    /// <summary>rsync's quick check (generator.c, unchanged_file).</summary>
+    private bool Unchanged(FileEntry file, string path, FileStatus st)
+    {
+        if (st.Size != file.Size)
+            return false;
+        if (_o.Checksum)
+        {
+            Span<byte> sum = stackalloc byte[StrongChecksum.Md5Length];
+            try
+            {
+                StrongChecksum.FileSum(path, sum);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+            return file.Checksum is not null && sum.SequenceEqual(file.Checksum);
+        }
+        if (_o.SizeOnly)
+            return true;
+        if (_o.IgnoreTimes)
+            return false;
+        return SameTime(st.MtimeSeconds, file.ModTime);
+    }
+
+    private bool SameTime(long local, long remote)
+    {
+        int window = _o.ModifyWindow ?? 0;
+        return window <= 0 ? local == remote : Math.Abs(local - remote) <= window;
+    }
+
+    private ItemFlags ReportFlags(FileEntry file, FileStatus st, bool exists)
+    {
+        if (!exists)
+            return ItemFlags.IsNew;
+        var f = ItemFlags.None;
+        if (file.IsRegular && file.Size != st.Size)
+            f |= ItemFlags.ReportSize;
+        bool keepTime = _o.PreserveTimes && !(file.IsDirectory && _o.OmitDirTimes) && !(file.IsSymlink && _o.OmitLinkTimes);
+        if (keepTime && !SameTime(st.MtimeSeconds, file.ModTime))
+            f |= ItemFlags.ReportTime;
+        if (!file.IsSymlink && _o.PreservePerms && (st.Mode & 0xFFF) != (file.Mode & 0xFFF))
+            f |= ItemFlags.ReportPerms;
+        if (_o.PreserveOwner && side.IsRoot && st.Uid != side.LocalUid(file.Uid))
+            f |= ItemFlags.ReportOwner;
+        if (_o.PreserveGroup && st.Gid != side.LocalGid(file.Gid))
+            f |= ItemFlags.ReportGroup;
+        return f;
+    }
+
+    /// <summary>Fixes attributes and tells the sender what changed, so the client sees it itemized (generator.c, itemize).</summary>
+    private void Itemize(int ndx, FileEntry file, ItemFlags iflags, FileStatus st, bool exists)
+    {
+        string path = side.PathOf(file);
+        if (exists)
+        {
+            iflags |= ReportFlags(file, st, exists: true);
+            if (!_o.DryRun && !file.IsDirectory && !file.IsSymlink && !file.IsDevice && !file.IsSpecial)
+                side.SetAttributes(path, file, isNew: false);
+            else if (!_o.DryRun && file.IsDirectory)
+                Posix.Chmod(path, side.ModeFor(file, isNew: false, path) | 0x1C0);
+        }
+        else if (file.IsDirectory && !_o.DryRun)
+            Posix.Chmod(path, (side.ModeFor(file, isNew: true, path) | 0x1C0) & 0xFFF);
+
+        if ((iflags & ItemFlags.Significant) != 0 || _o.ItemizeChanges > 1 || _o.Verbose > 1)
+        {
+            _out.WriteNdx(ndx);
+            _out.WriteShortInt((int)(iflags & (ItemFlags)0xFFFF));
+        }
+        if ((iflags & ItemFlags.IsNew) != 0)
+        {
+            // Counted when the sender's echo comes back to the receiver.
+        }
+    }
+
+    private bool RemoveInTheWay(string path, FileStatus st, FileEntry file)
+    {
+        if (_o.DryRun)
+            return true;
+        try
+        {
+            if (st.IsDirectory)
+            {
+                if (!_o.Force && Directory.EnumerateFileSystemEntries(path).Any())
+                {
+                    side.Ctx.TransferError($"cannot delete non-empty directory: {file.NameString}");
+                    return false;
+                }
+                Directory.Delete(path, recursive: true);
+            }
+            else
+                File.Delete(path);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            side.Ctx.TransferError($"delete_file: unlink \"{path}\" failed: {ex.Message}");
+            return false;
+        }
+    }
+
+    /// <summary>Children named in the list, per directory name, for deletion.</summary>
+    private Dictionary<string, HashSet<string>>? _children;
+
+    private Dictionary<string, HashSet<string>> Children()
+    {
+        if (_children is not null)
+            return _children;
+        _children = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (var file in side.Files)
+        {
+            string name = file.NameString;
+            if (name == ".")
+                continue;
+            int slash = name.LastIndexOf('/');
+            string dir = slash < 0 ? "." : name[..slash];
+            if (!_children.TryGetValue(dir, out var set))
+                _children[dir] = set = new HashSet<string>(StringComparer.Ordinal);
+            set.Add(slash < 0 ? name : name[(slash + 1)..]);
+        }
+        return _children;
+    }
+
+    private void DeletePass()
+    {
+        for (int i = 0; i < side.Files.Count; i++)
+        {
+            var file = side.Files[i];
+            if (file.IsDirectory && (file.Flags & EntryFlags.ContentDir) != 0)
+                DeleteExtraneous(i);
+        }
+    }
+
+    /// <summary>Removes what the sender's directory no longer has (generator.c, delete_in_dir).</summary>
+    private void DeleteExtraneous(int dirNdx)
+    {
+        var dir = side.Files[dirNdx];
+        string dirName = dir.NameString;
+        string dirPath = side.PathOf(dir);
+        if (Posix.TryLStat(dirPath, out var dst) != 0 || !dst.IsDirectory)
+            return;
+        var keep = Children().GetValueOrDefault(dirName) ?? [];
+        IEnumerable<string> present;
+        try
+        {
+            present = Directory.EnumerateFileSystemEntries(dirPath).Select(p => Path.GetFileName(p)!).ToList();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        foreach (string name in present.OrderBy(n => n, StringComparer.Ordinal))
+        {
+            if (keep.Contains(name))
+                continue;
+            string rel = dirName == "." ? name : dirName + "/" + name;
+            string full = Path.Join(dirPath, name);
+            if (Posix.TryLStat(full, out var st) != 0)
+                continue;
+            if (IsProtected(rel, st.IsDirectory))
+                continue;
+            if (_o.MaxDelete is int max && _deletions >= max)
+            {
+                _deleteLimitHit = true;
+                continue;
+            }
+            _deletions++;
+            if (_o.ItemizeChanges > 0)
+                side.Ctx.Info($"*deleting   {rel}{(st.IsDirectory ? "/" : "")}");
+            else if (_o.Verbose > 0)
+                side.Ctx.Info($"deleting {rel}{(st.IsDirectory ? "/" : "")}");
+            if (st.IsDirectory)
+                side.Ctx.Stats.DeletedDirs++;
+            side.Ctx.Stats.DeletedFiles++;
+            if (_o.DryRun)
+                continue;
+            try
+            {
+                if (st.IsDirectory)
+                    Directory.Delete(full, recursive: true);
+                else
+                    File.Delete(full);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                side.Ctx.TransferError($"delete_file: unlink \"{full}\" failed: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>Excluded names are kept unless --delete-excluded; protect rules always keep (exclude.c).</summary>
+    private bool IsProtected(string rel, bool isDirectory)
+    {
+        byte[] name = Encoding.UTF8.GetBytes(rel);
+        foreach (var rule in side.Filters.Rules)
+        {
+            if (rule.SenderOnly && rule.Action is not FilterAction.Protect and not FilterAction.Risk)
+                continue;
+            if (!rule.Matches(name, isDirectory))
+                continue;
+            return rule.Action switch
+            {
+                FilterAction.Protect => true,
+                FilterAction.Risk => false,
+                FilterAction.Exclude => !_o.DeleteExcluded,
+                _ => false,
+            };
+        }
+        return false;
+    }
+
+    private void FinishHardLinks()
+    {
+        if (_o.DryRun)
+            return;
+        foreach (var (follower, leader) in side.HardLinkTargets)
+        {
+            string target = side.PathOf(side.Files[leader]);
+            string path = side.PathOf(side.Files[follower]);
+            if (side.CheckParents(side.Files[follower]) is { } problem)
+            {
+                side.Ctx.TransferError(problem);
+                continue;
+            }
+            if (Posix.TryLStat(target, out var t) != 0)
+                continue;
+            if (Posix.TryLStat(path, out var p) == 0)
+            {
+                if (p.Device == t.Device && p.Inode == t.Inode)
+                    continue;
+                if (p.IsDirectory)
+                {
+                    side.Ctx.TransferError($"\"{path}\" is a directory; not replacing it with a hard link");
+                    continue;
+                }
+                File.Delete(path);
+            }
+            int errno = Posix.HardLink(target, path);
+            if (errno != 0)
+                side.Ctx.TransferError($"link \"{path}\" => \"{target}\" failed: {Posix.StrError(errno)} ({errno})");
+            else
+                side.LogItem(side.Files[follower], ItemFlags.LocalChange | ItemFlags.XnameFollows | ItemFlags.IsNew, side.Files[leader].NameString);
+        }
+    }
+
+    /// <summary>Directory times and modes last, deepest first, once their contents stopped changing (generator.c, touch_up_dirs).</summary>
+    private void TouchUpDirectories()
+    {
+        if (_o.DryRun)
+            return;
+        for (int i = side.Files.Count - 1; i >= 0; i--)
+        {
+            var file = side.Files[i];
+            if (!file.IsDirectory)
+                continue;
+            string path = side.PathOf(file);
+            if (Posix.TryLStat(path, out var st) != 0 || !st.IsDirectory)
+                continue;
+            side.SetAttributes(path, file, isNew: false);
+        }
+    }
+}

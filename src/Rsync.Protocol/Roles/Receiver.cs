@@ -1,0 +1,310 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using NetRsync.Protocol.Checksums;
+using NetRsync.Protocol.Delta;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Roles;
+
+/// <summary>
+/// The receiver: rebuilds each file from literal data and blocks of its basis into a temporary
+/// file beside it, checks the whole-file sum, and renames it into place only when it is right;
+/// a mismatch asks the generator for a redo (receiver.c, recv_files and receive_data).
+/// </summary>
+internal sealed class Receiver(ReceivingSide side)
+{
+    private readonly RsyncReader _in = side.Ctx.Reader;
+    private readonly byte[] _buffer = new byte[256 * 1024];
+
+    /// <summary>The temporary file being written, removed if the transfer stops half way.</summary>
+    public string? CurrentTempFile { get; private set; }
+
+    public void Run()
+    {
+        int phase = 0;
+        const int maxPhase = 2;
+        var events = side.Events.Writer;
+        while (true)
+        {
+            int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname);
+            if (ndx == Ndx.Done)
+            {
+                if (++phase > maxPhase)
+                    break;
+                events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
+                continue;
+            }
+            FileEntry file = side.Files[ndx];
+            string hardLink = xname is null ? "" : Encoding.UTF8.GetString(xname);
+            if ((iflags & ItemFlags.Transfer) == 0)
+            {
+                side.MaybeLogItem(file, iflags, hardLink);
+                if ((iflags & ItemFlags.IsNew) != 0)
+                    CountCreated(file);
+                continue;
+            }
+            if (phase == 2)
+                throw new RsyncProtocolException("got transfer request in phase 2 [receiver]");
+
+            bool firstAttempt = (file.Flags & EntryFlags.HardLinkFirst) == 0;
+            if (phase == 0 && (iflags & ItemFlags.IsNew) != 0)
+                side.Ctx.Stats.CreatedFiles++;
+            side.Ctx.Stats.TransferredFiles++;
+            side.Ctx.Stats.TotalTransferredSize += file.Size;
+
+            if (side.Ctx.Options.DryRun)
+            {
+                side.LogItem(file, iflags, hardLink);
+                continue;
+            }
+
+            SumHead head = SumHead.Read(_in);
+            bool ok = ReceiveFile(file, head, out bool discarded);
+            if (ok)
+                side.LogItem(file, iflags, hardLink);
+            else if (!discarded)
+            {
+                if (phase == 0)
+                    events.TryWrite(new ReceiverEvent(ReceiverEventKind.Redo, ndx));
+                else
+                    side.Ctx.TransferError($"{file.NameString} failed verification -- update discarded.");
+            }
+            _ = firstAttempt;
+        }
+
+        // The sender's totals follow the last phase (main.c, handle_stats).
+        // The sender's read and written totals are our written and read ones.
+        side.Ctx.Stats.BytesSent = _in.ReadVarLong(3);
+        side.Ctx.Stats.BytesReceived = _in.ReadVarLong(3);
+        side.Ctx.Stats.TotalSize = _in.ReadVarLong(3);
+        side.Ctx.Stats.FileListBuildMilliseconds = _in.ReadVarLong(3);
+        side.Ctx.Stats.FileListTransferMilliseconds = _in.ReadVarLong(3);
+        events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
+
+        if (side.Ctx.Protocol >= 31)
+        {
+            int last = ReadNdxAndAttrs(out _, out _);
+            if (last != Ndx.Done)
+                throw new RsyncProtocolException($"Invalid packet at end of run ({last}) [receiver]");
+            events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
+        }
+        events.TryComplete();
+    }
+
+    private void CountCreated(FileEntry file)
+    {
+        var s = side.Ctx.Stats;
+        s.CreatedFiles++;
+        if (file.IsDirectory)
+            s.CreatedDirs++;
+        else if (file.IsSymlink)
+            s.CreatedSymlinks++;
+        else if (file.IsDevice)
+            s.CreatedDevices++;
+        else if (file.IsSpecial)
+            s.CreatedSpecials++;
+    }
+
+    private int ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname)
+    {
+        iflags = ItemFlags.None;
+        xname = null;
+        int ndx;
+        while (true)
+        {
+            ndx = _in.ReadNdx();
+            if (ndx >= 0 || ndx == Ndx.Done)
+                break;
+            if (ndx == Ndx.DeleteStats)
+            {
+                for (int i = 0; i < 5; i++)
+                    _in.ReadVarInt();
+                continue;
+            }
+            throw new RsyncProtocolException($"Invalid file index: {ndx} [receiver]");
+        }
+        if (ndx == Ndx.Done)
+            return ndx;
+        if (ndx >= side.Files.Count)
+            throw new RsyncProtocolException($"Invalid file index: {ndx} ({Ndx.Done} - {side.Files.Count - 1}) [receiver]");
+        iflags = (ItemFlags)_in.ReadShortInt();
+        if ((iflags & ItemFlags.BasisTypeFollows) != 0)
+            _in.ReadByte();
+        if ((iflags & ItemFlags.XnameFollows) != 0)
+            xname = _in.ReadVString(ProtocolLimits.MaxPath);
+        if ((iflags & ItemFlags.Transfer) != 0 && !side.Files[ndx].IsRegular)
+            throw new RsyncProtocolException($"received request to transfer non-regular file: {ndx} [receiver]");
+        return ndx;
+    }
+
+    /// <summary>Receives one file's tokens; true when it was verified and put in place.</summary>
+    private bool ReceiveFile(FileEntry file, SumHead head, out bool discarded)
+    {
+        discarded = false;
+        string path = side.PathOf(file);
+        string? problem = side.CheckParents(file);
+        SafeFileHandle? basis = null;
+        SafeFileHandle? output = null;
+        string? temp = null;
+        try
+        {
+            if (problem is null)
+            {
+                if (Posix.TryLStat(path, out var st) == 0 && st.IsRegular)
+                {
+                    try
+                    {
+                        basis = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        basis = null;
+                    }
+                }
+                (output, temp, problem) = CreateTempFile(path);
+            }
+            CurrentTempFile = temp;
+
+            bool ok = ApplyTokens(file, head, basis, output, out bool writeFailed);
+            if (output is null || writeFailed)
+            {
+                side.Ctx.TransferError(problem ?? $"write failed on \"{path}\"");
+                discarded = true;
+                return false;
+            }
+            output.Dispose();
+            output = null;
+            if (!ok)
+                return false;
+
+            side.SetAttributes(temp!, file, isNew: true);
+            int errno = Posix.Rename(temp!, path);
+            if (errno != 0)
+            {
+                side.Ctx.TransferError($"rename \"{temp}\" -> \"{path}\": {Posix.StrError(errno)} ({errno})");
+                discarded = true;
+                return false;
+            }
+            temp = null;
+            return true;
+        }
+        finally
+        {
+            basis?.Dispose();
+            output?.Dispose();
+            if (temp is not null)
+                File.Delete(temp);
+            CurrentTempFile = null;
+        }
+    }
+
+    /// <summary>A new ".NAME.XXXXXX" beside the target, as rsync names them (receiver.c, get_tmpname).</summary>
+    private static (SafeFileHandle? Handle, string? Path, string? Problem) CreateTempFile(string path)
+    {
+        string dir = Path.GetDirectoryName(path) ?? ".";
+        string name = Path.GetFileName(path);
+        if (name.Length > 240)
+            name = name[..240];
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            string suffix = Convert.ToHexString(RandomNumberGenerator.GetBytes(3));
+            string temp = Path.Join(dir, "." + name + "." + suffix);
+            try
+            {
+                var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+                // Private until it is complete; the real mode is set before the rename.
+                Posix.Chmod(temp, 0x180);
+                return (handle, temp, null);
+            }
+            catch (IOException) when (File.Exists(temp))
+            {
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return (null, null, $"mkstemp \"{temp}\" failed: {ex.Message}");
+            }
+        }
+        return (null, null, $"mkstemp beside \"{path}\" failed: too many attempts");
+    }
+
+    /// <summary>Reads tokens until the end marker, then the sender's sum (token.c, simple_recv_token).</summary>
+    private bool ApplyTokens(FileEntry file, SumHead head, SafeFileHandle? basis, SafeFileHandle? output, out bool writeFailed)
+    {
+        writeFailed = false;
+        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        long offset = 0;
+        while (true)
+        {
+            int token = _in.ReadInt32();
+            if (token == 0)
+                break;
+            if (token > 0)
+            {
+                if (token > ProtocolLimits.ChunkSize * 8)
+                    throw new RsyncProtocolException($"invalid literal token length {token} [receiver]");
+                int left = token;
+                while (left > 0)
+                {
+                    var span = _buffer.AsSpan(0, Math.Min(left, _buffer.Length));
+                    _in.ReadBytes(span);
+                    md5.AppendData(span);
+                    side.Ctx.Stats.LiteralData += span.Length;
+                    writeFailed |= !Write(output, span, offset);
+                    offset += span.Length;
+                    left -= span.Length;
+                }
+                continue;
+            }
+            int block = -(token + 1);
+            if (block >= head.Count)
+                throw new RsyncProtocolException($"invalid block index {block} of {head.Count} [receiver]");
+            long basisOffset = (long)block * head.BlockLength;
+            int length = block == head.Count - 1 && head.Remainder != 0 ? head.Remainder : head.BlockLength;
+            var data = _buffer.AsSpan(0, length);
+            int got = basis is null ? 0 : ReadFully(basis, data, basisOffset);
+            if (got < length)
+                data[got..].Clear(); // a basis that changed under us; the sum check catches it
+            md5.AppendData(data);
+            side.Ctx.Stats.MatchedData += length;
+            writeFailed |= !Write(output, data, offset);
+            offset += length;
+        }
+        Span<byte> expected = stackalloc byte[StrongChecksum.Md5Length];
+        _in.ReadBytes(expected);
+        Span<byte> actual = stackalloc byte[StrongChecksum.Md5Length];
+        md5.GetHashAndReset(actual);
+        return actual.SequenceEqual(expected);
+    }
+
+    private bool Write(SafeFileHandle? output, ReadOnlySpan<byte> data, long offset)
+    {
+        if (output is null)
+            return false;
+        try
+        {
+            RandomAccess.Write(output, data, offset);
+            return true;
+        }
+        catch (IOException ex)
+        {
+            side.Ctx.TransferError($"write failed: {ex.Message}");
+            return false;
+        }
+    }
+
+    private static int ReadFully(SafeFileHandle handle, Span<byte> into, long offset)
+    {
+        int total = 0;
+        while (total < into.Length)
+        {
+            int n = RandomAccess.Read(handle, into[total..], offset + total);
+            if (n <= 0)
+                break;
+            total += n;
+        }
+        return total;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Text;
+using System.Threading.Channels;
+using NetRsync.Protocol.Client;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Roles;
+
+/// <summary>What the receiver tells the generator (rsync sends these over the error pipe).</summary>
+internal readonly record struct ReceiverEvent(ReceiverEventKind Kind, int Ndx);
+
+internal enum ReceiverEventKind { Done, Redo }
+
+/// <summary>
+/// State shared by the generator and receiver of one transfer: the received list, where it
+/// lands, and the rules both apply when writing (no name may leave the destination).
+/// </summary>
+internal sealed class ReceivingSide
+{
+    public ReceivingSide(TransferContext ctx, List<FileEntry> files, string destination, FilterList filters,
+        IReadOnlyDictionary<int, string> userNames, IReadOnlyDictionary<int, string> groupNames)
+    {
+        Ctx = ctx;
+        Files = files;
+        Destination = destination;
+        Filters = filters;
+        IsRoot = Environment.IsPrivilegedProcess;
+        UidMap = BuildIdMap(userNames, Posix.UserId);
+        GidMap = BuildIdMap(groupNames, Posix.GroupId);
+        Umask = Posix.Umask();
+    }
+
+    public TransferContext Ctx { get; }
+    public List<FileEntry> Files { get; }
+    public string Destination { get; }
+    public FilterList Filters { get; }
+    public bool IsRoot { get; }
+    public int Umask { get; }
+    public Channel<ReceiverEvent> Events { get; } = Channel.CreateUnbounded<ReceiverEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    /// <summary>Hard-link followers: entry index → the index of the member that is transferred.</summary>
+    public Dictionary<int, int> HardLinkTargets { get; } = [];
+
+    private Dictionary<int, int> UidMap { get; }
+    private Dictionary<int, int> GidMap { get; }
+
+    private Dictionary<int, int> BuildIdMap(IReadOnlyDictionary<int, string> names, Func<string, int?> lookup)
+    {
+        var map = new Dictionary<int, int>();
+        if (Ctx.Options.NumericIds)
+            return map;
+        foreach (var (id, name) in names)
+        {
+            if (lookup(name) is int local)
+                map[id] = local;
+        }
+        return map;
+    }
+
+    public int LocalUid(int remote) => UidMap.TryGetValue(remote, out int local) ? local : remote;
+    public int LocalGid(int remote) => GidMap.TryGetValue(remote, out int local) ? local : remote;
+
+    /// <summary>The destination path of an entry. Names were checked when the list arrived.</summary>
+    public string PathOf(FileEntry file) => SoloPath ?? (file.Name is [(byte)'.'] ? Destination : Path.Join(Destination, file.NameString));
+
+    /// <summary>Set when a single file lands under a name of its own (main.c, get_local_name).</summary>
+    public string? SoloPath { get; init; }
+
+    /// <summary>
+    /// Refuses to write through a symlink: every parent below the destination must be a real
+    /// directory (the class of CVE-2024-12087). Returns an error text or null.
+    /// </summary>
+    public string? CheckParents(FileEntry file)
+    {
+        if (SoloPath is not null)
+            return null;
+        string name = file.NameString;
+        int slash = -1;
+        while ((slash = name.IndexOf('/', slash + 1)) > 0)
+        {
+            string parent = Path.Join(Destination, name[..slash]);
+            int errno = Posix.TryLStat(parent, out var st);
+            if (errno == Posix.ENOENT)
+                return null;
+            if (errno != 0)
+                return $"lstat {parent} failed: {Posix.StrError(errno)} ({errno})";
+            if (!st.IsDirectory)
+                return $"refusing to write {name}: {name[..slash]} is not a directory (a symlink or file is in the way)";
+        }
+        return null;
+    }
+
+    /// <summary>Applies owner, permissions and mtime the options ask for (rsync.c, set_file_attrs).</summary>
+    public bool SetAttributes(string path, FileEntry file, bool isNew)
+    {
+        var o = Ctx.Options;
+        bool ok = true;
+        if ((o.PreserveOwner && IsRoot) || o.PreserveGroup)
+        {
+            int uid = o.PreserveOwner && IsRoot ? LocalUid(file.Uid) : -1;
+            int gid = o.PreserveGroup ? LocalGid(file.Gid) : -1;
+            int errno = Posix.LChown(path, uid, gid);
+            if (errno != 0 && IsRoot)
+            {
+                Ctx.TransferError($"chown \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
+                ok = false;
+            }
+        }
+        if (!file.IsSymlink)
+        {
+            int mode = ModeFor(file, isNew, path);
+            int errno = Posix.Chmod(path, mode);
+            if (errno != 0)
+            {
+                Ctx.TransferError($"failed to set permissions on \"{path}\": {Posix.StrError(errno)} ({errno})");
+                ok = false;
+            }
+        }
+        bool keepTime = o.PreserveTimes && !(file.IsDirectory && o.OmitDirTimes) && !(file.IsSymlink && o.OmitLinkTimes);
+        if (keepTime)
+        {
+            int errno = Posix.SetModTime(path, file.ModTime, Ctx.Protocol >= 31 ? file.ModNanoseconds : 0);
+            if (errno != 0 && !file.IsSymlink)
+            {
+                Ctx.TransferError($"failed to set times on \"{path}\": {Posix.StrError(errno)} ({errno})");
+                ok = false;
+            }
+        }
+        return ok;
+    }
+
+    /// <summary>The permissions a file gets: the sender's with -p, else the local ones (rsync.c, dest_mode).</summary>
+    public int ModeFor(FileEntry file, bool isNew, string path)
+    {
+        int mode = file.Mode & 0xFFF;
+        if (Ctx.Options.PreservePerms)
+            return mode;
+        if (!isNew && Posix.TryLStat(path, out var st) == 0)
+        {
+            int local = st.Mode & 0xFFF;
+            if (Ctx.Options.Executability && file.IsRegular)
+            {
+                if ((mode & 0x49) == 0)
+                    local &= ~0x49;
+                else if ((st.Mode & 0x49) == 0)
+                    local |= (local & 0x124) >> 2;
+            }
+            return local;
+        }
+        return mode & 0x1FF & ~Umask;
+    }
+
+    public void LogItem(FileEntry file, ItemFlags iflags, string hardLinkTarget)
+    {
+        string? format = Ctx.Options.OutFormat
+            ?? (Ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : Ctx.Options.Verbose > 0 ? LogFormat.Names : null);
+        if (format is null)
+            return;
+        bool symlinkTimes = true;
+        Ctx.Info(LogFormat.Format(format, file, iflags, hardLinkTarget, sender: false, Ctx.Options.PreserveTimes, symlinkTimes, 0));
+    }
+
+    public bool Itemizing =>
+        (Ctx.Options.OutFormat ?? (Ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : "")).Contains("%i", StringComparison.Ordinal);
+
+    /// <summary>Which untransferred items the client shows (log.c, maybe_log_item).</summary>
+    public void MaybeLogItem(FileEntry file, ItemFlags iflags, string xname)
+    {
+        ItemFlags significant = iflags & ItemFlags.Significant;
+        bool seeItem = Itemizing && (significant != 0 || xname.Length > 0 || Ctx.Options.ItemizeChanges > 1);
+        bool localChange = (iflags & ItemFlags.LocalChange) != 0 && significant != 0;
+        if (seeItem || localChange || xname.Length > 0 || (file.IsDirectory && significant != 0))
+            LogItem(file, iflags, xname);
+    }
+
+    /// <summary>
+    /// Names from the sender must stay below the destination: no absolute paths, no "..", no
+    /// empty components (flist.c, recv_file_entry; the class of CVE-2022-29154).
+    /// </summary>
+    public static void ValidateNames(List<FileEntry> files)
+    {
+        foreach (var file in files)
+        {
+            string name = file.NameString;
+            bool bad = name.Length == 0 || name[0] == '/' || name.Contains('\0');
+            if (!bad && name != ".")
+            {
+                foreach (string part in name.Split('/'))
+                {
+                    if (part.Length == 0 || part == "." || part == "..")
+                    {
+                        bad = true;
+                        break;
+                    }
+                }
+            }
+            if (bad)
+                throw new RsyncProtocolException($"ERROR: rejecting unsafe file name from the sender: \"{name}\"", ExitCodes.Protocol);
+        }
+    }
+
+    public static string Show(byte[] name) => Encoding.UTF8.GetString(name);
+}
