@@ -103,8 +103,9 @@ internal static class CommandLine
                 Console.Error.WriteLine("netrsync: sources must be all local or all remote");
                 return Fail(ExitCodes.Syntax, "syntax or usage error");
             }
-            Console.Error.WriteLine("netrsync: local copies are not supported yet; use a daemon on one side");
-            return Fail(ExitCodes.Unsupported);
+            var copied = await client.CopyAsync(sources, destination, cancel.Token);
+            PrintSummary(options, copied.Stats);
+            return Finish(copied.ExitCode);
         }
         catch (RsyncException ex)
         {

@@ -59,7 +59,7 @@ public sealed partial class RsyncClient
             writer.StartMultiplexing();
 
             SendReceiverFilterList(ctx, filters);
-            var result = Receive(ctx, destination, filters);
+            var result = Receive(ctx, destination, filters, local: false);
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             ctx.Stats.Elapsed = clock.Elapsed;
             return result;
@@ -90,7 +90,7 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Reads the file list, then runs the generator and receiver side by side over the connection.</summary>
-    private TransferResult Receive(TransferContext ctx, string destination, FilterList filters)
+    private TransferResult Receive(TransferContext ctx, string destination, FilterList filters, bool local)
     {
         var settings = new FileListSettings(
             ctx.Protocol,
@@ -137,6 +137,8 @@ public sealed partial class RsyncClient
         var side = new ReceivingSide(ctx, files, destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
         {
             SoloPath = solo,
+            SenderSendsStats = !local,
+            WholeFileByDefault = local,
         };
         MatchHardLinks(side, received);
 

@@ -242,7 +242,7 @@ internal sealed class Generator(ReceivingSide side)
         if (_o.DryRun)
             return;
 
-        bool wholeFile = _o.WholeFile ?? false;
+        bool wholeFile = _o.WholeFile ?? side.WholeFileByDefault;
         if (!exists || wholeFile || st.Size <= 0)
         {
             SumHead.Empty.Write(_out);

@@ -76,12 +76,15 @@ internal sealed class Receiver(ReceivingSide side)
         }
 
         // The sender's totals follow the last phase (main.c, handle_stats).
-        // The sender's read and written totals are our written and read ones.
-        side.Ctx.Stats.BytesSent = _in.ReadVarLong(3);
-        side.Ctx.Stats.BytesReceived = _in.ReadVarLong(3);
-        side.Ctx.Stats.TotalSize = _in.ReadVarLong(3);
-        side.Ctx.Stats.FileListBuildMilliseconds = _in.ReadVarLong(3);
-        side.Ctx.Stats.FileListTransferMilliseconds = _in.ReadVarLong(3);
+        if (side.SenderSendsStats)
+        {
+            // The sender's read and written totals are our written and read ones.
+            side.Ctx.Stats.BytesSent = _in.ReadVarLong(3);
+            side.Ctx.Stats.BytesReceived = _in.ReadVarLong(3);
+            side.Ctx.Stats.TotalSize = _in.ReadVarLong(3);
+            side.Ctx.Stats.FileListBuildMilliseconds = _in.ReadVarLong(3);
+            side.Ctx.Stats.FileListTransferMilliseconds = _in.ReadVarLong(3);
+        }
         events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
 
         if (side.Ctx.Protocol >= 31)

@@ -65,6 +65,12 @@ internal sealed class ReceivingSide
     /// <summary>The destination path of an entry. Names were checked when the list arrived.</summary>
     public string PathOf(FileEntry file) => SoloPath ?? (file.Name is [(byte)'.'] ? Destination : Path.Join(Destination, file.NameString));
 
+    /// <summary>A remote sender reports its totals at the end; our own in-process sender does not (main.c, handle_stats).</summary>
+    public bool SenderSendsStats { get; init; } = true;
+
+    /// <summary>Local copies send whole files unless --no-W (generator.c: whole_file for a local transfer).</summary>
+    public bool WholeFileByDefault { get; init; }
+
     /// <summary>Set when a single file lands under a name of its own (main.c, get_local_name).</summary>
     public string? SoloPath { get; init; }
 

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Client;
+
+public sealed partial class RsyncClient
+{
+    /// <summary>
+    /// Copies local <paramref name="sources"/> to a local <paramref name="destination"/>: the sender
+    /// and the receiving side run in this process and speak the same protocol to each other over
+    /// in-memory pipes, as rsync's local transfers do over a socket pair.
+    /// </summary>
+    public Task<TransferResult> CopyAsync(IReadOnlyList<string> sources, string destination, CancellationToken cancellationToken = default) =>
+        RunOnThread(() => Copy(sources, destination, cancellationToken));
+
+    private TransferResult Copy(IReadOnlyList<string> sources, string destination, CancellationToken cancellationToken)
+    {
+        RejectUnsupported();
+        var clock = Stopwatch.StartNew();
+        var filters = FilterList.Parse(_options.FilterRules);
+        var toReceiver = new Pipe();
+        var toSender = new Pipe();
+        using var cancel = cancellationToken.Register(() =>
+        {
+            toReceiver.Writer.Complete(new OperationCanceledException());
+            toSender.Writer.Complete(new OperationCanceledException());
+        });
+
+        const int protocol = ProtocolLimits.MaxProtocol;
+        // A local pair agrees on everything a server would offer (compat.c, setup_protocol with local_server).
+        var compat = CompatFlags.SymlinkTimes | CompatFlags.SafeFileList | CompatFlags.AvoidXattrOptim;
+        int seed = RandomNumberGenerator.GetInt32(1, int.MaxValue);
+
+        var senderWriter = new RsyncWriter(toReceiver.Writer.AsStream());
+        var senderReader = new RsyncReader(toSender.Reader.AsStream()) { FlushBeforeWaiting = senderWriter, Role = "sender" };
+        var receiverWriter = new RsyncWriter(toSender.Writer.AsStream());
+        var receiverReader = new RsyncReader(toReceiver.Reader.AsStream()) { FlushBeforeWaiting = receiverWriter, Role = "receiver" };
+
+        var senderCtx = new TransferContext
+        {
+            Reader = senderReader, Writer = senderWriter, Options = _options, Output = _output, Protocol = protocol, Progress = Progress,
+            Compat = compat, ChecksumSeed = seed,
+        };
+        var receiverCtx = new TransferContext
+        {
+            Reader = receiverReader, Writer = receiverWriter, Options = _options, Output = _output, Protocol = protocol,
+            Compat = compat, ChecksumSeed = seed,
+        };
+        senderReader.MessageHandler = (code, payload) => HandleMessage(senderCtx, code, payload);
+        receiverReader.MessageHandler = (code, payload) => HandleMessage(receiverCtx, code, payload);
+        senderWriter.StartMultiplexing();
+        senderReader.StartMultiplexing();
+        receiverWriter.StartMultiplexing();
+        receiverReader.StartMultiplexing();
+
+        TransferResult? received = null;
+        Exception? receiverFailure = null;
+        var receiverThread = new Thread(() =>
+        {
+            try
+            {
+                received = Receive(receiverCtx, destination, filters, local: true);
+            }
+            catch (Exception ex)
+            {
+                receiverFailure = ex;
+                toSender.Writer.Complete(ex);
+            }
+        })
+        { IsBackground = true, Name = "rsync-local-receiver" };
+        receiverThread.Start();
+
+        try
+        {
+            var files = SendFileList(senderCtx, sources, filters);
+            new Sender(senderCtx, files).Run();
+        }
+        catch (Exception) when (receiverFailure is not null)
+        {
+            // The receiving side's failure is the real story.
+        }
+        catch (Exception ex)
+        {
+            toReceiver.Writer.Complete(ex);
+            receiverThread.Join(TimeSpan.FromSeconds(10));
+            throw;
+        }
+        receiverThread.Join();
+        if (receiverFailure is not null)
+            throw receiverFailure is RsyncException ? receiverFailure : new RsyncException(receiverFailure.Message, ExitCodes.Ipc, receiverFailure);
+
+        var stats = senderCtx.Stats;
+        stats.Elapsed = clock.Elapsed;
+        stats.BytesSent = senderWriter.BytesWritten;
+        stats.BytesReceived = senderReader.BytesRead;
+        stats.DeletedFiles = received!.Stats.DeletedFiles;
+        stats.DeletedDirs = received.Stats.DeletedDirs;
+        int exit = Math.Max(senderCtx.FinalExitCode(), received.ExitCode);
+        return new TransferResult(exit, stats);
+    }
+}
