@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using NetRsync.Protocol;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.Daemon;
@@ -50,12 +51,16 @@ internal static class CommandLine
             return Fail(ExitCodes.Syntax);
         }
 
+        // SIGINT, SIGTERM and SIGHUP stop the transfer cleanly: temporary files go, old files stay (cleanup.c, sig_int).
         using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        void Stop(PosixSignalContext context)
         {
-            e.Cancel = true;
+            context.Cancel = true;
             cancel.Cancel();
-        };
+        }
+        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
         var client = new RsyncClient(options, ConsoleOutput.Instance);
         try
@@ -107,7 +112,7 @@ internal static class CommandLine
             PrintSummary(options, copied.Stats);
             return Finish(copied.ExitCode);
         }
-        catch (RsyncException ex)
+        catch (RsyncException ex) when (!cancel.IsCancellationRequested)
         {
             Console.Out.Flush();
             string message = ex.Message;
@@ -116,7 +121,7 @@ internal static class CommandLine
             Console.Error.WriteLine(message);
             return Fail(ex.ExitCode);
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (cancel.IsCancellationRequested)
         {
             Console.Error.WriteLine("rsync error: received SIGINT, SIGTERM, or SIGHUP (code 20)");
             return ExitCodes.Signal;
