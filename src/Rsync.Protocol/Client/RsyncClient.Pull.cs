@@ -110,6 +110,11 @@ public sealed partial class RsyncClient
         if (decoder.IoError != IoErrorFlags.None)
             ctx.NoteRemoteIoError((int)decoder.IoError);
 
+        if (ChmodRules() is { } chmod)
+        {
+            foreach (var entry in received)
+                entry.Mode = chmod.Apply(entry.Mode);
+        }
         var files = new List<FileEntry>(received);
         files.Sort(FileNameComparer.Instance);
         ctx.Stats.NumFiles = files.Count;
@@ -165,7 +170,8 @@ public sealed partial class RsyncClient
         catch (Exception ex)
         {
             side.Events.Writer.TryComplete(ex);
-            if (receiver.CurrentTempFile is { } temp)
+            var (temp, partial, path, _) = receiver.CurrentPartial;
+            if (temp is not null && !receiver.KeepPartial(temp, partial, path))
                 File.Delete(temp);
             generatorThread.Join(TimeSpan.FromSeconds(5));
             throw;

@@ -86,8 +86,18 @@ public sealed partial class RsyncClient
         return protocol;
     }
 
+    /// <summary>The --chmod rules, or null without any.</summary>
+    private Options.ChmodRules? ChmodRules()
+    {
+        if (_options.Chmod.Count == 0)
+            return null;
+        return Options.ChmodRules.Parse(_options.Chmod, Native.Posix.Umask())
+            ?? throw new RsyncException($"Invalid argument passed to --chmod ({string.Join(',', _options.Chmod)})", ExitCodes.Syntax);
+    }
+
     private void RejectUnsupported()
     {
+        ChmodRules();
         if (_options.Compress > 0 || _options.CompressChoice is not null)
             throw new RsyncException("compression (-z, --compress) is not supported yet; run without -z", ExitCodes.Unsupported);
         if (_options.Acls || _options.Xattrs > 0)
@@ -203,6 +213,7 @@ public sealed partial class RsyncClient
             AlwaysChecksum = _options.Checksum,
             OneFileSystem = _options.OneFileSystem > 0,
             Filters = filters,
+            Chmod = ChmodRules(),
         };
         var reporter = new ContextReporter(ctx);
         var builder = new FileListBuilder(scan, reporter);
@@ -219,6 +230,7 @@ public sealed partial class RsyncClient
                 builder.AddSource(source);
         }
         var files = builder.Build();
+        ctx.SentFiles = files;
         ctx.IoError |= builder.IoError;
         ctx.Stats.FileListBuildMilliseconds = Math.Max(1, buildClock.ElapsedMilliseconds);
 
@@ -310,9 +322,12 @@ public sealed partial class RsyncClient
             case MessageCode.Warning:
                 ctx.Error(Text());
                 break;
+            case MessageCode.Success:
+                if (payload.Length == 4)
+                    RemoveSentFile(ctx, BitConverter.ToInt32(payload));
+                break;
             case MessageCode.Log:
             case MessageCode.Noop:
-            case MessageCode.Success:
             case MessageCode.NoSend:
             case MessageCode.Redo:
             case MessageCode.Stats:
@@ -331,6 +346,32 @@ public sealed partial class RsyncClient
                 break;
             default:
                 throw new RsyncProtocolException($"unexpected tag {(int)code} [sender]", ExitCodes.StreamIo);
+        }
+    }
+
+    /// <summary>--remove-source-files: the receiver has the file, so the source goes, if it did not change meanwhile (sender.c, successful_send).</summary>
+    private void RemoveSentFile(TransferContext ctx, int ndx)
+    {
+        if (_options.RemoveSourceFiles == 0 || ctx.SentFiles is not { } files || ndx < 0 || ndx >= files.Count)
+            return;
+        var file = files[ndx];
+        string path = file.LocalPath;
+        if (Native.Posix.TryLStat(path, out var st) != 0)
+            return;
+        if (st.Size != file.Size || st.MtimeSeconds != file.ModTime || st.IsDirectory)
+        {
+            ctx.Error($"rsync: [sender] skipping source file that changed: {path}");
+            return;
+        }
+        try
+        {
+            File.Delete(path);
+            if (_options.Verbose > 1)
+                ctx.Info($"sender removed {file.NameString}");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            ctx.TransferError($"sender failed to remove {path}: {ex.Message}");
         }
     }
 

@@ -18,6 +18,9 @@ internal sealed class TransferContext
     public CompatFlags Compat { get; set; }
     public int ChecksumSeed { get; set; }
     public TransferStats Stats { get; } = new();
+
+    /// <summary>The sender's list, for --remove-source-files.</summary>
+    public List<FileList.FileEntry>? SentFiles { get; set; }
     public IProgress<FileProgress>? Progress { get; init; }
 
     /// <summary>Errors on our side (rsync's io_error).</summary>

@@ -40,6 +40,12 @@ internal sealed class DeltaSender : IDisposable
         _checksum = new StrongChecksum(checksumSeed);
     }
 
+    /// <summary>
+    /// The receiver writes into the basis itself (--inplace): blocks before the current offset
+    /// may already be overwritten there, so they are never used (match.c, updating_basis_file).
+    /// </summary>
+    public bool UpdatingBasisInPlace { get; set; }
+
     /// <summary>Reports progress as bytes of the file dealt with so far.</summary>
     public Action<long>? Progress { get; set; }
 
@@ -172,6 +178,8 @@ internal sealed class DeltaSender : IDisposable
         {
             if (sums.Weak(i) != weak || sums.LengthOf(i) != k)
                 continue;
+            if (UpdatingBasisInPlace && (long)i * sums.BlockLength < offset)
+                continue;
             if (!strongDone)
             {
                 _checksum.BlockSum(Window(offset, k), _strong);
@@ -183,6 +191,7 @@ internal sealed class DeltaSender : IDisposable
             break;
         }
         if (found >= 0 && found != wanted && wanted < sums.Count
+            && !(UpdatingBasisInPlace && (long)wanted * sums.BlockLength < offset)
             && sums.Weak(wanted) == weak && sums.LengthOf(wanted) == k
             && _strong.AsSpan(0, sums.StrongLength).SequenceEqual(sums.Strong(wanted)))
             found = wanted;

@@ -23,6 +23,7 @@ public sealed record FileListScanOptions
     public bool AlwaysChecksum { get; init; }
     public bool OneFileSystem { get; init; }
     public FilterList Filters { get; init; } = new();
+    public Options.ChmodRules? Chmod { get; init; }
 }
 
 /// <summary>Reports from the walk, worded as rsync words them.</summary>
@@ -263,8 +264,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return entry;
     }
 
-    private static FileEntry MakeEntry(string root, string name, FileStatus st, EntryFlags flags) =>
-        new(Encoding.UTF8.GetBytes(name), st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds)
+    private FileEntry MakeEntry(string root, string name, FileStatus st, EntryFlags flags) =>
+        new(Encoding.UTF8.GetBytes(name), options.Chmod?.Apply(st.Mode) ?? st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds)
         {
             ModNanoseconds = st.MtimeNanoseconds,
             Uid = st.Uid,

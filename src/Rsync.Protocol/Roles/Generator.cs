@@ -91,6 +91,8 @@ internal sealed class Generator(ReceivingSide side)
                 _doneCount++;
             else if (ev.Kind == ReceiverEventKind.Redo && handleRedo)
                 Generate(ev.Ndx, redo: true);
+            else if (ev.Kind == ReceiverEventKind.Success)
+                _out.WriteMessageInt(MessageCode.Success, ev.Ndx);
         }
     }
 
@@ -150,6 +152,12 @@ internal sealed class Generator(ReceivingSide side)
         if (!_o.PreserveLinks)
             return;
         string target = Encoding.UTF8.GetString(file.LinkTarget ?? []);
+        if (_o.SafeLinks && FileListBuilder.IsUnsafeSymlink(target, file.NameString))
+        {
+            if (_o.Verbose > 0)
+                side.Ctx.Info($"ignoring unsafe symlink \"{path}\" -> \"{target}\"");
+            return;
+        }
         if (exists && st.IsSymlink && new FileInfo(path).LinkTarget == target)
         {
             if (!_o.DryRun)
@@ -238,21 +246,33 @@ internal sealed class Generator(ReceivingSide side)
         file.Flags |= EntryFlags.Sent;
         _out.WriteNdx(ndx);
         var iflags = ItemFlags.Transfer | (_o.Checksum ? ItemFlags.ReportChange : ItemFlags.None) | ReportFlags(file, st, exists);
+        bool fromPartial = !redo && side.PartialPath(file, path) is { } pp && File.Exists(pp);
+        if (fromPartial)
+            iflags |= ItemFlags.BasisTypeFollows;
         _out.WriteShortInt((int)(iflags & (ItemFlags)0xFFFF));
+        if (fromPartial)
+            _out.WriteByte(BasisType.PartialDir);
         if (_o.DryRun)
             return;
 
         bool wholeFile = _o.WholeFile ?? side.WholeFileByDefault;
-        if (!exists || wholeFile || st.Size <= 0)
+        string basisPath = path;
+        long basisSize = exists ? st.Size : 0;
+        if (side.PartialPath(file, path) is { } partial && Posix.TryLStat(partial, out var pst) == 0 && pst.IsRegular && !redo)
+        {
+            basisPath = partial;
+            basisSize = pst.Size;
+        }
+        if (basisSize <= 0 || wholeFile)
         {
             SumHead.Empty.Write(_out);
             return;
         }
         try
         {
-            using var basis = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            SumHead head = SumHead.For(st.Size, fullStrongSums: redo);
-            SumHead.WriteSums(_out, basis, st.Size, head, _strong);
+            using var basis = File.OpenHandle(basisPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            SumHead head = SumHead.For(basisSize, fullStrongSums: redo);
+            SumHead.WriteSums(_out, basis, basisSize, head, _strong);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -418,6 +438,8 @@ internal sealed class Generator(ReceivingSide side)
             if (keep.Contains(name))
                 continue;
             string rel = dirName == "." ? name : dirName + "/" + name;
+            if (side.IsPartialDir(rel))
+                continue;
             string full = Path.Join(dirPath, name);
             if (Posix.TryLStat(full, out var st) != 0)
                 continue;
@@ -442,6 +464,8 @@ internal sealed class Generator(ReceivingSide side)
             {
                 if (st.IsDirectory)
                     Directory.Delete(full, recursive: true);
+                else if (_o.Backup)
+                    side.MakeBackup(new FileEntry(Encoding.UTF8.GetBytes(rel), st.Mode, st.Size, st.MtimeSeconds), full);
                 else
                     File.Delete(full);
             }

@@ -29,7 +29,7 @@ internal sealed class Receiver(ReceivingSide side)
         var events = side.Events.Writer;
         while (true)
         {
-            int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname);
+            int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname, out byte basisType);
             if (ndx == Ndx.Done)
             {
                 if (++phase > maxPhase)
@@ -49,7 +49,6 @@ internal sealed class Receiver(ReceivingSide side)
             if (phase == 2)
                 throw new RsyncProtocolException("got transfer request in phase 2 [receiver]");
 
-            bool firstAttempt = (file.Flags & EntryFlags.HardLinkFirst) == 0;
             if (phase == 0 && (iflags & ItemFlags.IsNew) != 0)
                 side.Ctx.Stats.CreatedFiles++;
             side.Ctx.Stats.TransferredFiles++;
@@ -62,9 +61,13 @@ internal sealed class Receiver(ReceivingSide side)
             }
 
             SumHead head = SumHead.Read(_in);
-            bool ok = ReceiveFile(file, head, out bool discarded);
+            bool ok = ReceiveFile(file, head, basisType, out bool discarded);
             if (ok)
+            {
                 side.LogItem(file, iflags, hardLink);
+                if (side.Ctx.Options.RemoveSourceFiles > 0)
+                    events.TryWrite(new ReceiverEvent(ReceiverEventKind.Success, ndx));
+            }
             else if (!discarded)
             {
                 if (phase == 0)
@@ -72,7 +75,6 @@ internal sealed class Receiver(ReceivingSide side)
                 else
                     side.Ctx.TransferError($"{file.NameString} failed verification -- update discarded.");
             }
-            _ = firstAttempt;
         }
 
         // The sender's totals follow the last phase (main.c, handle_stats).
@@ -89,7 +91,7 @@ internal sealed class Receiver(ReceivingSide side)
 
         if (side.Ctx.Protocol >= 31)
         {
-            int last = ReadNdxAndAttrs(out _, out _);
+            int last = ReadNdxAndAttrs(out _, out _, out _);
             if (last != Ndx.Done)
                 throw new RsyncProtocolException($"Invalid packet at end of run ({last}) [receiver]");
             events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
@@ -111,10 +113,11 @@ internal sealed class Receiver(ReceivingSide side)
             s.CreatedSpecials++;
     }
 
-    private int ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname)
+    private int ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname, out byte basisType)
     {
         iflags = ItemFlags.None;
         xname = null;
+        basisType = BasisType.Name;
         int ndx;
         while (true)
         {
@@ -135,7 +138,7 @@ internal sealed class Receiver(ReceivingSide side)
             throw new RsyncProtocolException($"Invalid file index: {ndx} ({Ndx.Done} - {side.Files.Count - 1}) [receiver]");
         iflags = (ItemFlags)_in.ReadShortInt();
         if ((iflags & ItemFlags.BasisTypeFollows) != 0)
-            _in.ReadByte();
+            basisType = _in.ReadByte();
         if ((iflags & ItemFlags.XnameFollows) != 0)
             xname = _in.ReadVString(ProtocolLimits.MaxPath);
         if ((iflags & ItemFlags.Transfer) != 0 && !side.Files[ndx].IsRegular)
@@ -144,46 +147,77 @@ internal sealed class Receiver(ReceivingSide side)
     }
 
     /// <summary>Receives one file's tokens; true when it was verified and put in place.</summary>
-    private bool ReceiveFile(FileEntry file, SumHead head, out bool discarded)
+    private bool ReceiveFile(FileEntry file, SumHead head, byte basisType, out bool discarded)
     {
         discarded = false;
+        var o = side.Ctx.Options;
         string path = side.PathOf(file);
+        string? partial = side.PartialPath(file, path);
+        string basisPath = basisType == BasisType.PartialDir && partial is not null ? partial : path;
         string? problem = side.CheckParents(file);
         SafeFileHandle? basis = null;
         SafeFileHandle? output = null;
         string? temp = null;
+        bool complete = false;
         try
         {
             if (problem is null)
             {
-                if (Posix.TryLStat(path, out var st) == 0 && st.IsRegular)
+                if (Posix.TryLStat(basisPath, out var st) == 0 && st.IsRegular)
                 {
                     try
                     {
-                        basis = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                        basis = File.OpenHandle(basisPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                     {
                         basis = null;
                     }
                 }
-                (output, temp, problem) = CreateTempFile(path);
+                if (o.Inplace)
+                {
+                    // --inplace: the file itself is written; a peer sending to it never refers back to blocks already overwritten.
+                    try
+                    {
+                        output = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        problem = $"open \"{path}\" failed: {ex.Message}";
+                    }
+                }
+                else
+                    (output, temp, problem) = CreateTempFile(path);
             }
             CurrentTempFile = temp;
+            CurrentPartial = (temp, partial, path, file);
 
-            bool ok = ApplyTokens(file, head, basis, output, out bool writeFailed);
+            bool ok = ApplyTokens(file, head, basis, output, out bool writeFailed, out long written);
+            complete = true;
             if (output is null || writeFailed)
             {
                 side.Ctx.TransferError(problem ?? $"write failed on \"{path}\"");
                 discarded = true;
                 return false;
             }
+            if (o.Inplace)
+                RandomAccess.SetLength(output, written);
             output.Dispose();
             output = null;
             if (!ok)
                 return false;
 
+            if (o.Inplace)
+            {
+                side.SetAttributes(path, file, isNew: false);
+                return true;
+            }
             side.SetAttributes(temp!, file, isNew: true);
+            if (!side.MakeBackup(file, path))
+            {
+                discarded = true;
+                return false;
+            }
             int errno = Posix.Rename(temp!, path);
             if (errno != 0)
             {
@@ -192,16 +226,39 @@ internal sealed class Receiver(ReceivingSide side)
                 return false;
             }
             temp = null;
+            if (partial is not null && basisPath == partial)
+                File.Delete(partial);
             return true;
         }
         finally
         {
             basis?.Dispose();
             output?.Dispose();
-            if (temp is not null)
+            if (temp is not null && (complete || !KeepPartial(temp, partial, path)))
                 File.Delete(temp);
             CurrentTempFile = null;
+            CurrentPartial = default;
         }
+    }
+
+    /// <summary>The file being received, for cleanup when the transfer stops half way.</summary>
+    public (string? Temp, string? PartialPath, string Path, FileEntry? File) CurrentPartial { get; private set; }
+
+    /// <summary>
+    /// On interruption: with --partial the piece received so far replaces the file, with
+    /// --partial-dir it is kept there as the next basis (receiver.c, cleanup: handle_partial_dir).
+    /// Without either the temporary file goes and the old file stays.
+    /// </summary>
+    public bool KeepPartial(string temp, string? partialPath, string path)
+    {
+        var o = side.Ctx.Options;
+        if (!(o.Partial || partialPath is not null) || !File.Exists(temp) || new FileInfo(temp).Length == 0)
+            return false;
+        string target = partialPath ?? path;
+        string? dir = Path.GetDirectoryName(target);
+        if (dir is not null && partialPath is not null)
+            Directory.CreateDirectory(dir);
+        return Posix.Rename(temp, target) == 0;
     }
 
     /// <summary>A new ".NAME.XXXXXX" beside the target, as rsync names them (receiver.c, get_tmpname).</summary>
@@ -234,7 +291,7 @@ internal sealed class Receiver(ReceivingSide side)
     }
 
     /// <summary>Reads tokens until the end marker, then the sender's sum (token.c, simple_recv_token).</summary>
-    private bool ApplyTokens(FileEntry file, SumHead head, SafeFileHandle? basis, SafeFileHandle? output, out bool writeFailed)
+    private bool ApplyTokens(FileEntry file, SumHead head, SafeFileHandle? basis, SafeFileHandle? output, out bool writeFailed, out long written)
     {
         writeFailed = false;
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
@@ -275,6 +332,7 @@ internal sealed class Receiver(ReceivingSide side)
             writeFailed |= !Write(output, data, offset);
             offset += length;
         }
+        written = offset;
         Span<byte> expected = stackalloc byte[StrongChecksum.Md5Length];
         _in.ReadBytes(expected);
         Span<byte> actual = stackalloc byte[StrongChecksum.Md5Length];

@@ -11,7 +11,15 @@ namespace NetRsync.Protocol.Roles;
 /// <summary>What the receiver tells the generator (rsync sends these over the error pipe).</summary>
 internal readonly record struct ReceiverEvent(ReceiverEventKind Kind, int Ndx);
 
-internal enum ReceiverEventKind { Done, Redo }
+internal enum ReceiverEventKind { Done, Redo, Success }
+
+/// <summary>Which file a transfer's basis came from (rsync.h, FNAMECMP_*).</summary>
+internal static class BasisType
+{
+    public const byte Name = 0x80;
+    public const byte PartialDir = 0x81;
+    public const byte Backup = 0x82;
+}
 
 /// <summary>
 /// State shared by the generator and receiver of one transfer: the received list, where it
@@ -156,6 +164,68 @@ internal sealed class ReceivingSide
             return local;
         }
         return mode & 0x1FF & ~Umask;
+    }
+
+    /// <summary>
+    /// Moves an existing file out of the way before it is replaced or deleted: NAME~ beside it,
+    /// or the same relative path under --backup-dir (backup.c, make_backup).
+    /// </summary>
+    public bool MakeBackup(FileEntry file, string path)
+    {
+        var o = Ctx.Options;
+        if (!o.Backup || o.DryRun)
+            return true;
+        if (Posix.TryLStat(path, out var st) != 0 || st.IsDirectory)
+            return true;
+        string target;
+        if (o.BackupDir is { } dir)
+        {
+            target = Path.Join(dir, file.NameString) + o.BackupSuffix;
+            string? parent = Path.GetDirectoryName(target);
+            if (parent is not null)
+                Directory.CreateDirectory(parent);
+        }
+        else
+            target = path + o.BackupSuffix;
+        if (Posix.TryLStat(target, out var old) == 0 && old.IsDirectory)
+            Directory.Delete(target, recursive: true);
+        int errno = Posix.Rename(path, target);
+        if (errno == 18)
+        {
+            // A backup dir on another file system: copy, then remove.
+            File.Copy(path, target, overwrite: true);
+            File.Delete(path);
+            errno = 0;
+        }
+        if (errno != 0)
+        {
+            Ctx.TransferError($"backup \"{path}\" -> \"{target}\" failed: {Posix.StrError(errno)} ({errno})");
+            return false;
+        }
+        if (o.Verbose > 1)
+            Ctx.Info($"backed up {file.NameString} to {target}");
+        return true;
+    }
+
+    /// <summary>Where --partial-dir keeps an interrupted file (receiver.c, partial_dir_fname).</summary>
+    public string? PartialPath(FileEntry file, string path)
+    {
+        string? dir = Ctx.Options.PartialDir;
+        if (dir is null || SoloPath is not null)
+            return null;
+        string parent = Path.GetDirectoryName(path) ?? Destination;
+        string partialDir = Path.IsPathRooted(dir) ? dir : Path.Join(parent, dir);
+        return Path.Join(partialDir, Path.GetFileName(path));
+    }
+
+    /// <summary>Is this name the relative --partial-dir, which deletion leaves alone?</summary>
+    public bool IsPartialDir(string relativeName)
+    {
+        string? dir = Ctx.Options.PartialDir;
+        if (dir is null || Path.IsPathRooted(dir))
+            return false;
+        string last = relativeName[(relativeName.LastIndexOf('/') + 1)..];
+        return last == dir.TrimEnd('/');
     }
 
     public void LogItem(FileEntry file, ItemFlags iflags, string hardLinkTarget)

@@ -30,7 +30,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         int phase = 0;
         const int maxPhase = 2;
         var ioErrorAtStart = ctx.IoError;
-        using var delta = new DeltaSender(_out, ctx.ChecksumSeed);
+        using var delta = new DeltaSender(_out, ctx.ChecksumSeed) { UpdatingBasisInPlace = ctx.Options.Inplace };
 
         while (true)
         {
