@@ -5,13 +5,14 @@ namespace NetRsync.Interop.Tests;
 
 /// <summary>A loopback TCP proxy in front of a daemon port that counts the bytes it forwards in each
 /// direction (over all connections). Optionally it closes both sockets of a connection once that
-/// connection has forwarded N bytes client→server, which looks to the client like a daemon that
-/// hung up mid-transfer.</summary>
+/// connection has forwarded N bytes client→server (a push's data) or N bytes server→client (a
+/// pull's data), which looks to the client like a daemon that hung up mid-transfer.</summary>
 public sealed class ByteCountingProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly int _targetPort;
     private readonly long? _cutAfter;
+    private readonly long? _cutAfterDown;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _connections = [];
     private readonly List<Socket> _sockets = [];
@@ -33,10 +34,11 @@ public sealed class ByteCountingProxy : IAsyncDisposable
     /// <summary>How many connections were cut after the configured byte count.</summary>
     public int Cuts => Volatile.Read(ref _cuts);
 
-    private ByteCountingProxy(int targetPort, long? cutAfterClientToServerBytes)
+    private ByteCountingProxy(int targetPort, long? cutAfterClientToServerBytes, long? cutAfterServerToClientBytes)
     {
         _targetPort = targetPort;
         _cutAfter = cutAfterClientToServerBytes;
+        _cutAfterDown = cutAfterServerToClientBytes;
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -45,9 +47,10 @@ public sealed class ByteCountingProxy : IAsyncDisposable
 
     /// <summary>Starts listening on a free loopback port, forwarding to 127.0.0.1:<paramref name="targetPort"/>.
     /// With <paramref name="cutAfterClientToServerBytes"/>, each connection forwards at most that many
-    /// bytes client→server and then both its sockets are closed.</summary>
-    public static ByteCountingProxy Start(int targetPort, long? cutAfterClientToServerBytes = null) =>
-        new(targetPort, cutAfterClientToServerBytes);
+    /// bytes client→server and then both its sockets are closed; likewise
+    /// <paramref name="cutAfterServerToClientBytes"/> for the other direction.</summary>
+    public static ByteCountingProxy Start(int targetPort, long? cutAfterClientToServerBytes = null, long? cutAfterServerToClientBytes = null) =>
+        new(targetPort, cutAfterClientToServerBytes, cutAfterServerToClientBytes);
 
     public string Url(string? module) => $"rsync://127.0.0.1:{Port}/{(module is null ? "" : module + "/")}";
 
@@ -100,6 +103,7 @@ public sealed class ByteCountingProxy : IAsyncDisposable
             }
         }
         long sent = 0; // this connection's client→server bytes
+        long received = 0; // and server→client bytes
         Task up = Pump(client, server, n =>
         {
             Interlocked.Add(ref _clientToServer, n);
@@ -109,7 +113,15 @@ public sealed class ByteCountingProxy : IAsyncDisposable
             Interlocked.Increment(ref _cuts);
             CloseBoth();
         }, CloseBoth);
-        Task down = Pump(server, client, n => Interlocked.Add(ref _serverToClient, n), () => long.MaxValue, CloseBoth, CloseBoth);
+        Task down = Pump(server, client, n =>
+        {
+            Interlocked.Add(ref _serverToClient, n);
+            received += n;
+        }, () => _cutAfterDown is long cut ? cut - received : long.MaxValue, () =>
+        {
+            Interlocked.Increment(ref _cuts);
+            CloseBoth();
+        }, CloseBoth);
         await Task.WhenAll(up, down);
         CloseBoth();
     }

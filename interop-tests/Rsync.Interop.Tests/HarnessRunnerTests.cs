@@ -162,6 +162,46 @@ public sealed class HarnessRunnerTests(ITestOutputHelper output)
         Assert.True(await echo.SawEof.WaitAsync(TimeSpan.FromSeconds(20)), "the server side should see the connection closed");
     }
 
+    [Fact]
+    public async Task Proxy_CutsBothSocketsAfterNServerToClientBytes()
+    {
+        using var echo = new EchoServer();
+        await using var proxy = ByteCountingProxy.Start(echo.Port, cutAfterServerToClientBytes: 1000);
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, proxy.Port);
+        NetworkStream s = client.GetStream();
+        byte[] data = new byte[5000];
+        new Random(2).NextBytes(data);
+        try
+        {
+            await s.WriteAsync(data);
+        }
+        catch (IOException)
+        {
+            // the cut may already have reset the connection
+        }
+        // The client reads back a prefix of the echo, at most 1000 bytes, then EOF (or a reset).
+        var received = new List<byte>();
+        byte[] buf = new byte[8192];
+        try
+        {
+            int n;
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            while ((n = await s.ReadAsync(buf, cts.Token)) > 0)
+            {
+                received.AddRange(buf.AsSpan(0, n).ToArray());
+            }
+        }
+        catch (IOException)
+        {
+        }
+        Assert.Equal(1000, proxy.ServerToClientBytes);
+        Assert.InRange(received.Count, 0, 1000);
+        Assert.Equal(data.AsSpan(0, received.Count).ToArray(), received.ToArray());
+        Assert.Equal(1, proxy.Cuts);
+        Assert.True(await echo.SawEof.WaitAsync(TimeSpan.FromSeconds(20)), "the server side should see the connection closed");
+    }
+
     /// <summary>A one-connection TCP echo server on a free loopback port.</summary>
     private sealed class EchoServer : IDisposable
     {

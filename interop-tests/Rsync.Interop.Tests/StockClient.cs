@@ -23,13 +23,35 @@ public sealed class StockClient(string peer) : IRsyncClient
     /// <c>--modify-window=-1</c> (given to rsync 3.2 and later only) makes the quick check compare
     /// nanoseconds too; by default rsync compares whole seconds. rsync 3.1.x has no such mode (it
     /// accepts -1 but then reports nothing at all), so there nanoseconds are left to <see cref="TreeComparer"/>.</summary>
-    public static async Task AssertNothingToChange(
+    public static Task AssertNothingToChange(
         string peer,
         string sourceDir,
         string url,
         string protocol,
         IReadOnlyDictionary<string, string?>? environment = null,
-        IEnumerable<string>? extraArgs = null)
+        IEnumerable<string>? extraArgs = null) =>
+        AssertCleanDryRun(peer, sourceDir.TrimEnd('/') + "/", url, protocol, "push", environment, extraArgs);
+
+    /// <summary>The same check for a pull: <c>PEER -ani -H [--modify-window=-1] [--protocol=N] URL DEST/</c>
+    /// (a stock pull dry run from the daemon into <paramref name="destinationDir"/>) must exit 0 and
+    /// itemize nothing.</summary>
+    public static Task AssertNothingToPull(
+        string peer,
+        string url,
+        string destinationDir,
+        string protocol,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        IEnumerable<string>? extraArgs = null) =>
+        AssertCleanDryRun(peer, url, destinationDir.TrimEnd('/') + "/", protocol, "pull", environment, extraArgs);
+
+    private static async Task AssertCleanDryRun(
+        string peer,
+        string source,
+        string destination,
+        string protocol,
+        string what,
+        IReadOnlyDictionary<string, string?>? environment,
+        IEnumerable<string>? extraArgs)
     {
         var args = new List<string> { "-ani", "-H" };
         if (RsyncPeers.VersionOf(peer) >= new Version(3, 2, 0))
@@ -41,13 +63,13 @@ public sealed class StockClient(string peer) : IRsyncClient
         {
             args.AddRange(extraArgs);
         }
-        args.Add(sourceDir.TrimEnd('/') + "/");
-        args.Add(url);
+        args.Add(source);
+        args.Add(destination);
         ProcessResult r = await new StockClient(peer).RunAsync(args, environment);
-        Assert.True(r.ExitCode == 0, $"the stock dry run used to verify the push failed:\n{r}");
+        Assert.True(r.ExitCode == 0, $"the stock dry run used to verify the {what} failed:\n{r}");
         string[] pending = ItemizedLines(r.Stdout);
         Assert.True(pending.Length == 0,
-            $"after the push, stock rsync still finds {pending.Length} thing(s) to change:\n  {string.Join("\n  ", pending.Take(40))}\n\n{r}");
+            $"after the {what}, stock rsync still finds {pending.Length} thing(s) to change:\n  {string.Join("\n  ", pending.Take(40))}\n\n{r}");
     }
 
     /// <summary>The non-empty lines of an itemized dry run's stdout.</summary>
