@@ -54,7 +54,8 @@ internal sealed class Connection : IDisposable
 
     private void Touch() => Interlocked.Exchange(ref _lastIoTicks, Environment.TickCount64);
 
-    private void Abort()
+    /// <summary>Cuts the connection, so a side blocked on it wakes with an error.</summary>
+    public void Abort()
     {
         try
         {

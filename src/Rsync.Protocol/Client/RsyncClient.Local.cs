@@ -64,7 +64,11 @@ public sealed partial class RsyncClient
         {
             try
             {
-                received = Receive(receiverCtx, destination, filters, local: true);
+                received = Receive(receiverCtx, destination, filters, local: true, abort: () =>
+                {
+                    toReceiver.Writer.Complete(new OperationCanceledException());
+                    toSender.Writer.Complete(new OperationCanceledException());
+                });
             }
             catch (Exception ex)
             {

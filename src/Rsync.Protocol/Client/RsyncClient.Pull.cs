@@ -59,7 +59,7 @@ public sealed partial class RsyncClient
             writer.StartMultiplexing();
 
             SendReceiverFilterList(ctx, filters);
-            var result = Receive(ctx, destination, filters, local: false);
+            var result = Receive(ctx, destination, filters, local: false, abort: connection.Abort);
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             ctx.Stats.Elapsed = clock.Elapsed;
             return result;
@@ -90,7 +90,7 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Reads the file list, then runs the generator and receiver side by side over the connection.</summary>
-    private TransferResult Receive(TransferContext ctx, string destination, FilterList filters, bool local)
+    private TransferResult Receive(TransferContext ctx, string destination, FilterList filters, bool local, Action abort)
     {
         var settings = new FileListSettings(
             ctx.Protocol,
@@ -143,6 +143,7 @@ public sealed partial class RsyncClient
         {
             SoloPath = solo,
             SenderSendsStats = !local,
+            LogsItems = !local,
             WholeFileByDefault = local,
         };
         MatchHardLinks(side, received);
@@ -159,6 +160,8 @@ public sealed partial class RsyncClient
             catch (Exception ex)
             {
                 generatorFailure = ex;
+                // The receiver may be waiting on the peer for data that will now never come.
+                abort();
             }
         })
         { IsBackground = true, Name = "rsync-generator" };
@@ -174,6 +177,8 @@ public sealed partial class RsyncClient
             if (temp is not null && !receiver.KeepPartial(temp, partial, path))
                 File.Delete(temp);
             generatorThread.Join(TimeSpan.FromSeconds(5));
+            if (generatorFailure is RsyncException first)
+                throw first;
             throw;
         }
         generatorThread.Join();

@@ -27,7 +27,7 @@ internal sealed class Generator(ReceivingSide side)
     public void Run()
     {
         var deleteMode = _o.GetEffectiveDeleteMode(side.Ctx.Protocol);
-        bool deleting = deleteMode != DeleteMode.None && !_o.DryRun;
+        bool deleting = deleteMode != DeleteMode.None;
         if (deleting && deleteMode == DeleteMode.Before)
             DeletePass();
 

@@ -76,6 +76,9 @@ internal sealed class ReceivingSide
     /// <summary>A remote sender reports its totals at the end; our own in-process sender does not (main.c, handle_stats).</summary>
     public bool SenderSendsStats { get; init; } = true;
 
+    /// <summary>In a local copy the sender already names each file; the receiving side, like rsync's server half, stays quiet.</summary>
+    public bool LogsItems { get; init; } = true;
+
     /// <summary>Local copies send whole files unless --no-W (generator.c: whole_file for a local transfer).</summary>
     public bool WholeFileByDefault { get; init; }
 
@@ -230,6 +233,8 @@ internal sealed class ReceivingSide
 
     public void LogItem(FileEntry file, ItemFlags iflags, string hardLinkTarget)
     {
+        if (!LogsItems)
+            return;
         string? format = Ctx.Options.OutFormat
             ?? (Ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : Ctx.Options.Verbose > 0 ? LogFormat.Names : null);
         if (format is null)

@@ -1,0 +1,100 @@
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NetRsync.Interop.Tests;
+
+/// <summary>
+/// netrsync SRC/ DEST/ with both sides local: the sender and the receiving side run in one process
+/// over the protocol, and stock rsync confirms the copy leaves nothing to change.
+/// </summary>
+[Collection(PushScenarios.Collection)]
+public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDir _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private async Task<ProcessResult> Run(params string[] args)
+    {
+        ProcessResult r = await NetRsync.Instance.RunAsync(args);
+        output.WriteLine(r.ToString());
+        return r;
+    }
+
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task TortureTree_CopiedLocally_IsIdentical(string peer)
+    {
+        string src = _temp.Sub("src");
+        string dst = Path.Combine(_temp.Path, "dst");
+        TortureTree.Create(src, includeHugeFile: false);
+
+        ProcessResult r = await Run("-aH", src + "/", dst + "/");
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // Nothing sanitizes symlinks in a local copy: targets arrive verbatim.
+        TreeComparer.AssertIdentical(src, dst, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol) with { ExpectSanitizedSymlinks = false });
+        await StockClient.AssertNothingToChange(peer, src, dst + "/", RsyncPeers.DefaultProtocol);
+    }
+
+    [Fact]
+    public async Task SecondCopyWithNoWholeFile_SendsOnlyTheChange()
+    {
+        string src = _temp.Sub("src");
+        string dst = Path.Combine(_temp.Path, "dst");
+        string file = Path.Combine(src, "data.bin");
+        PushFixture.WriteRandomFile(file, 8 << 20, seed: 3, mtimeSeconds: 1_300_000_000);
+        Assert.Equal(0, (await Run("-a", src + "/", dst + "/")).ExitCode);
+
+        using (var fs = new FileStream(file, FileMode.Open, FileAccess.Write))
+        {
+            fs.Position = 4 << 20;
+            fs.WriteByte(0x5A);
+        }
+        Posix.SetTimes(file, 1_300_000_100, 0);
+        ProcessResult r = await Run("-a", "--no-W", "--stats", src + "/", dst + "/");
+
+        Assert.Equal(0, r.ExitCode);
+        var literal = System.Text.RegularExpressions.Regex.Match(r.Stdout, @"Literal data: ([\d,]+) bytes");
+        Assert.True(literal.Success, r.ToString());
+        long literalBytes = long.Parse(literal.Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(literalBytes, 1, (8 << 20) / 100);
+        Assert.Equal(-1, TreeComparer.FirstDifference(file, Path.Combine(dst, "data.bin")));
+    }
+
+    [Fact]
+    public async Task Delete_RemovesWhatTheSourceLacks_ButKeepsExcluded()
+    {
+        string src = _temp.Sub("src");
+        string dst = _temp.Sub("dst");
+        File.WriteAllText(Path.Combine(src, "keep.txt"), "keep\n");
+        File.WriteAllText(Path.Combine(dst, "stale.txt"), "stale\n");
+        Directory.CreateDirectory(Path.Combine(dst, "stale-dir", "deeper"));
+        File.WriteAllText(Path.Combine(dst, "notes.tmp"), "excluded, so protected\n");
+
+        ProcessResult r = await Run("-a", "--delete", "--exclude=*.tmp", src + "/", dst + "/");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.True(File.Exists(Path.Combine(dst, "keep.txt")));
+        Assert.False(File.Exists(Path.Combine(dst, "stale.txt")), r.ToString());
+        Assert.False(Directory.Exists(Path.Combine(dst, "stale-dir")), r.ToString());
+        Assert.True(File.Exists(Path.Combine(dst, "notes.tmp")), "an excluded file is protected from --delete without --delete-excluded");
+    }
+
+    [Fact]
+    public async Task DryRun_ChangesNothing()
+    {
+        string src = _temp.Sub("src");
+        string dst = _temp.Sub("dst");
+        File.WriteAllText(Path.Combine(src, "new.txt"), "new\n");
+        File.WriteAllText(Path.Combine(dst, "old.txt"), "old\n");
+
+        ProcessResult r = await Run("-anv", "--delete", src + "/", dst + "/");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("new.txt", r.Stdout);
+        Assert.Contains("deleting old.txt", r.Stdout);
+        Assert.False(File.Exists(Path.Combine(dst, "new.txt")));
+        Assert.True(File.Exists(Path.Combine(dst, "old.txt")));
+    }
+}
