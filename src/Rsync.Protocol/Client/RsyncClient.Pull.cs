@@ -148,6 +148,9 @@ public sealed partial class RsyncClient
         };
         MatchHardLinks(side, received);
 
+        // From here two threads share the connection: only the generator writes, and it flushes
+        // for itself, so the receiver's reads must never flush the writer under it.
+        ctx.Reader.FlushBeforeWaiting = null;
         var generator = new Generator(side);
         var receiver = new Receiver(side);
         Exception? generatorFailure = null;

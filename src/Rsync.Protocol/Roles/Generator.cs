@@ -266,6 +266,7 @@ internal sealed class Generator(ReceivingSide side)
         if (basisSize <= 0 || wholeFile)
         {
             SumHead.Empty.Write(_out);
+            _out.Flush();
             return;
         }
         try
@@ -279,6 +280,8 @@ internal sealed class Generator(ReceivingSide side)
             // No basis: the sender sends everything as literal data.
             SumHead.Empty.Write(_out);
         }
+        // The sender can start on this file now rather than when the buffer fills.
+        _out.Flush();
     }
 
     /// <summary>rsync's quick check (generator.c, unchanged_file).</summary>
