@@ -59,6 +59,8 @@ public sealed partial class RsyncClient
             writer.StartMultiplexing();
 
             SendReceiverFilterList(ctx, filters);
+            if (_options.FilesFrom is { } list && _options.FilesFromHost is null)
+                ForwardFilesFrom(ctx, list);
             var result = Receive(ctx, destination, filters, local: false, abort: connection.Abort);
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             ctx.Stats.Elapsed = clock.Elapsed;
@@ -72,6 +74,26 @@ public sealed partial class RsyncClient
         {
             throw new RsyncException(ex.Message, c.RemoteExitCode, ex);
         }
+    }
+
+    /// <summary>
+    /// Sends a local --files-from list to the remote sender as NUL-terminated names ending with an
+    /// empty one; before protocol 31 it travels outside the multiplexing (io.c, forward_filesfrom_data).
+    /// </summary>
+    private void ForwardFilesFrom(TransferContext ctx, string list)
+    {
+        bool raw = ctx.Protocol < 31;
+        if (raw)
+            ctx.Writer.StopMultiplexing();
+        foreach (string name in ReadFilesFrom(list, _options.From0))
+        {
+            ctx.Writer.WriteBytes(Encoding.UTF8.GetBytes(name));
+            ctx.Writer.WriteByte(0);
+        }
+        ctx.Writer.WriteByte(0);
+        ctx.Writer.Flush();
+        if (raw)
+            ctx.Writer.StartMultiplexing();
     }
 
     /// <summary>A receiving client always sends its rules; receiver-only ones stay home (exclude.c, send_filter_list).</summary>

@@ -41,6 +41,13 @@ internal sealed class RsyncWriter
         Multiplexed = true;
     }
 
+    /// <summary>Back to raw bytes, for protocol-30 --files-from forwarding (io.c, start_filesfrom_forwarding).</summary>
+    public void StopMultiplexing()
+    {
+        Flush();
+        Multiplexed = false;
+    }
+
     public void WriteByte(byte value) => GetSpan(1)[0] = value;
 
     public void WriteInt32(int value) => BinaryPrimitives.WriteInt32LittleEndian(GetSpan(4), value);
