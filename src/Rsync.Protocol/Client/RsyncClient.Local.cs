@@ -23,6 +23,7 @@ public sealed partial class RsyncClient
         RejectUnsupported();
         var clock = Stopwatch.StartNew();
         var filters = FilterList.Parse(_options.FilterRules);
+        var chmod = ChmodRules();
         var toReceiver = new Pipe();
         var toSender = new Pipe();
         using var cancel = cancellationToken.Register(() =>
@@ -64,7 +65,7 @@ public sealed partial class RsyncClient
         {
             try
             {
-                received = Receive(receiverCtx, destination, filters, local: true, abort: () =>
+                received = Receive(receiverCtx, destination, filters, chmod, local: true, abort: () =>
                 {
                     toReceiver.Writer.Complete(new OperationCanceledException());
                     toSender.Writer.Complete(new OperationCanceledException());
@@ -81,7 +82,7 @@ public sealed partial class RsyncClient
 
         try
         {
-            var files = SendFileList(senderCtx, sources, filters);
+            var files = SendFileList(senderCtx, sources, filters, chmod, FilesFromNames());
             new Sender(senderCtx, files).Run();
         }
         catch (Exception) when (receiverFailure is not null)

@@ -61,7 +61,7 @@ public sealed partial class RsyncClient
             SendReceiverFilterList(ctx, filters);
             if (_options.FilesFrom is { } list && _options.FilesFromHost is null)
                 ForwardFilesFrom(ctx, list);
-            var result = Receive(ctx, destination, filters, local: false, abort: connection.Abort);
+            var result = Receive(ctx, destination, filters, ChmodRules(), local: false, abort: connection.Abort);
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             ctx.Stats.Elapsed = clock.Elapsed;
             return result;
@@ -112,18 +112,18 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Reads the file list, then runs the generator and receiver side by side over the connection.</summary>
-    private TransferResult Receive(TransferContext ctx, string destination, FilterList filters, bool local, Action abort)
+    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, bool local, Action abort)
     {
         var settings = new FileListSettings(
             ctx.Protocol,
-            PreserveUid: _options.PreserveOwner,
-            PreserveGid: _options.PreserveGroup,
-            PreserveLinks: _options.PreserveLinks,
-            PreserveDevices: _options.PreserveDevices,
-            PreserveSpecials: _options.PreserveSpecials,
-            PreserveHardLinks: _options.HardLinks > 0,
-            AlwaysChecksum: _options.Checksum,
-            NumericIds: _options.NumericIds,
+            PreserveUid: ctx.Options.PreserveOwner,
+            PreserveGid: ctx.Options.PreserveGroup,
+            PreserveLinks: ctx.Options.PreserveLinks,
+            PreserveDevices: ctx.Options.PreserveDevices,
+            PreserveSpecials: ctx.Options.PreserveSpecials,
+            PreserveHardLinks: ctx.Options.HardLinks > 0,
+            AlwaysChecksum: ctx.Options.Checksum,
+            NumericIds: ctx.Options.NumericIds,
             SafeFileList: ctx.SafeFileList);
         var decoder = new FileListDecoder(ctx.Reader, settings);
         decoder.ReadAll();
@@ -132,7 +132,7 @@ public sealed partial class RsyncClient
         if (decoder.IoError != IoErrorFlags.None)
             ctx.NoteRemoteIoError((int)decoder.IoError);
 
-        if (ChmodRules() is { } chmod)
+        if (chmod is not null)
         {
             foreach (var entry in received)
                 entry.Mode = chmod.Apply(entry.Mode);
@@ -150,12 +150,12 @@ public sealed partial class RsyncClient
         string? solo = null;
         if (files.Count == 1 && !files[0].IsDirectory && (Posix.TryStat(destination, out var dst) != 0 || !dst.IsDirectory) && !destination.EndsWith('/'))
             solo = destination;
-        else if (files.Count > 0 && !_options.DryRun && Posix.TryStat(destination, out var d) != 0)
+        else if (files.Count > 0 && !ctx.Options.DryRun && Posix.TryStat(destination, out var d) != 0)
         {
             int errno = Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF);
             if (errno != 0)
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
-            if (_options.Verbose > 0)
+            if (ctx.Options.Verbose > 0)
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
         }
         else if (files.Count > 0 && Posix.TryStat(destination, out var existing) == 0 && !existing.IsDirectory)

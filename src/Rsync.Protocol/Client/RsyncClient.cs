@@ -156,7 +156,7 @@ public sealed partial class RsyncClient
             reader.StartMultiplexing();
 
             SendFilterList(ctx, filters);
-            var files = SendFileList(ctx, sources, filters);
+            var files = SendFileList(ctx, sources, filters, ChmodRules(), FilesFromNames());
             new Sender(ctx, files).Run();
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
 
@@ -195,33 +195,34 @@ public sealed partial class RsyncClient
         ctx.Writer.WriteInt32(0);
     }
 
-    private List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters)
+    /// <summary>Builds and sends the sender's list (flist.c, send_file_list); <paramref name="filesFrom"/> names are relative to the one source.</summary>
+    internal static List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<string>? filesFrom)
     {
         var buildClock = Stopwatch.StartNew();
         var scan = new FileListScanOptions
         {
-            Recursive = _options.Recursive,
-            Dirs = _options.Dirs,
-            Relative = _options.Relative,
-            PreserveLinks = _options.PreserveLinks,
-            CopyLinks = _options.CopyLinks,
-            CopyUnsafeLinks = _options.CopyUnsafeLinks,
-            SafeLinks = _options.SafeLinks,
-            PreserveDevices = _options.PreserveDevices,
-            PreserveSpecials = _options.PreserveSpecials,
-            PreserveHardLinks = _options.HardLinks > 0,
-            AlwaysChecksum = _options.Checksum,
-            OneFileSystem = _options.OneFileSystem > 0,
+            Recursive = ctx.Options.Recursive,
+            Dirs = ctx.Options.Dirs,
+            Relative = ctx.Options.Relative,
+            PreserveLinks = ctx.Options.PreserveLinks,
+            CopyLinks = ctx.Options.CopyLinks,
+            CopyUnsafeLinks = ctx.Options.CopyUnsafeLinks,
+            SafeLinks = ctx.Options.SafeLinks,
+            PreserveDevices = ctx.Options.PreserveDevices,
+            PreserveSpecials = ctx.Options.PreserveSpecials,
+            PreserveHardLinks = ctx.Options.HardLinks > 0,
+            AlwaysChecksum = ctx.Options.Checksum,
+            OneFileSystem = ctx.Options.OneFileSystem > 0,
             Filters = filters,
-            Chmod = ChmodRules(),
+            Chmod = chmod,
         };
         var reporter = new ContextReporter(ctx);
         var builder = new FileListBuilder(scan, reporter);
-        if (_options.FilesFrom is not null)
+        if (filesFrom is not null)
         {
             if (sources.Count != 1)
                 throw new RsyncException("--files-from needs exactly one source directory", ExitCodes.Syntax);
-            foreach (string name in ReadFilesFrom(_options.FilesFrom, _options.From0))
+            foreach (string name in filesFrom)
                 builder.AddFromList(sources[0], name);
         }
         else
@@ -238,14 +239,14 @@ public sealed partial class RsyncClient
         long startBytes = ctx.Writer.BytesWritten;
         var settings = new FileListSettings(
             ctx.Protocol,
-            PreserveUid: _options.PreserveOwner,
-            PreserveGid: _options.PreserveGroup,
-            PreserveLinks: _options.PreserveLinks,
-            PreserveDevices: _options.PreserveDevices,
-            PreserveSpecials: _options.PreserveSpecials,
-            PreserveHardLinks: _options.HardLinks > 0,
-            AlwaysChecksum: _options.Checksum,
-            NumericIds: _options.NumericIds,
+            PreserveUid: ctx.Options.PreserveOwner,
+            PreserveGid: ctx.Options.PreserveGroup,
+            PreserveLinks: ctx.Options.PreserveLinks,
+            PreserveDevices: ctx.Options.PreserveDevices,
+            PreserveSpecials: ctx.Options.PreserveSpecials,
+            PreserveHardLinks: ctx.Options.HardLinks > 0,
+            AlwaysChecksum: ctx.Options.Checksum,
+            NumericIds: ctx.Options.NumericIds,
             SafeFileList: ctx.SafeFileList);
         var encoder = new FileListEncoder(ctx.Writer, settings);
         for (int i = 0; i < files.Count; i++)
@@ -253,16 +254,16 @@ public sealed partial class RsyncClient
             encoder.Write(files[i], i);
             CountListed(ctx.Stats, files[i]);
         }
-        encoder.WriteEnd(ctx.IoError, _options.IgnoreErrors);
-        if (ctx.IoError != IoErrorFlags.None && !_options.IgnoreErrors && !ctx.SafeFileList)
+        encoder.WriteEnd(ctx.IoError, ctx.Options.IgnoreErrors);
+        if (ctx.IoError != IoErrorFlags.None && !ctx.Options.IgnoreErrors && !ctx.SafeFileList)
             ctx.Writer.WriteMessageInt(MessageCode.IoError, (int)ctx.IoError);
         ctx.Writer.Flush();
         ctx.Stats.TotalSize = encoder.TotalSize;
         ctx.Stats.NumFiles = files.Count;
         ctx.Stats.FileListSize = ctx.Writer.BytesWritten - startBytes;
         ctx.Stats.FileListTransferMilliseconds = transferClock.ElapsedMilliseconds;
-        if (_options.Verbose > 0 && _options.Quiet == 0)
-            _output.Info("building file list ... done");
+        if (ctx.Options.Verbose > 0)
+            ctx.Info("building file list ... done");
         return files;
     }
 
@@ -278,7 +279,11 @@ public sealed partial class RsyncClient
             stats.NumSpecials++;
     }
 
-    private static IEnumerable<string> ReadFilesFrom(string path, bool from0)
+    /// <summary>The local --files-from names, or null without the option.</summary>
+    private IEnumerable<string>? FilesFromNames() =>
+        _options.FilesFrom is { } list && _options.FilesFromHost is null ? ReadFilesFrom(list, _options.From0) : null;
+
+    internal static IEnumerable<string> ReadFilesFrom(string path, bool from0)
     {
         string text = path == "-" ? Console.In.ReadToEnd() : File.ReadAllText(path);
         var names = from0 ? text.Split('\0') : text.Split('\n');
