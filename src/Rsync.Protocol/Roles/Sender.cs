@@ -16,6 +16,9 @@ namespace NetRsync.Protocol.Roles;
 /// </summary>
 internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
 {
+    /// <summary>A daemon's sender reports its totals here, before the goodbye (main.c, handle_stats).</summary>
+    public Action? BeforeGoodbye { get; init; }
+
     private readonly RsyncReader _in = ctx.Reader;
     private readonly RsyncWriter _out = ctx.Writer;
     private int _transferIndex;
@@ -76,6 +79,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         if (ctx.IoError != ioErrorAtStart)
             _out.WriteMessageInt(MessageCode.IoError, (int)ctx.IoError);
         _out.WriteNdx(Ndx.Done);
+        BeforeGoodbye?.Invoke();
         _out.Flush();
         ReadFinalGoodbye();
     }
