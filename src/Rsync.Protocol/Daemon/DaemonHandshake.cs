@@ -18,10 +18,18 @@ internal static class DaemonHandshake
 
     public static Greeting ExchangeGreeting(RsyncReader reader, RsyncWriter writer, int protocol)
     {
-        writer.WriteAscii($"@RSYNCD: {protocol}.0 {string.Join(' ', SupportedAuthDigests)}\n");
-        writer.Flush();
-        string line = reader.ReadLine() ?? throw new RsyncException("rsync: did not see server greeting", ExitCodes.StartClient);
-        return ParseGreeting(line, protocol);
+        string? line;
+        try
+        {
+            writer.WriteAscii($"@RSYNCD: {protocol}.0 {string.Join(' ', SupportedAuthDigests)}\n");
+            writer.Flush();
+            line = reader.ReadLine();
+        }
+        catch (RsyncProtocolException ex)
+        {
+            throw new RsyncException("rsync: did not see server greeting", ExitCodes.StartClient, ex);
+        }
+        return ParseGreeting(line ?? throw new RsyncException("rsync: did not see server greeting", ExitCodes.StartClient), protocol);
     }
 
     public static Greeting ParseGreeting(string line, int protocol)
@@ -90,6 +98,20 @@ internal static class DaemonHandshake
     /// <summary>Sends the module name and reads until "@RSYNCD: OK", answering an auth challenge on the way.</summary>
     /// <returns>False when the daemon ended the session with "@RSYNCD: EXIT" (a module listing).</returns>
     public static bool SelectModule(RsyncReader reader, RsyncWriter writer, Greeting greeting, string module,
+        string user, Func<string> password, Action<string> printLine)
+    {
+        try
+        {
+            return SelectModuleCore(reader, writer, greeting, module, user, password, printLine);
+        }
+        catch (RsyncProtocolException ex)
+        {
+            // A daemon that hangs up here (even mid-write) never started the session (clientserver.c, start_inband_exchange).
+            throw new RsyncException("rsync: didn't get server startup line", ExitCodes.StartClient, ex);
+        }
+    }
+
+    private static bool SelectModuleCore(RsyncReader reader, RsyncWriter writer, Greeting greeting, string module,
         string user, Func<string> password, Action<string> printLine)
     {
         writer.WriteAscii(module + "\n");
