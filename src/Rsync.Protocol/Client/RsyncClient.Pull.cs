@@ -112,7 +112,13 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Reads the file list, then runs the generator and receiver side by side over the connection.</summary>
-    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, bool local, Action abort)
+    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, bool local, Action abort) =>
+        Receive(ctx, destination, filters, chmod, new ReceiveMode(SenderSendsStats: !local, WholeFileByDefault: local, LogsItems: !local), abort);
+
+    /// <summary>How the host of the receiving side differs: a client, a local copy, or a daemon.</summary>
+    internal readonly record struct ReceiveMode(bool SenderSendsStats, bool WholeFileByDefault, bool LogsItems);
+
+    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort)
     {
         var settings = new FileListSettings(
             ctx.Protocol,
@@ -164,9 +170,9 @@ public sealed partial class RsyncClient
         var side = new ReceivingSide(ctx, files, destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
         {
             SoloPath = solo,
-            SenderSendsStats = !local,
-            LogsItems = !local,
-            WholeFileByDefault = local,
+            SenderSendsStats = mode.SenderSendsStats,
+            LogsItems = mode.LogsItems,
+            WholeFileByDefault = mode.WholeFileByDefault,
         };
         MatchHardLinks(side, received);
 

@@ -158,8 +158,12 @@ internal sealed class RsyncWriter
         WriteMessage(code, b);
     }
 
+    /// <summary>Runs on the flushing thread just before the bytes go out, to add queued messages.</summary>
+    public Action? BeforeFlush { get; set; }
+
     public void Flush()
     {
+        BeforeFlush?.Invoke();
         CloseFrame();
         if (_position == 0)
             return;

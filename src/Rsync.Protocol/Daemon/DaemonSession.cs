@@ -1,0 +1,434 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using NetRsync.Protocol.Client;
+using NetRsync.Protocol.Daemon.Config;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Daemon;
+
+/// <summary>
+/// One client connection to the daemon (clientserver.c, start_daemon and rsync_module): greeting,
+/// module listing or selection, access checks, auth, the client's arguments, then the sender role
+/// for a pull or the generator and receiver for a push, confined to the module's path.
+/// </summary>
+internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
+{
+    private readonly DaemonConfig _config = daemon.Config;
+    private readonly DaemonLog _log = daemon.Log;
+    private string _host = "";
+    private string _address = "";
+
+    public void Run(CancellationToken cancellationToken)
+    {
+        var remote = (IPEndPoint)socket.RemoteEndPoint!;
+        _address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4().ToString() : remote.Address.ToString();
+        _host = _config.Global.ReverseLookup ? ReverseLookup(remote.Address) : HostAccess.UndeterminedHostName;
+        _log.Write($"connect from {_host} ({_address})");
+
+        using var connection = new Connection(socket, timeoutSeconds: 0, bandwidthLimitKiB: 0, cancellationToken);
+        var reader = connection.Reader;
+        var writer = connection.Writer;
+        reader.Role = "server";
+        try
+        {
+            string? motd = ReadMotd();
+            var greeting = DaemonServerHandshake.Exchange(reader, writer, motd);
+            string? line = reader.ReadLine();
+            if (line is null)
+                return;
+            if (line.Length == 0 || line == "#list")
+            {
+                SendListing(writer);
+                return;
+            }
+            string name = line.TrimEnd('/');
+            var module = _config.FindModule(name);
+            if (module is null)
+            {
+                Refuse(writer, $"Unknown module '{name}'");
+                _log.Write($"rsync denied on module {name} from {_host} ({_address}): unknown module");
+                return;
+            }
+            if (!HostAccess.For(module).IsAllowed(_address, _host))
+            {
+                Refuse(writer, $"access denied to {name} from {_host} ({_address})");
+                _log.Write($"rsync denied on module {name} from {_host} ({_address})");
+                return;
+            }
+            using var slot = daemon.TryEnterModule(module);
+            if (slot is null)
+            {
+                Refuse(writer, $"max connections ({module.MaxConnections}) reached -- try again later");
+                _log.Write($"max connections ({module.MaxConnections}) reached");
+                return;
+            }
+            if (!Authenticate(reader, writer, module, greeting, out string user, out bool readOnly))
+                return;
+            writer.WriteAscii("@RSYNCD: OK\n");
+            writer.Flush();
+            var args = DaemonServerHandshake.ReadArguments(reader, greeting.Protocol);
+            Serve(connection, module, greeting, args, user, readOnly || module.ReadOnly);
+        }
+        catch (RsyncException ex)
+        {
+            _log.Write($"{ex.Message} [{_host}]");
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            _log.Write($"connection with {_host} ({_address}) ended: {ex.Message}");
+        }
+    }
+
+    private static string ReverseLookup(IPAddress address)
+    {
+        try
+        {
+            return Dns.GetHostEntry(address).HostName;
+        }
+        catch (SocketException)
+        {
+            return HostAccess.UnknownHostName;
+        }
+    }
+
+    private string? ReadMotd()
+    {
+        string? path = _config.Global.MotdFile;
+        if (string.IsNullOrEmpty(path))
+            return null;
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static void Refuse(RsyncWriter writer, string why)
+    {
+        writer.WriteAscii($"@ERROR: {why}\n");
+        writer.Flush();
+    }
+
+    /// <summary>Module names and comments as rsync lists them (clientserver.c, send_listing).</summary>
+    private void SendListing(RsyncWriter writer)
+    {
+        foreach (var module in _config.Modules)
+        {
+            if (!module.List || !HostAccess.For(module).IsAllowed(_address, _host))
+                continue;
+            writer.WriteAscii($"{module.Name,-15}\t{module.Comment ?? ""}\n");
+        }
+        writer.WriteAscii("@RSYNCD: EXIT\n");
+        writer.Flush();
+    }
+
+    /// <summary>Challenge and response against the module's secrets (authenticate.c, auth_server).</summary>
+    private bool Authenticate(RsyncReader reader, RsyncWriter writer, DaemonModule module, Greeting greeting, out string user, out bool readOnly)
+    {
+        user = "";
+        readOnly = module.ReadOnly;
+        var auth = AuthUsers.Parse(module.AuthUsers);
+        if (auth.IsAnonymous)
+            return true;
+        string challenge = DaemonServerHandshake.NewChallenge();
+        var (name, response) = DaemonServerHandshake.Challenge(reader, writer, challenge);
+        string digest = DaemonServerHandshake.ChooseDigest(greeting.AuthDigests);
+        string? error;
+        if (name is null || response is null)
+            error = "invalid challenge response";
+        else
+        {
+            var decision = auth.Evaluate(name, () => [], module.ReadOnly);
+            if (!decision.Allowed)
+                error = decision.Error;
+            else
+            {
+                var secrets = SecretsFile.Open(module.SecretsFile, module.StrictModes, Environment.IsPrivilegedProcess);
+                if (secrets.LogMessage is not null)
+                    _log.Write(secrets.LogMessage);
+                error = secrets.File is null ? secrets.Error
+                    : secrets.File.Check(name, decision.MatchedGroup, password => DaemonServerHandshake.Verify(digest, password, challenge, response));
+                readOnly = decision.ReadOnly;
+            }
+        }
+        if (error is not null)
+        {
+            _log.Write($"auth failed on module {module.Name} from {_host} ({_address}): {error}");
+            Refuse(writer, $"auth failed on module {module.Name}");
+            return false;
+        }
+        user = name!;
+        return true;
+    }
+
+    private void Serve(Connection connection, DaemonModule module, Greeting greeting, List<string> args, string user, bool readOnly)
+    {
+        var reader = connection.Reader;
+        var writer = connection.Writer;
+        string modulePath = Path.GetFullPath(module.Path ?? throw new RsyncException($"module {module.Name} has no path", ExitCodes.FileSelect));
+
+        var invocation = ClientInvocation.Parse(args);
+        var options = invocation.Options;
+        if (module.EffectiveNumericIds(useChroot: false))
+            options.NumericIds = true;
+        if (module.Timeout > 0 && (options.Timeout == 0 || module.Timeout < options.Timeout))
+            options.Timeout = module.Timeout;
+        connection.TimeoutSeconds = options.Timeout;
+        if (module.MaxVerbosity >= 0 && options.Verbose > module.MaxVerbosity)
+            options.Verbose = module.MaxVerbosity;
+
+        var output = new DaemonOutput(writer, _log);
+        var ctx = new TransferContext
+        {
+            Reader = reader,
+            Writer = writer,
+            Options = options,
+            Output = output,
+            Protocol = greeting.Protocol,
+        };
+        connection.Context = ctx;
+
+        // compat.c, setup_protocol: what we honour of the client's capability letters.
+        var compat = CompatFlags.SymlinkTimes;
+        if (invocation.Capabilities.Contains('f'))
+            compat |= CompatFlags.SafeFileList;
+        if (invocation.Capabilities.Contains('x'))
+            compat |= CompatFlags.AvoidXattrOptim;
+        ctx.Compat = compat;
+        ctx.ChecksumSeed = options.ChecksumSeed != 0 ? options.ChecksumSeed : (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() & int.MaxValue);
+        writer.WriteByte((byte)compat);
+        writer.WriteInt32(ctx.ChecksumSeed);
+        writer.StartMultiplexing();
+        reader.StartMultiplexing();
+        reader.MessageHandler = (code, payload) => ClientMessage(ctx, code, payload);
+
+        string request = string.Join(' ', invocation.Paths);
+        try
+        {
+            if (invocation.Options.Compress > 0)
+                throw new RsyncException("compression (-z) is not supported by this daemon yet", ExitCodes.Unsupported);
+            if (module.RefuseOptions is { Length: > 0 } refuse && RefusedOption(refuse, args) is { } refused)
+                throw new RsyncException($"The server is configured to refuse --{refused}", ExitCodes.Unsupported);
+            var chmod = ChmodRules.Parse(invocation.IsSender ? Split(module.OutgoingChmod) : Split(module.IncomingChmod), Posix.Umask());
+            var daemonFilters = DaemonFilters(module);
+            if (invocation.IsSender)
+            {
+                if (module.WriteOnly)
+                    throw new RsyncException("ERROR: module is write only", ExitCodes.Syntax);
+                _log.Write($"rsync on {module.Name}/{request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                ServePull(ctx, modulePath, module, invocation, daemonFilters, chmod);
+            }
+            else
+            {
+                if (readOnly)
+                    throw new RsyncException("ERROR: module is read only", ExitCodes.Syntax);
+                _log.Write($"rsync to {module.Name}/{request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                ServePush(ctx, connection, modulePath, module, invocation, daemonFilters, chmod);
+            }
+            reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
+            _log.Write($"sent {ctx.Stats.BytesSent} bytes  received {ctx.Stats.BytesReceived} bytes  total size {ctx.Stats.TotalSize}");
+        }
+        catch (RsyncException ex) when (writer.Multiplexed && ex is not RsyncProtocolException)
+        {
+            // Tell the client why, then end as rsync does (log.c, rwrite; cleanup.c, _exit_cleanup).
+            output.Error("rsync: " + ex.Message.TrimStart());
+            try
+            {
+                if (ctx.Protocol >= 31)
+                    writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
+                writer.Flush();
+                reader.WaitForPeerToClose(TimeSpan.FromSeconds(2));
+            }
+            catch (RsyncException)
+            {
+            }
+            _log.Write($"rsync error: {ex.Message} (code {ex.ExitCode})");
+        }
+    }
+
+    private static IEnumerable<string> Split(string? list) =>
+        string.IsNullOrWhiteSpace(list) ? [] : [list];
+
+    /// <summary>The module's own exclude/include/filter parameters (clientserver.c, daemon_filter_list).</summary>
+    private static FilterList DaemonFilters(DaemonModule module)
+    {
+        var rules = new List<string>();
+        foreach (string f in ConfigTokens.Split(module.Filter ?? ""))
+            rules.Add(f);
+        foreach (string p in ConfigTokens.Split(module.Include ?? ""))
+            rules.Add("+ " + p);
+        foreach (string p in ConfigTokens.Split(module.Exclude ?? ""))
+            rules.Add("- " + p);
+        return FilterList.Parse(rules);
+    }
+
+    private static string? RefusedOption(string refuse, List<string> args)
+    {
+        var refused = refuse.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries);
+        foreach (string arg in args)
+        {
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+                continue;
+            string name = arg[2..];
+            int eq = name.IndexOf('=');
+            if (eq >= 0)
+                name = name[..eq];
+            foreach (string pattern in refused)
+            {
+                if (WildMatch.Match(Encoding.UTF8.GetBytes(pattern), Encoding.UTF8.GetBytes(name))
+                    || (pattern == "delete" && name.StartsWith("delete", StringComparison.Ordinal)))
+                    return name;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The module path a client argument names, refusing anything that leaves it (util.c, sanitize_path).</summary>
+    private static string ResolveInModule(string modulePath, string argument, string moduleName)
+    {
+        string rel = argument;
+        if (rel == moduleName)
+            rel = "";
+        else if (rel.StartsWith(moduleName + "/", StringComparison.Ordinal))
+            rel = rel[(moduleName.Length + 1)..];
+        var parts = new List<string>();
+        foreach (string part in rel.Split('/'))
+        {
+            if (part.Length == 0 || part == ".")
+                continue;
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                    parts.RemoveAt(parts.Count - 1);
+                continue;
+            }
+            parts.Add(part);
+        }
+        string joined = parts.Count == 0 ? modulePath : Path.Join(modulePath, string.Join('/', parts));
+        return rel.EndsWith('/') || rel.Length == 0 ? joined + "/" : joined;
+    }
+
+    private void ServePull(TransferContext ctx, string modulePath, DaemonModule module, ClientInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
+    {
+        var clientRules = ReadFilterList(ctx.Reader);
+        var filters = FilterList.Parse(clientRules.Concat(daemonFilters.Rules.Select(r => r.WireText)));
+        IEnumerable<string>? filesFrom = null;
+        if (ctx.Options.FilesFrom == "-")
+            filesFrom = ReadForwardedNames(ctx);
+
+        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p, module.Name)).ToList();
+        foreach (string source in sources)
+        {
+            string full = Path.GetFullPath(source.TrimEnd('/'));
+            if (!full.StartsWith(modulePath, StringComparison.Ordinal))
+                throw new RsyncException($"path escapes the module: {source}", ExitCodes.Protocol);
+        }
+        if (module.IgnoreErrors)
+            ctx.Options.IgnoreErrors = true;
+
+        var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom);
+        ConfineToModule(files, modulePath);
+        var sender = new Sender(ctx, files)
+        {
+            BeforeGoodbye = () =>
+            {
+                // main.c, handle_stats: a daemon's sender reports its totals.
+                var w = ctx.Writer;
+                w.WriteVarLong(ctx.Reader.BytesRead, 3);
+                w.WriteVarLong(w.BytesWritten, 3);
+                w.WriteVarLong(ctx.Stats.TotalSize, 3);
+                w.WriteVarLong(ctx.Stats.FileListBuildMilliseconds, 3);
+                w.WriteVarLong(ctx.Stats.FileListTransferMilliseconds, 3);
+            },
+        };
+        sender.Run();
+        ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
+        ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
+    }
+
+    /// <summary>A symlink inside the module must not lead the sender out of it: entries under a linked directory are dropped.</summary>
+    private static void ConfineToModule(List<FileEntry> files, string modulePath)
+    {
+        foreach (var file in files)
+        {
+            string real = Path.GetFullPath(file.LocalPath);
+            if (!real.StartsWith(modulePath, StringComparison.Ordinal))
+                throw new RsyncException($"path escapes the module: {file.NameString}", ExitCodes.Protocol);
+        }
+    }
+
+    private void ServePush(TransferContext ctx, Connection connection, string modulePath, DaemonModule module, ClientInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
+    {
+        var o = ctx.Options;
+        bool receiverWantsList = o.PruneEmptyDirs || (o.GetEffectiveDeleteMode(ctx.Protocol) != DeleteMode.None);
+        var rules = receiverWantsList ? ReadFilterList(ctx.Reader) : [];
+        var filters = FilterList.Parse(rules.Concat(daemonFilters.Rules.Select(r => r.WireText)));
+        string destArg = invocation.Paths.Count > 0 ? invocation.Paths[^1] : "";
+        string destination = ResolveInModule(modulePath, destArg, module.Name);
+        RsyncClient.Receive(ctx, destination, filters, chmod,
+            new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false), connection.Abort);
+        ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
+        ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
+    }
+
+    /// <summary>Rules the client sends: int length + text, ending with 0 (exclude.c, recv_filter_list).</summary>
+    private static List<string> ReadFilterList(RsyncReader reader)
+    {
+        var rules = new List<string>();
+        while (true)
+        {
+            int len = reader.ReadInt32();
+            if (len == 0)
+                return rules;
+            if (len < 0 || len > ProtocolLimits.MaxPath * 2)
+                throw new RsyncProtocolException($"invalid filter rule length {len}");
+            rules.Add(Encoding.UTF8.GetString(reader.ReadBytes(len)));
+        }
+    }
+
+    private static List<string> ReadForwardedNames(TransferContext ctx)
+    {
+        var names = new List<string>();
+        var current = new List<byte>();
+        while (true)
+        {
+            byte b = ctx.Reader.ReadByte();
+            if (b != 0)
+            {
+                current.Add(b);
+                continue;
+            }
+            if (current.Count == 0)
+                return names;
+            names.Add(Encoding.UTF8.GetString(current.ToArray()));
+            current.Clear();
+        }
+    }
+
+    private static void ClientMessage(TransferContext ctx, MessageCode code, byte[] payload)
+    {
+        switch (code)
+        {
+            case MessageCode.ErrorXfer:
+                ctx.NoteTransferError();
+                break;
+            case MessageCode.IoError when payload.Length == 4:
+                ctx.NoteRemoteIoError(BinaryPrimitives.ReadInt32LittleEndian(payload));
+                break;
+            case MessageCode.ErrorExit when payload.Length == 4:
+                ctx.NoteRemoteExit(BinaryPrimitives.ReadInt32LittleEndian(payload));
+                break;
+        }
+    }
+}
