@@ -74,8 +74,14 @@ internal static class CommandLine
                         Console.WriteLine(line);
                     return 0;
                 }
-                Console.Error.WriteLine("netrsync: listing a module's files (a single remote argument) is not supported yet");
-                return Fail(ExitCodes.Unsupported);
+                if (only is not null)
+                {
+                    // One remote argument lists it, as --list-only does (options.c: list_only when no destination).
+                    var listed = await client.PullAsync(positional[0], "", cancel.Token);
+                    return Finish(listed.ExitCode);
+                }
+                Console.Error.WriteLine("netrsync: a local source needs a destination");
+                return Fail(ExitCodes.Syntax, "syntax or usage error");
             }
 
             string destination = positional[^1];

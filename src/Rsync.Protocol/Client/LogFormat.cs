@@ -25,18 +25,18 @@ internal static class LogFormat
             switch (code)
             {
                 case 'n':
-                    sb.Append(file.NameString);
+                    sb.Append(Escape(file.NameString));
                     if (file.IsDirectory)
                         sb.Append('/');
                     break;
                 case 'f':
-                    sb.Append(file.NameString);
+                    sb.Append(Escape(file.NameString));
                     break;
                 case 'L':
                     if (hardLinkTarget is { Length: > 0 })
-                        sb.Append(" => ").Append(hardLinkTarget);
+                        sb.Append(" => ").Append(Escape(hardLinkTarget));
                     else if (file.IsSymlink && file.LinkTarget is not null)
-                        sb.Append(" -> ").Append(Encoding.UTF8.GetString(file.LinkTarget));
+                        sb.Append(" -> ").Append(Escape(Encoding.UTF8.GetString(file.LinkTarget)));
                     break;
                 case 'i':
                     sb.Append(Itemize(file, iflags, sender, preserveTimes, receiverSymlinkTimes));
@@ -57,6 +57,22 @@ internal static class LogFormat
                     sb.Append('%').Append(code);
                     break;
             }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Control characters in names are shown as \#ooo, as rsync's output does (log.c, rwrite escaping).</summary>
+    public static string Escape(string name)
+    {
+        if (!name.AsSpan().ContainsAnyInRange('\0', '\x1f') && !name.Contains('\x7f'))
+            return name;
+        var sb = new StringBuilder(name.Length + 8);
+        foreach (char c in name)
+        {
+            if (c < 0x20 || c == 0x7F)
+                sb.Append("\\#").Append(Convert.ToString(c, 8).PadLeft(3, '0'));
+            else
+                sb.Append(c);
         }
         return sb.ToString();
     }

@@ -145,6 +145,12 @@ public sealed partial class RsyncClient
         }
         var files = new List<FileEntry>(received);
         files.Sort(FileNameComparer.Instance);
+        bool listOnly = destination.Length == 0;
+        if (files.Count == 0 && mode.SenderSendsStats)
+        {
+            // A daemon's sender stops after an empty list, and so does its client (main.c, client_run).
+            return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
+        }
         ctx.Stats.NumFiles = files.Count;
         foreach (var f in files)
         {
@@ -154,7 +160,10 @@ public sealed partial class RsyncClient
         }
 
         string? solo = null;
-        if (files.Count == 1 && !files[0].IsDirectory && (Posix.TryStat(destination, out var dst) != 0 || !dst.IsDirectory) && !destination.EndsWith('/'))
+        if (listOnly)
+        {
+        }
+        else if (files.Count == 1 && !files[0].IsDirectory && (Posix.TryStat(destination, out var dst) != 0 || !dst.IsDirectory) && !destination.EndsWith('/'))
             solo = destination;
         else if (files.Count > 0 && !ctx.Options.DryRun && Posix.TryStat(destination, out var d) != 0)
         {
@@ -167,9 +176,10 @@ public sealed partial class RsyncClient
         else if (files.Count > 0 && Posix.TryStat(destination, out var existing) == 0 && !existing.IsDirectory)
             throw new RsyncException($"ERROR: destination must be a directory when copying more than 1 file", ExitCodes.FileSelect);
 
-        var side = new ReceivingSide(ctx, files, destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
+        var side = new ReceivingSide(ctx, files, listOnly ? "/nonexistent" : destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
         {
             SoloPath = solo,
+            ListOnly = listOnly,
             SenderSendsStats = mode.SenderSendsStats,
             LogsItems = mode.LogsItems,
             WholeFileByDefault = mode.WholeFileByDefault,

@@ -22,12 +22,13 @@ internal sealed class Generator(ReceivingSide side)
     private readonly StrongChecksum _strong = new(side.Ctx.ChecksumSeed);
     private int _doneCount;
     private int _deletions;
+    private int _skippedDeletions;
     private bool _deleteLimitHit;
 
     public void Run()
     {
         var deleteMode = _o.GetEffectiveDeleteMode(side.Ctx.Protocol);
-        bool deleting = deleteMode != DeleteMode.None;
+        bool deleting = deleteMode != DeleteMode.None && !side.ListOnly;
         if (deleting && deleteMode == DeleteMode.Before)
             DeletePass();
 
@@ -56,7 +57,7 @@ internal sealed class Generator(ReceivingSide side)
             DeletePass();
         if (_deleteLimitHit)
         {
-            side.Ctx.Error($"Deletions stopped due to --max-delete limit ({_deletions} skipped)");
+            side.Ctx.Error($"Deletions stopped due to --max-delete limit ({_skippedDeletions} skipped)");
             side.Ctx.IoError |= IoErrorFlags.DeleteLimit;
         }
         if (side.Ctx.Protocol >= 31)
@@ -69,8 +70,11 @@ internal sealed class Generator(ReceivingSide side)
             WaitForDone(4, handleRedo: false);
         }
 
-        FinishHardLinks();
-        TouchUpDirectories();
+        if (!side.ListOnly)
+        {
+            FinishHardLinks();
+            TouchUpDirectories();
+        }
         _out.WriteNdx(Ndx.Done);
         _out.Flush();
     }
@@ -99,6 +103,11 @@ internal sealed class Generator(ReceivingSide side)
     private void Generate(int ndx, bool redo)
     {
         FileEntry file = side.Files[ndx];
+        if (side.ListOnly)
+        {
+            ListEntry(file);
+            return;
+        }
         if ((file.Flags & EntryFlags.Sent) != 0 && !redo)
             return; // a duplicate name
         string path = side.PathOf(file);
@@ -118,6 +127,48 @@ internal sealed class Generator(ReceivingSide side)
             GenerateNode(ndx, file, path, exists, st);
         else if (file.IsRegular)
             GenerateFile(ndx, file, path, exists, st, redo);
+    }
+
+    /// <summary>One line of --list-only output (generator.c, list_file_entry).</summary>
+    private void ListEntry(FileEntry file)
+    {
+        string size = _o.HumanReadable > 0 ? file.Size.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : file.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        int width = _o.HumanReadable > 0 ? 14 : 11;
+        string time = DateTimeOffset.FromUnixTimeSeconds(file.ModTime).ToLocalTime().ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        string line = $"{PermString(file.Mode)} {size.PadLeft(width)} {time} {Client.LogFormat.Escape(file.NameString)}";
+        if (_o.PreserveLinks && file.IsSymlink)
+            line += " -> " + Client.LogFormat.Escape(Encoding.UTF8.GetString(file.LinkTarget ?? []));
+        side.Ctx.Info(line);
+    }
+
+    /// <summary>"drwxr-xr-x" and friends (lib/permstring.c).</summary>
+    internal static string PermString(int mode)
+    {
+        Span<char> p = stackalloc char[10];
+        "----------".CopyTo(p);
+        const string map = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++)
+        {
+            if ((mode & (1 << i)) != 0)
+                p[9 - i] = map[8 - i];
+        }
+        if ((mode & 0x800) != 0)
+            p[3] = (mode & 0x40) != 0 ? 's' : 'S';
+        if ((mode & 0x400) != 0)
+            p[6] = (mode & 0x8) != 0 ? 's' : 'S';
+        if ((mode & 0x200) != 0)
+            p[9] = (mode & 0x1) != 0 ? 't' : 'T';
+        p[0] = (mode & Posix.S_IFMT) switch
+        {
+            Posix.S_IFDIR => 'd',
+            Posix.S_IFLNK => 'l',
+            Posix.S_IFBLK => 'b',
+            Posix.S_IFCHR => 'c',
+            Posix.S_IFSOCK => 's',
+            Posix.S_IFIFO => 'p',
+            _ => '-',
+        };
+        return new string(p);
     }
 
     private void GenerateDirectory(int ndx, FileEntry file, string path, bool exists, FileStatus st)
@@ -220,10 +271,9 @@ internal sealed class Generator(ReceivingSide side)
             return; // linked to its group's transferred member at the end
         if (exists && !st.IsRegular)
         {
-            if (st.IsDirectory || !RemoveInTheWay(path, st, file))
+            if (!RemoveInTheWay(path, st, file))
             {
-                if (st.IsDirectory)
-                    side.Ctx.TransferError($"recv_generator: \"{path}\" is a directory; not replacing it with a file");
+                side.Ctx.TransferError($"could not make way for new regular file: {file.NameString}");
                 return;
             }
             exists = false;
@@ -322,7 +372,7 @@ internal sealed class Generator(ReceivingSide side)
         var f = ItemFlags.None;
         if (file.IsRegular && file.Size != st.Size)
             f |= ItemFlags.ReportSize;
-        bool keepTime = _o.PreserveTimes && !(file.IsDirectory && _o.OmitDirTimes) && !(file.IsSymlink && _o.OmitLinkTimes);
+        bool keepTime = _o.PreserveTimes && !(file.IsDirectory && !side.PreserveDirectoryTimes) && !(file.IsSymlink && _o.OmitLinkTimes);
         if (keepTime && !SameTime(st.MtimeSeconds, file.ModTime))
             f |= ItemFlags.ReportTime;
         if (!file.IsSymlink && _o.PreservePerms && (st.Mode & 0xFFF) != (file.Mode & 0xFFF))
@@ -360,28 +410,109 @@ internal sealed class Generator(ReceivingSide side)
         }
     }
 
+    /// <summary>
+    /// Clears something of another type out of the way. An empty directory always goes; one with
+    /// contents only with --force or --delete (generator.c, delete_item with DEL_FOR_*).
+    /// </summary>
     private bool RemoveInTheWay(string path, FileStatus st, FileEntry file)
     {
+        if (st.IsDirectory)
+        {
+            bool hasContents;
+            try
+            {
+                hasContents = Directory.EnumerateFileSystemEntries(path).Any();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                hasContents = true;
+            }
+            bool deleting = _o.GetEffectiveDeleteMode(side.Ctx.Protocol) != DeleteMode.None;
+            if (hasContents && !_o.Force && !deleting)
+            {
+                side.Ctx.TransferError($"cannot delete non-empty directory: {file.NameString}");
+                return false;
+            }
+        }
+        if (_o.DryRun)
+            return true;
+        return DeleteTree(path, file.NameString, st, log: false);
+    }
+
+    /// <summary>
+    /// Deletes a file or a directory tree, contents first, counting and naming each item as rsync
+    /// does, and stopping at --max-delete (delete.c, delete_item and delete_dir_contents).
+    /// </summary>
+    private bool DeleteTree(string full, string rel, FileStatus st, bool log)
+    {
+        bool ok = true;
+        if (st.IsDirectory)
+        {
+            List<string> children;
+            try
+            {
+                children = Directory.EnumerateFileSystemEntries(full).Select(p => Path.GetFileName(p)!).Order(StringComparer.Ordinal).ToList();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                side.Ctx.TransferError($"opendir \"{full}\" failed: {ex.Message}");
+                return false;
+            }
+            foreach (string child in children)
+            {
+                string childFull = Path.Join(full, child);
+                if (Posix.TryLStat(childFull, out var cst) != 0)
+                    continue;
+                string childRel = rel + "/" + child;
+                if (log && IsProtected(childRel, cst.IsDirectory))
+                {
+                    ok = false;
+                    continue;
+                }
+                ok &= DeleteTree(childFull, childRel, cst, log);
+            }
+        }
+        if (!ok)
+            return false;
+        if (log)
+        {
+            if (_o.MaxDelete is int max && _deletions >= max)
+            {
+                _deleteLimitHit = true;
+                _skippedDeletions++;
+                return false;
+            }
+            _deletions++;
+            if (_o.ItemizeChanges > 0)
+                side.Ctx.Info($"*deleting   {rel}{(st.IsDirectory ? "/" : "")}");
+            else if (_o.Verbose > 0)
+                side.Ctx.Info($"deleting {rel}{(st.IsDirectory ? "/" : "")}");
+            var stats = side.Ctx.Stats;
+            if (st.IsDirectory)
+                stats.DeletedDirs++;
+            else if (st.IsSymlink)
+                stats.DeletedSymlinks++;
+            else if (Posix.IsDevice(st.Mode))
+                stats.DeletedDevices++;
+            else if (Posix.IsSpecial(st.Mode))
+                stats.DeletedSpecials++;
+            stats.DeletedFiles++;
+        }
         if (_o.DryRun)
             return true;
         try
         {
             if (st.IsDirectory)
-            {
-                if (!_o.Force && Directory.EnumerateFileSystemEntries(path).Any())
-                {
-                    side.Ctx.TransferError($"cannot delete non-empty directory: {file.NameString}");
-                    return false;
-                }
-                Directory.Delete(path, recursive: true);
-            }
+                Directory.Delete(full);
+            else if (log && _o.Backup)
+                side.MakeBackup(new FileEntry(Encoding.UTF8.GetBytes(rel), st.Mode, st.Size, st.MtimeSeconds), full);
             else
-                File.Delete(path);
+                File.Delete(full);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            side.Ctx.TransferError($"delete_file: unlink \"{path}\" failed: {ex.Message}");
+            side.Ctx.TransferError($"delete_file: unlink \"{full}\" failed: {ex.Message}");
             return false;
         }
     }
@@ -448,34 +579,7 @@ internal sealed class Generator(ReceivingSide side)
                 continue;
             if (IsProtected(rel, st.IsDirectory))
                 continue;
-            if (_o.MaxDelete is int max && _deletions >= max)
-            {
-                _deleteLimitHit = true;
-                continue;
-            }
-            _deletions++;
-            if (_o.ItemizeChanges > 0)
-                side.Ctx.Info($"*deleting   {rel}{(st.IsDirectory ? "/" : "")}");
-            else if (_o.Verbose > 0)
-                side.Ctx.Info($"deleting {rel}{(st.IsDirectory ? "/" : "")}");
-            if (st.IsDirectory)
-                side.Ctx.Stats.DeletedDirs++;
-            side.Ctx.Stats.DeletedFiles++;
-            if (_o.DryRun)
-                continue;
-            try
-            {
-                if (st.IsDirectory)
-                    Directory.Delete(full, recursive: true);
-                else if (_o.Backup)
-                    side.MakeBackup(new FileEntry(Encoding.UTF8.GetBytes(rel), st.Mode, st.Size, st.MtimeSeconds), full);
-                else
-                    File.Delete(full);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                side.Ctx.TransferError($"delete_file: unlink \"{full}\" failed: {ex.Message}");
-            }
+            DeleteTree(full, rel, st, log: true);
         }
     }
 

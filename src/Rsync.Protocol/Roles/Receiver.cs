@@ -200,7 +200,7 @@ internal sealed class Receiver(ReceivingSide side)
                 discarded = true;
                 return false;
             }
-            if (o.Inplace)
+            if (o.Inplace || o.Sparse)
                 RandomAccess.SetLength(output, written);
             output.Dispose();
             output = null;
@@ -227,7 +227,19 @@ internal sealed class Receiver(ReceivingSide side)
             }
             temp = null;
             if (partial is not null && basisPath == partial)
+            {
                 File.Delete(partial);
+                // The partial dir goes once it is empty (receiver.c, handle_partial_dir).
+                try
+                {
+                    string? dir = Path.GetDirectoryName(partial);
+                    if (dir is not null && !Directory.EnumerateFileSystemEntries(dir).Any())
+                        Directory.Delete(dir);
+                }
+                catch (IOException)
+                {
+                }
+            }
             return true;
         }
         finally
@@ -344,6 +356,9 @@ internal sealed class Receiver(ReceivingSide side)
     {
         if (output is null)
             return false;
+        // -S: runs of zeros become holes; the final length is set after the last token.
+        if (side.Ctx.Options.Sparse && !side.Ctx.Options.Inplace && data.IndexOfAnyExcept((byte)0) < 0)
+            return true;
         try
         {
             RandomAccess.Write(output, data, offset);

@@ -76,6 +76,9 @@ internal sealed class ReceivingSide
     /// <summary>A remote sender reports its totals at the end; our own in-process sender does not (main.c, handle_stats).</summary>
     public bool SenderSendsStats { get; init; } = true;
 
+    /// <summary>--list-only: the list is printed and nothing is fetched or changed.</summary>
+    public bool ListOnly { get; init; }
+
     /// <summary>In a local copy the sender already names each file; the receiving side, like rsync's server half, stays quiet.</summary>
     public bool LogsItems { get; init; } = true;
 
@@ -135,7 +138,7 @@ internal sealed class ReceivingSide
                 ok = false;
             }
         }
-        bool keepTime = o.PreserveTimes && !(file.IsDirectory && o.OmitDirTimes) && !(file.IsSymlink && o.OmitLinkTimes);
+        bool keepTime = o.PreserveTimes && !(file.IsDirectory && !PreserveDirectoryTimes) && !(file.IsSymlink && o.OmitLinkTimes);
         if (keepTime)
         {
             int errno = Posix.SetModTime(path, file.ModTime, Ctx.Protocol >= 31 ? file.ModNanoseconds : 0);
@@ -147,6 +150,9 @@ internal sealed class ReceivingSide
         }
         return ok;
     }
+
+    /// <summary>-O, and also -b without --backup-dir, leave directory times alone (options.c).</summary>
+    public bool PreserveDirectoryTimes => !Ctx.Options.OmitDirTimes && !(Ctx.Options.Backup && Ctx.Options.BackupDir is null);
 
     /// <summary>The permissions a file gets: the sender's with -p, else the local ones (rsync.c, dest_mode).</summary>
     public int ModeFor(FileEntry file, bool isNew, string path)
@@ -183,7 +189,9 @@ internal sealed class ReceivingSide
         string target;
         if (o.BackupDir is { } dir)
         {
-            target = Path.Join(dir, file.NameString) + o.BackupSuffix;
+            // A relative --backup-dir is relative to the destination (the receiver works from there).
+            string root = Path.IsPathRooted(dir) ? dir : Path.Join(Destination, dir);
+            target = Path.Join(root, file.NameString) + o.BackupSuffix;
             string? parent = Path.GetDirectoryName(target);
             if (parent is not null)
                 Directory.CreateDirectory(parent);
