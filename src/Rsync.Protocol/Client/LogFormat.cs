@@ -61,15 +61,21 @@ internal static class LogFormat
         return sb.ToString();
     }
 
-    /// <summary>Control characters in names are shown as \#ooo, as rsync's output does (log.c, rwrite escaping).</summary>
+    /// <summary>
+    /// Control characters other than tab are shown as \#ooo, and so is the backslash of a literal
+    /// "\#ddd", so the output stays one line per name (log.c, filtered_fwrite).
+    /// </summary>
     public static string Escape(string name)
     {
-        if (!name.AsSpan().ContainsAnyInRange('\0', '\x1f') && !name.Contains('\x7f'))
+        if (!name.AsSpan().ContainsAnyInRange('\0', '\x1f') && !name.Contains("\\#", StringComparison.Ordinal))
             return name;
         var sb = new StringBuilder(name.Length + 8);
-        foreach (char c in name)
+        for (int i = 0; i < name.Length; i++)
         {
-            if (c < 0x20 || c == 0x7F)
+            char c = name[i];
+            bool literalEscape = c == '\\' && i + 4 < name.Length && name[i + 1] == '#'
+                && char.IsAsciiDigit(name[i + 2]) && char.IsAsciiDigit(name[i + 3]) && char.IsAsciiDigit(name[i + 4]);
+            if (literalEscape || (c < 0x20 && c != '\t'))
                 sb.Append("\\#").Append(Convert.ToString(c, 8).PadLeft(3, '0'));
             else
                 sb.Append(c);

@@ -61,7 +61,8 @@ public sealed partial class RsyncClient
             SendReceiverFilterList(ctx, filters);
             if (_options.FilesFrom is { } list && _options.FilesFromHost is null)
                 ForwardFilesFrom(ctx, list);
-            var result = Receive(ctx, destination, filters, ChmodRules(), local: false, abort: connection.Abort);
+            var result = Receive(ctx, destination, filters, ChmodRules(), local: false, abort: connection.Abort,
+                validate: files => ReceivingSide.ValidateRequested(files, url.Path, _options.Relative, filters));
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             ctx.Stats.Elapsed = clock.Elapsed;
             return result;
@@ -112,13 +113,15 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Reads the file list, then runs the generator and receiver side by side over the connection.</summary>
-    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, bool local, Action abort) =>
-        Receive(ctx, destination, filters, chmod, new ReceiveMode(SenderSendsStats: !local, WholeFileByDefault: local, LogsItems: !local), abort);
+    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, bool local, Action abort,
+        Action<List<FileEntry>>? validate = null) =>
+        Receive(ctx, destination, filters, chmod, new ReceiveMode(SenderSendsStats: !local, WholeFileByDefault: local, LogsItems: !local), abort, validate);
 
     /// <summary>How the host of the receiving side differs: a client, a local copy, or a daemon.</summary>
     internal readonly record struct ReceiveMode(bool SenderSendsStats, bool WholeFileByDefault, bool LogsItems);
 
-    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort)
+    internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort,
+        Action<List<FileEntry>>? validate = null)
     {
         var settings = new FileListSettings(
             ctx.Protocol,
@@ -135,6 +138,7 @@ public sealed partial class RsyncClient
         decoder.ReadAll();
         var received = decoder.Entries;
         ReceivingSide.ValidateNames(received);
+        validate?.Invoke(received);
         if (decoder.IoError != IoErrorFlags.None)
             ctx.NoteRemoteIoError((int)decoder.IoError);
 

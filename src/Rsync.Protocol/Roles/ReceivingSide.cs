@@ -285,10 +285,37 @@ internal sealed class ReceivingSide
                     }
                 }
             }
+            // "." is the transfer's top directory and nothing else (flist.c, recv_file_entry).
+            if (name == "." && !file.IsDirectory)
+                bad = true;
             if (bad)
                 throw new RsyncProtocolException($"ERROR: rejecting unsafe file name from the sender: \"{name}\"", ExitCodes.Protocol);
         }
     }
 
     public static string Show(byte[] name) => Encoding.UTF8.GetString(name);
+
+    /// <summary>
+    /// A sender may only send what was asked for: names under the requested path, and nothing the
+    /// receiver's own rules exclude (flist.c, recv_file_entry; the fix for CVE-2022-29154).
+    /// </summary>
+    public static void ValidateRequested(List<FileEntry> files, string requestedPath, bool relative, FilterList filters)
+    {
+        string path = requestedPath.Trim('/');
+        bool wholeTree = path.Length == 0 || requestedPath.EndsWith('/') || path == ".";
+        string root = relative ? path : path[(path.LastIndexOf('/') + 1)..];
+        foreach (var file in files)
+        {
+            string name = file.NameString;
+            bool implied = (file.Flags & EntryFlags.ImpliedDir) != 0;
+            if (!implied && name != "." && filters.IsExcludedBySender(file.Name, file.IsDirectory))
+                throw new RsyncProtocolException($"ERROR: rejecting excluded file-list name: {name}", ExitCodes.Protocol);
+            if (wholeTree || name == ".")
+                continue;
+            bool under = name == root || name.StartsWith(root + "/", StringComparison.Ordinal);
+            bool parent = relative && file.IsDirectory && (root + "/").StartsWith(name + "/", StringComparison.Ordinal);
+            if (!under && !parent)
+                throw new RsyncProtocolException($"ERROR: rejecting unrequested file-list name: {name}", ExitCodes.Protocol);
+        }
+    }
 }
