@@ -33,10 +33,10 @@ public sealed class NetRsync : IRsyncClient
         throw new InvalidOperationException(); // unreachable
     }
 
-    public Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
+    public Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null, string? workingDirectory = null)
     {
         (string fileName, string[] prefix) = Locate();
-        return ProcessRunner.RunAsync(fileName, prefix.Concat(arguments), environment, timeout);
+        return ProcessRunner.RunAsync(fileName, prefix.Concat(arguments), environment, timeout, workingDirectory);
     }
 
     public override string ToString() => Name;

@@ -19,8 +19,9 @@ public interface IRsyncClient
     string Name { get; }
 
     /// <summary>Runs the client with these arguments (no shell involved). <paramref name="environment"/>
-    /// entries override the inherited environment; a null value removes the variable.</summary>
-    Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null);
+    /// entries override the inherited environment; a null value removes the variable.
+    /// <paramref name="workingDirectory"/> defaults to the test runner's.</summary>
+    Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null, string? workingDirectory = null);
 }
 
 /// <summary>Runs a child process with captured stdout/stderr and a hard timeout.</summary>

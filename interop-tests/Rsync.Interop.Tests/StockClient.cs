@@ -9,8 +9,8 @@ public sealed class StockClient(string peer) : IRsyncClient
 
     public string Name => Peer;
 
-    public Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null) =>
-        ProcessRunner.RunAsync(RsyncPeers.Resolve(Peer), arguments, environment, timeout);
+    public Task<ProcessResult> RunAsync(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null, string? workingDirectory = null) =>
+        ProcessRunner.RunAsync(RsyncPeers.Resolve(Peer), arguments, environment, timeout, workingDirectory);
 
     public override string ToString() => Name;
 

@@ -253,7 +253,7 @@ public sealed class StockDaemon : IAsyncDisposable
     /// <summary>Connects and reads the daemon's "@RSYNCD: " greeting (so a foreign listener on the port
     /// does not count as ready), then asks politely for the module list so the daemon logs a clean
     /// "module-list request" rather than an error for the probe.</summary>
-    private static async Task<bool> Probe(int port)
+    public static async Task<bool> Probe(int port)
     {
         using var client = new TcpClient();
         // Short: a real daemon greets at once; if not, the caller simply probes again.
@@ -341,39 +341,46 @@ public sealed class StockDaemon : IAsyncDisposable
         sb.Append("reverse lookup = no\n");
         foreach (DaemonModule m in modules)
         {
-            if (m.Name.Length == 0 || m.Name.IndexOfAny([']', '/', '\n']) >= 0)
-            {
-                throw new ArgumentException($"bad module name '{m.Name}'");
-            }
-            sb.Append($"\n[{m.Name}]\n");
-            sb.Append($"    path = {m.Path}\n");
-            sb.Append($"    read only = {(m.ReadOnly ? "yes" : "no")}\n");
-            sb.Append($"    list = {(m.List ? "yes" : "no")}\n");
-            // With "use chroot = no" rsync munges symlinks by default ("/rsyncd-munged/" prefix);
-            // these tests need them stored verbatim.
-            sb.Append("    munge symlinks = no\n");
-            // One log line per transferred file: shows how far a failed push got.
-            sb.Append("    transfer logging = yes\n");
-            if (m.Comment is not null)
-            {
-                sb.Append($"    comment = {m.Comment}\n");
-            }
-            if (m.AuthUsers is not null)
-            {
-                sb.Append($"    auth users = {m.AuthUsers}\n");
-            }
-            if (m.Secrets is not null)
-            {
-                string secrets = dir.File($"{m.Name}.secrets");
-                WriteSecretFile(secrets, string.Concat(m.Secrets.Select(s => $"{s.User}:{s.Password}\n")));
-                sb.Append($"    secrets file = {secrets}\n");
-            }
-            foreach (string line in m.ExtraLines ?? [])
-            {
-                sb.Append($"    {line}\n");
-            }
+            AppendModuleSection(sb, m, dir);
         }
         return sb.ToString();
+    }
+
+    /// <summary>Appends one module's section (and writes its secrets file into <paramref name="dir"/>),
+    /// as <see cref="GenerateConfig"/> does for each module.</summary>
+    public static void AppendModuleSection(StringBuilder sb, DaemonModule m, TempDir dir)
+    {
+        if (m.Name.Length == 0 || m.Name.IndexOfAny([']', '/', '\n']) >= 0)
+        {
+            throw new ArgumentException($"bad module name '{m.Name}'");
+        }
+        sb.Append($"\n[{m.Name}]\n");
+        sb.Append($"    path = {m.Path}\n");
+        sb.Append($"    read only = {(m.ReadOnly ? "yes" : "no")}\n");
+        sb.Append($"    list = {(m.List ? "yes" : "no")}\n");
+        // With "use chroot = no" rsync munges symlinks by default ("/rsyncd-munged/" prefix);
+        // these tests need them stored verbatim.
+        sb.Append("    munge symlinks = no\n");
+        // One log line per transferred file: shows how far a failed push got.
+        sb.Append("    transfer logging = yes\n");
+        if (m.Comment is not null)
+        {
+            sb.Append($"    comment = {m.Comment}\n");
+        }
+        if (m.AuthUsers is not null)
+        {
+            sb.Append($"    auth users = {m.AuthUsers}\n");
+        }
+        if (m.Secrets is not null)
+        {
+            string secrets = dir.File($"{m.Name}.secrets");
+            WriteSecretFile(secrets, string.Concat(m.Secrets.Select(s => $"{s.User}:{s.Password}\n")));
+            sb.Append($"    secrets file = {secrets}\n");
+        }
+        foreach (string line in m.ExtraLines ?? [])
+        {
+            sb.Append($"    {line}\n");
+        }
     }
 
     /// <summary>Writes a file that is created with mode 0600 (rsync refuses group/other-readable

@@ -339,6 +339,12 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
 
         var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom);
         ConfineToModule(files, modulePath);
+        if (files.Count == 0)
+        {
+            // Nothing to send: the client stops after an empty list, and so do we (main.c, do_server_sender).
+            ctx.Writer.Flush();
+            return;
+        }
         var sender = new Sender(ctx, files)
         {
             BeforeGoodbye = () =>
