@@ -214,8 +214,28 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         reader.MessageHandler = (code, payload) => ClientMessage(ctx, code, payload);
 
         string request = string.Join(' ', invocation.Paths);
+        var hookEnvironment = new Dictionary<string, string>
+        {
+            ["RSYNC_MODULE_NAME"] = module.Name,
+            ["RSYNC_MODULE_PATH"] = modulePath,
+            ["RSYNC_HOST_ADDR"] = _address,
+            ["RSYNC_HOST_NAME"] = _host,
+            ["RSYNC_USER_NAME"] = user,
+            ["RSYNC_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["RSYNC_REQUEST"] = request,
+            ["RSYNC_ARG0"] = "rsyncd",
+        };
+        for (int i = 0; i < args.Count; i++)
+            hookEnvironment[$"RSYNC_ARG{i + 1}"] = args[i];
+        int exitCode = 0;
         try
         {
+            if (module.PreXferExec is { Length: > 0 } pre)
+            {
+                var (status, stdout) = RunHook(pre, hookEnvironment);
+                if (status != 0)
+                    throw new RsyncException($"pre-xfer exec returned failure ({status}){(stdout.Length > 0 ? ":" : "")}\n{stdout}", ExitCodes.Unsupported);
+            }
             if (invocation.Options.Compress > 0)
                 throw new RsyncException("compression (-z) is not supported by this daemon yet", ExitCodes.Unsupported);
             if (module.RefuseOptions is { Length: > 0 } refuse && RefusedOption(refuse, args) is { } refused)
@@ -254,6 +274,45 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             {
             }
             _log.Write($"rsync error: {ex.Message} (code {ex.ExitCode})");
+            exitCode = ex.ExitCode;
+        }
+        catch (RsyncException ex)
+        {
+            exitCode = ex.ExitCode;
+            throw;
+        }
+        finally
+        {
+            if (module.PostXferExec is { Length: > 0 } post)
+            {
+                // rsync passes the transfer's exit status, raw as from wait() and plain (clientserver.c, rsync_module).
+                hookEnvironment["RSYNC_EXIT_STATUS"] = exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                hookEnvironment["RSYNC_RAW_STATUS"] = (exitCode << 8).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                RunHook(post, hookEnvironment);
+            }
+        }
+    }
+
+    /// <summary>Runs a pre- or post-xfer command through the shell with rsync's variables; returns its status and output.</summary>
+    private (int Status, string Stdout) RunHook(string command, Dictionary<string, string> environment)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(command);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(start)!;
+            process.StandardInput.Close();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            return (process.ExitCode, stdout);
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException)
+        {
+            _log.Write($"xfer exec failed: {ex.Message}");
+            return (-1, ex.Message);
         }
     }
 
