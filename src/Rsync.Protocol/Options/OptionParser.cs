@@ -6,7 +6,7 @@ namespace NetRsync.Protocol.Options;
 /// Parses an rsync client command line the way rsync 3.1.1 does (popt in options.c,
 /// parse_arguments), for the options this implementation supports.
 /// </summary>
-public static class OptionParser
+public static partial class OptionParser
 {
     /// <summary>Program name used in error messages when none is given.</summary>
     public const string DefaultProgramName = "netrsync";
@@ -25,7 +25,7 @@ public static class OptionParser
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(programName);
         var st = new ParseState(programName, standardInput);
-        if (!ReadOptions(st, args))
+        if (!ReadOptions(st, args, OptionTable.Long, OptionTable.Short))
             return st.O;
         if (st.O.HumanReadable > 1 && args.Count == 1)
         {
@@ -39,7 +39,8 @@ public static class OptionParser
     }
 
     // Returns false when --help or --version stopped parsing.
-    private static bool ReadOptions(ParseState st, IReadOnlyList<string> args)
+    private static bool ReadOptions(
+        ParseState st, IReadOnlyList<string> args, Dictionary<string, OptionSpec> longTable, Dictionary<char, OptionSpec> shortTable)
     {
         int next = 0;
         bool onlyPositional = false;
@@ -71,7 +72,7 @@ public static class OptionParser
                     name = name[..eq];
                 }
 
-                if (!OptionTable.Long.TryGetValue(name, out var spec))
+                if (!longTable.TryGetValue(name, out var spec))
                     throw st.Popt(arg, "unknown option");
                 if (spec.Kind == ArgKind.None)
                 {
@@ -93,6 +94,15 @@ public static class OptionParser
 
                 if (st.Stop)
                     return false;
+                if (st.Server is { RestartRequested: true } server)
+                {
+                    // options.c, OPT_SERVER: a first --server starts popt over from the first argument.
+                    server.RestartRequested = false;
+                    next = 0;
+                    onlyPositional = false;
+                    st.O.Positional.Clear();
+                }
+
                 continue;
             }
 
@@ -103,7 +113,7 @@ public static class OptionParser
             while (pos < arg.Length)
             {
                 char c = arg[pos++];
-                if (!OptionTable.Short.TryGetValue(c, out var spec))
+                if (!shortTable.TryGetValue(c, out var spec))
                     throw st.Popt(arg, "unknown option");
                 if (spec.Kind == ArgKind.None)
                 {
@@ -164,7 +174,15 @@ public static class OptionParser
     // options.c, parse_arguments: the checks and adjustments made after all options are read.
     private static void Finish(ParseState st)
     {
+        FinishEarly(st);
+        FinishLate(st);
+    }
+
+    // The part a server also runs on the first batch of --protect-args before it stops.
+    private static void FinishEarly(ParseState st)
+    {
         RsyncOptions o = st.O;
+        ServerState? server = st.Server;
 
         // A level alone turns compression on; level 0 turns it off.
         if (o.CompressLevel is int level)
@@ -177,18 +195,34 @@ public static class OptionParser
                 o.Compress = 1;
         }
 
-        if (o.OutputBuffering is not null)
+        if (o.Compress != 0 && server?.Refuse.Compress is { } refusedCompress)
+            throw server.Refused(st, refusedCompress);
+
+        if (o.OutputBuffering is not null && server?.AmServer != true)
         {
             char mode = o.OutputBuffering.Length > 0 ? char.ToUpperInvariant(o.OutputBuffering[0]) : '\0';
             if (mode is not ('N' or 'U' or 'L' or 'B' or 'F'))
                 throw st.Error("Invalid --outbuf setting -- specify N, L, or B.");
         }
 
-        if (o.Iconv == "-")
+        // Only a client treats "-" as "no conversion"; a server keeps the remote charset given.
+        if (o.Iconv == "-" && server?.AmServer != true)
             o.Iconv = null;
+        if (o.Iconv is null && server?.Refuse.NoIconv is { } refusedNoIconv)
+            throw server.Refused(st, refusedNoIconv);
+    }
+
+    private static void FinishLate(ParseState st)
+    {
+        RsyncOptions o = st.O;
+        ServerState? server = st.Server;
+        RefuseOptions? refuse = server?.Refuse;
+        bool amServer = server?.AmServer == true;
 
         if (o.Super == SuperMode.FakeSuper && o.Xattrs > 1)
             throw st.Error("--fake-super conflicts with -XX");
+
+        server?.FinishBatch(st);
 
         if (st.MaxDelete != int.MinValue)
             o.MaxDelete = st.MaxDelete < 0 ? 0 : st.MaxDelete;
@@ -202,12 +236,25 @@ public static class OptionParser
                 st.XferDirs = 1;
         }
 
-        o.IsListOnly = o.ListOnly || o.Positional.Count < 2;
+        // A server lists only when told to with --list-only.
+        o.IsListOnly = o.ListOnly || (!amServer && o.Positional.Count < 2);
 
-        if (st.Recurse != 0)
+        if (st.XferDirs >= 4)
+        {
+            // --old-dirs: one level of recursion, the way rsync before 2.6.4 did -d.
+            o.FilterRules.Add("- /*/*");
+            st.Recurse = 1;
             st.XferDirs = 1;
+        }
+        else if (st.Recurse != 0)
+        {
+            st.XferDirs = 1;
+        }
         else if (st.XferDirs < 0)
+        {
             st.XferDirs = o.IsListOnly ? 1 : 0;
+        }
+
         o.Recursive = st.Recurse != 0;
         o.Dirs = st.XferDirs != 0;
         o.DirsRequested = st.XferDirs == 2;
@@ -218,8 +265,30 @@ public static class OptionParser
         if (whens > 1)
             throw st.Error("You may not combine multiple --delete-WHEN options.");
         bool deleting = whens > 0 || st.DeleteRequested || o.DeleteExcluded;
+        if (whens == 0 && deleting && refuse is not null)
+        {
+            // A plain --delete picks whichever of before and during the daemon allows.
+            if (refuse.DeleteBefore is { } refusedBefore)
+            {
+                if (refuse.DeleteDuring is not null)
+                    throw server!.Refused(st, refusedBefore);
+                st.DeleteDuring = 1;
+            }
+            else if (refuse.DeleteDuring is not null)
+            {
+                st.DeleteBefore = 1;
+            }
+        }
+
         if (!o.Dirs && deleting)
             throw st.Error("--delete does not work without --recursive (-r) or --dirs (-d).");
+        if (deleting && refuse?.Delete is { } refusedDelete)
+            throw server!.Refused(st, refusedDelete);
+
+        // Refusing "delete" also protects a sending daemon's files from --remove-source-files.
+        if (o.RemoveSourceFiles != 0 && server?.AmSender == true && refuse?.Delete is { } refusedRemove)
+            throw server.Refused(st, refusedRemove);
+
         o.DeleteMode = !deleting ? DeleteMode.None
             : st.DeleteBefore != 0 ? DeleteMode.Before
             : st.DeleteDuring == 2 ? DeleteMode.Delay
@@ -227,7 +296,8 @@ public static class OptionParser
             : st.DeleteAfter != 0 ? DeleteMode.After
             : DeleteMode.Unspecified;
 
-        if (o.MungeLinks && Directory.Exists("/rsyncd-munged"))
+        // A daemon decides about munging itself (clientserver.c, rsync_module).
+        if (server is null && o.MungeLinks && Directory.Exists("/rsyncd-munged"))
         {
             throw new RsyncUsageException(
                 "Symlink munging is unsafe when a /rsyncd-munged directory exists.",
@@ -242,6 +312,8 @@ public static class OptionParser
         {
             if (o.WholeFile == true)
                 throw st.Error("--append cannot be used with --whole-file");
+            if (refuse?.Inplace is { } refusedInplace)
+                throw server!.Refused(st, refusedInplace);
             o.Inplace = true;
         }
 
@@ -250,6 +322,10 @@ public static class OptionParser
             if (o.PartialDir is not null)
                 throw st.Error($"--{(o.Append != 0 ? "append" : "inplace")} cannot be used with --partial-dir");
 
+            // --inplace counts as --partial when refusing.
+            if (refuse?.Partial is { } refusedPartial)
+                throw server!.Refused(st, refusedPartial);
+
             // --inplace writes straight into the destination, so there is no partial file to keep.
             o.Partial = false;
         }
@@ -257,16 +333,24 @@ public static class OptionParser
         {
             string dir = o.PartialDir.Length > 0 ? OptionSyntax.CleanFileName(o.PartialDir) : "";
             o.PartialDir = dir.Length == 0 || dir == "." ? null : dir;
+            if (o.PartialDir is null && refuse?.Partial is { } refusedPartial)
+                throw server!.Refused(st, refusedPartial);
             o.Partial = true;
         }
 
         if (o.FilesFrom is not null)
-            FinishFilesFrom(st);
+        {
+            if (server is null)
+                FinishFilesFrom(st);
+            else
+                server.FinishFilesFrom(st);
+        }
     }
 
     private static void FinishBackup(ParseState st, bool deleting)
     {
         RsyncOptions o = st.O;
+        bool amServer = st.Server?.AmServer == true;
 
         // The default suffix is chosen before "./" parts are stripped from the directory.
         string suffix = st.BackupSuffix ?? (st.BackupDir is not null ? "" : "~");
@@ -290,15 +374,17 @@ public static class OptionParser
 
         if (dir is null)
         {
-            if (suffix.Length == 0)
+            // A sending server makes no backups, so it does not mind an empty suffix.
+            if (suffix.Length == 0 && !(amServer && st.Server!.AmSender))
             {
                 throw st.Error("--suffix cannot be empty " + (dirIsDest
                     ? "when --backup-dir is the same as the dest dir"
                     : "without a --backup-dir"));
             }
 
-            // Keep deletions from removing the backups made next to the files.
-            if (o.Backup && deleting && !o.DeleteExcluded)
+            // Keep deletions from removing the backups made next to the files (the client's
+            // rule reaches the server with the other filter rules).
+            if (o.Backup && deleting && !o.DeleteExcluded && !amServer)
                 o.FilterRules.Add("P *" + suffix);
         }
 

@@ -59,9 +59,17 @@ internal sealed class ParseState(string program, Func<Stream>? standardInput)
 
     public string? BackupDir { get; set; }
 
-    public RsyncUsageException Popt(string word, string problem) => new($"{Program}: {word}: {problem}");
+    // Set while parsing the arguments a client sent to a daemon.
+    public ServerState? Server { get; init; }
 
-    public RsyncUsageException Error(string message) => new($"{Program}: {message}");
+    // A daemon ends with RERR_UNSUPPORTED when option parsing fails (clientserver.c, rsync_module).
+    public int ErrorCode => Server is null ? RsyncUsageException.SyntaxError : RsyncUsageException.Unsupported;
+
+    // A server names itself in popt's errors (options.c, parse_arguments).
+    public RsyncUsageException Popt(string word, string problem) =>
+        new($"{Program}: {(Server?.AmServer == true ? "on remote machine: " : "")}{word}: {problem}", ErrorCode);
+
+    public RsyncUsageException Error(string message) => new($"{Program}: {message}", ErrorCode);
 }
 
 /// <summary>The supported subset of rsync 3.1.1's option table (options.c, long_options).</summary>

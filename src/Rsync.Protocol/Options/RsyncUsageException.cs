@@ -39,4 +39,7 @@ public sealed class RsyncUsageException : Exception
 
     /// <summary>True where rsync prints its usage text instead of a one-line message.</summary>
     public bool ShowUsage { get; }
+
+    /// <summary>True when a daemon's refused option caused the error.</summary>
+    internal bool IsRefusal { get; init; }
 }
