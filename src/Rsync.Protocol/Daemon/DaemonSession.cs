@@ -178,15 +178,28 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         var writer = connection.Writer;
         string modulePath = Path.GetFullPath(module.Path ?? throw new RsyncException($"module {module.Name} has no path", ExitCodes.FileSelect));
 
-        var invocation = ClientInvocation.Parse(args);
-        var options = invocation.Options;
+        // A refused or unknown option is reported once the protocol is running, as rsync's daemon does (clientserver.c, rsync_module).
+        ServerInvocation? invocation = null;
+        string? argumentError = null;
+        try
+        {
+            var refuse = string.IsNullOrWhiteSpace(module.RefuseOptions) ? null : new RefuseOptions(module.RefuseOptions);
+            invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse });
+            if (invocation.ProtectedArgsPending)
+                argumentError = "rsync: protected arguments (-s) are not supported by this daemon yet";
+        }
+        catch (RsyncUsageException ex)
+        {
+            argumentError = ex.Message;
+        }
+        var options = invocation?.Options ?? new RsyncOptions();
         if (module.EffectiveNumericIds(useChroot: false))
             options.NumericIds = true;
         if (module.Timeout > 0 && (options.Timeout == 0 || module.Timeout < options.Timeout))
             options.Timeout = module.Timeout;
         connection.TimeoutSeconds = options.Timeout;
-        if (module.MaxVerbosity >= 0 && options.Verbose > module.MaxVerbosity)
-            options.Verbose = module.MaxVerbosity;
+        if (invocation is not null)
+            options.Verbose = invocation.LimitVerbosity(module.MaxVerbosity);
 
         var output = new DaemonOutput(writer, _log);
         var ctx = new TransferContext
@@ -201,9 +214,10 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
 
         // compat.c, setup_protocol: what we honour of the client's capability letters.
         var compat = CompatFlags.SymlinkTimes;
-        if (invocation.Capabilities.Contains('f'))
+        var caps = invocation?.Capabilities ?? ClientCapabilities.None;
+        if (caps.SafeFileList)
             compat |= CompatFlags.SafeFileList;
-        if (invocation.Capabilities.Contains('x'))
+        if (caps.AvoidXattrOptimization)
             compat |= CompatFlags.AvoidXattrOptim;
         ctx.Compat = compat;
         ctx.ChecksumSeed = options.ChecksumSeed != 0 ? options.ChecksumSeed : (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() & int.MaxValue);
@@ -213,7 +227,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         reader.StartMultiplexing();
         reader.MessageHandler = (code, payload) => ClientMessage(ctx, code, payload);
 
-        string request = string.Join(' ', invocation.Paths);
+        string request = invocation?.Request ?? string.Join(' ', args.SkipWhile(a => a != ".").Skip(1));
         var hookEnvironment = new Dictionary<string, string>
         {
             ["RSYNC_MODULE_NAME"] = module.Name,
@@ -236,10 +250,10 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
                 if (status != 0)
                     throw new RsyncException($"pre-xfer exec returned failure ({status}){(stdout.Length > 0 ? ":" : "")}\n{stdout}", ExitCodes.Unsupported);
             }
-            if (invocation.Options.Compress > 0)
-                throw new RsyncException("compression (-z) is not supported by this daemon yet", ExitCodes.Unsupported);
-            if (module.RefuseOptions is { Length: > 0 } refuse && RefusedOption(refuse, args) is { } refused)
-                throw new RsyncException($"The server is configured to refuse --{refused}", ExitCodes.Unsupported);
+            if (argumentError is not null || invocation is null)
+                throw new RsyncException(argumentError ?? "rsync: invalid arguments", ExitCodes.Unsupported);
+            if (options.Compress > 0)
+                throw new RsyncException("rsync: compression (-z) is not supported by this daemon yet", ExitCodes.Unsupported);
             var chmod = ChmodRules.Parse(invocation.IsSender ? Split(module.OutgoingChmod) : Split(module.IncomingChmod), Posix.Umask());
             var daemonFilters = DaemonFilters(module);
             if (invocation.IsSender)
@@ -262,7 +276,8 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         catch (RsyncException ex) when (writer.Multiplexed && ex is not RsyncProtocolException)
         {
             // Tell the client why, then end as rsync does (log.c, rwrite; cleanup.c, _exit_cleanup).
-            output.Error("rsync: " + ex.Message.TrimStart());
+            string text = ex.Message.TrimStart();
+            output.Error(text.StartsWith("rsync", StringComparison.Ordinal) || text.StartsWith("ERROR", StringComparison.Ordinal) ? text : "rsync: " + text);
             try
             {
                 if (ctx.Protocol >= 31)
@@ -332,35 +347,9 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         return FilterList.Parse(rules);
     }
 
-    private static string? RefusedOption(string refuse, List<string> args)
+    /// <summary>The module path a client argument names (module prefix already gone), with ".." unable to climb out (util.c, sanitize_path).</summary>
+    private static string ResolveInModule(string modulePath, string rel)
     {
-        var refused = refuse.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries);
-        foreach (string arg in args)
-        {
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
-                continue;
-            string name = arg[2..];
-            int eq = name.IndexOf('=');
-            if (eq >= 0)
-                name = name[..eq];
-            foreach (string pattern in refused)
-            {
-                if (WildMatch.Match(Encoding.UTF8.GetBytes(pattern), Encoding.UTF8.GetBytes(name))
-                    || (pattern == "delete" && name.StartsWith("delete", StringComparison.Ordinal)))
-                    return name;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>The module path a client argument names, refusing anything that leaves it (util.c, sanitize_path).</summary>
-    private static string ResolveInModule(string modulePath, string argument, string moduleName)
-    {
-        string rel = argument;
-        if (rel == moduleName)
-            rel = "";
-        else if (rel.StartsWith(moduleName + "/", StringComparison.Ordinal))
-            rel = rel[(moduleName.Length + 1)..];
         var parts = new List<string>();
         foreach (string part in rel.Split('/'))
         {
@@ -375,10 +364,10 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             parts.Add(part);
         }
         string joined = parts.Count == 0 ? modulePath : Path.Join(modulePath, string.Join('/', parts));
-        return rel.EndsWith('/') || rel.Length == 0 ? joined + "/" : joined;
+        return rel.EndsWith('/') || parts.Count == 0 ? joined + "/" : joined;
     }
 
-    private void ServePull(TransferContext ctx, string modulePath, DaemonModule module, ClientInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
+    private void ServePull(TransferContext ctx, string modulePath, DaemonModule module, ServerInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
     {
         var clientRules = ReadFilterList(ctx.Reader);
         var filters = FilterList.Parse(clientRules.Concat(daemonFilters.Rules.Select(r => r.WireText)));
@@ -386,7 +375,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         if (ctx.Options.FilesFrom == "-")
             filesFrom = ReadForwardedNames(ctx);
 
-        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p, module.Name)).ToList();
+        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p)).ToList();
         foreach (string source in sources)
         {
             string full = Path.GetFullPath(source.TrimEnd('/'));
@@ -433,14 +422,14 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         }
     }
 
-    private void ServePush(TransferContext ctx, Connection connection, string modulePath, DaemonModule module, ClientInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
+    private void ServePush(TransferContext ctx, Connection connection, string modulePath, DaemonModule module, ServerInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
     {
         var o = ctx.Options;
         bool receiverWantsList = o.PruneEmptyDirs || (o.GetEffectiveDeleteMode(ctx.Protocol) != DeleteMode.None);
         var rules = receiverWantsList ? ReadFilterList(ctx.Reader) : [];
         var filters = FilterList.Parse(rules.Concat(daemonFilters.Rules.Select(r => r.WireText)));
         string destArg = invocation.Paths.Count > 0 ? invocation.Paths[^1] : "";
-        string destination = ResolveInModule(modulePath, destArg, module.Name);
+        string destination = ResolveInModule(modulePath, destArg);
         RsyncClient.Receive(ctx, destination, filters, chmod,
             new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false), connection.Abort);
         ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
