@@ -118,7 +118,7 @@ public sealed partial class RsyncClient
         Receive(ctx, destination, filters, chmod, new ReceiveMode(SenderSendsStats: !local, WholeFileByDefault: local, LogsItems: !local), abort, validate);
 
     /// <summary>How the host of the receiving side differs: a client, a local copy, or a daemon.</summary>
-    internal readonly record struct ReceiveMode(bool SenderSendsStats, bool WholeFileByDefault, bool LogsItems);
+    internal readonly record struct ReceiveMode(bool SenderSendsStats, bool WholeFileByDefault, bool LogsItems, bool DeletionsAsMessages = false);
 
     internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort,
         Action<List<FileEntry>>? validate = null)
@@ -186,6 +186,7 @@ public sealed partial class RsyncClient
             ListOnly = listOnly,
             SenderSendsStats = mode.SenderSendsStats,
             LogsItems = mode.LogsItems,
+            DeletionsAsMessages = mode.DeletionsAsMessages,
             WholeFileByDefault = mode.WholeFileByDefault,
         };
         MatchHardLinks(side, received);

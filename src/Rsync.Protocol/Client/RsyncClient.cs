@@ -196,7 +196,8 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Builds and sends the sender's list (flist.c, send_file_list); <paramref name="filesFrom"/> names are relative to the one source.</summary>
-    internal static List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<string>? filesFrom)
+    internal static List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<string>? filesFrom,
+        string? confineTo = null)
     {
         var buildClock = Stopwatch.StartNew();
         var scan = new FileListScanOptions
@@ -204,6 +205,7 @@ public sealed partial class RsyncClient
             Recursive = ctx.Options.Recursive,
             Dirs = ctx.Options.Dirs,
             Relative = ctx.Options.Relative,
+            ImpliedDirs = ctx.Options.ImpliedDirs,
             PreserveLinks = ctx.Options.PreserveLinks,
             CopyLinks = ctx.Options.CopyLinks,
             CopyUnsafeLinks = ctx.Options.CopyUnsafeLinks,
@@ -215,6 +217,7 @@ public sealed partial class RsyncClient
             OneFileSystem = ctx.Options.OneFileSystem > 0,
             Filters = filters,
             Chmod = chmod,
+            ConfineTo = confineTo,
         };
         var reporter = new ContextReporter(ctx);
         var builder = new FileListBuilder(scan, reporter);
@@ -383,7 +386,9 @@ public sealed partial class RsyncClient
     private void LogDeleted(TransferContext ctx, byte[] payload)
     {
         int nul = Array.IndexOf(payload, (byte)0);
-        string name = Encoding.UTF8.GetString(payload, 0, nul < 0 ? payload.Length : nul);
+        string name = LogFormat.Escape(Encoding.UTF8.GetString(payload, 0, nul < 0 ? payload.Length : nul));
+        if (nul >= 0)
+            name += "/";
         if (_options.ItemizeChanges > 0)
             ctx.Info("*deleting   " + name);
         else if (_options.Verbose > 0)

@@ -176,7 +176,8 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
     {
         var reader = connection.Reader;
         var writer = connection.Writer;
-        string modulePath = Path.GetFullPath(module.Path ?? throw new RsyncException($"module {module.Name} has no path", ExitCodes.FileSelect));
+        string configured = module.Path ?? throw new RsyncException($"module {module.Name} has no path", ExitCodes.FileSelect);
+        string modulePath = Posix.RealPath(configured) ?? throw new RsyncException($"chdir {configured} failed: no such directory", ExitCodes.FileSelect);
 
         // A refused or unknown option is reported once the protocol is running, as rsync's daemon does (clientserver.c, rsync_module).
         ServerInvocation? invocation = null;
@@ -225,7 +226,13 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         writer.WriteInt32(ctx.ChecksumSeed);
         writer.StartMultiplexing();
         reader.StartMultiplexing();
-        reader.MessageHandler = (code, payload) => ClientMessage(ctx, code, payload);
+        reader.MessageHandler = (code, payload) =>
+        {
+            ClientMessage(ctx, code, payload);
+            // A client that gives up says so; there is nothing left to serve (io.c, read_a_msg: MSG_ERROR_EXIT).
+            if (code == MessageCode.ErrorExit && payload.Length == 4 && BinaryPrimitives.ReadInt32LittleEndian(payload) != 0)
+                connection.Abort();
+        };
 
         string request = invocation?.Request ?? string.Join(' ', args.SkipWhile(a => a != ".").Skip(1));
         var hookEnvironment = new Dictionary<string, string>
@@ -347,7 +354,11 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         return FilterList.Parse(rules);
     }
 
-    /// <summary>The module path a client argument names (module prefix already gone), with ".." unable to climb out (util.c, sanitize_path).</summary>
+    /// <summary>
+    /// The module path a client argument names (module prefix already gone). ".." cannot climb
+    /// out (util.c, sanitize_path), and an existing part that is a symlink is followed only while
+    /// its real path stays inside the module; otherwise the request is refused.
+    /// </summary>
     private static string ResolveInModule(string modulePath, string rel)
     {
         var parts = new List<string>();
@@ -363,8 +374,27 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             }
             parts.Add(part);
         }
-        string joined = parts.Count == 0 ? modulePath : Path.Join(modulePath, string.Join('/', parts));
-        return rel.EndsWith('/') || parts.Count == 0 ? joined + "/" : joined;
+        string current = modulePath;
+        for (int i = 0; i < parts.Count; i++)
+        {
+            string next = Path.Join(current, parts[i]);
+            if (Posix.TryLStat(next, out var st) != 0)
+            {
+                // The rest does not exist yet (a push may create it): nothing there to follow.
+                current = Path.Join(next, string.Join('/', parts.Skip(i + 1)));
+                break;
+            }
+            bool last = i == parts.Count - 1;
+            if (st.IsSymlink && (!last || rel.EndsWith('/')))
+            {
+                string? real = Posix.RealPath(next);
+                if (real is null || !Posix.IsWithin(real, modulePath))
+                    throw new RsyncException($"\"{rel}\" leads outside the module", ExitCodes.FileSelect);
+                next = real;
+            }
+            current = next;
+        }
+        return rel.EndsWith('/') || parts.Count == 0 ? current.TrimEnd('/') + "/" : current;
     }
 
     private void ServePull(TransferContext ctx, string modulePath, DaemonModule module, ServerInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
@@ -376,17 +406,10 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             filesFrom = ReadForwardedNames(ctx);
 
         var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p)).ToList();
-        foreach (string source in sources)
-        {
-            string full = Path.GetFullPath(source.TrimEnd('/'));
-            if (!full.StartsWith(modulePath, StringComparison.Ordinal))
-                throw new RsyncException($"path escapes the module: {source}", ExitCodes.Protocol);
-        }
         if (module.IgnoreErrors)
             ctx.Options.IgnoreErrors = true;
 
-        var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom);
-        ConfineToModule(files, modulePath);
+        var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom, confineTo: modulePath);
         if (files.Count == 0)
         {
             // Nothing to send: the client stops after an empty list, and so do we (main.c, do_server_sender).
@@ -411,17 +434,6 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
     }
 
-    /// <summary>A symlink inside the module must not lead the sender out of it: entries under a linked directory are dropped.</summary>
-    private static void ConfineToModule(List<FileEntry> files, string modulePath)
-    {
-        foreach (var file in files)
-        {
-            string real = Path.GetFullPath(file.LocalPath);
-            if (!real.StartsWith(modulePath, StringComparison.Ordinal))
-                throw new RsyncException($"path escapes the module: {file.NameString}", ExitCodes.Protocol);
-        }
-    }
-
     private void ServePush(TransferContext ctx, Connection connection, string modulePath, DaemonModule module, ServerInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
     {
         var o = ctx.Options;
@@ -431,7 +443,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         string destArg = invocation.Paths.Count > 0 ? invocation.Paths[^1] : "";
         string destination = ResolveInModule(modulePath, destArg);
         RsyncClient.Receive(ctx, destination, filters, chmod,
-            new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false), connection.Abort);
+            new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false, DeletionsAsMessages: true), connection.Abort);
         ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
     }

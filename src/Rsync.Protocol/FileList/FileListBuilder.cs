@@ -24,6 +24,9 @@ public sealed record FileListScanOptions
     public bool OneFileSystem { get; init; }
     public FilterList Filters { get; init; } = new();
     public Options.ChmodRules? Chmod { get; init; }
+
+    /// <summary>A daemon's module: links are only followed (-L, --copy-unsafe-links) to places inside it.</summary>
+    public string? ConfineTo { get; init; }
 }
 
 /// <summary>Reports from the walk, worded as rsync words them.</summary>
@@ -208,6 +211,12 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             bool unsafeLink = IsUnsafeSymlink(target, name);
             if (options.CopyLinks || (options.CopyUnsafeLinks && unsafeLink))
             {
+                if (options.ConfineTo is { } jail && (Posix.RealPath(path) is not { } real || !Posix.IsWithin(real, jail)))
+                {
+                    IoError |= IoErrorFlags.General;
+                    reporter.TransferError($"symlink \"{name}\" leads outside the module; not following it");
+                    return null;
+                }
                 int errno = Posix.TryStat(path, out var followed);
                 if (errno != 0)
                 {

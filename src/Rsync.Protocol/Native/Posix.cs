@@ -144,6 +144,32 @@ public static partial class Posix
 
     public static int MakeDirectory(string path, int mode) => Errno(MkdirRaw(path, (uint)mode));
 
+    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint RealPathRaw(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(nint pointer);
+
+    /// <summary>The path with every symlink resolved, or null when some part does not exist.</summary>
+    public static string? RealPath(string path)
+    {
+        nint p = RealPathRaw(path, 0);
+        if (p == 0)
+            return null;
+        try
+        {
+            return Marshal.PtrToStringUTF8(p);
+        }
+        finally
+        {
+            Free(p);
+        }
+    }
+
+    /// <summary>Is <paramref name="path"/> <paramref name="root"/> itself or below it? Both must be real paths.</summary>
+    public static bool IsWithin(string path, string root) =>
+        path == root || path.StartsWith(root.EndsWith('/') ? root : root + "/", StringComparison.Ordinal);
+
     [LibraryImport("libc", EntryPoint = "umask")]
     private static partial uint UmaskRaw(uint mask);
 

@@ -97,7 +97,7 @@ internal static class OptionCatalog
         E("omit-link-times", 'J', PoptKind.Val);
         E("no-omit-link-times", '\0', PoptKind.Val);
         E("no-J", '\0', PoptKind.Val);
-        E("modify-window", '\0', PoptKind.Int);
+        E("modify-window", '@', PoptKind.Int);
         E("super", '\0', PoptKind.Val);
         E("no-super", '\0', PoptKind.Val);
         E("fake-super", '\0', PoptKind.Val);

@@ -118,7 +118,12 @@ internal static class OptionTable
         Flag("omit-link-times", 'J', s => s.O.OmitLinkTimes = true);
         Flag("no-omit-link-times", '\0', s => s.O.OmitLinkTimes = false);
         Flag("no-J", '\0', s => s.O.OmitLinkTimes = false);
-        Int("modify-window", '\0', (s, v) => s.O.ModifyWindow = v);
+        // -@ is rsync 3.2's short form; newer clients send it to servers (-@-1 for nanosecond compares).
+        Int("modify-window", '@', (s, v) => s.O.ModifyWindow = v);
+        Flag("implied-dirs", '\0', s => s.O.ImpliedDirs = true);
+        Flag("no-implied-dirs", '\0', s => s.O.ImpliedDirs = false);
+        Flag("i-d", '\0', s => s.O.ImpliedDirs = true);
+        Flag("no-i-d", '\0', s => s.O.ImpliedDirs = false);
         Flag("super", '\0', s => s.O.Super = SuperMode.Super);
         Flag("no-super", '\0', s => s.O.Super = SuperMode.NoSuper);
         Flag("fake-super", '\0', s => s.O.Super = SuperMode.FakeSuper);

@@ -109,6 +109,9 @@ public sealed class RsyncOptions
     /// <summary>-R; defaults to on with --files-from.</summary>
     public bool Relative { get; set; }
 
+    /// <summary>--no-implied-dirs turns off sending the parents of -R paths.</summary>
+    public bool ImpliedDirs { get; set; } = true;
+
     /// <summary>-u, --update.</summary>
     public bool Update { get; set; }
 

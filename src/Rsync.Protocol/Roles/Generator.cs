@@ -192,9 +192,13 @@ internal sealed class Generator(ReceivingSide side)
                     return;
                 }
             }
-            Itemize(ndx, file, ItemFlags.IsNew, default, exists: false);
+            // A directory the generator made itself is a local change (generator.c, recv_generator).
+            Itemize(ndx, file, ItemFlags.IsNew | ItemFlags.LocalChange, default, exists: false);
             return;
         }
+        // With --no-implied-dirs an existing parent named only to hold a -R path is left as it is (generator.c, recv_generator).
+        if ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs)
+            return;
         Itemize(ndx, file, ItemFlags.None, st, exists: true);
     }
 
@@ -483,7 +487,13 @@ internal sealed class Generator(ReceivingSide side)
                 return false;
             }
             _deletions++;
-            if (_o.ItemizeChanges > 0)
+            if (side.DeletionsAsMessages)
+            {
+                // A directory's name carries a trailing NUL so the client can tell (log.c, log_delete).
+                byte[] name = Encoding.UTF8.GetBytes(rel);
+                _out.WriteMessage(MessageCode.Deleted, st.IsDirectory ? [.. name, 0] : name);
+            }
+            else if (_o.ItemizeChanges > 0)
                 side.Ctx.Info($"*deleting   {rel}{(st.IsDirectory ? "/" : "")}");
             else if (_o.Verbose > 0)
                 side.Ctx.Info($"deleting {rel}{(st.IsDirectory ? "/" : "")}");
@@ -646,7 +656,7 @@ internal sealed class Generator(ReceivingSide side)
         for (int i = side.Files.Count - 1; i >= 0; i--)
         {
             var file = side.Files[i];
-            if (!file.IsDirectory)
+            if (!file.IsDirectory || ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs))
                 continue;
             string path = side.PathOf(file);
             if (Posix.TryLStat(path, out var st) != 0 || !st.IsDirectory)

@@ -76,6 +76,9 @@ internal sealed class ReceivingSide
     /// <summary>A remote sender reports its totals at the end; our own in-process sender does not (main.c, handle_stats).</summary>
     public bool SenderSendsStats { get; init; } = true;
 
+    /// <summary>A daemon tells its client of each deletion with MSG_DELETED and lets it word the line (log.c, log_delete).</summary>
+    public bool DeletionsAsMessages { get; init; }
+
     /// <summary>--list-only: the list is printed and nothing is fetched or changed.</summary>
     public bool ListOnly { get; init; }
 
