@@ -29,34 +29,10 @@ public sealed partial class RsyncClient
 
         using var connection = Connect(url, cancellationToken);
         var reader = connection.Reader;
-        var writer = connection.Writer;
-        reader.Role = "receiver";
         try
         {
-            var greeting = DaemonHandshake.ExchangeGreeting(reader, writer, requested);
-            if (!DaemonHandshake.SelectModule(reader, writer, greeting, url.Module, UserName(url), ReadPassword, line => _output.Info(line)))
+            if (StartSession(connection, url, requested, clientIsSender: false) is not { } ctx)
                 return new TransferResult(ExitCodes.Ok, new TransferStats());
-
-            var args = ServerArgs.Build(_options, greeting.Protocol, clientIsSender: false);
-            args.Add(".");
-            args.Add(url.RemoteArgument.StartsWith('-') ? "./" + url.RemoteArgument : url.RemoteArgument);
-            DaemonHandshake.SendArguments(writer, args);
-
-            var ctx = new TransferContext
-            {
-                Reader = reader,
-                Writer = writer,
-                Options = _options,
-                Output = _output,
-                Protocol = greeting.Protocol,
-                Progress = Progress,
-            };
-            connection.Context = ctx;
-            ctx.Compat = (CompatFlags)reader.ReadByte();
-            ctx.ChecksumSeed = reader.ReadInt32();
-            reader.MessageHandler = (code, payload) => HandleMessage(ctx, code, payload);
-            reader.StartMultiplexing();
-            writer.StartMultiplexing();
 
             SendReceiverFilterList(ctx, filters);
             if (_options.FilesFrom is { } list && _options.FilesFromHost is null)

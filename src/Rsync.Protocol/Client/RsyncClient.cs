@@ -116,44 +116,8 @@ public sealed partial class RsyncClient
         var writer = connection.Writer;
         try
         {
-            var greeting = DaemonHandshake.ExchangeGreeting(reader, writer, requested);
-            LogNegotiated(greeting.Protocol, greeting.RemoteProtocol);
-            if (!DaemonHandshake.SelectModule(reader, writer, greeting, url.Module, UserName(url), ReadPassword, line => _output.Info(line)))
+            if (StartSession(connection, url, requested, clientIsSender: true) is not { } ctx)
                 return new TransferResult(ExitCodes.Ok, new TransferStats());
-
-            var args = ServerArgs.Build(_options, greeting.Protocol, clientIsSender: true);
-            args.Add(".");
-            args.Add(url.RemoteArgument.StartsWith('-') ? "./" + url.RemoteArgument : url.RemoteArgument);
-            DaemonHandshake.SendArguments(writer, args);
-
-            var ctx = new TransferContext
-            {
-                Reader = reader,
-                Writer = writer,
-                Options = _options,
-                Output = _output,
-                Protocol = greeting.Protocol,
-                Progress = Progress,
-            };
-            connection.Context = ctx;
-
-            // compat.c, setup_protocol: a flags byte and the checksum seed, before multiplexing starts.
-            ctx.Compat = (CompatFlags)reader.ReadByte();
-            ctx.ChecksumSeed = reader.ReadInt32();
-            reader.MessageHandler = (code, payload) =>
-            {
-                // A daemon with a shorter timeout says so; waiting longer than it would be pointless (io.c, read_a_msg).
-                if (code == MessageCode.IoTimeout && payload.Length == 4)
-                {
-                    int daemonTimeout = BitConverter.ToInt32(payload);
-                    if (daemonTimeout > 0 && (connection.TimeoutSeconds == 0 || daemonTimeout < connection.TimeoutSeconds))
-                        connection.TimeoutSeconds = daemonTimeout;
-                    return;
-                }
-                HandleMessage(ctx, code, payload);
-            };
-            writer.StartMultiplexing();
-            reader.StartMultiplexing();
 
             SendFilterList(ctx, filters);
             var files = SendFileList(ctx, sources, filters, ChmodRules(), FilesFromNames());
@@ -173,6 +137,57 @@ public sealed partial class RsyncClient
         {
             throw new RsyncException(ex.Message, c.RemoteExitCode, ex);
         }
+    }
+
+    /// <summary>
+    /// Greeting, module, arguments and protocol setup with a daemon (clientserver.c,
+    /// start_inband_exchange; compat.c, setup_protocol). Null when the daemon ended the session
+    /// (a module listing).
+    /// </summary>
+    private TransferContext? StartSession(Connection connection, DaemonUrl url, int requested, bool clientIsSender)
+    {
+        var reader = connection.Reader;
+        var writer = connection.Writer;
+        reader.Role = clientIsSender ? "sender" : "receiver";
+        var greeting = DaemonHandshake.ExchangeGreeting(reader, writer, requested);
+        LogNegotiated(greeting.Protocol, greeting.RemoteProtocol);
+        if (!DaemonHandshake.SelectModule(reader, writer, greeting, url.Module, UserName(url), ReadPassword, line => _output.Info(line)))
+            return null;
+
+        var args = ServerArgs.Build(_options, greeting.Protocol, clientIsSender);
+        args.Add(".");
+        args.Add(url.RemoteArgument.StartsWith('-') ? "./" + url.RemoteArgument : url.RemoteArgument);
+        DaemonHandshake.SendArguments(writer, args);
+
+        var ctx = new TransferContext
+        {
+            Reader = reader,
+            Writer = writer,
+            Options = _options,
+            Output = _output,
+            Protocol = greeting.Protocol,
+            Progress = Progress,
+        };
+        connection.Context = ctx;
+
+        // A flags byte and the checksum seed come before multiplexing starts.
+        ctx.Compat = (CompatFlags)reader.ReadByte();
+        ctx.ChecksumSeed = reader.ReadInt32();
+        reader.MessageHandler = (code, payload) =>
+        {
+            // A daemon with a shorter timeout says so; waiting longer than it would be pointless (io.c, read_a_msg).
+            if (code == MessageCode.IoTimeout && payload.Length == 4)
+            {
+                int daemonTimeout = BitConverter.ToInt32(payload);
+                if (daemonTimeout > 0 && (connection.TimeoutSeconds == 0 || daemonTimeout < connection.TimeoutSeconds))
+                    connection.TimeoutSeconds = daemonTimeout;
+                return;
+            }
+            HandleMessage(ctx, code, payload);
+        };
+        writer.StartMultiplexing();
+        reader.StartMultiplexing();
+        return ctx;
     }
 
     /// <summary>Sends the rules the receiver needs for --delete (exclude.c, send_filter_list).</summary>

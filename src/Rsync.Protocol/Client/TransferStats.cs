@@ -29,6 +29,20 @@ public sealed class TransferStats
     public long BytesSent { get; set; }
     public long BytesReceived { get; set; }
     public TimeSpan Elapsed { get; set; }
+
+    /// <summary>Counts a created entry by type, as the "Number of created files" line reports them.</summary>
+    public void CountCreated(FileList.FileEntry file)
+    {
+        CreatedFiles++;
+        if (file.IsDirectory)
+            CreatedDirs++;
+        else if (file.IsSymlink)
+            CreatedSymlinks++;
+        else if (file.IsDevice)
+            CreatedDevices++;
+        else if (file.IsSpecial)
+            CreatedSpecials++;
+    }
 }
 
 /// <summary>The outcome of a transfer that ran to its end; fatal failures throw <see cref="RsyncException"/> instead.</summary>

@@ -43,7 +43,7 @@ internal sealed class Receiver(ReceivingSide side)
             {
                 side.MaybeLogItem(file, iflags, hardLink);
                 if ((iflags & ItemFlags.IsNew) != 0)
-                    CountCreated(file);
+                    side.Ctx.Stats.CountCreated(file);
                 continue;
             }
             if (phase == 2)
@@ -99,19 +99,6 @@ internal sealed class Receiver(ReceivingSide side)
         events.TryComplete();
     }
 
-    private void CountCreated(FileEntry file)
-    {
-        var s = side.Ctx.Stats;
-        s.CreatedFiles++;
-        if (file.IsDirectory)
-            s.CreatedDirs++;
-        else if (file.IsSymlink)
-            s.CreatedSymlinks++;
-        else if (file.IsDevice)
-            s.CreatedDevices++;
-        else if (file.IsSpecial)
-            s.CreatedSpecials++;
-    }
 
     private int ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname, out byte basisType)
     {

@@ -53,7 +53,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
                 MaybeLogItem(file, iflags, hardLinkTarget);
                 WriteNdxAndAttrs(ndx, iflags, basisType, xname);
                 if ((iflags & ItemFlags.IsNew) != 0)
-                    CountCreated(file);
+                    ctx.Stats.CountCreated(file);
                 continue;
             }
             if (phase == 2)
@@ -156,19 +156,6 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         return $"{length,15:N0} 100% {rateText,10} {(int)t.TotalHours,4}:{t.Minutes:00}:{t.Seconds:00} (xfr#{transferNumber}, to-chk={toCheck}/{files.Count})";
     }
 
-    private void CountCreated(FileEntry file)
-    {
-        var s = ctx.Stats;
-        s.CreatedFiles++;
-        if (file.IsDirectory)
-            s.CreatedDirs++;
-        else if (file.IsSymlink)
-            s.CreatedSymlinks++;
-        else if (file.IsDevice)
-            s.CreatedDevices++;
-        else if (file.IsSpecial)
-            s.CreatedSpecials++;
-    }
 
     /// <summary>Reads a request, handling the deletion stats that may come first (rsync.c, read_ndx_and_attrs).</summary>
     private int ReadNdxAndAttrs(out ItemFlags iflags, out byte basisType, out byte[]? xname)

@@ -353,7 +353,7 @@ public sealed class ServerInvocationTests
         { "3.5.0", "push -a --no-i-r", ["--server", "-logDtpre.LsfxCIvu", ".", "mod/dst/"], null,
             "receiver -rlptgoD caps=.LsfxCIvu paths=/dst/" },
         { "3.5.0", "push -a -M--no-implied-dirs -M--ignore-errors", ["--server", "-logDtpre.iLsfxCIvu", "--no-implied-dirs", "--ignore-errors", ".", "mod/dst/"], null,
-            "ERROR rsync: The server does not support --no-implied-dirs" },
+            "receiver -rlptgoD --ignore-errors caps=.iLsfxCIvu paths=/dst/" },
         { "3.5.0", "push --bwlimit=1.5M -a --max-alloc=100M", ["--server", "-logDtpre.iLsfxCIvu", "--bwlimit=1536", "--max-alloc=100M", ".", "mod/dst/"], null,
             "ERROR rsync: on remote machine: --max-alloc=100M: unknown option" },
     };
@@ -522,7 +522,6 @@ public sealed class ServerInvocationTests
     [InlineData("--delay-updates", "--delay-updates")]
     [InlineData("--usermap=a:b", "--usermap")]
     [InlineData("--chown=a:b", "--chown")]
-    [InlineData("--no-implied-dirs", "--no-implied-dirs")]
     [InlineData("--ignore-missing-args", "--ignore-missing-args")]
     [InlineData("--info=progress2", "--info")]
     [InlineData("--exclude-from=/etc/passwd", "--exclude-from")]
