@@ -97,4 +97,49 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
         Assert.False(File.Exists(Path.Combine(dst, "new.txt")));
         Assert.True(File.Exists(Path.Combine(dst, "old.txt")));
     }
+
+    [Fact]
+    public async Task BasisChangingMidTransfer_FailsVerificationAndIsRedoneWithFullSums()
+    {
+        string src = _temp.Sub("src");
+        string dst = _temp.Sub("dst");
+        string file = Path.Combine(src, "data.bin");
+        string basis = Path.Combine(dst, "data.bin");
+        // The new file is 2 MiB of fresh data, then the last 4 MiB of the basis: the fresh part streams
+        // slowly as literal data while the rest will be copied from the basis afterwards.
+        PushFixture.WriteRandomFile(basis, 6 << 20, seed: 11, mtimeSeconds: 1_200_000_000);
+        PushFixture.WriteRandomFile(file, 2 << 20, seed: 12, mtimeSeconds: 1_300_000_000);
+        using (var output = new FileStream(file, FileMode.Append, FileAccess.Write))
+        using (var input = new FileStream(basis, FileMode.Open, FileAccess.Read))
+        {
+            input.Position = 2 << 20;
+            input.CopyTo(output);
+        }
+        Posix.SetTimes(file, 1_300_000_000, 0);
+
+        var run = NetRsync.Instance.RunAsync(["-a", "--no-W", "--bwlimit=1000", src + "/", dst + "/"], timeout: TimeSpan.FromSeconds(60));
+
+        // Once the receiver is under way, the tail of the basis changes under it: the blocks it copies no
+        // longer match what the generator summed, the whole-file sum fails, and the file must be redone.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string? temp = null;
+        while (temp is null && DateTime.UtcNow < deadline && !run.IsCompleted)
+        {
+            temp = Directory.EnumerateFiles(dst, ".data.bin.*").FirstOrDefault();
+            if (temp is null)
+                await Task.Yield();
+        }
+        Assert.True(temp is not null, "the transfer finished before its temporary file could be seen");
+        using (var fs = new FileStream(basis, FileMode.Open, FileAccess.Write))
+        {
+            fs.Position = 5 << 20;
+            fs.Write(new byte[4096]);
+        }
+
+        ProcessResult r = await run;
+        output.WriteLine(r.ToString());
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(-1, TreeComparer.FirstDifference(file, basis));
+        Assert.Empty(Directory.EnumerateFiles(dst, ".data.bin.*"));
+    }
 }

@@ -37,7 +37,12 @@ public sealed partial class RsyncClient
         var compat = CompatFlags.SymlinkTimes | CompatFlags.SafeFileList | CompatFlags.AvoidXattrOptim;
         int seed = RandomNumberGenerator.GetInt32(1, int.MaxValue);
 
-        var senderWriter = new RsyncWriter(toReceiver.Writer.AsStream());
+        // --bwlimit paces the sender here too, as rsync's does over its socket pair (io.c, sleep_for_bwlimit).
+        var limiter = _options.BandwidthLimit > 0 ? new BandwidthLimiter(_options.BandwidthLimit * 1024L) : null;
+        var senderWriter = new RsyncWriter(toReceiver.Writer.AsStream(), limiter is null ? 256 * 1024 : Math.Clamp(_options.BandwidthLimit * 128, 4096, 256 * 1024))
+        {
+            OnSocketWrite = n => limiter?.Wrote(n),
+        };
         var senderReader = new RsyncReader(toSender.Reader.AsStream()) { FlushBeforeWaiting = senderWriter, Role = "sender" };
         var receiverWriter = new RsyncWriter(toSender.Writer.AsStream());
         var receiverReader = new RsyncReader(toReceiver.Reader.AsStream()) { FlushBeforeWaiting = receiverWriter, Role = "receiver" };
