@@ -345,8 +345,14 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
     private static FilterList DaemonFilters(DaemonModule module)
     {
         var rules = new List<string>();
-        foreach (string f in ConfigTokens.Split(module.Filter ?? ""))
-            rules.Add(f);
+        // The filter parameter splits on white space, and a bare rule word takes the next word as its pattern (exclude.c, FILTRULE_WORD_SPLIT).
+        var words = ConfigTokens.Split(module.Filter ?? "");
+        for (int i = 0; i < words.Count; i++)
+        {
+            bool bareRule = words[i] is "-" or "+" or "P" or "R" or "H" or "S" or "exclude" or "include" or "protect" or "risk" or "hide" or "show"
+                || (words[i].Length > 1 && "+-PRHS".Contains(words[i][0]) && words[i][1..].All(c => "/!Csrpx".Contains(c)));
+            rules.Add(bareRule && i + 1 < words.Count ? words[i] + " " + words[++i] : words[i]);
+        }
         foreach (string p in ConfigTokens.Split(module.Include ?? ""))
             rules.Add("+ " + p);
         foreach (string p in ConfigTokens.Split(module.Exclude ?? ""))
