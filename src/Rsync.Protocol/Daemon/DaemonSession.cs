@@ -342,7 +342,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         string.IsNullOrWhiteSpace(list) ? [] : [list];
 
     /// <summary>The module's own exclude/include/filter parameters (clientserver.c, daemon_filter_list).</summary>
-    private static FilterList DaemonFilters(DaemonModule module)
+    internal static FilterList DaemonFilters(DaemonModule module)
     {
         var rules = new List<string>();
         // The filter parameter splits on white space, and a bare rule word takes the next word as its pattern (exclude.c, FILTRULE_WORD_SPLIT).
