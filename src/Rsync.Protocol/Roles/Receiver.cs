@@ -19,9 +19,6 @@ internal sealed class Receiver(ReceivingSide side)
     private readonly RsyncReader _in = side.Ctx.Reader;
     private readonly byte[] _buffer = new byte[256 * 1024];
 
-    /// <summary>The temporary file being written, removed if the transfer stops half way.</summary>
-    public string? CurrentTempFile { get; private set; }
-
     public void Run()
     {
         int phase = 0;
@@ -176,7 +173,6 @@ internal sealed class Receiver(ReceivingSide side)
                 else
                     (output, temp, problem) = CreateTempFile(path);
             }
-            CurrentTempFile = temp;
             CurrentPartial = (temp, partial, path, file);
 
             bool ok = ApplyTokens(file, head, basis, output, out bool writeFailed, out long written);
@@ -235,7 +231,6 @@ internal sealed class Receiver(ReceivingSide side)
             output?.Dispose();
             if (temp is not null && (complete || !KeepPartial(temp, partial, path)))
                 File.Delete(temp);
-            CurrentTempFile = null;
             CurrentPartial = default;
         }
     }

@@ -296,8 +296,6 @@ internal sealed class ReceivingSide
         }
     }
 
-    public static string Show(byte[] name) => Encoding.UTF8.GetString(name);
-
     /// <summary>
     /// A sender may only send what was asked for: names under the requested path, and nothing the
     /// receiver's own rules exclude (flist.c, recv_file_entry; the fix for CVE-2022-29154).

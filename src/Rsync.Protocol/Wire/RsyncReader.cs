@@ -163,17 +163,6 @@ internal sealed class RsyncReader : IDisposable
         return result;
     }
 
-    /// <summary>Hands out up to <paramref name="max"/> bytes straight from the buffer, without copying.</summary>
-    public ReadOnlySpan<byte> ReadSome(int max)
-    {
-        if (_position == _length)
-            Fill(1);
-        int n = Math.Min(max, _length - _position);
-        var span = _buffer.AsSpan(_position, n);
-        _position += n;
-        return span;
-    }
-
     public byte[] ReadVString(int maxLength)
     {
         int len = ReadByte();
