@@ -213,55 +213,41 @@ internal sealed class Generator(ReceivingSide side)
                 side.Ctx.Info($"ignoring unsafe symlink \"{path}\" -> \"{target}\"");
             return;
         }
-        if (exists && st.IsSymlink && new FileInfo(path).LinkTarget == target)
-        {
-            if (!_o.DryRun)
-                side.SetAttributes(path, file, isNew: false);
-            Itemize(ndx, file, ItemFlags.None, st, exists: true);
-            return;
-        }
-        if (_o.IgnoreExisting && exists)
-            return;
-        if (_o.IgnoreNonExisting && !exists)
-            return;
-        if (exists && !RemoveInTheWay(path, st, file))
-            return;
-        if (!_o.DryRun)
-        {
-            int errno = Posix.Symlink(target, path);
-            if (errno != 0)
-            {
-                side.Ctx.TransferError($"symlink \"{path}\" -> \"{target}\" failed: {Posix.StrError(errno)} ({errno})");
-                return;
-            }
-            side.SetAttributes(path, file, isNew: true);
-        }
-        Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
+        bool same = exists && st.IsSymlink && new FileInfo(path).LinkTarget == target;
+        MakeNonRegular(ndx, file, path, exists, st, same, () => Posix.Symlink(target, path), $"symlink \"{path}\" -> \"{target}\"");
     }
 
     private void GenerateNode(int ndx, FileEntry file, string path, bool exists, FileStatus st)
     {
         if ((file.IsDevice && (!_o.PreserveDevices || !side.IsRoot)) || (file.IsSpecial && !_o.PreserveSpecials))
             return;
-        if (exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev))
+        bool same = exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev);
+        MakeNonRegular(ndx, file, path, exists, st, same, () => Posix.MakeNode(path, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
+    }
+
+    /// <summary>
+    /// Links, devices and specials the generator makes itself: kept when already right, else
+    /// replaced, and reported as a local change (generator.c, recv_generator).
+    /// </summary>
+    private void MakeNonRegular(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool alreadyRight, Func<int> create, string what)
+    {
+        if (alreadyRight)
         {
             if (!_o.DryRun)
                 side.SetAttributes(path, file, isNew: false);
             Itemize(ndx, file, ItemFlags.None, st, exists: true);
             return;
         }
-        if (_o.IgnoreExisting && exists)
-            return;
-        if (_o.IgnoreNonExisting && !exists)
+        if ((_o.IgnoreExisting && exists) || (_o.IgnoreNonExisting && !exists))
             return;
         if (exists && !RemoveInTheWay(path, st, file))
             return;
         if (!_o.DryRun)
         {
-            int errno = Posix.MakeNode(path, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0);
+            int errno = create();
             if (errno != 0)
             {
-                side.Ctx.TransferError($"mknod \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
+                side.Ctx.TransferError($"{what} failed: {Posix.StrError(errno)} ({errno})");
                 return;
             }
             side.SetAttributes(path, file, isNew: true);
