@@ -16,6 +16,10 @@ public static class Program
                 micro --list flat                          list the benchmarks
                 micro --help                               every BenchmarkDotNet option
 
+          e2e [--files N] [--big-mib M] [--rsync PATH]
+              Stock rsync pushing to and pulling from netrsyncd and stock rsync --daemon on the
+              same data, side by side, with the time ratios.
+
           memory [ENTRIES]
               Builds the sender's file list over a generated tree (default 100,000 entries)
               and prints the bytes each entry keeps alive; the aim is at most about 150.
@@ -37,6 +41,8 @@ public static class Program
             case "micro":
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
                 return 0;
+            case "e2e":
+                return EndToEnd.Run(args[1..]);
             case "memory":
                 return FileListMemory.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000);
             default:
