@@ -193,35 +193,8 @@ public sealed partial class NetRsyncDaemon : IAsyncDisposable
         string log = dir.File("rsyncd.log");
         File.WriteAllText(config, GenerateConfig(modules, dir, globals));
 
-        var psi = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in prefix.Concat(["--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"]))
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var output = new StringBuilder();
-        var process = new Process { StartInfo = psi };
-        DataReceivedEventHandler sink = (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (output)
-                {
-                    output.AppendLine(e.Data);
-                }
-            }
-        };
-        process.OutputDataReceived += sink;
-        process.ErrorDataReceived += sink;
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, output) = ProcessRunner.StartCaptured(fileName,
+            prefix.Concat(["--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"]));
         var daemon = new NetRsyncDaemon(port, process, dir, config, log, output,
             modules.Select(m => Path.GetFullPath(m.Path).TrimEnd('/')).ToArray());
 

@@ -27,6 +27,42 @@ public interface IRsyncClient
 /// <summary>Runs a child process with captured stdout/stderr and a hard timeout.</summary>
 public static class ProcessRunner
 {
+    /// <summary>Starts a long-running child (a daemon) with stdin closed and stdout and stderr
+    /// collected, as they arrive, into one buffer for failure messages.</summary>
+    public static (Process Process, StringBuilder Output) StartCaptured(string fileName, IEnumerable<string> arguments)
+    {
+        var psi = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        var output = new StringBuilder();
+        var process = new Process { StartInfo = psi };
+        DataReceivedEventHandler sink = (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (output)
+                {
+                    output.AppendLine(e.Data);
+                }
+            }
+        };
+        process.OutputDataReceived += sink;
+        process.ErrorDataReceived += sink;
+        process.Start();
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, output);
+    }
+
     /// <summary>Every stock push in the suite takes a second or two; 30 s keeps a hanging client from
     /// stretching a run (dozens of cases) into hours, while leaving room for a loaded 2-core machine.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);

@@ -151,35 +151,8 @@ public sealed class StockDaemon : IAsyncDisposable
         string log = dir.File("rsyncd.log");
         File.WriteAllText(config, GenerateConfig(modules, dir));
 
-        var psi = new ProcessStartInfo(binary)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in (string[])["--daemon", "--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1", $"--log-file={log}"])
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var output = new StringBuilder();
-        var process = new Process { StartInfo = psi };
-        DataReceivedEventHandler sink = (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (output)
-                {
-                    output.AppendLine(e.Data);
-                }
-            }
-        };
-        process.OutputDataReceived += sink;
-        process.ErrorDataReceived += sink;
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, output) = ProcessRunner.StartCaptured(binary,
+            ["--daemon", "--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1", $"--log-file={log}"]);
         var daemon = new StockDaemon(binary, port, process, dir, config, log, output,
             modules.Select(m => Path.GetFullPath(m.Path).TrimEnd('/')).ToArray());
 
