@@ -1,58 +1,154 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Security.Cryptography;
+using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Checksums;
 
 /// <summary>
-/// The strong checksums of protocols 30 and 31: MD5 over a block followed by the 4-byte
-/// checksum seed when the seed is non-zero (checksum.c, get_checksum2), and plain MD5 over a
-/// whole file (checksum.c, sum_init / file_checksum).
+/// The negotiated strong checksum of one connection: per block, seeded (checksum.c,
+/// get_checksum2), and over a whole file, unseeded (checksum.c, sum_init / sum_update /
+/// sum_end; file_checksum for --checksum). Without negotiation it is MD5 with the seed after
+/// the data; the 3.2+ seed fix ('C') moves it before.
 /// </summary>
 internal sealed class StrongChecksum : IDisposable
 {
     public const int Md5Length = 16;
 
-    private readonly IncrementalHash _block = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-    private readonly IncrementalHash _file = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+    private readonly IncrementalHash? _block;
+    private readonly IncrementalHash? _file;
+    private readonly NonCryptographicHashAlgorithm? _fileXx;
     private readonly byte[] _seedBytes = new byte[4];
-    private readonly bool _appendSeed;
+    private readonly bool _hasSeed;
+    private readonly bool _seedFirst;
+    private readonly long _xxSeed;
 
-    public StrongChecksum(int seed)
+    public StrongChecksum(int seed) : this(ChecksumKind.Md5, seed, seedFirst: false)
     {
+    }
+
+    public StrongChecksum(ChecksumKind kind, int seed, bool seedFirst)
+    {
+        Kind = kind;
+        Length = ChecksumKinds.Length(kind);
         BinaryPrimitives.WriteInt32LittleEndian(_seedBytes, seed);
-        _appendSeed = seed != 0;
+        _hasSeed = seed != 0;
+        // OpenSSL digests (sha1) always take the seed first (checksum.c, get_checksum2).
+        _seedFirst = seedFirst || kind == ChecksumKind.Sha1;
+        // C converts the int seed to the 64-bit xxhash seed with sign extension.
+        _xxSeed = seed;
+        switch (kind)
+        {
+            case ChecksumKind.Md5:
+                _block = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+                _file = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+                break;
+            case ChecksumKind.Sha1:
+                _block = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+                _file = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+                break;
+            case ChecksumKind.Xxh64:
+                _fileXx = new XxHash64();
+                break;
+            case ChecksumKind.Xxh3:
+                _fileXx = new XxHash3();
+                break;
+            case ChecksumKind.Xxh128:
+                _fileXx = new XxHash128();
+                break;
+            case ChecksumKind.None:
+                break;
+            default:
+                throw new RsyncException($"checksum {ChecksumKinds.Name(kind)} is not supported", ExitCodes.Unsupported);
+        }
     }
 
-    public void BlockSum(ReadOnlySpan<byte> block, Span<byte> destination16)
+    public ChecksumKind Kind { get; }
+
+    /// <summary>Digest length on the wire.</summary>
+    public int Length { get; }
+
+    /// <summary>The block's seeded digest; <paramref name="destination"/> holds at least <see cref="Length"/> bytes.</summary>
+    public void BlockSum(ReadOnlySpan<byte> block, Span<byte> destination)
     {
-        _block.AppendData(block);
-        if (_appendSeed)
+        switch (Kind)
+        {
+            case ChecksumKind.Xxh64:
+                BinaryPrimitives.WriteUInt64LittleEndian(destination, XxHash64.HashToUInt64(block, _xxSeed));
+                return;
+            case ChecksumKind.Xxh3:
+                BinaryPrimitives.WriteUInt64LittleEndian(destination, XxHash3.HashToUInt64(block, _xxSeed));
+                return;
+            case ChecksumKind.Xxh128:
+                BinaryPrimitives.WriteUInt128LittleEndian(destination, XxHash128.HashToUInt128(block, _xxSeed));
+                return;
+            case ChecksumKind.None:
+                destination[0] = 0;
+                return;
+        }
+        if (_hasSeed && _seedFirst)
+            _block!.AppendData(_seedBytes);
+        _block!.AppendData(block);
+        if (_hasSeed && !_seedFirst)
             _block.AppendData(_seedBytes);
-        _block.GetHashAndReset(destination16);
+        _block.GetHashAndReset(destination);
     }
 
-    public void FileUpdate(ReadOnlySpan<byte> data) => _file.AppendData(data);
+    public void FileUpdate(ReadOnlySpan<byte> data)
+    {
+        if (_file is not null)
+            _file.AppendData(data);
+        else
+            _fileXx?.Append(data);
+    }
 
-    public void FileFinish(Span<byte> destination16) => _file.GetHashAndReset(destination16);
+    /// <summary>Writes the whole-file digest (<see cref="Length"/> bytes) and starts over.</summary>
+    public void FileFinish(Span<byte> destination)
+    {
+        if (_file is not null)
+        {
+            _file.GetHashAndReset(destination);
+            return;
+        }
+        switch (_fileXx)
+        {
+            case XxHash64 x64:
+                BinaryPrimitives.WriteUInt64LittleEndian(destination, x64.GetCurrentHashAsUInt64());
+                break;
+            case XxHash3 x3:
+                BinaryPrimitives.WriteUInt64LittleEndian(destination, x3.GetCurrentHashAsUInt64());
+                break;
+            case XxHash128 x128:
+                BinaryPrimitives.WriteUInt128LittleEndian(destination, x128.GetCurrentHashAsUInt128());
+                break;
+            default:
+                destination[0] = 0;
+                break;
+        }
+        _fileXx?.Reset();
+    }
 
-    public static void FileSum(string path, Span<byte> destination16)
+    /// <summary>The --checksum digest of a file (checksum.c, file_checksum): unseeded.</summary>
+    public static void FileSum(string path, Span<byte> destination) => FileSum(ChecksumKind.Md5, path, destination);
+
+    public static void FileSum(ChecksumKind kind, string path, Span<byte> destination)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        using var sum = new StrongChecksum(kind, 0, seedFirst: false);
         var buffer = new byte[256 * 1024];
         long offset = 0;
         int n;
         while ((n = RandomAccess.Read(handle, buffer, offset)) > 0)
         {
-            md5.AppendData(buffer, 0, n);
+            sum.FileUpdate(buffer.AsSpan(0, n));
             offset += n;
         }
-        md5.GetHashAndReset(destination16);
+        sum.FileFinish(destination);
     }
 
     public void Dispose()
     {
-        _block.Dispose();
-        _file.Dispose();
+        _block?.Dispose();
+        _file?.Dispose();
     }
 }

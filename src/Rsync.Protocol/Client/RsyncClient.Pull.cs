@@ -99,17 +99,7 @@ public sealed partial class RsyncClient
     internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort,
         Action<List<FileEntry>>? validate = null)
     {
-        var settings = new FileListSettings(
-            ctx.Protocol,
-            PreserveUid: ctx.Options.PreserveOwner,
-            PreserveGid: ctx.Options.PreserveGroup,
-            PreserveLinks: ctx.Options.PreserveLinks,
-            PreserveDevices: ctx.Options.PreserveDevices,
-            PreserveSpecials: ctx.Options.PreserveSpecials,
-            PreserveHardLinks: ctx.Options.HardLinks > 0,
-            AlwaysChecksum: ctx.Options.Checksum,
-            NumericIds: ctx.Options.NumericIds,
-            SafeFileList: ctx.SafeFileList);
+        var settings = ctx.FileListSettings();
         var decoder = new FileListDecoder(ctx.Reader, settings);
         decoder.ReadAll();
         var received = decoder.Entries;

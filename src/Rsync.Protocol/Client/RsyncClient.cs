@@ -24,6 +24,7 @@ public sealed partial class RsyncClient
     private readonly RsyncOptions _options;
     private readonly IRsyncOutput _output;
     private readonly ILogger _logger;
+    private Negotiation.Wanted _wanted;
 
     public RsyncClient(RsyncOptions options, IRsyncOutput? output = null, ILoggerFactory? loggerFactory = null)
     {
@@ -98,8 +99,7 @@ public sealed partial class RsyncClient
     private void RejectUnsupported()
     {
         ChmodRules();
-        if (_options.Compress > 0 || _options.CompressChoice is not null)
-            throw new RsyncException("compression (-z, --compress) is not supported yet; run without -z", ExitCodes.Unsupported);
+        _wanted = Negotiation.FromOptions(_options);
         if (_options.Acls || _options.Xattrs > 0)
             throw new RsyncException("ACLs and extended attributes (-A, -X) are not supported", ExitCodes.Unsupported);
     }
@@ -170,8 +170,11 @@ public sealed partial class RsyncClient
         };
         connection.Context = ctx;
 
-        // A flags byte and the checksum seed come before multiplexing starts.
-        ctx.Compat = (CompatFlags)reader.ReadByte();
+        // Compat flags, the name lists and the checksum seed come before multiplexing starts
+        // (compat.c, setup_protocol); a varint reads an older server's single byte too.
+        ctx.Compat = (CompatFlags)reader.ReadVarInt();
+        ctx.Algorithms = Negotiation.Exchange(reader, writer, _wanted, ctx.VarintFlags, amServer: false,
+            seedFirst: (ctx.Compat & CompatFlags.ChecksumSeedFix) != 0);
         ctx.ChecksumSeed = reader.ReadInt32();
         reader.MessageHandler = (code, payload) =>
         {
@@ -229,6 +232,7 @@ public sealed partial class RsyncClient
             PreserveSpecials = ctx.Options.PreserveSpecials,
             PreserveHardLinks = ctx.Options.HardLinks > 0,
             AlwaysChecksum = ctx.Options.Checksum,
+            ChecksumKind = ctx.Algorithms.FileChecksum,
             OneFileSystem = ctx.Options.OneFileSystem > 0,
             Filters = filters,
             Chmod = chmod,
@@ -255,17 +259,7 @@ public sealed partial class RsyncClient
 
         var transferClock = Stopwatch.StartNew();
         long startBytes = ctx.Writer.BytesWritten;
-        var settings = new FileListSettings(
-            ctx.Protocol,
-            PreserveUid: ctx.Options.PreserveOwner,
-            PreserveGid: ctx.Options.PreserveGroup,
-            PreserveLinks: ctx.Options.PreserveLinks,
-            PreserveDevices: ctx.Options.PreserveDevices,
-            PreserveSpecials: ctx.Options.PreserveSpecials,
-            PreserveHardLinks: ctx.Options.HardLinks > 0,
-            AlwaysChecksum: ctx.Options.Checksum,
-            NumericIds: ctx.Options.NumericIds,
-            SafeFileList: ctx.SafeFileList);
+        var settings = ctx.FileListSettings();
         var encoder = new FileListEncoder(ctx.Writer, settings);
         for (int i = 0; i < files.Count; i++)
         {

@@ -17,6 +17,32 @@ internal sealed class TransferContext
     public required int Protocol { get; init; }
     public CompatFlags Compat { get; set; }
     public int ChecksumSeed { get; set; }
+
+    /// <summary>Checksums and compression agreed during setup; md5 and no compression until then.</summary>
+    public TransferAlgorithms Algorithms { get; set; } = new(Checksums.ChecksumKind.Md5, Checksums.ChecksumKind.Md5, false, Compression.CompressionKind.None, 0);
+
+    /// <summary>A fresh strong checksum for this connection's block and file sums.</summary>
+    public Checksums.StrongChecksum NewStrongChecksum() => new(Algorithms.Checksum, ChecksumSeed, Algorithms.SeedFirst);
+
+    /// <summary>What the file list carries on this connection.</summary>
+    public FileList.FileListSettings FileListSettings() => new(
+        Protocol,
+        PreserveUid: Options.PreserveOwner,
+        PreserveGid: Options.PreserveGroup,
+        PreserveLinks: Options.PreserveLinks,
+        PreserveDevices: Options.PreserveDevices,
+        PreserveSpecials: Options.PreserveSpecials,
+        PreserveHardLinks: Options.HardLinks > 0,
+        AlwaysChecksum: Options.Checksum,
+        NumericIds: Options.NumericIds,
+        SafeFileList: SafeFileList)
+    {
+        VarintFlags = VarintFlags,
+        ChecksumLength = Checksums.ChecksumKinds.Length(Algorithms.FileChecksum),
+    };
+
+    /// <summary>File-list flags travel as varints (CF_VARINT_FLIST_FLAGS).</summary>
+    public bool VarintFlags => (Compat & CompatFlags.VarintFileListFlags) != 0;
     public TransferStats Stats { get; } = new();
 
     /// <summary>The sender's list, for --remove-source-files.</summary>

@@ -8,7 +8,7 @@ namespace NetRsync.Protocol.Compression;
 /// (plain, zlib, zlibx, zstd, lz4). One instance serves a whole connection; state that rsync
 /// resets per file is reset by <see cref="BeginFile"/>.
 /// </summary>
-internal abstract class TokenSender
+internal abstract class TokenSender : IDisposable
 {
     protected TokenSender(RsyncWriter writer) => Writer = writer;
 
@@ -25,6 +25,10 @@ internal abstract class TokenSender
 
     /// <summary>Ends the file's tokens (the whole-file checksum follows, written by the caller).</summary>
     public abstract void EndFile();
+
+    public virtual void Dispose()
+    {
+    }
 }
 
 /// <summary>
@@ -33,7 +37,7 @@ internal abstract class TokenSender
 /// 0 at the end of the file. After a matched block the caller passes the block's bytes to
 /// <see cref="SeeMatched"/>, which some formats add to their history.
 /// </summary>
-internal abstract class TokenReceiver
+internal abstract class TokenReceiver : IDisposable
 {
     protected TokenReceiver(RsyncReader reader) => Reader = reader;
 
@@ -42,6 +46,10 @@ internal abstract class TokenReceiver
     public abstract int Next(out ReadOnlySpan<byte> data);
 
     public abstract void SeeMatched(ReadOnlySpan<byte> block);
+
+    public virtual void Dispose()
+    {
+    }
 }
 
 /// <summary>The uncompressed stream (token.c, simple_send_token): int length + bytes, then int -(index + 1).</summary>

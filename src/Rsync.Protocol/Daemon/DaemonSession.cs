@@ -220,9 +220,20 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             compat |= CompatFlags.SafeFileList;
         if (caps.AvoidXattrOptimization)
             compat |= CompatFlags.AvoidXattrOptim;
+        if (caps.ChecksumSeedFix)
+            compat |= CompatFlags.ChecksumSeedFix;
+        bool negotiating = caps.VarintFileListFlags;
+        if (negotiating || caps.PreReleaseVarintFlags)
+            compat |= CompatFlags.VarintFileListFlags;
         ctx.Compat = compat;
         ctx.ChecksumSeed = options.ChecksumSeed != 0 ? options.ChecksumSeed : (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() & int.MaxValue);
-        writer.WriteByte((byte)compat);
+        // A 3.2 pre-release's 'V' still reads the flags as one byte.
+        if (negotiating)
+            writer.WriteVarInt((int)compat);
+        else
+            writer.WriteByte((byte)compat);
+        ctx.Algorithms = Negotiation.Exchange(reader, writer, Negotiation.FromOptions(options), negotiating, amServer: true,
+            seedFirst: caps.ChecksumSeedFix);
         writer.WriteInt32(ctx.ChecksumSeed);
         writer.StartMultiplexing();
         reader.StartMultiplexing();
@@ -259,8 +270,6 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             }
             if (argumentError is not null || invocation is null)
                 throw new RsyncException(argumentError ?? "rsync: invalid arguments", ExitCodes.Unsupported);
-            if (options.Compress > 0)
-                throw new RsyncException("rsync: compression (-z) is not supported by this daemon yet", ExitCodes.Unsupported);
             var chmod = ChmodRules.Parse(invocation.IsSender ? Split(module.OutgoingChmod) : Split(module.IncomingChmod), Posix.Umask());
             var daemonFilters = DaemonFilters(module);
             if (invocation.IsSender)

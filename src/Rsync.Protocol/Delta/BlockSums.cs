@@ -43,7 +43,7 @@ public sealed class BlockSums
     public ReadOnlySpan<byte> Strong(int index) => _strong.AsSpan(index * StrongLength, StrongLength);
 
     /// <summary>Reads a sum head and the sums that follow it (io.c, read_sum_head; sender.c, receive_sums).</summary>
-    internal static BlockSums Read(RsyncReader reader, int protocol)
+    internal static BlockSums Read(RsyncReader reader, int protocol, int maxStrongLength = 16)
     {
         int count = reader.ReadInt32();
         if (count < 0 || count > MaxBlockCount)
@@ -52,7 +52,7 @@ public sealed class BlockSums
         if (blockLength < 0 || blockLength > ProtocolLimits.MaxBlockSize)
             throw new RsyncProtocolException($"Invalid block length {blockLength} [sender]");
         int strongLength = reader.ReadInt32();
-        if (strongLength < 0 || strongLength > 16)
+        if (strongLength < 0 || strongLength > maxStrongLength)
             throw new RsyncProtocolException($"Invalid checksum length {strongLength} [sender]");
         int remainder = reader.ReadInt32();
         if (remainder < 0 || remainder > blockLength)

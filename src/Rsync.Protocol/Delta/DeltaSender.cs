@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Checksums;
+using NetRsync.Protocol.Compression;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Delta;
@@ -22,10 +23,11 @@ internal sealed class DeltaSender : IDisposable
 {
     private const int WindowSize = 1024 * 1024;
 
-    private readonly RsyncWriter _writer;
     private readonly StrongChecksum _checksum;
+    private readonly TokenSender _tokens;
+    private readonly RsyncWriter _writer;
     private readonly byte[] _buffer = new byte[WindowSize + ProtocolLimits.MaxBlockSize + ProtocolLimits.ChunkSize];
-    private readonly byte[] _strong = new byte[StrongChecksum.Md5Length];
+    private readonly byte[] _strong = new byte[ChecksumKinds.MaxLength];
 
     private SafeFileHandle _file = null!;
     private long _fileLength;
@@ -35,9 +37,16 @@ internal sealed class DeltaSender : IDisposable
     private DeltaStats _stats;
 
     public DeltaSender(RsyncWriter writer, int checksumSeed)
+        : this(writer, new StrongChecksum(checksumSeed), new PlainTokenSender(writer))
+    {
+    }
+
+    /// <summary>A sender that owns <paramref name="checksum"/> and writes through <paramref name="tokens"/>.</summary>
+    public DeltaSender(RsyncWriter writer, StrongChecksum checksum, TokenSender tokens)
     {
         _writer = writer;
-        _checksum = new StrongChecksum(checksumSeed);
+        _checksum = checksum;
+        _tokens = tokens;
     }
 
     /// <summary>
@@ -50,7 +59,7 @@ internal sealed class DeltaSender : IDisposable
     public Action<long>? Progress { get; set; }
 
     /// <summary>Sends tokens and the whole-file checksum for one file.</summary>
-    public DeltaStats Send(SafeFileHandle file, long fileLength, BlockSums sums)
+    public DeltaStats Send(SafeFileHandle file, long fileLength, BlockSums sums, int compressionLevel = 0)
     {
         _file = file;
         _fileLength = fileLength;
@@ -59,21 +68,23 @@ internal sealed class DeltaSender : IDisposable
         _sentUpTo = 0;
         _stats = default;
 
+        _tokens.BeginFile(compressionLevel);
         if (fileLength > 0 && sums.Count > 0)
             Search(sums);
         SendLiteral(fileLength);
-        _writer.WriteInt32(0);
+        _tokens.EndFile();
 
-        _checksum.FileFinish(_strong);
+        var strong = _strong.AsSpan(0, _checksum.Length);
+        _checksum.FileFinish(strong);
         if (_stats.ReadError)
         {
             // A deliberately wrong sum makes the receiver discard the file (match.c, match_sums).
-            bool allZero = _strong.AsSpan().IndexOfAnyExcept((byte)0) < 0;
-            _strong.AsSpan().Clear();
+            bool allZero = strong.IndexOfAnyExcept((byte)0) < 0;
+            strong.Clear();
             if (allZero)
-                _strong[^1] = 1;
+                strong[^1] = 1;
         }
-        _writer.WriteBytes(_strong);
+        _writer.WriteBytes(strong);
         return _stats;
     }
 
@@ -104,8 +115,9 @@ internal sealed class DeltaSender : IDisposable
             {
                 SendLiteral(offset);
                 int length = sums.LengthOf(matched);
-                _writer.WriteInt32(-(matched + 1));
-                _checksum.FileUpdate(Window(offset, length));
+                var block = Window(offset, length);
+                _tokens.Match(matched, block);
+                _checksum.FileUpdate(block);
                 _stats.MatchedBytes += length;
                 offset += length;
                 _sentUpTo = offset;
@@ -205,8 +217,7 @@ internal sealed class DeltaSender : IDisposable
         {
             int n = (int)Math.Min(ProtocolLimits.ChunkSize, upTo - _sentUpTo);
             ReadOnlySpan<byte> data = Window(_sentUpTo, n);
-            _writer.WriteInt32(n);
-            _writer.WriteBytes(data);
+            _tokens.Literal(data);
             _checksum.FileUpdate(data);
             _stats.LiteralBytes += n;
             _sentUpTo += n;
@@ -278,5 +289,9 @@ internal sealed class DeltaSender : IDisposable
         }
     }
 
-    public void Dispose() => _checksum.Dispose();
+    public void Dispose()
+    {
+        _checksum.Dispose();
+        _tokens.Dispose();
+    }
 }

@@ -12,7 +12,7 @@ public readonly record struct SumHead(int Count, int BlockLength, int StrongLeng
     public const int ShortStrongLength = 2;
 
     /// <summary>Block length near the square root of the file, a multiple of 8, within rsync's limits; strong sums only as long as the file needs.</summary>
-    public static SumHead For(long length, bool fullStrongSums, int fixedBlockLength = 0)
+    public static SumHead For(long length, bool fullStrongSums, int fixedBlockLength = 0, int maxStrongLength = StrongChecksum.Md5Length)
     {
         int blockLength;
         if (fixedBlockLength > 0)
@@ -44,7 +44,7 @@ public readonly record struct SumHead(int Count, int BlockLength, int StrongLeng
 
         int strongLength;
         if (fullStrongSums)
-            strongLength = StrongChecksum.Md5Length;
+            strongLength = maxStrongLength;
         else
         {
             // Enough strong-sum bits that a false match over the whole file stays unlikely.
@@ -56,7 +56,7 @@ public readonly record struct SumHead(int Count, int BlockLength, int StrongLeng
             {
             }
             strongLength = (b + 1 - 32 + 7) / 8;
-            strongLength = Math.Clamp(strongLength, ShortStrongLength, StrongChecksum.Md5Length);
+            strongLength = Math.Clamp(strongLength, ShortStrongLength, maxStrongLength);
         }
         int remainder = (int)(length % blockLength);
         long count = length / blockLength + (remainder != 0 ? 1 : 0);
@@ -75,7 +75,7 @@ public readonly record struct SumHead(int Count, int BlockLength, int StrongLeng
         writer.WriteInt32(Remainder);
     }
 
-    internal static SumHead Read(RsyncReader reader)
+    internal static SumHead Read(RsyncReader reader, int maxStrongLength = StrongChecksum.Md5Length)
     {
         int count = reader.ReadInt32();
         int blockLength = reader.ReadInt32();
@@ -85,7 +85,7 @@ public readonly record struct SumHead(int Count, int BlockLength, int StrongLeng
             throw new RsyncProtocolException($"Invalid checksum count {count} [receiver]");
         if (blockLength < 0 || blockLength > ProtocolLimits.MaxBlockSize)
             throw new RsyncProtocolException($"Invalid block length {blockLength} [receiver]");
-        if (strongLength < 0 || strongLength > StrongChecksum.Md5Length)
+        if (strongLength < 0 || strongLength > maxStrongLength)
             throw new RsyncProtocolException($"Invalid checksum length {strongLength} [receiver]");
         if (remainder < 0 || remainder > blockLength)
             throw new RsyncProtocolException($"Invalid remainder length {remainder} [receiver]");
@@ -99,7 +99,7 @@ public readonly record struct SumHead(int Count, int BlockLength, int StrongLeng
         if (head.Count == 0)
             return;
         var buffer = new byte[Math.Max(256 * 1024, head.BlockLength)];
-        Span<byte> digest = stackalloc byte[StrongChecksum.Md5Length];
+        Span<byte> digest = stackalloc byte[ChecksumKinds.MaxLength];
         long offset = 0;
         int filled = 0;
         int start = 0;

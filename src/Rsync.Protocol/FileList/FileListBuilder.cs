@@ -21,6 +21,9 @@ public sealed record FileListScanOptions
     public bool PreserveSpecials { get; init; }
     public bool PreserveHardLinks { get; init; }
     public bool AlwaysChecksum { get; init; }
+
+    /// <summary>The --checksum digest (the negotiated file checksum).</summary>
+    public Checksums.ChecksumKind ChecksumKind { get; init; } = Checksums.ChecksumKind.Md5;
     public bool OneFileSystem { get; init; }
     public FilterList Filters { get; init; } = new();
     public Options.ChmodRules? Chmod { get; init; }
@@ -260,10 +263,10 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         }
         if (options.AlwaysChecksum && entry.IsRegular)
         {
-            entry.Checksum = new byte[FileListSettings.ChecksumLength];
+            entry.Checksum = new byte[ChecksumKinds.Length(options.ChecksumKind)];
             try
             {
-                StrongChecksum.FileSum(path, entry.Checksum);
+                StrongChecksum.FileSum(options.ChecksumKind, path, entry.Checksum);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

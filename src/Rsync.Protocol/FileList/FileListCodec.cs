@@ -16,7 +16,11 @@ public readonly record struct FileListSettings(
     bool NumericIds,
     bool SafeFileList)
 {
-    public const int ChecksumLength = 16;
+    /// <summary>Flags as varints and a varint end marker (flist.c, CF_VARINT_FLIST_FLAGS).</summary>
+    public bool VarintFlags { get; init; }
+
+    /// <summary>Length of a --checksum digest: the negotiated file checksum's.</summary>
+    public int ChecksumLength { get; init; } = 16;
 }
 
 /// <summary>
@@ -127,9 +131,14 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             x |= XmitFlags.LongName;
 
         // A zero first byte would end the list, so a harmless bit is added (flist.c, send_file_entry).
-        if (x == XmitFlags.None && !file.IsDirectory)
+        if (settings.VarintFlags)
+            writer.WriteVarInt(x == XmitFlags.None ? (int)XmitFlags.ExtendedFlags : (int)x);
+        else if (x == XmitFlags.None && !file.IsDirectory)
+        {
             x |= XmitFlags.TopDir;
-        if (((int)x & 0xFF00) != 0 || x == XmitFlags.None)
+            writer.WriteByte((byte)x);
+        }
+        else if (((int)x & 0xFF00) != 0 || x == XmitFlags.None)
         {
             x |= XmitFlags.ExtendedFlags;
             writer.WriteShortInt((int)x);
@@ -180,13 +189,25 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             writer.WriteBytes(target);
         }
         if (settings.AlwaysChecksum && file.IsRegular)
-            writer.WriteBytes(file.Checksum ?? new byte[FileListSettings.ChecksumLength]);
+        {
+            if (file.Checksum is { } sum && sum.Length == settings.ChecksumLength)
+                writer.WriteBytes(sum);
+            else
+                writer.WriteBytes(new byte[settings.ChecksumLength]);
+        }
     }
 
     /// <summary>Ends the list, then sends the id-to-name maps (flist.c, send_file_list; uidlist.c, send_id_list).</summary>
     public void WriteEnd(IoErrorFlags ioError, bool ignoreErrors)
     {
-        if (ioError == IoErrorFlags.None || ignoreErrors)
+        if (settings.VarintFlags)
+        {
+            // flist.c, write_end_of_flist: a zero flags varint, then the error (or 0).
+            writer.WriteVarInt(0);
+            bool send = ioError != IoErrorFlags.None && !ignoreErrors && (settings.SafeFileList || settings.Protocol >= 31);
+            writer.WriteVarInt(send ? (int)ioError : 0);
+        }
+        else if (ioError == IoErrorFlags.None || ignoreErrors)
             writer.WriteByte(0);
         else if (settings.SafeFileList || settings.Protocol >= 31)
         {
@@ -252,6 +273,17 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
     {
         while (true)
         {
+            if (settings.VarintFlags)
+            {
+                int varFlags = reader.ReadVarInt();
+                if (varFlags == 0)
+                {
+                    IoError = (IoErrorFlags)reader.ReadVarInt();
+                    break;
+                }
+                Entries.Add(ReadEntry((XmitFlags)varFlags));
+                continue;
+            }
             int flags = reader.ReadByte();
             if (flags == 0)
                 break;
@@ -354,7 +386,7 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             file.LinkTarget = reader.ReadBytes(len);
         }
         if (settings.AlwaysChecksum && file.IsRegular)
-            file.Checksum = reader.ReadBytes(FileListSettings.ChecksumLength);
+            file.Checksum = reader.ReadBytes(settings.ChecksumLength);
         return file;
     }
 

@@ -184,18 +184,26 @@ public static partial class OptionParser
         RsyncOptions o = st.O;
         ServerState? server = st.Server;
 
-        // A level alone turns compression on; level 0 turns it off.
-        if (o.CompressLevel is int level)
+        // A level alone turns compression on; level 0 turns zlib off. Zlib levels are checked as
+        // 3.1.1 checks them; zstd has its own range (token.c, init_compression_level clamps it).
+        bool zlibFamily = o.CompressChoice is null || o.CompressChoice.StartsWith("zlib", StringComparison.OrdinalIgnoreCase)
+            || o.CompressChoice.Equals("auto", StringComparison.OrdinalIgnoreCase);
+        if (o.CompressLevel is int level && zlibFamily)
         {
             if (level < -1 || level > 9)
                 throw st.Error($"--compress-level value is invalid: {level}");
             if (level == 0)
+            {
                 o.Compress = 0;
+                o.CompressChoice = null;
+            }
             else if (o.Compress == 0)
                 o.Compress = 1;
         }
 
-        if (o.Compress != 0 && server?.Refuse.Compress is { } refusedCompress)
+        bool compressing = o.Compress != 0
+            || (o.CompressChoice is { } choice && !choice.Equals("none", StringComparison.OrdinalIgnoreCase));
+        if (compressing && server?.Refuse.Compress is { } refusedCompress)
             throw server.Refused(st, refusedCompress);
 
         if (o.OutputBuffering is not null && server?.AmServer != true)

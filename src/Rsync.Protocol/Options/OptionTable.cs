@@ -212,10 +212,11 @@ internal static class OptionTable
         Str("zc", '\0', (s, v) => s.O.CompressChoice = v);
 
         Flag("compress", 'z', s => s.O.Compress++);
-        Flag("old-compress", '\0', s => s.O.Compress = 1);
-        Flag("new-compress", '\0', s => s.O.Compress = 2);
-        Flag("no-compress", '\0', s => s.O.Compress = 0);
-        Flag("no-z", '\0', s => s.O.Compress = 0);
+        // options.c (3.2+): --old-compress and --new-compress name a choice, which no negotiation overrides.
+        Flag("old-compress", '\0', s => s.O.CompressChoice = "zlib");
+        Flag("new-compress", '\0', s => s.O.CompressChoice = "zlibx");
+        Flag("no-compress", '\0', s => { s.O.Compress = 0; s.O.CompressChoice = null; });
+        Flag("no-z", '\0', s => { s.O.Compress = 0; s.O.CompressChoice = null; });
         Str("skip-compress", '\0', (s, v) => s.O.SkipCompress = v);
 
         // -42 is rsync 3.1.1's "not specified" marker (NOT_SPECIFIED in options.c).

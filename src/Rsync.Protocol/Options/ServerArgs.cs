@@ -11,14 +11,16 @@ public static class ServerArgs
 {
     /// <summary>
     /// The capability letters sent after "-e." (options.c, server_options; read back in
-    /// compat.c, setup_protocol). 'i' (incremental recursion) is left out because it is not
-    /// implemented, and the 3.2+ letters are not sent.
+    /// compat.c, setup_protocol). 'i' (incremental recursion), 'I' and 'u' are left out because
+    /// they are not implemented; older servers ignore the letters they do not know.
     /// </summary>
     public const string CapabilityFlags =
         "L"    // we can set symlink times (CF_SYMLINK_TIMES)
         + "s"  // symlink targets take part in --iconv translation (CF_SYMLINK_ICONV)
         + "f"  // safe file-list I/O-error handling (CF_SAFE_FLIST)
-        + "x"; // no xattr hardlink optimisation wanted (CF_AVOID_XATTR_OPTIM)
+        + "x"  // no xattr hardlink optimisation wanted (CF_AVOID_XATTR_OPTIM)
+        + "C"  // checksum seed before the data (CF_CHKSUM_SEED_FIX)
+        + "v"; // varint file-list flags and checksum/compression negotiation (CF_VARINT_FLIST_FLAGS)
 
     /// <summary>
     /// The server's arguments, from "--server" up to but not including the "." that
@@ -112,7 +114,12 @@ public static class ServerArgs
         if (o.Sparse)
             letters.Append('S');
 
-        // No 'z' and no other compression option: compression is not implemented.
+        // Plain -z (and an explicit zlib) travels as a letter; other choices as options below.
+        string? compressChoice = o.CompressChoice is { } c && !c.Equals("auto", StringComparison.OrdinalIgnoreCase) ? c
+            : o.Compress > 1 ? "zlibx" : null;
+        bool compressing = o.Compress > 0 || o.CompressLevel is not null || compressChoice is not null;
+        if (compressing && (compressChoice is null || compressChoice.Equals("zlib", StringComparison.OrdinalIgnoreCase)))
+            letters.Append('z');
         if (protocol >= 30)
         {
             // 'e' carries the sub-protocol ("." for a release) and the capability letters;
@@ -122,6 +129,8 @@ public static class ServerArgs
 
         if (letters.Length > 1)
             args.Add(letters.ToString());
+        if (compressing && o.CompressLevel is int level && level != -1)
+            args.Add("--compress-level=" + Num(level));
 
         if (o.Iconv is not null)
         {
@@ -166,6 +175,19 @@ public static class ServerArgs
         // The "=" form keeps a leading '~' from being expanded by a remote shell.
         if (o.BackupSuffix != (o.BackupDir is not null ? "" : "~"))
             args.Add("--suffix=" + o.BackupSuffix);
+
+        // options.c, server_options (3.2+): explicit choices travel by name.
+        if (o.ChecksumChoice is { } checksumChoice && !checksumChoice.StartsWith("auto", StringComparison.OrdinalIgnoreCase))
+            args.Add("--checksum-choice=" + checksumChoice);
+        if (compressChoice is not null)
+        {
+            if (compressChoice.Equals("zlibx", StringComparison.OrdinalIgnoreCase))
+                args.Add("--new-compress");
+            else if (compressChoice.Equals("zlib", StringComparison.OrdinalIgnoreCase))
+                args.Add("--old-compress");
+            else
+                args.Add("--compress-choice=" + compressChoice);
+        }
 
         if (clientIsSender)
         {

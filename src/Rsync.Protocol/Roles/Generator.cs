@@ -19,7 +19,7 @@ internal sealed class Generator(ReceivingSide side)
 {
     private readonly RsyncWriter _out = side.Ctx.Writer;
     private readonly RsyncOptions _o = side.Ctx.Options;
-    private readonly StrongChecksum _strong = new(side.Ctx.ChecksumSeed);
+    private readonly StrongChecksum _strong = side.Ctx.NewStrongChecksum();
     private int _doneCount;
     private int _deletions;
     private int _skippedDeletions;
@@ -312,7 +312,7 @@ internal sealed class Generator(ReceivingSide side)
         try
         {
             using var basis = File.OpenHandle(basisPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            SumHead head = SumHead.For(basisSize, fullStrongSums: redo);
+            SumHead head = SumHead.For(basisSize, fullStrongSums: redo, maxStrongLength: Math.Min(StrongChecksum.Md5Length, _strong.Length));
             SumHead.WriteSums(_out, basis, basisSize, head, _strong);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -331,10 +331,10 @@ internal sealed class Generator(ReceivingSide side)
             return false;
         if (_o.Checksum)
         {
-            Span<byte> sum = stackalloc byte[StrongChecksum.Md5Length];
+            Span<byte> sum = stackalloc byte[ChecksumKinds.Length(side.Ctx.Algorithms.FileChecksum)];
             try
             {
-                StrongChecksum.FileSum(path, sum);
+                StrongChecksum.FileSum(side.Ctx.Algorithms.FileChecksum, path, sum);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

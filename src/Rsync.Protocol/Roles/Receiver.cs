@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Checksums;
+using NetRsync.Protocol.Compression;
 using NetRsync.Protocol.Delta;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Native;
@@ -17,10 +18,14 @@ namespace NetRsync.Protocol.Roles;
 internal sealed class Receiver(ReceivingSide side)
 {
     private readonly RsyncReader _in = side.Ctx.Reader;
-    private readonly byte[] _buffer = new byte[256 * 1024];
+    private readonly byte[] _buffer = new byte[ProtocolLimits.MaxBlockSize];
+    private readonly TokenReceiver _tokens = TokenCodecs.CreateReceiver(side.Ctx);
+    private readonly StrongChecksum _sum = side.Ctx.NewStrongChecksum();
 
     public void Run()
     {
+        using var tokens = _tokens;
+        using var sum = _sum;
         int phase = 0;
         const int maxPhase = 2;
         var events = side.Events.Writer;
@@ -57,7 +62,7 @@ internal sealed class Receiver(ReceivingSide side)
                 continue;
             }
 
-            SumHead head = SumHead.Read(_in);
+            SumHead head = SumHead.Read(_in, Math.Min(StrongChecksum.Md5Length, _sum.Length));
             bool ok = ReceiveFile(file, head, basisType, out bool discarded);
             if (ok)
             {
@@ -284,32 +289,22 @@ internal sealed class Receiver(ReceivingSide side)
         return (null, null, $"mkstemp beside \"{path}\" failed: too many attempts");
     }
 
-    /// <summary>Reads tokens until the end marker, then the sender's sum (token.c, simple_recv_token).</summary>
+    /// <summary>Reads tokens until the end marker, then the sender's sum (receiver.c, receive_data).</summary>
     private bool ApplyTokens(FileEntry file, SumHead head, SafeFileHandle? basis, SafeFileHandle? output, out bool writeFailed, out long written)
     {
         writeFailed = false;
-        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         long offset = 0;
         while (true)
         {
-            int token = _in.ReadInt32();
+            int token = _tokens.Next(out ReadOnlySpan<byte> literal);
             if (token == 0)
                 break;
             if (token > 0)
             {
-                if (token > ProtocolLimits.ChunkSize * 8)
-                    throw new RsyncProtocolException($"invalid literal token length {token} [receiver]");
-                int left = token;
-                while (left > 0)
-                {
-                    var span = _buffer.AsSpan(0, Math.Min(left, _buffer.Length));
-                    _in.ReadBytes(span);
-                    md5.AppendData(span);
-                    side.Ctx.Stats.LiteralData += span.Length;
-                    writeFailed |= !Write(output, span, offset);
-                    offset += span.Length;
-                    left -= span.Length;
-                }
+                _sum.FileUpdate(literal);
+                side.Ctx.Stats.LiteralData += literal.Length;
+                writeFailed |= !Write(output, literal, offset);
+                offset += literal.Length;
                 continue;
             }
             int block = -(token + 1);
@@ -321,16 +316,19 @@ internal sealed class Receiver(ReceivingSide side)
             int got = basis is null ? 0 : ReadFully(basis, data, basisOffset);
             if (got < length)
                 data[got..].Clear(); // a basis that changed under us; the sum check catches it
-            md5.AppendData(data);
+            _tokens.SeeMatched(data);
+            _sum.FileUpdate(data);
             side.Ctx.Stats.MatchedData += length;
             writeFailed |= !Write(output, data, offset);
             offset += length;
         }
         written = offset;
-        Span<byte> expected = stackalloc byte[StrongChecksum.Md5Length];
+        Span<byte> expected = stackalloc byte[ChecksumKinds.MaxLength];
+        expected = expected[.._sum.Length];
         _in.ReadBytes(expected);
-        Span<byte> actual = stackalloc byte[StrongChecksum.Md5Length];
-        md5.GetHashAndReset(actual);
+        Span<byte> actual = stackalloc byte[ChecksumKinds.MaxLength];
+        actual = actual[.._sum.Length];
+        _sum.FileFinish(actual);
         return actual.SequenceEqual(expected);
     }
 

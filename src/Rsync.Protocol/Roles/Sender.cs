@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Client;
+using NetRsync.Protocol.Compression;
 using NetRsync.Protocol.Delta;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Native;
@@ -33,7 +34,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         int phase = 0;
         const int maxPhase = 2;
         var ioErrorAtStart = ctx.IoError;
-        using var delta = new DeltaSender(_out, ctx.ChecksumSeed) { UpdatingBasisInPlace = ctx.Options.Inplace };
+        using var delta = new DeltaSender(_out, ctx.NewStrongChecksum(), TokenCodecs.CreateSender(ctx)) { UpdatingBasisInPlace = ctx.Options.Inplace };
 
         while (true)
         {
@@ -72,7 +73,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
                 continue;
             }
 
-            var sums = BlockSums.Read(_in, ctx.Protocol);
+            var sums = BlockSums.Read(_in, ctx.Protocol, Math.Min(16, Checksums.ChecksumKinds.Length(ctx.Algorithms.Checksum)));
             SendOne(delta, ndx, file, iflags, basisType, xname, sums, hardLinkTarget);
         }
 
@@ -128,7 +129,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             if (ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing)
                 ctx.Info(name);
 
-            DeltaStats result = delta.Send(handle, length, sums);
+            DeltaStats result = delta.Send(handle, length, sums, ctx.Algorithms.CompressionLevel);
             ctx.Stats.LiteralData += result.LiteralBytes;
             ctx.Stats.MatchedData += result.MatchedBytes;
             if (result.ReadError)

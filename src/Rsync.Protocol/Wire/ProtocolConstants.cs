@@ -98,7 +98,7 @@ public enum ItemFlags : int
 
 /// <summary>Compatibility flags the server announces at protocol 30+ (compat.c, CF_*).</summary>
 [Flags]
-public enum CompatFlags : byte
+public enum CompatFlags
 {
     None = 0,
     IncRecurse = 1 << 0,
@@ -109,6 +109,7 @@ public enum CompatFlags : byte
     ChecksumSeedFix = 1 << 5,
     InplacePartialDir = 1 << 6,
     VarintFileListFlags = 1 << 7,
+    Id0Names = 1 << 8,
 }
 
 /// <summary>Special file-list indexes (rsync.h, NDX_*).</summary>

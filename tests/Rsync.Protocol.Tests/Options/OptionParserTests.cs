@@ -310,7 +310,9 @@ public class OptionParserTests
     {
         Assert.Equal(1, P("-z", "a", "b").Compress);
         Assert.Equal(2, P("-zz", "a", "b").Compress);
-        Assert.Equal(2, P("--new-compress", "a", "b").Compress);
+        Assert.Equal("zlibx", P("--new-compress", "a", "b").CompressChoice);
+        Assert.Equal("zlib", P("--old-compress", "a", "b").CompressChoice);
+        Assert.Null(P("--new-compress", "--no-z", "a", "b").CompressChoice);
         var levelOnly = P("--compress-level=5", "a", "b");
         Assert.Equal(1, levelOnly.Compress);
         Assert.Equal(5, levelOnly.CompressLevel);

@@ -5,8 +5,8 @@ namespace NetRsync.Protocol.Tests.Options;
 
 /// <summary>
 /// Expected vectors were produced by rsync 3.1.1 itself (remote shell replaced by a script that
-/// prints its arguments), then adjusted for the two deliberate differences: no 'i' capability
-/// letter and no compression options.
+/// prints its arguments), then adjusted for the deliberate differences in the capability
+/// letters: no 'i', and the 3.2+ 'C' and 'v' that rsync 3.5.0 also sends.
 /// </summary>
 public sealed class ServerArgsTests : IDisposable
 {
@@ -26,78 +26,83 @@ public sealed class ServerArgsTests : IDisposable
 
     public static TheoryData<string, string, string> Cases => new()
     {
-        { "-a", "-logDtpre.Lsfx", "-logDtpre.Lsfx" },
-        { "-av --delete", "-vlogDtpre.Lsfx --delete", "-vlogDtpre.Lsfx" },
-        { "-avz", "-vlogDtpre.Lsfx", "-vlogDtpre.Lsfx" },
-        { "-avH --delete-after --numeric-ids", "-vlHogDtpre.Lsfx --delete-after --numeric-ids", "-vlHogDtpre.Lsfx --numeric-ids" },
-        { "-rlptgoD -vvv", "-vvvlogDtpre.Lsfx", "-vvvlogDtpre.Lsfx" },
-        { "-a --progress", "-logDtpre.Lsfx --log-format=X", "-logDtpre.Lsfx" },
-        { "-a -P", "-logDtpre.Lsfx --log-format=X --partial", "-logDtpre.Lsfx" },
-        { "-ai", "-logDtpre.Lsfx --log-format=%i", "-logDtpre.Lsfx" },
-        { "-aii", "-logDtpre.Lsfx --log-format=%i%I", "-logDtpre.Lsfx" },
-        { "-a --out-format=%n", "-logDtpre.Lsfx --log-format=X", "-logDtpre.Lsfx" },
-        { "-a --out-format=%o%n", "-logDtpre.Lsfx --log-format=%o", "-logDtpre.Lsfx" },
-        { "-a -v --out-format=%i%n", "-vlogDtpre.Lsfx --log-format=%i", "-vlogDtpre.Lsfx" },
-        { "-a --delete-excluded", "-logDtpre.Lsfx --delete-excluded", "-logDtpre.Lsfx" },
-        { "-a --delete --delete-excluded", "-logDtpre.Lsfx --delete-excluded", "-logDtpre.Lsfx" },
-        { "-a --delete-delay --max-delete=5", "-logDtpre.Lsfx --max-delete=5 --delete-delay", "-logDtpre.Lsfx" },
-        { "-a --max-delete=0", "-logDtpre.Lsfx --max-delete=-1", "-logDtpre.Lsfx" },
-        { "-a --del", "-logDtpre.Lsfx --delete-during", "-logDtpre.Lsfx" },
-        { "-a --delete-before", "-logDtpre.Lsfx --delete-before", "-logDtpre.Lsfx" },
-        { "-d --delete", "-de.Lsfx --no-r --delete", "-de.Lsfx" },
-        { "-a --no-D --specials", "-logtpre.Lsfx --specials", "-logtpre.Lsfx --specials" },
-        { "-a --no-specials", "-logDtpre.Lsfx --no-specials", "-logDtpre.Lsfx --no-specials" },
-        { "-aW", "-lWogDtpre.Lsfx", "-lWogDtpre.Lsfx" },
-        { "-a --no-W", "-logDtpre.Lsfx", "-logDtpre.Lsfx" },
+        { "-a", "-logDtpre.LsfxCv", "-logDtpre.LsfxCv" },
+        { "-av --delete", "-vlogDtpre.LsfxCv --delete", "-vlogDtpre.LsfxCv" },
+        { "-avz", "-vlogDtprze.LsfxCv", "-vlogDtprze.LsfxCv" },
+        { "-avSz", "-vlogDtprSze.LsfxCv", "-vlogDtprSze.LsfxCv" },
+        { "-az --compress-level=3", "-logDtprze.LsfxCv --compress-level=3", "-logDtprze.LsfxCv --compress-level=3" },
+        { "-azz", "-logDtpre.LsfxCv --new-compress", "-logDtpre.LsfxCv --new-compress" },
+        { "-a --old-compress", "-logDtprze.LsfxCv --old-compress", "-logDtprze.LsfxCv --old-compress" },
+        { "-az --skip-compress=gz", "-logDtprze.LsfxCv", "-logDtprze.LsfxCv --skip-compress=gz" },
+        { "-avH --delete-after --numeric-ids", "-vlHogDtpre.LsfxCv --delete-after --numeric-ids", "-vlHogDtpre.LsfxCv --numeric-ids" },
+        { "-rlptgoD -vvv", "-vvvlogDtpre.LsfxCv", "-vvvlogDtpre.LsfxCv" },
+        { "-a --progress", "-logDtpre.LsfxCv --log-format=X", "-logDtpre.LsfxCv" },
+        { "-a -P", "-logDtpre.LsfxCv --log-format=X --partial", "-logDtpre.LsfxCv" },
+        { "-ai", "-logDtpre.LsfxCv --log-format=%i", "-logDtpre.LsfxCv" },
+        { "-aii", "-logDtpre.LsfxCv --log-format=%i%I", "-logDtpre.LsfxCv" },
+        { "-a --out-format=%n", "-logDtpre.LsfxCv --log-format=X", "-logDtpre.LsfxCv" },
+        { "-a --out-format=%o%n", "-logDtpre.LsfxCv --log-format=%o", "-logDtpre.LsfxCv" },
+        { "-a -v --out-format=%i%n", "-vlogDtpre.LsfxCv --log-format=%i", "-vlogDtpre.LsfxCv" },
+        { "-a --delete-excluded", "-logDtpre.LsfxCv --delete-excluded", "-logDtpre.LsfxCv" },
+        { "-a --delete --delete-excluded", "-logDtpre.LsfxCv --delete-excluded", "-logDtpre.LsfxCv" },
+        { "-a --delete-delay --max-delete=5", "-logDtpre.LsfxCv --max-delete=5 --delete-delay", "-logDtpre.LsfxCv" },
+        { "-a --max-delete=0", "-logDtpre.LsfxCv --max-delete=-1", "-logDtpre.LsfxCv" },
+        { "-a --del", "-logDtpre.LsfxCv --delete-during", "-logDtpre.LsfxCv" },
+        { "-a --delete-before", "-logDtpre.LsfxCv --delete-before", "-logDtpre.LsfxCv" },
+        { "-d --delete", "-de.LsfxCv --no-r --delete", "-de.LsfxCv" },
+        { "-a --no-D --specials", "-logtpre.LsfxCv --specials", "-logtpre.LsfxCv --specials" },
+        { "-a --no-specials", "-logDtpre.LsfxCv --no-specials", "-logDtpre.LsfxCv --no-specials" },
+        { "-aW", "-lWogDtpre.LsfxCv", "-lWogDtpre.LsfxCv" },
+        { "-a --no-W", "-logDtpre.LsfxCv", "-logDtpre.LsfxCv" },
         {
             "-a --timeout=30 --bwlimit=1.5M --modify-window=2 --checksum-seed=7",
-            "-logDtpre.Lsfx --timeout=30 --bwlimit=1536 --modify-window=2 --checksum-seed=7",
-            "-logDtpre.Lsfx --timeout=30 --bwlimit=1536 --modify-window=2 --checksum-seed=7"
+            "-logDtpre.LsfxCv --timeout=30 --bwlimit=1536 --modify-window=2 --checksum-seed=7",
+            "-logDtpre.LsfxCv --timeout=30 --bwlimit=1536 --modify-window=2 --checksum-seed=7"
         },
-        { "-a -b --suffix=.bak", "-blogDtpre.Lsfx --suffix=.bak", "-blogDtpre.Lsfx --suffix=.bak" },
-        { "-a -b --backup-dir=./old", "-blogDtpre.Lsfx --backup-dir old", "-blogDtpre.Lsfx --backup-dir old" },
-        { "-a -b --backup-dir=old --suffix=.x", "-blogDtpre.Lsfx --backup-dir old --suffix=.x", "-blogDtpre.Lsfx --backup-dir old --suffix=.x" },
-        { "-a --partial-dir=.part//x/", "-logDtpre.Lsfx --partial-dir .part/x", "-logDtpre.Lsfx" },
-        { "-a --inplace", "-logDtpre.Lsfx --inplace", "-logDtpre.Lsfx --inplace" },
-        { "-a --append", "-logDtpre.Lsfx --append", "-logDtpre.Lsfx --append" },
-        { "-a --append-verify", "-logDtpre.Lsfx --append --append", "-logDtpre.Lsfx --append --append" },
-        { "-a --partial", "-logDtpre.Lsfx --partial", "-logDtpre.Lsfx" },
-        { "-rtE", "-tEre.Lsfx", "-tre.Lsfx" },
-        { "-rptE", "-tpre.Lsfx", "-tpre.Lsfx" },
-        { "-aKmOJ", "-lKmOJogDtpre.Lsfx", "-logDtpre.Lsfx" },
-        { "-aLk", "-logDtpre.Lsfx", "-lLkogDtpre.Lsfx" },
-        { "-a -b -O", "-blogDtpre.Lsfx", "-blogDtpre.Lsfx" },
+        { "-a -b --suffix=.bak", "-blogDtpre.LsfxCv --suffix=.bak", "-blogDtpre.LsfxCv --suffix=.bak" },
+        { "-a -b --backup-dir=./old", "-blogDtpre.LsfxCv --backup-dir old", "-blogDtpre.LsfxCv --backup-dir old" },
+        { "-a -b --backup-dir=old --suffix=.x", "-blogDtpre.LsfxCv --backup-dir old --suffix=.x", "-blogDtpre.LsfxCv --backup-dir old --suffix=.x" },
+        { "-a --partial-dir=.part//x/", "-logDtpre.LsfxCv --partial-dir .part/x", "-logDtpre.LsfxCv" },
+        { "-a --inplace", "-logDtpre.LsfxCv --inplace", "-logDtpre.LsfxCv --inplace" },
+        { "-a --append", "-logDtpre.LsfxCv --append", "-logDtpre.LsfxCv --append" },
+        { "-a --append-verify", "-logDtpre.LsfxCv --append --append", "-logDtpre.LsfxCv --append --append" },
+        { "-a --partial", "-logDtpre.LsfxCv --partial", "-logDtpre.LsfxCv" },
+        { "-rtE", "-tEre.LsfxCv", "-tre.LsfxCv" },
+        { "-rptE", "-tpre.LsfxCv", "-tpre.LsfxCv" },
+        { "-aKmOJ", "-lKmOJogDtpre.LsfxCv", "-logDtpre.LsfxCv" },
+        { "-aLk", "-logDtpre.LsfxCv", "-lLkogDtpre.LsfxCv" },
+        { "-a -b -O", "-blogDtpre.LsfxCv", "-blogDtpre.LsfxCv" },
         {
             "-anu --size-only --stats --force --super --ignore-existing --existing",
-            "-unlogDtpre.Lsfx --force --super --size-only --stats --ignore-existing --existing",
-            "-unlogDtpre.Lsfx"
+            "-unlogDtpre.LsfxCv --force --super --size-only --stats --ignore-existing --existing",
+            "-unlogDtpre.LsfxCv"
         },
         {
             "-a --ignore-errors --copy-unsafe-links --safe-links",
-            "-logDtpre.Lsfx --ignore-errors --copy-unsafe-links --safe-links",
-            "-logDtpre.Lsfx --ignore-errors --copy-unsafe-links --safe-links"
+            "-logDtpre.LsfxCv --ignore-errors --copy-unsafe-links --safe-links",
+            "-logDtpre.LsfxCv --ignore-errors --copy-unsafe-links --safe-links"
         },
-        { "-a -R", "-logDtprRe.Lsfx", "-logDtprRe.Lsfx" },
-        { "-a -c -I -x -x -S", "-logDtprcIxxSe.Lsfx", "-logDtprcIxxSe.Lsfx" },
-        { "-a -X -X", "-logDtpXXre.Lsfx", "-logDtpXXre.Lsfx" },
-        { "-a --remove-source-files", "-logDtpre.Lsfx --remove-source-files", "-logDtpre.Lsfx --remove-source-files" },
-        { "-a --remove-sent-files", "-logDtpre.Lsfx --remove-sent-files", "-logDtpre.Lsfx --remove-sent-files" },
-        { "-a --files-from={LIST}", "-logDtpRe.Lsfx", "-logDtpRe.Lsfx --files-from=- --from0" },
-        { "-a --files-from={LIST} -r", "-logDtprRe.Lsfx", "-logDtprRe.Lsfx --files-from=- --from0" },
-        { "-a --files-from={LIST} --no-R", "-logDtpe.Lsfx", "-logDtpe.Lsfx --files-from=- --from0 --no-relative" },
+        { "-a -R", "-logDtprRe.LsfxCv", "-logDtprRe.LsfxCv" },
+        { "-a -c -I -x -x -S", "-logDtprcIxxSe.LsfxCv", "-logDtprcIxxSe.LsfxCv" },
+        { "-a -X -X", "-logDtpXXre.LsfxCv", "-logDtpXXre.LsfxCv" },
+        { "-a --remove-source-files", "-logDtpre.LsfxCv --remove-source-files", "-logDtpre.LsfxCv --remove-source-files" },
+        { "-a --remove-sent-files", "-logDtpre.LsfxCv --remove-sent-files", "-logDtpre.LsfxCv --remove-sent-files" },
+        { "-a --files-from={LIST}", "-logDtpRe.LsfxCv", "-logDtpRe.LsfxCv --files-from=- --from0" },
+        { "-a --files-from={LIST} -r", "-logDtprRe.LsfxCv", "-logDtprRe.LsfxCv --files-from=- --from0" },
+        { "-a --files-from={LIST} --no-R", "-logDtpe.LsfxCv", "-logDtpe.LsfxCv --files-from=- --from0 --no-relative" },
         {
             "-a --files-from=:/remote/list --from0",
-            "-logDtpRe.Lsfx --files-from /remote/list --from0",
-            "-logDtpRe.Lsfx --files-from /remote/list --from0"
+            "-logDtpRe.LsfxCv --files-from /remote/list --from0",
+            "-logDtpRe.LsfxCv --files-from /remote/list --from0"
         },
-        { "-a --list-only", "-logDtpre.Lsfx --list-only", "-logDtpre.Lsfx --list-only" },
-        { "-a --iconv=utf8,latin1", "-logDtpre.Lsfx --iconv=latin1", "-logDtpre.Lsfx --iconv=latin1" },
-        { "-a --skip-compress=gz/jpg", "-logDtpre.Lsfx", "-logDtpre.Lsfx --skip-compress=gz/jpg" },
-        { "-a -q -8 --chmod=Du+rwx --munge-links --blocking-io", "-logDtpre.Lsfx", "-logDtpre.Lsfx" },
-        { "-a --compress-level=5", "-logDtpre.Lsfx", "-logDtpre.Lsfx" },
-        { "-a --fake-super", "-logDtpre.Lsfx", "-logDtpre.Lsfx" },
-        { "-a --no-super", "-logDtpre.Lsfx", "-logDtpre.Lsfx" },
-        { "-a --exclude=*.o --delete -b", "-blogDtpre.Lsfx --delete", "-blogDtpre.Lsfx" },
+        { "-a --list-only", "-logDtpre.LsfxCv --list-only", "-logDtpre.LsfxCv --list-only" },
+        { "-a --iconv=utf8,latin1", "-logDtpre.LsfxCv --iconv=latin1", "-logDtpre.LsfxCv --iconv=latin1" },
+        { "-a --skip-compress=gz/jpg", "-logDtpre.LsfxCv", "-logDtpre.LsfxCv --skip-compress=gz/jpg" },
+        { "-a -q -8 --chmod=Du+rwx --munge-links --blocking-io", "-logDtpre.LsfxCv", "-logDtpre.LsfxCv" },
+        { "-a --compress-level=5", "-logDtprze.LsfxCv --compress-level=5", "-logDtprze.LsfxCv --compress-level=5" },
+        { "-a --fake-super", "-logDtpre.LsfxCv", "-logDtpre.LsfxCv" },
+        { "-a --no-super", "-logDtpre.LsfxCv", "-logDtpre.LsfxCv" },
+        { "-a --exclude=*.o --delete -b", "-blogDtpre.LsfxCv --delete", "-blogDtpre.LsfxCv" },
     };
 
     [Theory]
@@ -126,14 +131,14 @@ public sealed class ServerArgsTests : IDisposable
     [Fact]
     public void NothingToSayStillSendsTheCapabilityLetters()
     {
-        Assert.Equal(["--server", "--sender", "-e.Lsfx"], Build("-r --no-r", push: false, 31, "h:a", "b"));
+        Assert.Equal(["--server", "--sender", "-e.LsfxCv"], Build("-r --no-r", push: false, 31, "h:a", "b"));
         Assert.Equal(["--server"], Build("-r --no-r", push: true, 29));
     }
 
     [Theory]
-    [InlineData("", "-de.Lsfx")]
-    [InlineData("-r", "-re.Lsfx")]
-    [InlineData("-v", "-vde.Lsfx")]
+    [InlineData("", "-de.LsfxCv")]
+    [InlineData("-r", "-re.LsfxCv")]
+    [InlineData("-v", "-vde.LsfxCv")]
     public void ListingAModule(string options, string letters)
     {
         Assert.Equal(["--server", "--sender", letters], Build(options, push: false, 31, "h::mod"));
@@ -144,7 +149,7 @@ public sealed class ServerArgsTests : IDisposable
     {
         var options = OptionParser.Parse(["-s", "-v", "--iconv=utf8", "--timeout=5", "src", "h:dst"]);
         var args = ServerArgs.Build(options, 31, clientIsSender: true, out int start);
-        Assert.Equal(["--server", "-sve.Lsfx", "--iconv=utf8", "--timeout=5"], args);
+        Assert.Equal(["--server", "-sve.LsfxCv", "--iconv=utf8", "--timeout=5"], args);
         Assert.Equal(3, start);
 
         ServerArgs.Build(OptionParser.Parse(["-v", "a", "b"]), 31, true, out int none);
@@ -152,16 +157,19 @@ public sealed class ServerArgsTests : IDisposable
     }
 
     [Fact]
-    public void CompressionIsNeverSent()
+    public void ExplicitChoicesTravelByNameAsRsync350SendsThem()
     {
-        var args = Build("-zz --compress-level=9 --new-compress", push: true);
-        Assert.DoesNotContain(args, a => a.Contains('z', StringComparison.Ordinal) || a.Contains("compress", StringComparison.Ordinal));
+        // Vectors from rsync 3.5.0 with the same argument-printing remote shell.
+        Assert.Equal(["--server", "-logDtpre.LsfxCv", "--compress-choice=zstd"], Build("-a --zc=zstd", push: true));
+        Assert.Equal(["--server", "-logDtprze.LsfxCv", "--old-compress"], Build("-a --zc=zlib", push: true));
+        Assert.Equal(["--server", "-logDtpre.LsfxCv", "--checksum-choice=xxh64"], Build("-a --cc=xxh64", push: true));
+        Assert.Equal(["--server", "-logDtpre.LsfxCv", "--new-compress"], Build("-a --zc=zlibx", push: true));
     }
 
     [Fact]
-    public void CapabilityLettersAreTheRsync311SetWithoutIncrementalRecursion()
+    public void CapabilityLettersLeaveOutIncrementalRecursion()
     {
-        Assert.Equal("Lsfx", ServerArgs.CapabilityFlags);
+        Assert.Equal("LsfxCv", ServerArgs.CapabilityFlags);
         Assert.All(Build("-a", push: true), a => Assert.DoesNotContain(".i", a, StringComparison.Ordinal));
     }
 }
