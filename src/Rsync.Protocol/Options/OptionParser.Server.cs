@@ -298,6 +298,11 @@ internal static class ServerOptionTable
             if (entry.Short != '\0')
                 Short.Add(entry.Short, spec);
         }
+
+        // Newer clients name an explicit checksum or compressor (options.c 3.2+, server_options).
+        // They are not rows of 3.1.1's table, so refusals reach them only through "compress".
+        foreach (string name in (string[])["checksum-choice", "cc", "compress-choice", "zc"])
+            Long.Add(name, OptionTable.Long[name]);
     }
 
     /// <summary>The client-side handler a catalog row shares, if any.</summary>

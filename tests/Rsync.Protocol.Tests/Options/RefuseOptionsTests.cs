@@ -422,8 +422,10 @@ public sealed class RefuseOptionsTests
         { "", ["--server", "-logDtpre.iLsfxCIvu", "--msgs2stderr", ".", "mod/dst/"], null, null },
         // 3.5.0 push -aq
         { "", ["--server", "-qlogDtpre.iLsfxCIvu", ".", "mod/dst/"], null, null },
-        // 3.5.0 push -a --cc=md5
-        { "", ["--server", "-logDtpre.iLsfxCIvu", "--checksum-choice=md5", ".", "mod/dst/"], null, "rsync: on remote machine: --checksum-choice=md5: unknown option" },
+        // 3.5.0 push -a --cc=md5 (a 3.1.1 daemon does not know the option; ours takes it)
+        { "", ["--server", "-logDtpre.iLsfxCIvu", "--checksum-choice=md5", ".", "mod/dst/"], null, null },
+        // 3.5.0 push -a --zc=zstd against "refuse options = compress" (a 3.5.0 daemon answers the same)
+        { "compress", ["--server", "-logDtpre.iLsfxCIvu", "--compress-choice=zstd", ".", "mod/dst/"], null, "rsync: The server is configured to refuse --compress (-z)" },
         // 3.5.0 push -a --zc=zlib -z
         { "", ["--server", "-logDtprze.iLsfxCIvu", "--old-compress", ".", "mod/dst/"], null, null },
         // 3.5.0 push -a --open-noatime

@@ -348,8 +348,9 @@ public sealed class ServerInvocationTests
             "ERROR rsync: on remote machine: --open-noatime: unknown option" },
         { "3.5.0", "pull -a --zc=zlib -z", ["--server", "--sender", "-logDtprze.iLsfxCIvu", "--old-compress", ".", "mod/src/"], null,
             "sender -rlptgoDz caps=.iLsfxCIvu paths=/src/" },
+        // Unlike a 3.1.1 daemon, ours takes the 3.2+ choice options.
         { "3.5.0", "pull -a --cc=md5", ["--server", "--sender", "-logDtpre.iLsfxCIvu", "--checksum-choice=md5", ".", "mod/src/"], null,
-            "ERROR rsync: on remote machine: --checksum-choice=md5: unknown option" },
+            "sender -rlptgoD caps=.iLsfxCIvu paths=/src/" },
         { "3.5.0", "push -a --no-i-r", ["--server", "-logDtpre.LsfxCIvu", ".", "mod/dst/"], null,
             "receiver -rlptgoD caps=.LsfxCIvu paths=/dst/" },
         { "3.5.0", "push -a -M--no-implied-dirs -M--ignore-errors", ["--server", "-logDtpre.iLsfxCIvu", "--no-implied-dirs", "--ignore-errors", ".", "mod/dst/"], null,
