@@ -91,4 +91,48 @@ public sealed class StrongChecksumTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void XxhashDigestsAreLittleEndianWithTheLowHalfFirst()
+    {
+        // checksum.c (3.4.1), get_checksum2 / sum_end: SIVAL64 of the value; xxh128 low64 then high64.
+        // The values are xxHash's published results for empty input with seed 0.
+        var digest = new byte[16];
+        using (var x64 = new StrongChecksum(ChecksumKind.Xxh64, 0, seedFirst: false))
+        {
+            x64.BlockSum([], digest);
+            Assert.Equal(8, x64.Length);
+            Assert.Equal("99e9d85137db46ef", Convert.ToHexStringLower(digest.AsSpan(0, 8)));
+        }
+        using (var x3 = new StrongChecksum(ChecksumKind.Xxh3, 0, seedFirst: false))
+        {
+            x3.FileFinish(digest);
+            Assert.Equal("c294d3380580062d", Convert.ToHexStringLower(digest.AsSpan(0, 8)));
+        }
+        using (var x128 = new StrongChecksum(ChecksumKind.Xxh128, 0, seedFirst: false))
+        {
+            x128.BlockSum([], digest);
+            Assert.Equal("7f498d4624c30160d898470103d6aa99", Convert.ToHexStringLower(digest));
+        }
+    }
+
+    [Fact]
+    public void XxhashBlockSumsUseTheSeedSignExtended()
+    {
+        // A negative int seed becomes a 64-bit seed by sign extension in C.
+        var digest = new byte[8];
+        using var sum = new StrongChecksum(ChecksumKind.Xxh64, -2, seedFirst: false);
+        sum.BlockSum("abc"u8, digest);
+        Assert.Equal(System.IO.Hashing.XxHash64.HashToUInt64("abc"u8, -2L), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest));
+        Assert.NotEqual(System.IO.Hashing.XxHash64.HashToUInt64("abc"u8, 0xFFFFFFFEL), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(digest));
+    }
+
+    [Fact]
+    public void TheSeedFixPutsTheSeedBeforeTheBlock()
+    {
+        var digest = new byte[16];
+        using var sum = new StrongChecksum(ChecksumKind.Md5, 0x01020304, seedFirst: true);
+        sum.BlockSum("abc"u8, digest);
+        Assert.Equal(MD5.HashData([4, 3, 2, 1, .. "abc"u8]), digest);
+    }
 }

@@ -106,7 +106,7 @@ public sealed class FileListCodecTests
             {
                 case Kind.Regular:
                     entry.Size = random.Next(4) switch { 0 => 0, 1 => random.Next(1000), 2 => random.NextInt64(1L << 45), _ => 0xFFFF_FFFFL + random.Next(3) };
-                    entry.Checksum = new byte[16];
+                    entry.Checksum = new byte[settings.ChecksumLength];
                     random.NextBytes(entry.Checksum);
                     regular.Add(entry);
                     break;
@@ -167,7 +167,7 @@ public sealed class FileListCodecTests
 
     private static Gen<FileListSettings> AnySettings { get; } =
         from protocol in Gen.Elements(30, 31)
-        from flags in Gen.Choose(0, 511)
+        from flags in Gen.Choose(0, 2047)
         select new FileListSettings(
             protocol,
             PreserveUid: (flags & 1) != 0,
@@ -178,7 +178,11 @@ public sealed class FileListCodecTests
             PreserveHardLinks: (flags & 32) != 0,
             AlwaysChecksum: (flags & 64) != 0,
             NumericIds: (flags & 128) != 0,
-            SafeFileList: (flags & 256) != 0);
+            SafeFileList: (flags & 256) != 0)
+        {
+            VarintFlags = (flags & 512) != 0,
+            ChecksumLength = (flags & 1024) != 0 ? 8 : 16,
+        };
 
     private static Gen<Case> AnyCase { get; } =
         from settings in AnySettings
