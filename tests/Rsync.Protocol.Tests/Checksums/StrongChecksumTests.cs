@@ -112,7 +112,7 @@ public sealed class StrongChecksumTests
         using (var x128 = new StrongChecksum(ChecksumKind.Xxh128, 0, seedFirst: false))
         {
             x128.BlockSum([], digest);
-            Assert.Equal("7f498d4624c30160d898470103d6aa99", Convert.ToHexStringLower(digest));
+            Assert.Equal("7f498d4624c30160d8984701d306aa99", Convert.ToHexStringLower(digest));
         }
     }
 
