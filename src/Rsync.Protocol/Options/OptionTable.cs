@@ -236,6 +236,7 @@ internal static class OptionTable
         Flag("no-itemize-changes", '\0', s => s.O.ItemizeChanges = 0);
         Flag("no-i", '\0', s => s.O.ItemizeChanges = 0);
         Str("bwlimit", '\0', BandwidthLimit);
+        Str("block-size", 'B', BlockSize);
         Flag("no-bwlimit", '\0', s => s.O.BandwidthLimit = 0);
         Flag("backup", 'b', s => s.O.Backup = true);
         Flag("no-backup", '\0', s => s.O.Backup = false);
@@ -306,6 +307,17 @@ internal static class OptionTable
         if (!OptionSyntax.IsValidChmod(value))
             throw s.Error($"Invalid argument passed to --chmod ({value})");
         s.O.Chmod.Add(value);
+    }
+
+    private static void BlockSize(ParseState s, string value)
+    {
+        // options.c, OPT_BLOCK_SIZE: a size in bytes, at most MAX_BLOCK_SIZE.
+        long size = OptionSyntax.ParseSizeArg(value, 'b');
+        if (size < 0)
+            throw s.Error($"--block-size value is invalid: {value}");
+        if (size > Wire.ProtocolLimits.MaxBlockSize)
+            throw s.Error($"--block-size={size} is too large (max: {Wire.ProtocolLimits.MaxBlockSize})");
+        s.O.BlockSize = (int)size;
     }
 
     private static void BandwidthLimit(ParseState s, string value)

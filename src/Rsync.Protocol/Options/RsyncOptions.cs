@@ -245,6 +245,9 @@ public sealed class RsyncOptions
     /// <summary>--bwlimit in KiB per second (0 = no limit), rounded as rsync rounds it.</summary>
     public int BandwidthLimit { get; set; }
 
+    /// <summary>--block-size / -B: a fixed delta block length (0 = rsync's square-root rule).</summary>
+    public int BlockSize { get; set; }
+
     /// <summary>--modify-window (null when not given).</summary>
     public int? ModifyWindow { get; set; }
 

@@ -131,6 +131,8 @@ public static class ServerArgs
             args.Add(letters.ToString());
         if (compressing && o.CompressLevel is int level && level != -1)
             args.Add("--compress-level=" + Num(level));
+        if (o.BlockSize > 0)
+            args.Add("-B" + Num(o.BlockSize));
 
         if (o.Iconv is not null)
         {

@@ -312,7 +312,7 @@ internal sealed class Generator(ReceivingSide side)
         try
         {
             using var basis = File.OpenHandle(basisPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            SumHead head = SumHead.For(basisSize, fullStrongSums: redo, maxStrongLength: Math.Min(StrongChecksum.Md5Length, _strong.Length));
+            SumHead head = SumHead.For(basisSize, fullStrongSums: redo, fixedBlockLength: side.Ctx.Options.BlockSize, maxStrongLength: Math.Min(StrongChecksum.Md5Length, _strong.Length));
             SumHead.WriteSums(_out, basis, basisSize, head, _strong);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

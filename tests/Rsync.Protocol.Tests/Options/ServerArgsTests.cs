@@ -32,6 +32,7 @@ public sealed class ServerArgsTests : IDisposable
         { "-avSz", "-vlogDtprSze.LsfxCv", "-vlogDtprSze.LsfxCv" },
         { "-az --compress-level=3", "-logDtprze.LsfxCv --compress-level=3", "-logDtprze.LsfxCv --compress-level=3" },
         { "-azz", "-logDtpre.LsfxCv --new-compress", "-logDtpre.LsfxCv --new-compress" },
+        { "-a -B 100000", "-logDtpre.LsfxCv -B100000", "-logDtpre.LsfxCv -B100000" },
         { "-a --old-compress", "-logDtprze.LsfxCv --old-compress", "-logDtprze.LsfxCv --old-compress" },
         { "-az --skip-compress=gz", "-logDtprze.LsfxCv", "-logDtprze.LsfxCv --skip-compress=gz" },
         { "-avH --delete-after --numeric-ids", "-vlHogDtpre.LsfxCv --delete-after --numeric-ids", "-vlHogDtpre.LsfxCv --numeric-ids" },

@@ -518,7 +518,6 @@ public sealed class ServerInvocationTests
     [InlineData("-y", "--fuzzy (-y)")]
     [InlineData("-C", "--cvs-exclude (-C)")]
     [InlineData("-T/tmp", "--temp-dir (-T)")]
-    [InlineData("-B4096", "--block-size (-B)")]
     [InlineData("--max-size=1M", "--max-size")]
     [InlineData("--delay-updates", "--delay-updates")]
     [InlineData("--usermap=a:b", "--usermap")]
