@@ -1,0 +1,229 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NetRsync.Interop.Tests;
+
+/// <summary>
+/// Compressed transfers and negotiated checksums, both ways: a stock client against netrsyncd and
+/// netrsync against a stock daemon, pushing and pulling, for every compression mode the peer knows
+/// × protocol 30, 31 and none. Each cell copies a fresh tree, then moves a delta of an edited file
+/// with 100,000-byte blocks (so zlib's matched data crosses the 0xffff-byte step that differs
+/// between protocols 30 and 31), and checks the trees byte for byte and with a stock dry run.
+/// </summary>
+[Collection(PushScenarios.Collection)]
+public sealed partial class CompressionTests(ITestOutputHelper output)
+{
+    private const int BlockSize = 100_000;
+    private const string DeltaFile = "log.txt";
+
+    /// <summary>Peer × mode × protocol. rsync before 3.2 knows only -z and -zz.</summary>
+    public static TheoryData<string, string, string> Cells
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                bool modern = !File.Exists(peer) || RsyncPeers.VersionOf(peer) >= new Version(3, 2, 0);
+                string[] modes = modern ? ["none", "-z", "-zz", "zlib", "zlibx", "zstd", "lz4"] : ["none", "-z", "-zz"];
+                foreach (string mode in modes)
+                    foreach (string protocol in RsyncPeers.Protocols)
+                        data.Add(peer, mode, protocol);
+            }
+            return data;
+        }
+    }
+
+    private static string[] ModeArgs(string mode) => mode switch
+    {
+        "none" => [],
+        "-z" or "-zz" => [mode],
+        _ => [$"--compress-choice={mode}"],
+    };
+
+    private static List<string> Args(params IEnumerable<string>[] parts) => parts.SelectMany(p => p).ToList();
+
+    /// <summary>Text that compresses well, with a fixed mtime: a few small files and one larger log.</summary>
+    private static void MakeTree(string root)
+    {
+        Directory.CreateDirectory(Path.Combine(root, "docs"));
+        var sb = new StringBuilder();
+        for (int i = 0; i < 24_000; i++)
+            sb.Append("2026-11-26 12:").Append((i / 60 % 60).ToString("00")).Append(':').Append((i % 60).ToString("00"))
+              .Append(" worker-").Append(i % 7).Append(" handled request ").Append(i * 7919 % 100_003).Append(" in ").Append(i % 97).Append(" ms\n");
+        File.WriteAllText(Path.Combine(root, DeltaFile), sb.ToString());
+        File.WriteAllText(Path.Combine(root, "docs", "readme.md"), string.Concat(Enumerable.Repeat("# Title\nSome words, then more words.\n", 300)));
+        File.WriteAllBytes(Path.Combine(root, "docs", "empty"), []);
+        var noise = new byte[70_000];
+        new Random(7).NextBytes(noise);
+        File.WriteAllBytes(Path.Combine(root, "noise.bin"), noise);
+        File.CreateSymbolicLink(Path.Combine(root, "docs", "link"), "../log.txt");
+        PushFixture.StampTimes(root);
+    }
+
+    /// <summary>Edits the log in three places (an overwrite, an insertion, an append) and gives it a new mtime.</summary>
+    private static void EditTree(string root)
+    {
+        string path = Path.Combine(root, DeltaFile);
+        byte[] data = File.ReadAllBytes(path);
+        Encoding.ASCII.GetBytes("OVERWRITTEN").CopyTo(data, 300_000);
+        byte[] edited = [.. data[..700_000], .. "inserted line\n"u8.ToArray(), .. data[700_000..], .. "appended line\n"u8.ToArray()];
+        File.WriteAllBytes(path, edited);
+        Posix.SetTimes(path, 1_500_000_000, 5);
+        Posix.SetTimes(root, 1_500_000_000, 6);
+    }
+
+    private void AssertDeltaWasUsed(ProcessResult r)
+    {
+        // --stats: most of the edited log must come from the basis.
+        Match matched = MatchedData().Match(r.Stdout);
+        Assert.True(matched.Success, $"no matched-data line in the stats:\n{r}");
+        long bytes = long.Parse(matched.Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(bytes >= 400_000, $"only {bytes} bytes matched; the delta was not used:\n{r}");
+    }
+
+    [GeneratedRegex(@"Matched data: ([\d,]+) bytes")]
+    private static partial Regex MatchedData();
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public async Task StockClient_PushesToNetrsyncd(string peer, string mode, string protocol)
+    {
+        await using var f = await NetRsyncDaemonFixture.StartAsync();
+        MakeTree(f.Source);
+        var common = Args(["-a"], ModeArgs(mode), RsyncPeers.ProtocolArgs(protocol));
+
+        ProcessResult fresh = await DaemonTestKit.RunStock(output, peer, Args(common, [f.SourceArg, f.Url()]));
+        await DaemonTestKit.AssertExit(0, fresh, f.Daemon);
+        TreeComparer.AssertIdentical(f.Source, f.ModuleDir, DaemonTestKit.CompareOptionsFor(protocol));
+
+        EditTree(f.Source);
+        ProcessResult delta = await DaemonTestKit.RunStock(output, peer, Args(common, ["--stats", $"-B{BlockSize}", f.SourceArg, f.Url()]));
+        await DaemonTestKit.AssertExit(0, delta, f.Daemon);
+        AssertDeltaWasUsed(delta);
+        TreeComparer.AssertIdentical(f.Source, f.ModuleDir, DaemonTestKit.CompareOptionsFor(protocol));
+        await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), protocol, extraArgs: ModeArgs(mode));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public async Task StockClient_PullsFromNetrsyncd(string peer, string mode, string protocol)
+    {
+        await using var f = await NetRsyncDaemonFixture.StartAsync();
+        MakeTree(f.ModuleDir);
+        string dest = f.Temp.Sub("dst");
+        var common = Args(["-a"], ModeArgs(mode), RsyncPeers.ProtocolArgs(protocol));
+
+        ProcessResult fresh = await DaemonTestKit.RunStock(output, peer, Args(common, [f.Url(), dest + "/"]));
+        await DaemonTestKit.AssertExit(0, fresh, f.Daemon);
+        TreeComparer.AssertIdentical(f.ModuleDir, dest, DaemonTestKit.CompareOptionsFor(protocol));
+
+        EditTree(f.ModuleDir);
+        ProcessResult delta = await DaemonTestKit.RunStock(output, peer, Args(common, ["--stats", $"-B{BlockSize}", f.Url(), dest + "/"]));
+        await DaemonTestKit.AssertExit(0, delta, f.Daemon);
+        AssertDeltaWasUsed(delta);
+        TreeComparer.AssertIdentical(f.ModuleDir, dest, DaemonTestKit.CompareOptionsFor(protocol));
+        await StockClient.AssertNothingToPull(peer, f.Url(), dest, protocol, extraArgs: ModeArgs(mode));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public async Task Netrsync_PushesToStockDaemon(string peer, string mode, string protocol)
+    {
+        await using PushFixture f = await PushFixture.StartAsync(peer);
+        MakeTree(f.Source);
+        var common = Args(["-a"], ModeArgs(mode), RsyncPeers.ProtocolArgs(protocol));
+
+        ProcessResult fresh = await Run(Args(common, [f.SourceArg, f.Url()]));
+        await AssertExit(0, fresh, f.Daemon);
+        TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(protocol));
+
+        EditTree(f.Source);
+        ProcessResult delta = await Run(Args(common, ["--stats", $"-B{BlockSize}", f.SourceArg, f.Url()]));
+        await AssertExit(0, delta, f.Daemon);
+        AssertDeltaWasUsed(delta);
+        TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(protocol));
+        await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), protocol, extraArgs: ModeArgs(mode));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public async Task Netrsync_PullsFromStockDaemon(string peer, string mode, string protocol)
+    {
+        await using PullFixture f = await PullFixture.StartAsync(peer);
+        MakeTree(f.ModuleDir);
+        var common = Args(["-a"], ModeArgs(mode), RsyncPeers.ProtocolArgs(protocol));
+
+        ProcessResult fresh = await Run(Args(common, [f.Url(), f.DestArg]));
+        await AssertExit(0, fresh, f.Daemon);
+        TreeComparer.AssertIdentical(f.ModuleDir, f.Dest, RsyncPeers.CompareOptionsFor(protocol));
+
+        EditTree(f.ModuleDir);
+        ProcessResult delta = await Run(Args(common, ["--stats", $"-B{BlockSize}", f.Url(), f.DestArg]));
+        await AssertExit(0, delta, f.Daemon);
+        AssertDeltaWasUsed(delta);
+        TreeComparer.AssertIdentical(f.ModuleDir, f.Dest, RsyncPeers.CompareOptionsFor(protocol));
+        await StockClient.AssertNothingToPull(peer, f.Url(), f.Dest, protocol, extraArgs: ModeArgs(mode));
+    }
+
+    /// <summary>-z must pay off on text: at least 3× fewer bytes on the wire than without it, both ways.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Compression_MovesTextAtLeastThreeTimesSmaller(string peer)
+    {
+        long Push(ByteCountingProxy p) => p.ClientToServerBytes;
+
+        // netrsync → stock daemon.
+        long plain, compressed;
+        await using (PushFixture f = await PushFixture.StartAsync(peer))
+        {
+            MakeTree(f.Source);
+            File.Delete(Path.Combine(f.Source, "noise.bin"));
+            plain = await CountedPush(f.Daemon.Port, ["-a", f.SourceArg], Push, stock: null);
+            Directory.Delete(f.ModuleDir, recursive: true);
+            Directory.CreateDirectory(f.ModuleDir);
+            compressed = await CountedPush(f.Daemon.Port, ["-az", f.SourceArg], Push, stock: null);
+            TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+        }
+        output.WriteLine($"netrsync → {peer}: {plain} bytes plain, {compressed} with -z");
+        Assert.True(compressed * 3 <= plain, $"netrsync -z sent {compressed} bytes against {plain} without it");
+
+        // stock client → netrsyncd.
+        await using (var f = await NetRsyncDaemonFixture.StartAsync())
+        {
+            MakeTree(f.Source);
+            File.Delete(Path.Combine(f.Source, "noise.bin"));
+            plain = await CountedPush(f.Daemon.Port, ["-a", f.SourceArg], Push, stock: peer);
+            Directory.Delete(f.ModuleDir, recursive: true);
+            Directory.CreateDirectory(f.ModuleDir);
+            compressed = await CountedPush(f.Daemon.Port, ["-az", f.SourceArg], Push, stock: peer);
+            TreeComparer.AssertIdentical(f.Source, f.ModuleDir, DaemonTestKit.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+        }
+        output.WriteLine($"{peer} → netrsyncd: {plain} bytes plain, {compressed} with -z");
+        Assert.True(compressed * 3 <= plain, $"{peer} -z into netrsyncd sent {compressed} bytes against {plain} without it");
+    }
+
+    private async Task<long> CountedPush(int daemonPort, string[] args, Func<ByteCountingProxy, long> count, string? stock)
+    {
+        await using var proxy = ByteCountingProxy.Start(daemonPort);
+        var all = Args(args, [proxy.Url("mod")]);
+        ProcessResult r = stock is null ? await Run(all) : await DaemonTestKit.RunStock(output, stock, all);
+        Assert.True(r.ExitCode == 0, $"push failed:\n{r}");
+        return count(proxy);
+    }
+
+    private async Task<ProcessResult> Run(IEnumerable<string> args)
+    {
+        ProcessResult r = await NetRsync.Instance.RunAsync(args);
+        output.WriteLine(r.ToString());
+        return r;
+    }
+
+    private static async Task AssertExit(int expected, ProcessResult r, StockDaemon daemon)
+    {
+        if (r.ExitCode != expected)
+            Assert.Fail($"expected exit code {expected}, got {r.ExitCode}\n{r}\n{await daemon.DiagnosticsWhenIdleAsync()}");
+    }
+}
