@@ -91,30 +91,32 @@ internal static class Negotiation
             writer.Flush();
         }
 
-        ChecksumKind xfer = wanted.Checksum ?? ChecksumKind.Md5;
-        ChecksumKind file = wanted.FileChecksum ?? xfer;
+        // Without a list from the peer, protocol 30+ means md5 (checksum.c, parse_csum_name) and -z means zlib.
+        var result = Fixed(wanted, seedFirst);
         if (sendChecksums && negotiating)
         {
             string peer = ReadList(reader);
-            xfer = file = Pick(peer, amServer, ChecksumKinds.Parse, ChecksumKinds.Preferred)
+            var kind = Pick(peer, amServer, ChecksumKinds.Parse, ChecksumKinds.Preferred)
                 ?? throw Failed("checksum", peer, amServer, ChecksumList(amServer));
+            result = result with { Checksum = kind, FileChecksum = kind };
         }
-        else if (wanted.Checksum is null)
-            // Without negotiation protocol 30+ means md5; with the seed fix it is plain "md5" (checksum.c, parse_csum_name).
-            xfer = file = ChecksumKind.Md5;
-
-        var compression = wanted.Compression;
         if (sendCompressions && negotiating)
         {
             string peer = ReadList(reader);
-            compression = Pick(peer, amServer, CompressionKinds.Parse, CompressionKinds.Preferred)
+            var kind = Pick(peer, amServer, CompressionKinds.Parse, CompressionKinds.Preferred)
                 ?? throw Failed("compress", peer, amServer, CompressionList(amServer));
+            var (compression, level) = kind == CompressionKind.None ? (kind, 0) : Level(kind, wanted.Level);
+            result = result with { Compression = compression, CompressionLevel = level };
         }
+        return result;
+    }
 
-        int level = 0;
-        if (compression != CompressionKind.None)
-            (compression, level) = Level(compression, wanted.Level);
-        return new TransferAlgorithms(xfer, file, seedFirst, compression, level);
+    /// <summary>What a pair that does not negotiate uses: the options' choices, else md5 and zlib.</summary>
+    public static TransferAlgorithms Fixed(Wanted wanted, bool seedFirst)
+    {
+        ChecksumKind xfer = wanted.Checksum ?? ChecksumKind.Md5;
+        var (compression, level) = wanted.Compression == CompressionKind.None ? (CompressionKind.None, 0) : Level(wanted.Compression, wanted.Level);
+        return new TransferAlgorithms(xfer, wanted.FileChecksum ?? xfer, seedFirst, compression, level);
     }
 
     /// <summary>The effective level, or no compression for a level that means off (token.c, init_compression_level).</summary>

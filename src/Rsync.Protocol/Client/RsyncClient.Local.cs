@@ -36,6 +36,8 @@ public sealed partial class RsyncClient
         // A local pair agrees on everything a server would offer (compat.c, setup_protocol with local_server).
         var compat = CompatFlags.SymlinkTimes | CompatFlags.SafeFileList | CompatFlags.AvoidXattrOptim;
         int seed = RandomNumberGenerator.GetInt32(1, int.MaxValue);
+        // Both ends are ours: the options' choices hold as given (rsync compresses a local pipe too).
+        var algorithms = Negotiation.Fixed(_wanted, seedFirst: true);
 
         // --bwlimit paces the sender here too, as rsync's does over its socket pair (io.c, sleep_for_bwlimit).
         var limiter = _options.BandwidthLimit > 0 ? new BandwidthLimiter(_options.BandwidthLimit * 1024L) : null;
@@ -50,12 +52,12 @@ public sealed partial class RsyncClient
         var senderCtx = new TransferContext
         {
             Reader = senderReader, Writer = senderWriter, Options = _options, Output = _output, Protocol = protocol, Progress = Progress,
-            Compat = compat, ChecksumSeed = seed,
+            Compat = compat, ChecksumSeed = seed, Algorithms = algorithms,
         };
         var receiverCtx = new TransferContext
         {
             Reader = receiverReader, Writer = receiverWriter, Options = _options, Output = _output, Protocol = protocol,
-            Compat = compat, ChecksumSeed = seed,
+            Compat = compat, ChecksumSeed = seed, Algorithms = algorithms,
         };
         senderReader.MessageHandler = (code, payload) => HandleMessage(senderCtx, code, payload);
         receiverReader.MessageHandler = (code, payload) => HandleMessage(receiverCtx, code, payload);
