@@ -135,26 +135,3 @@ internal static class TokenStreamHarness
     }
 }
 
-/// <summary>Deterministic test data (xorshift), so a capture made from it can be checked later.</summary>
-internal sealed class TestBytes(ulong seed)
-{
-    private ulong _state = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
-
-    public byte[] Next(int length)
-    {
-        var bytes = new byte[length];
-        Fill(bytes);
-        return bytes;
-    }
-
-    public void Fill(Span<byte> destination)
-    {
-        for (int i = 0; i < destination.Length; i++)
-        {
-            _state ^= _state << 13;
-            _state ^= _state >> 7;
-            _state ^= _state << 17;
-            destination[i] = (byte)(_state >> 24);
-        }
-    }
-}
