@@ -68,7 +68,8 @@ internal sealed class DeflateTokenReceiver : TokenReceiver, IDisposable
                     {
                         // The data before a token ended with a sync flush whose last 4 bytes were not sent.
                         SyncTrailer.CopyTo(_input.Load(4));
-                        if (Inflate(_output) != 0)
+                        // An inflater that ended its stream, or was mid-block, would not take the trailer silently.
+                        if (Inflate(_output) != 0 || _input.Remaining != 0)
                             throw new RsyncProtocolException("decompressor lost sync [receiver]", ExitCodes.StreamIo);
                         _state = State.Idle;
                     }
