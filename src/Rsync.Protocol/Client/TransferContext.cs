@@ -21,6 +21,9 @@ internal sealed class TransferContext
     /// <summary>Checksums and compression agreed during setup; md5 and no compression until then.</summary>
     public TransferAlgorithms Algorithms { get; set; } = new(Checksums.ChecksumKind.Md5, Checksums.ChecksumKind.Md5, false, Compression.CompressionKind.None, 0);
 
+    /// <summary>The module's "dont compress" list on a daemon's side of a transfer; null elsewhere.</summary>
+    public string? ModuleDontCompress { get; init; }
+
     /// <summary>A fresh strong checksum for this connection's block and file sums.</summary>
     public Checksums.StrongChecksum NewStrongChecksum() => new(Algorithms.Checksum, ChecksumSeed, Algorithms.SeedFirst);
 

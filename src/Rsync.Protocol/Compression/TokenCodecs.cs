@@ -1,5 +1,4 @@
 using NetRsync.Protocol.Client;
-using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Compression;
 
@@ -8,16 +7,19 @@ internal static class TokenCodecs
 {
     public static TokenSender CreateSender(TransferContext ctx) => ctx.Algorithms.Compression switch
     {
-        CompressionKind.None => new PlainTokenSender(ctx.Writer),
-        var kind => throw Unsupported(kind),
+        CompressionKind.Zlib => new DeflateTokenSender(ctx.Writer, ctx.Protocol, includeMatchedInHistory: true),
+        CompressionKind.ZlibX => new DeflateTokenSender(ctx.Writer, ctx.Protocol, includeMatchedInHistory: false),
+        CompressionKind.Zstd => new ZstdTokenSender(ctx.Writer, ctx.Algorithms.CompressionLevel),
+        CompressionKind.Lz4 => new Lz4TokenSender(ctx.Writer),
+        _ => new PlainTokenSender(ctx.Writer),
     };
 
     public static TokenReceiver CreateReceiver(TransferContext ctx) => ctx.Algorithms.Compression switch
     {
-        CompressionKind.None => new PlainTokenReceiver(ctx.Reader),
-        var kind => throw Unsupported(kind),
+        CompressionKind.Zlib => new DeflateTokenReceiver(ctx.Reader, ctx.Protocol, includeMatchedInHistory: true),
+        CompressionKind.ZlibX => new DeflateTokenReceiver(ctx.Reader, ctx.Protocol, includeMatchedInHistory: false),
+        CompressionKind.Zstd => new ZstdTokenReceiver(ctx.Reader),
+        CompressionKind.Lz4 => new Lz4TokenReceiver(ctx.Reader),
+        _ => new PlainTokenReceiver(ctx.Reader),
     };
-
-    private static RsyncException Unsupported(CompressionKind kind) =>
-        new($"compression {CompressionKinds.Name(kind)} is not supported", ExitCodes.Unsupported);
 }

@@ -6,9 +6,10 @@ namespace NetRsync.Protocol.Compression;
 /// Writes one file's delta as rsync's token stream (token.c, send_token): literal data, matched
 /// block indexes, and an end marker. Implementations differ in how literal data travels
 /// (plain, zlib, zlibx, zstd, lz4). One instance serves a whole connection; state that rsync
-/// resets per file is reset by <see cref="BeginFile"/>.
+/// resets per file is reset by <see cref="BeginFile"/>. Formats that hold native state implement
+/// <see cref="IDisposable"/>.
 /// </summary>
-internal abstract class TokenSender : IDisposable
+internal abstract class TokenSender
 {
     protected TokenSender(RsyncWriter writer) => Writer = writer;
 
@@ -25,10 +26,6 @@ internal abstract class TokenSender : IDisposable
 
     /// <summary>Ends the file's tokens (the whole-file checksum follows, written by the caller).</summary>
     public abstract void EndFile();
-
-    public virtual void Dispose()
-    {
-    }
 }
 
 /// <summary>
@@ -37,7 +34,7 @@ internal abstract class TokenSender : IDisposable
 /// 0 at the end of the file. After a matched block the caller passes the block's bytes to
 /// <see cref="SeeMatched"/>, which some formats add to their history.
 /// </summary>
-internal abstract class TokenReceiver : IDisposable
+internal abstract class TokenReceiver
 {
     protected TokenReceiver(RsyncReader reader) => Reader = reader;
 
@@ -46,10 +43,6 @@ internal abstract class TokenReceiver : IDisposable
     public abstract int Next(out ReadOnlySpan<byte> data);
 
     public abstract void SeeMatched(ReadOnlySpan<byte> block);
-
-    public virtual void Dispose()
-    {
-    }
 }
 
 /// <summary>The uncompressed stream (token.c, simple_send_token): int length + bytes, then int -(index + 1).</summary>

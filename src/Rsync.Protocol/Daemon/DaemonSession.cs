@@ -210,6 +210,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             Options = options,
             Output = output,
             Protocol = greeting.Protocol,
+            ModuleDontCompress = module.DontCompress ?? "",
         };
         connection.Context = ctx;
 

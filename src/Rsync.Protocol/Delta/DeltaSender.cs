@@ -292,6 +292,6 @@ internal sealed class DeltaSender : IDisposable
     public void Dispose()
     {
         _checksum.Dispose();
-        _tokens.Dispose();
+        (_tokens as IDisposable)?.Dispose();
     }
 }

@@ -24,7 +24,7 @@ internal sealed class Receiver(ReceivingSide side)
 
     public void Run()
     {
-        using var tokens = _tokens;
+        using var tokens = _tokens as IDisposable;
         using var sum = _sum;
         int phase = 0;
         const int maxPhase = 2;

@@ -24,6 +24,10 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
     private readonly RsyncWriter _out = ctx.Writer;
     private int _transferIndex;
 
+    // Which files go out at level 0 (token.c, set_compression); only the sender needs to know.
+    private readonly SkipCompress? _skipCompress = ctx.Algorithms.Compression == CompressionKind.None ? null
+        : SkipCompress.Create(ctx.Options.SkipCompress, ctx.ModuleDontCompress, inDaemonModule: ctx.ModuleDontCompress is not null);
+
     private string? StdoutFormat => ctx.Options.OutFormat
         ?? (ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : ctx.Options.Verbose > 0 ? LogFormat.Names : null);
 
@@ -129,7 +133,8 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             if (ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing)
                 ctx.Info(name);
 
-            DeltaStats result = delta.Send(handle, length, sums, ctx.Algorithms.CompressionLevel);
+            int level = _skipCompress?.LevelFor(file.Name, ctx.Algorithms.CompressionLevel) ?? 0;
+            DeltaStats result = delta.Send(handle, length, sums, level);
             ctx.Stats.LiteralData += result.LiteralBytes;
             ctx.Stats.MatchedData += result.MatchedBytes;
             if (result.ReadError)
