@@ -30,32 +30,47 @@ internal static class EndToEnd
     {
         int smallFiles = ArgValue(args, "--files", 2000);
         int bigMiB = ArgValue(args, "--big-mib", 128);
+        int textMiB = ArgValue(args, "--text-mib", 32);
         string rsync = args.SkipWhile(a => a != "--rsync").Skip(1).FirstOrDefault() ?? "rsync";
         string netrsyncd = LocateNetrsyncd();
+        string netrsync = LocateBuilt("Rsync.Cli", "netrsync");
+        bool modernClient = ClientKnowsChoices(rsync);
         string root = Directory.CreateTempSubdirectory("nr-e2e-").FullName;
         try
         {
             string src = Path.Combine(root, "src");
             MakeData(src, smallFiles, bigMiB);
-            Console.WriteLine($"data: {smallFiles:N0} files of 1-8 KiB and one {bigMiB} MiB file; client: {rsync}");
+            string text = Path.Combine(root, "text");
+            MakeText(text, textMiB);
+            Console.WriteLine($"data: {smallFiles:N0} files of 1-8 KiB and one {bigMiB} MiB file; {textMiB} MiB of log text; client: {rsync}");
 
-            var rows = new List<(string Case, double Stock, double Ours)>();
             using var stock = StartDaemon("stock rsync --daemon", rsync, ["--daemon", "--no-detach"], root, "stock");
             using var ours = StartDaemon("netrsyncd", netrsyncd, ["--no-detach"], root, "ours");
 
-            foreach (var (name, prepare, argsFor) in Cases(src, root, rsync))
+            // The daemons side by side, the same stock client against each.
+            var daemonRows = new List<(string Case, double Stock, double Ours)>();
+            foreach (var (name, prepare, argsFor) in Cases(src, text, root, modernClient))
             {
                 prepare();
                 double s = Time(rsync, argsFor(stock));
                 double o = Time(rsync, argsFor(ours));
-                rows.Add((name, s, o));
+                daemonRows.Add((name, s, o));
             }
+            Print("stock client against each daemon", "stock daemon", "netrsyncd", daemonRows);
 
-            Console.WriteLine();
-            Console.WriteLine($"{"case",-34} {"stock daemon",14} {"netrsyncd",12} {"ratio",8}");
-            foreach (var (name, s, o) in rows)
-                Console.WriteLine($"{name,-34} {s,12:F3} s {o,10:F3} s {o / s,8:F2}");
-            Console.WriteLine("ratio = netrsyncd time / stock daemon time (below 1 is faster)");
+            // The clients side by side, each against the stock daemon.
+            using var target = StartDaemon("stock rsync --daemon (clients)", rsync, ["--daemon", "--no-detach"], root, "clients");
+            var clientRows = new List<(string Case, double Stock, double Ours)>();
+            foreach (var (name, prepare, argsFor) in Cases(src, text, root, modernClient))
+            {
+                prepare();
+                string[] stockArgs = argsFor(target with { Module = target.Module + "/stock" });
+                string[] ourArgs = argsFor(target with { Module = target.Module + "/ours" });
+                double s = Time(rsync, stockArgs);
+                double o = Time(netrsync, ourArgs);
+                clientRows.Add((name, s, o));
+            }
+            Print("each client against the stock daemon", "stock client", "netrsync", clientRows);
             return 0;
         }
         finally
@@ -64,14 +79,34 @@ internal static class EndToEnd
         }
     }
 
-    private static IEnumerable<(string, Action, Func<Daemon, string[]>)> Cases(string src, string root, string rsync)
+    private static void Print(string title, string stockName, string ourName, List<(string Case, double Stock, double Ours)> rows)
+    {
+        Console.WriteLine();
+        Console.WriteLine(title);
+        Console.WriteLine($"{"case",-40} {stockName,14} {ourName,12} {"ratio",8}");
+        foreach (var (name, s, o) in rows)
+            Console.WriteLine($"{name,-40} {s,12:F3} s {o,10:F3} s {o / s,8:F2}");
+        Console.WriteLine($"ratio = {ourName} time / {stockName} time (below 1 is faster)");
+    }
+
+    private static IEnumerable<(string, Action, Func<Daemon, string[]>)> Cases(string src, string text, string root, bool modernClient)
     {
         string Url(Daemon d) => $"rsync://127.0.0.1:{d.Port}/{d.Module}/";
+        string Fresh(Daemon d) => Path.Combine(root, "pull-" + d.Module.Replace('/', '-') + "-" + Guid.NewGuid().ToString("N")) + "/";
         yield return ("push, fresh (-a)", () => { }, d => ["-a", src + "/", Url(d)]);
         yield return ("push, nothing changed (-a)", () => { }, d => ["-a", src + "/", Url(d)]);
         yield return ("push, 1 byte changed in big file", () => Touch(Path.Combine(src, "big.bin")), d => ["-a", "--no-W", src + "/", Url(d)]);
-        yield return ("pull, fresh (-a)", () => { }, d => ["-a", Url(d), Path.Combine(root, "pull-" + d.Module + "-" + Guid.NewGuid().ToString("N")) + "/"]);
+        yield return ("pull, fresh (-a)", () => { }, d => ["-a", Url(d), Fresh(d)]);
         yield return ("push, fresh, protocol 30", () => { }, d => ["-a", "--protocol=30", src + "/", Url(d) + "p30/"]);
+        yield return ("push text, fresh, -z", () => { }, d => ["-az", text + "/", Url(d) + "z/"]);
+        yield return ("push text, 1 byte changed, -z", () => Touch(Path.Combine(text, "app.log")), d => ["-az", "--no-W", text + "/", Url(d) + "z/"]);
+        yield return ("pull text, fresh, -z", () => { }, d => ["-az", Url(d) + "z/", Fresh(d)]);
+        yield return ("push text, fresh, -z --protocol=30", () => { }, d => ["-az", "--protocol=30", text + "/", Url(d) + "z30/"]);
+        if (modernClient)
+        {
+            yield return ("push text, fresh, --zc=zlib", () => { }, d => ["-a", "--zc=zlib", text + "/", Url(d) + "zlib/"]);
+            yield return ("push text, fresh, --zc=lz4", () => { }, d => ["-a", "--zc=lz4", text + "/", Url(d) + "lz4/"]);
+        }
     }
 
     private static void Touch(string path)
@@ -159,15 +194,53 @@ internal static class EndToEnd
         }
     }
 
-    private static string LocateNetrsyncd()
+    private static string LocateNetrsyncd() => LocateBuilt("Rsync.Daemon", "netrsyncd");
+
+    private static string LocateBuilt(string project, string name)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            string candidate = Path.Combine(dir.FullName, "artifacts", "bin", "Rsync.Daemon", "release", "netrsyncd");
+            string candidate = Path.Combine(dir.FullName, "artifacts", "bin", project, "release", name);
             if (File.Exists(candidate))
                 return candidate;
         }
-        throw new FileNotFoundException("netrsyncd is not built: run dotnet build -c Release first");
+        throw new FileNotFoundException($"{name} is not built: run dotnet build -c Release first");
+    }
+
+    /// <summary>rsync 3.2+ takes --compress-choice; 3.1.x does not.</summary>
+    private static bool ClientKnowsChoices(string rsync)
+    {
+        var start = new ProcessStartInfo(rsync, "--version") { RedirectStandardOutput = true };
+        using var p = Process.Start(start)!;
+        string first = p.StandardOutput.ReadLine() ?? "";
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        var m = System.Text.RegularExpressions.Regex.Match(first, @"version\s+(\d+)\.(\d+)");
+        return m.Success && (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) * 100 + int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)) >= 302;
+    }
+
+    /// <summary>Log-like text (compresses about 5:1 with zlib), in 4 MiB files plus one app.log for deltas.</summary>
+    private static void MakeText(string dir, int mib)
+    {
+        Directory.CreateDirectory(dir);
+        var rng = new Random(7);
+        string[] words = ["GET", "POST", "/api/items", "/login", "200", "404", "500", "user", "session", "cache", "miss", "hit", "ms"];
+        var sb = new System.Text.StringBuilder();
+        int files = Math.Max(1, mib / 4);
+        for (int f = 0; f <= files; f++)
+        {
+            sb.Clear();
+            long target = f == files ? 4L << 20 : (long)mib * (1 << 20) / files;
+            for (int line = 0; sb.Length < target; line++)
+            {
+                sb.Append("2026-11-26T12:").Append((line / 60 % 60).ToString("00", CultureInfo.InvariantCulture)).Append(':')
+                  .Append((line % 60).ToString("00", CultureInfo.InvariantCulture)).Append(" host-").Append(rng.Next(8));
+                for (int w = 0; w < 6; w++)
+                    sb.Append(' ').Append(words[rng.Next(words.Length)]);
+                sb.Append(' ').Append(rng.Next(100_000)).Append('\n');
+            }
+            File.WriteAllText(Path.Combine(dir, f == files ? "app.log" : $"part{f:00}.log"), sb.ToString());
+        }
     }
 
     private static int ArgValue(string[] args, string name, int fallback)
