@@ -46,7 +46,7 @@ public sealed partial class CompressionTests(ITestOutputHelper output)
     private static List<string> Args(params IEnumerable<string>[] parts) => parts.SelectMany(p => p).ToList();
 
     /// <summary>Text that compresses well, with a fixed mtime: a few small files and one larger log.</summary>
-    private static void MakeTree(string root)
+    private static void MakeTree(string root, bool withNoise = true)
     {
         Directory.CreateDirectory(Path.Combine(root, "docs"));
         var sb = new StringBuilder();
@@ -56,9 +56,12 @@ public sealed partial class CompressionTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(root, DeltaFile), sb.ToString());
         File.WriteAllText(Path.Combine(root, "docs", "readme.md"), string.Concat(Enumerable.Repeat("# Title\nSome words, then more words.\n", 300)));
         File.WriteAllBytes(Path.Combine(root, "docs", "empty"), []);
-        var noise = new byte[70_000];
-        new Random(7).NextBytes(noise);
-        File.WriteAllBytes(Path.Combine(root, "noise.bin"), noise);
+        if (withNoise)
+        {
+            var noise = new byte[70_000];
+            new Random(7).NextBytes(noise);
+            File.WriteAllBytes(Path.Combine(root, "noise.bin"), noise);
+        }
         File.CreateSymbolicLink(Path.Combine(root, "docs", "link"), "../log.txt");
         PushFixture.StampTimes(root);
     }
@@ -179,11 +182,11 @@ public sealed partial class CompressionTests(ITestOutputHelper output)
         long plain, compressed;
         await using (PushFixture f = await PushFixture.StartAsync(peer))
         {
-            MakeTree(f.Source);
-            File.Delete(Path.Combine(f.Source, "noise.bin"));
+            MakeTree(f.Source, withNoise: false);
             plain = await CountedPush(f.Daemon.Port, ["-a", f.SourceArg], Push, stock: null);
             Directory.Delete(f.ModuleDir, recursive: true);
             Directory.CreateDirectory(f.ModuleDir);
+            f.AgeModuleRoot();
             compressed = await CountedPush(f.Daemon.Port, ["-az", f.SourceArg], Push, stock: null);
             TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol));
         }
@@ -193,16 +196,63 @@ public sealed partial class CompressionTests(ITestOutputHelper output)
         // stock client → netrsyncd.
         await using (var f = await NetRsyncDaemonFixture.StartAsync())
         {
-            MakeTree(f.Source);
-            File.Delete(Path.Combine(f.Source, "noise.bin"));
+            MakeTree(f.Source, withNoise: false);
             plain = await CountedPush(f.Daemon.Port, ["-a", f.SourceArg], Push, stock: peer);
             Directory.Delete(f.ModuleDir, recursive: true);
             Directory.CreateDirectory(f.ModuleDir);
+            f.AgeModuleRoot();
             compressed = await CountedPush(f.Daemon.Port, ["-az", f.SourceArg], Push, stock: peer);
             TreeComparer.AssertIdentical(f.Source, f.ModuleDir, DaemonTestKit.CompareOptionsFor(RsyncPeers.DefaultProtocol));
         }
         output.WriteLine($"{peer} → netrsyncd: {plain} bytes plain, {compressed} with -z");
         Assert.True(compressed * 3 <= plain, $"{peer} -z into netrsyncd sent {compressed} bytes against {plain} without it");
+    }
+
+    /// <summary>
+    /// A module's "dont compress" list decides what netrsyncd sends at level 0: the same pull of
+    /// text moves several times more bytes when the list names its suffix. Also the client's
+    /// --skip-compress for a push.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task DontCompress_SendsListedSuffixesAtLevelZero(string peer)
+    {
+        // zlib, where levels apply: plain -z for 3.1.x, named for 3.2+ (which would pick zstd).
+        string[] zlib = RsyncPeers.VersionOf(peer) >= new Version(3, 2, 0) ? ["-a", "--zc=zlib"] : ["-az"];
+        long compressed, skipped;
+        await using (var f = await NetRsyncDaemonFixture.StartAsync(
+            extraModules: t => [new DaemonModule("logs", t.Sub("logs")) { ExtraLines = ["dont compress = *.txt *.gz"] }]))
+        {
+            MakeTree(f.ModuleDir);
+            MakeTree(Path.Combine(f.Temp.Path, "logs"));
+            compressed = await CountedPull(f.Daemon.Port, "mod", f.Temp.Sub("a"), zlib, peer);
+            skipped = await CountedPull(f.Daemon.Port, "logs", f.Temp.Sub("b"), zlib, peer);
+            TreeComparer.AssertIdentical(f.ModuleDir, f.Temp.Sub("a"), DaemonTestKit.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+            TreeComparer.AssertIdentical(Path.Combine(f.Temp.Path, "logs"), f.Temp.Sub("b"), DaemonTestKit.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+        }
+        output.WriteLine($"pull from netrsyncd: {compressed} bytes compressed, {skipped} with *.txt in dont compress");
+        Assert.True(skipped > compressed * 3, $"dont compress = *.txt: {skipped} bytes, against {compressed} compressed");
+
+        await using (PushFixture f = await PushFixture.StartAsync(peer))
+        {
+            MakeTree(f.Source);
+            long plain = await CountedPush(f.Daemon.Port, [.. zlib, f.SourceArg], p => p.ClientToServerBytes, stock: null);
+            Directory.Delete(f.ModuleDir, recursive: true);
+            Directory.CreateDirectory(f.ModuleDir);
+            f.AgeModuleRoot();
+            long skip = await CountedPush(f.Daemon.Port, [.. zlib, "--skip-compress=txt", f.SourceArg], p => p.ClientToServerBytes, stock: null);
+            TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+            output.WriteLine($"netrsync push: {plain} bytes compressed, {skip} with --skip-compress=txt");
+            Assert.True(skip > plain * 3, $"--skip-compress=txt: {skip} bytes, against {plain} compressed");
+        }
+    }
+
+    private async Task<long> CountedPull(int daemonPort, string module, string dest, string[] args, string peer)
+    {
+        await using var proxy = ByteCountingProxy.Start(daemonPort);
+        ProcessResult r = await DaemonTestKit.RunStock(output, peer, Args(args, [proxy.Url(module), dest + "/"]));
+        Assert.True(r.ExitCode == 0, $"pull failed:\n{r}");
+        return proxy.ServerToClientBytes;
     }
 
     private async Task<long> CountedPush(int daemonPort, string[] args, Func<ByteCountingProxy, long> count, string? stock)
