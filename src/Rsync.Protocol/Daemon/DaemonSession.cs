@@ -263,18 +263,30 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
                 throw new RsyncException("rsync: compression (-z) is not supported by this daemon yet", ExitCodes.Unsupported);
             var chmod = ChmodRules.Parse(invocation.IsSender ? Split(module.OutgoingChmod) : Split(module.IncomingChmod), Posix.Umask());
             var daemonFilters = DaemonFilters(module);
+            ctx.ItemLog = DaemonTransferLog.For(module, _log, ctx, modulePath, new LogFormatDetails
+            {
+                // %h names the client only where the module looks names up (log.c, log_formatted).
+                HostName = module.ReverseLookup ? _host : HostAccess.UndeterminedHostName,
+                HostAddress = _address,
+                ModuleName = module.Name,
+                ModulePath = configured.Length > 1 ? configured.TrimEnd('/') : configured,
+                UserName = user,
+                EscapeNames = false,
+            }, sender: invocation.IsSender);
             if (invocation.IsSender)
             {
                 if (module.WriteOnly)
                     throw new RsyncException("ERROR: module is write only", ExitCodes.Syntax);
-                _log.Write($"rsync on {module.Name}/{request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write($"rsync on {request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write("building file list");
                 ServePull(ctx, modulePath, module, invocation, daemonFilters, chmod);
             }
             else
             {
                 if (readOnly)
                     throw new RsyncException("ERROR: module is read only", ExitCodes.Syntax);
-                _log.Write($"rsync to {module.Name}/{request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write($"rsync to {request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write("receiving file list");
                 ServePush(ctx, connection, modulePath, module, invocation, daemonFilters, chmod);
             }
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));

@@ -473,6 +473,7 @@ internal sealed class Generator(ReceivingSide side)
                 return false;
             }
             _deletions++;
+            side.Ctx.ItemLog?.Deleted(full, st.IsDirectory);
             if (side.DeletionsAsMessages)
             {
                 // A directory's name carries a trailing NUL so the client can tell (log.c, log_delete).

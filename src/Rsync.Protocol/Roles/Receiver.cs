@@ -57,6 +57,7 @@ internal sealed class Receiver(ReceivingSide side)
                 continue;
             }
 
+            side.Ctx.MarkItemStart();
             SumHead head = SumHead.Read(_in);
             bool ok = ReceiveFile(file, head, basisType, out bool discarded);
             if (ok)

@@ -244,6 +244,12 @@ internal sealed class ReceivingSide
 
     public void LogItem(FileEntry file, ItemFlags iflags, string hardLinkTarget)
     {
+        Ctx.ItemLog?.Item(file, iflags, hardLinkTarget, PathOf(file));
+        ShowItem(file, iflags, hardLinkTarget);
+    }
+
+    private void ShowItem(FileEntry file, ItemFlags iflags, string hardLinkTarget)
+    {
         if (!LogsItems)
             return;
         string? format = Ctx.Options.OutFormat
@@ -260,11 +266,12 @@ internal sealed class ReceivingSide
     /// <summary>Which untransferred items the client shows (log.c, maybe_log_item).</summary>
     public void MaybeLogItem(FileEntry file, ItemFlags iflags, string xname)
     {
+        Ctx.ItemLog?.Item(file, iflags, xname, PathOf(file));
         ItemFlags significant = iflags & ItemFlags.Significant;
         bool seeItem = Itemizing && (significant != 0 || xname.Length > 0 || Ctx.Options.ItemizeChanges > 1);
         bool localChange = (iflags & ItemFlags.LocalChange) != 0 && significant != 0;
         if (seeItem || localChange || xname.Length > 0 || (file.IsDirectory && significant != 0))
-            LogItem(file, iflags, xname);
+            ShowItem(file, iflags, xname);
     }
 
     /// <summary>
