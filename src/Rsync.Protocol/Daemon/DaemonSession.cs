@@ -57,12 +57,24 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
                 _log.Write($"rsync denied on module {name} from {_host} ({_address}): unknown module");
                 return;
             }
-            if (!HostAccess.For(module).IsAllowed(_address, _host))
+            // A module may look the name up when the daemon as a whole does not (clientserver.c, rsync_module).
+            if (_host == HostAccess.UndeterminedHostName && module.ReverseLookup)
+                _host = ReverseLookup(remote.Address);
+            var access = HostAccess.For(module).Check(_address, _host, new HostAccessOptions
             {
-                Refuse(writer, $"access denied to {name} from {_host} ({_address})");
+                ForwardLookup = module.ForwardLookup,
+                ResolveHostName = ForwardLookup,
+                Log = _log.Write,
+            });
+            _host = access.HostName ?? _host;
+            if (!access.Allowed)
+            {
                 _log.Write($"rsync denied on module {name} from {_host} ({_address})");
+                // A hidden module is not admitted to exist (clientserver.c, rsync_module).
+                Refuse(writer, module.List ? $"access denied to {name} from {_host} ({_address})" : $"Unknown module '{name}'");
                 return;
             }
+            _log.Write($"rsync allowed access on module {name} from {_host} ({_address})");
             using var slot = daemon.TryEnterModule(module);
             if (slot is null)
             {
@@ -87,15 +99,38 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         }
     }
 
+    /// <summary>
+    /// The client's name: its address looked up, kept only when that name leads back to the address
+    /// (clientname.c, client_name and check_name); else "UNKNOWN".
+    /// </summary>
     private static string ReverseLookup(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        try
+        {
+            var entry = Dns.GetHostEntry(address);
+            if (string.IsNullOrEmpty(entry.HostName))
+                return HostAccess.UnknownHostName;
+            var forward = Dns.GetHostAddresses(entry.HostName);
+            return forward.Any(a => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Equals(address)) ? entry.HostName : HostAccess.UnknownHostName;
+        }
+        catch (Exception ex) when (ex is SocketException or ArgumentException)
+        {
+            return HostAccess.UnknownHostName;
+        }
+    }
+
+    /// <summary>A host name's addresses for "hosts allow"/"hosts deny" items (access.c, match_hostname with forward lookup).</summary>
+    private static IReadOnlyList<IPAddress>? ForwardLookup(string name)
     {
         try
         {
-            return Dns.GetHostEntry(address).HostName;
+            return Dns.GetHostAddresses(name).Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToArray();
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or ArgumentException)
         {
-            return HostAccess.UnknownHostName;
+            return null;
         }
     }
 
