@@ -152,6 +152,9 @@ public sealed partial class RsyncClient
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
             if (ctx.Options.Verbose > 0)
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
+            // The generator then shows "." as new (main.c, get_local_name).
+            if (files[0].Name is [(byte)'.'])
+                files[0].Flags |= EntryFlags.DirCreated;
         }
         else if (files.Count > 0 && Posix.TryStat(destination, out var existing) == 0 && !existing.IsDirectory)
             throw new RsyncException($"ERROR: destination must be a directory when copying more than 1 file", ExitCodes.FileSelect);

@@ -92,6 +92,6 @@ internal interface IItemLog
     /// <param name="localPath">Where the file is on this side.</param>
     void Item(FileList.FileEntry file, ItemFlags iflags, string hardLinkTarget, string localPath);
 
-    /// <summary>The receiving side deleted <paramref name="localPath"/>.</summary>
-    void Deleted(string localPath, bool isDirectory);
+    /// <summary>The receiving side deleted <paramref name="localPath"/>, which had <paramref name="mode"/>.</summary>
+    void Deleted(string localPath, int mode);
 }

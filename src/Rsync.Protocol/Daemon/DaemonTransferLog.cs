@@ -62,14 +62,16 @@ internal sealed class DaemonTransferLog : IItemLog
         Write(file, iflags, hardLinkTarget, localPath, transferred ? Checksum(file, localPath) : null);
     }
 
-    public void Deleted(string localPath, bool isDirectory)
+    public void Deleted(string localPath, int mode)
     {
         if (_ctx.Options.DryRun)
             return;
-        var entry = new FileEntry(System.Text.Encoding.UTF8.GetBytes(ModuleRelative(localPath)), isDirectory ? Posix.S_IFDIR : Posix.S_IFREG, 0, 0);
+        // rsync formats a blank entry that has only the mode (log.c, log_delete).
+        string name = ModuleRelative(localPath);
+        var entry = new FileEntry(System.Text.Encoding.UTF8.GetBytes(name), mode, 0, 0);
         string format = _hasOperationOrItemize ? _format : "deleting %n";
         _log.Write(LogFormat.Format(format, entry, ItemFlags.Deleted, null, "del.", _ctx.Options.PreserveTimes, true,
-            _connection with { FullName = ModuleRelative(localPath) }));
+            _connection with { FullName = name, OwnerPreserved = _ctx.Options.PreserveOwner, GroupPreserved = _ctx.Options.PreserveGroup }));
     }
 
     private void Write(FileEntry file, ItemFlags iflags, string hardLinkTarget, string localPath, string? checksum)
@@ -77,7 +79,7 @@ internal sealed class DaemonTransferLog : IItemLog
         var (startRead, startWritten) = _ctx.ItemStart;
         var details = _connection with
         {
-            FullName = ModuleRelative(localPath),
+            FullName = FullName(file.NameString, localPath),
             BytesIn = _ctx.Reader.BytesRead - startRead,
             BytesOut = _ctx.Writer.BytesWritten - startWritten,
             Checksum = checksum,
@@ -90,7 +92,23 @@ internal sealed class DaemonTransferLog : IItemLog
     /// <summary>"send" on a pull, "recv" on a push; the role is fixed per connection.</summary>
     private string Operation { get; }
 
-    /// <summary>The path below the module's root, as %f shows it ("." for the root itself).</summary>
+    /// <summary>
+    /// %f: the transfer's directory below the module joined with the name as listed, so the top of
+    /// "mod/sub/" shows as "sub/." (log.c, log_formatted: F_PATHNAME or curr_dir past the module).
+    /// </summary>
+    private string FullName(string name, string localPath)
+    {
+        string trimmed = localPath.TrimEnd('/');
+        string? dir = name == "." ? trimmed
+            : trimmed.EndsWith("/" + name, StringComparison.Ordinal) ? trimmed[..^(name.Length + 1)]
+            : null;
+        if (dir is null)
+            return ModuleRelative(localPath);
+        string prefix = ModuleRelative(dir);
+        return prefix == "." ? name : prefix + "/" + name;
+    }
+
+    /// <summary>The path below the module's root ("." for the root itself).</summary>
     private string ModuleRelative(string localPath)
     {
         string relative = Path.GetRelativePath(_modulePath, localPath.TrimEnd('/'));
