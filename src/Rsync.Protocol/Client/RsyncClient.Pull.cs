@@ -115,6 +115,15 @@ public sealed partial class RsyncClient
         var received = decoder.Entries;
         ReceivingSide.ValidateNames(received);
         validate?.Invoke(received);
+        if (ctx.Options.MungeLinks)
+        {
+            // Every received link is stored so that following it leads nowhere (flist.c, recv_file_entry).
+            foreach (var entry in received)
+            {
+                if (entry.IsSymlink && entry.LinkTarget is { } target)
+                    entry.LinkTarget = MungedSymlink.Munge(target);
+            }
+        }
         if (decoder.IoError != IoErrorFlags.None)
             ctx.NoteRemoteIoError((int)decoder.IoError);
 

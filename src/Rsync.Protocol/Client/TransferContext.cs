@@ -65,7 +65,7 @@ internal sealed class TransferContext
     public void TransferError(string text)
     {
         NoteTransferError();
-        Output.Error("rsync: " + text);
+        Output.TransferError("rsync: " + text);
     }
 
     /// <summary>The exit code for a run that reached its end (cleanup.c, _exit_cleanup).</summary>

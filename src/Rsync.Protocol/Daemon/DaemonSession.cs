@@ -25,6 +25,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
     private readonly DaemonLog _log = daemon.Log;
     private string _host = "";
     private string _address = "";
+    private bool _mungeLinks;
 
     public void Run(CancellationToken cancellationToken)
     {
@@ -84,6 +85,14 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             }
             if (!Authenticate(reader, writer, module, greeting, out string user, out bool readOnly))
                 return;
+            _mungeLinks = module.EffectiveMungeSymlinks(useChroot: false);
+            if (_mungeLinks && Directory.Exists(MungedSymlink.Prefix.TrimEnd('/')))
+            {
+                // A real directory there would make munged links lead somewhere (clientserver.c, rsync_module).
+                _log.Write($"Symlink munging is unsafe when a {MungedSymlink.Prefix.TrimEnd('/')} directory exists.");
+                Refuse(writer, "daemon security issue -- contact admin");
+                return;
+            }
             writer.WriteAscii("@RSYNCD: OK\n");
             writer.Flush();
             var args = DaemonServerHandshake.ReadArguments(reader, greeting.Protocol);
@@ -231,6 +240,8 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         var options = invocation?.Options ?? new RsyncOptions();
         if (module.EffectiveNumericIds(useChroot: false))
             options.NumericIds = true;
+        // The module decides, never the client (clientserver.c, rsync_module).
+        options.MungeLinks = _mungeLinks;
         if (module.Timeout > 0 && (options.Timeout == 0 || module.Timeout < options.Timeout))
             options.Timeout = module.Timeout;
         connection.TimeoutSeconds = options.Timeout;
@@ -314,6 +325,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
                     throw new RsyncException("ERROR: module is write only", ExitCodes.Syntax);
                 _log.Write($"rsync on {request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
                 _log.Write("building file list");
+                output.WriterThread = Thread.CurrentThread;
                 ServePull(ctx, modulePath, module, invocation, daemonFilters, chmod);
             }
             else
@@ -412,7 +424,9 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
     /// out (util.c, sanitize_path), and an existing part that is a symlink is followed only while
     /// its real path stays inside the module; otherwise the request is refused.
     /// </summary>
-    private static string ResolveInModule(string modulePath, string rel)
+    /// <param name="danglingIsMissing">For a pull: a link that leads nowhere (a munged one, say) makes the
+    /// path simply missing, so the client hears "No such file" as from rsync; a push refuses it.</param>
+    private static string ResolveInModule(string modulePath, string rel, bool danglingIsMissing = false)
     {
         var parts = new List<string>();
         foreach (string part in rel.Split('/'))
@@ -441,6 +455,8 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             if (st.IsSymlink && (!last || rel.EndsWith('/')))
             {
                 string? real = Posix.RealPath(next);
+                if (real is null && danglingIsMissing)
+                    return Path.Join(next, string.Join('/', parts.Skip(i + 1))) + (rel.EndsWith('/') ? "/" : "");
                 if (real is null || !Posix.IsWithin(real, modulePath))
                     throw new RsyncException($"\"{rel}\" leads outside the module", ExitCodes.FileSelect);
                 next = real;
@@ -458,7 +474,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         if (ctx.Options.FilesFrom == "-")
             filesFrom = ReadForwardedNames(ctx);
 
-        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p)).ToList();
+        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
         if (module.IgnoreErrors)
             ctx.Options.IgnoreErrors = true;
 
