@@ -109,7 +109,8 @@ public sealed partial class RsyncClient
             PreserveHardLinks: ctx.Options.HardLinks > 0,
             AlwaysChecksum: ctx.Options.Checksum,
             NumericIds: ctx.Options.NumericIds,
-            SafeFileList: ctx.SafeFileList);
+            SafeFileList: ctx.SafeFileList,
+            LookUpIdNames: !ctx.Options.IdsWithoutNames);
         var decoder = new FileListDecoder(ctx.Reader, settings);
         decoder.ReadAll();
         var received = decoder.Entries;

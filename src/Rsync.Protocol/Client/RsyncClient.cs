@@ -266,7 +266,8 @@ public sealed partial class RsyncClient
             PreserveHardLinks: ctx.Options.HardLinks > 0,
             AlwaysChecksum: ctx.Options.Checksum,
             NumericIds: ctx.Options.NumericIds,
-            SafeFileList: ctx.SafeFileList);
+            SafeFileList: ctx.SafeFileList,
+            LookUpIdNames: !ctx.Options.IdsWithoutNames);
         var encoder = new FileListEncoder(ctx.Writer, settings);
         for (int i = 0; i < files.Count; i++)
         {

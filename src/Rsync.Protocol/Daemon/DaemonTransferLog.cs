@@ -98,9 +98,9 @@ internal sealed class DaemonTransferLog : IItemLog
     /// </summary>
     private string FullName(string name, string localPath)
     {
-        string trimmed = localPath.TrimEnd('/');
+        string trimmed = localPath.Length > 1 ? localPath.TrimEnd('/') : localPath;
         string? dir = name == "." ? trimmed
-            : trimmed.EndsWith("/" + name, StringComparison.Ordinal) ? trimmed[..^(name.Length + 1)]
+            : trimmed.EndsWith("/" + name, StringComparison.Ordinal) ? trimmed[..^(name.Length + 1)] is { Length: > 0 } parent ? parent : "/"
             : null;
         if (dir is null)
             return ModuleRelative(localPath);
@@ -111,7 +111,8 @@ internal sealed class DaemonTransferLog : IItemLog
     /// <summary>The path below the module's root ("." for the root itself).</summary>
     private string ModuleRelative(string localPath)
     {
-        string relative = Path.GetRelativePath(_modulePath, localPath.TrimEnd('/'));
+        string trimmed = localPath.Length > 1 ? localPath.TrimEnd('/') : localPath;
+        string relative = Path.GetRelativePath(_modulePath, trimmed.Length > 0 ? trimmed : "/");
         return relative.Length == 0 ? "." : relative;
     }
 

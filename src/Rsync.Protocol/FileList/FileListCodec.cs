@@ -14,7 +14,8 @@ public readonly record struct FileListSettings(
     bool PreserveHardLinks,
     bool AlwaysChecksum,
     bool NumericIds,
-    bool SafeFileList)
+    bool SafeFileList,
+    bool LookUpIdNames = true)
 {
     public const int ChecksumLength = 16;
 }
@@ -83,7 +84,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         else
         {
             _uid = file.Uid;
-            if (!settings.NumericIds)
+            if (!settings.NumericIds && settings.LookUpIdNames)
                 NoteId(file.Uid, _seenUsers, _users, Posix.UserName);
         }
         if (!settings.PreserveGid || (file.Gid == _gid && _lastNameLength > 0))
@@ -91,7 +92,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         else
         {
             _gid = file.Gid;
-            if (!settings.NumericIds)
+            if (!settings.NumericIds && settings.LookUpIdNames)
                 NoteId(file.Gid, _seenGroups, _groups, Posix.GroupName);
         }
 

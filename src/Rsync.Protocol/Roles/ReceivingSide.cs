@@ -34,7 +34,8 @@ internal sealed class ReceivingSide
         Files = files;
         Destination = destination;
         Filters = filters;
-        IsRoot = Environment.IsPrivilegedProcess;
+        // Asked now: a daemon's connection process may have given up root since it started.
+        IsRoot = Posix.EffectiveUserId() == 0;
         UidMap = BuildIdMap(userNames, Posix.UserId);
         GidMap = BuildIdMap(groupNames, Posix.GroupId);
         Umask = Posix.Umask();
@@ -57,7 +58,7 @@ internal sealed class ReceivingSide
     private Dictionary<int, int> BuildIdMap(IReadOnlyDictionary<int, string> names, Func<string, int?> lookup)
     {
         var map = new Dictionary<int, int>();
-        if (Ctx.Options.NumericIds)
+        if (Ctx.Options.NumericIds || Ctx.Options.IdsWithoutNames)
             return map;
         foreach (var (id, name) in names)
         {
