@@ -56,7 +56,26 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "posix_spawn")]
     private static unsafe partial int PosixSpawnRaw(int* pid, byte* path, byte* actions, nint attributes, byte** argv, byte** envp);
 
+    [LibraryImport("libc", EntryPoint = "getgroups", SetLastError = true)]
+    private static unsafe partial int GetGroupsRaw(int size, int* list);
+
     public const int SIGTERM = 15;
+
+    /// <summary>The process's effective group and its supplementary groups.</summary>
+    public static unsafe HashSet<int> CurrentGroups()
+    {
+        var groups = new HashSet<int> { EffectiveGroupId() };
+        int n = GetGroupsRaw(0, null);
+        if (n > 0)
+        {
+            var list = new int[n];
+            fixed (int* p = list)
+                n = GetGroupsRaw(n, p);
+            for (int i = 0; i < n; i++)
+                groups.Add(list[i]);
+        }
+        return groups;
+    }
 
     public static int Chroot(string path) => Errno(ChrootRaw(path));
 

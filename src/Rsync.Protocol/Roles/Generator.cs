@@ -373,7 +373,7 @@ internal sealed class Generator(ReceivingSide side)
             f |= ItemFlags.ReportPerms;
         if (_o.PreserveOwner && side.IsRoot && st.Uid != side.LocalUid(file.Uid))
             f |= ItemFlags.ReportOwner;
-        if (_o.PreserveGroup && st.Gid != side.LocalGid(file.Gid))
+        if (_o.PreserveGroup && !side.SkipsGroup(file) && st.Gid != side.LocalGid(file.Gid))
             f |= ItemFlags.ReportGroup;
         return f;
     }

@@ -36,6 +36,7 @@ internal sealed class ReceivingSide
         Filters = filters;
         // Asked now: a daemon's connection process may have given up root since it started.
         IsRoot = Posix.EffectiveUserId() == 0;
+        _ourGroups = IsRoot ? null : Posix.CurrentGroups();
         UidMap = BuildIdMap(userNames, Posix.UserId);
         GidMap = BuildIdMap(groupNames, Posix.GroupId);
         Umask = Posix.Umask();
@@ -70,6 +71,14 @@ internal sealed class ReceivingSide
 
     public int LocalUid(int remote) => UidMap.TryGetValue(remote, out int local) ? local : remote;
     public int LocalGid(int remote) => GidMap.TryGetValue(remote, out int local) ? local : remote;
+
+    private readonly HashSet<int>? _ourGroups;
+
+    /// <summary>
+    /// Whether the entry's group is left alone: without root only our own groups can be given, and
+    /// the others are neither set nor reported (uidlist.c, match_gid: FLAG_SKIP_GROUP).
+    /// </summary>
+    public bool SkipsGroup(FileEntry file) => _ourGroups is not null && !_ourGroups.Contains(LocalGid(file.Gid));
 
     /// <summary>The destination path of an entry. Names were checked when the list arrived.</summary>
     public string PathOf(FileEntry file) => SoloPath ?? (file.Name is [(byte)'.'] ? Destination : Path.Join(Destination, file.NameString));
@@ -124,7 +133,7 @@ internal sealed class ReceivingSide
         if ((o.PreserveOwner && IsRoot) || o.PreserveGroup)
         {
             int uid = o.PreserveOwner && IsRoot ? LocalUid(file.Uid) : -1;
-            int gid = o.PreserveGroup ? LocalGid(file.Gid) : -1;
+            int gid = o.PreserveGroup && !SkipsGroup(file) ? LocalGid(file.Gid) : -1;
             int errno = Posix.LChown(path, uid, gid);
             if (errno != 0 && IsRoot)
             {
