@@ -285,7 +285,11 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             var refuse = string.IsNullOrWhiteSpace(module.RefuseOptions) ? null : new RefuseOptions(module.RefuseOptions);
             invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse });
             if (invocation.ProtectedArgsPending)
-                argumentError = "rsync: protected arguments (-s) are not supported by this daemon yet";
+            {
+                // -s: the real arguments follow, always NUL-separated, and are parsed afresh (clientserver.c, rsync_module; io.c, read_args).
+                var protectedArgs = DaemonServerHandshake.ReadArguments(reader, protocol: 30);
+                invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse, ProtectedArgs = protectedArgs });
+            }
         }
         catch (RsyncUsageException ex)
         {
