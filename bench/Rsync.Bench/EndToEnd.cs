@@ -6,7 +6,8 @@ namespace NetRsync.Bench;
 
 /// <summary>
 /// End to end, side by side on the same data: stock rsync pushing to and pulling from netrsyncd,
-/// and the same stock client against stock `rsync --daemon`. Prints wall times and the ratios.
+/// and the same stock client against stock `rsync --daemon`. Prints wall times, the ratios, and the
+/// peak resident memory of each daemon's processes during each case.
 /// </summary>
 internal static class EndToEnd
 {
@@ -39,23 +40,25 @@ internal static class EndToEnd
             MakeData(src, smallFiles, bigMiB);
             Console.WriteLine($"data: {smallFiles:N0} files of 1-8 KiB and one {bigMiB} MiB file; client: {rsync}");
 
-            var rows = new List<(string Case, double Stock, double Ours)>();
+            var rows = new List<(string Case, Measurement Stock, Measurement Ours)>();
             using var stock = StartDaemon("stock rsync --daemon", rsync, ["--daemon", "--no-detach"], root, "stock");
             using var ours = StartDaemon("netrsyncd", netrsyncd, ["--no-detach"], root, "ours");
 
             foreach (var (name, prepare, argsFor) in Cases(src, root, rsync))
             {
                 prepare();
-                double s = Time(rsync, argsFor(stock));
-                double o = Time(rsync, argsFor(ours));
+                Measurement s = Time(rsync, argsFor(stock), stock.Process.Id);
+                Measurement o = Time(rsync, argsFor(ours), ours.Process.Id);
                 rows.Add((name, s, o));
             }
 
             Console.WriteLine();
-            Console.WriteLine($"{"case",-34} {"stock daemon",14} {"netrsyncd",12} {"ratio",8}");
+            Console.WriteLine($"{"case",-34} {"stock daemon",14} {"netrsyncd",12} {"ratio",8} {"stock peak",12} {"ours peak",11}");
             foreach (var (name, s, o) in rows)
-                Console.WriteLine($"{name,-34} {s,12:F3} s {o,10:F3} s {o / s,8:F2}");
+                Console.WriteLine($"{name,-34} {s.Seconds,12:F3} s {o.Seconds,10:F3} s {o.Seconds / s.Seconds,8:F2} {s.PeakKiB / 1024.0,8:F1} MiB {o.PeakKiB / 1024.0,7:F1} MiB");
             Console.WriteLine("ratio = netrsyncd time / stock daemon time (below 1 is faster)");
+            Console.WriteLine("peak = the largest VmHWM (peak resident set, /proc/PID/status) among the daemon's processes while the case ran;");
+            Console.WriteLine("       rsync serves each connection in a forked child, netrsyncd in its own process, where the mark only grows");
             return 0;
         }
         finally
@@ -83,20 +86,78 @@ internal static class EndToEnd
         fs.WriteByte((byte)(b ^ 0xFF));
     }
 
-    private static double Time(string exe, string[] args)
+    private readonly record struct Measurement(double Seconds, long PeakKiB);
+
+    /// <summary>Runs the client to the end, sampling the daemon's process tree for its peak memory meanwhile.</summary>
+    private static Measurement Time(string exe, string[] args, int daemonPid)
     {
         var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string a in args)
             start.ArgumentList.Add(a);
+        long peak = 0;
+        using var done = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                foreach (int pid in ProcessTree(daemonPid))
+                    peak = Math.Max(peak, PeakResidentKiB(pid));
+                await Task.Delay(5, CancellationToken.None);
+            }
+        });
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(start)!;
         string err = p.StandardError.ReadToEnd();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         clock.Stop();
+        done.Cancel();
+        sampler.Wait();
         if (p.ExitCode != 0)
             throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {p.ExitCode}: {err}");
-        return clock.Elapsed.TotalSeconds;
+        return new Measurement(clock.Elapsed.TotalSeconds, peak);
+    }
+
+    /// <summary>A process and its descendants (from /proc/PID/task/PID/children).</summary>
+    private static List<int> ProcessTree(int root)
+    {
+        var all = new List<int>();
+        var pending = new Stack<int>([root]);
+        while (pending.Count > 0)
+        {
+            int pid = pending.Pop();
+            all.Add(pid);
+            try
+            {
+                foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+                {
+                    foreach (string child in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                        pending.Push(int.Parse(child, CultureInfo.InvariantCulture));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Gone meanwhile.
+            }
+        }
+        return all;
+    }
+
+    /// <summary>VmHWM from /proc/PID/status in KiB, or 0 once the process is gone.</summary>
+    private static long PeakResidentKiB(int pid)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return 0;
     }
 
     private static Daemon StartDaemon(string name, string exe, string[] baseArgs, string root, string module)
