@@ -89,7 +89,18 @@ if (handoff is not null || StdinIsSocket())
     // Only fd 0 carries the connection; nothing may write into it through stdout.
     var connection = new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(0, ownsHandle: true));
     NetRsync.Protocol.Native.Posix.RedirectToNull(1);
-    using var log = new DaemonLog(logFile ?? config.Global.LogFile);
+    DaemonLog log;
+    try
+    {
+        log = new DaemonLog(logFile ?? config.Global.LogFile);
+    }
+    catch (IOException ex)
+    {
+        // The connection is served all the same, without a log (rsync falls back to syslog).
+        Console.Error.WriteLine($"netrsyncd: {ex.Message}");
+        log = new DaemonLog(null);
+    }
+    using var logScope = log;
     using var cut = new CancellationTokenSource();
     void Cut(PosixSignalContext context)
     {
