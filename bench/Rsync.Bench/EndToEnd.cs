@@ -6,7 +6,8 @@ namespace NetRsync.Bench;
 
 /// <summary>
 /// End to end, side by side on the same data: stock rsync pushing to and pulling from netrsyncd,
-/// and the same stock client against stock `rsync --daemon`. Prints wall times and the ratios.
+/// and the same stock client against stock `rsync --daemon`. Prints wall times, the ratios, and the
+/// peak resident memory of each daemon's processes during each case.
 /// </summary>
 internal static class EndToEnd
 {
@@ -48,29 +49,31 @@ internal static class EndToEnd
             using var ours = StartDaemon("netrsyncd", netrsyncd, ["--no-detach"], root, "ours");
 
             // The daemons side by side, the same stock client against each.
-            var daemonRows = new List<(string Case, double Stock, double Ours)>();
+            var daemonRows = new List<(string Case, Measurement Stock, Measurement Ours)>();
             foreach (var (name, prepare, argsFor) in Cases(src, text, root, modernClient))
             {
                 prepare();
-                double s = Time(rsync, argsFor(stock));
-                double o = Time(rsync, argsFor(ours));
+                Measurement s = Time(rsync, argsFor(stock), stock.Process.Id);
+                Measurement o = Time(rsync, argsFor(ours), ours.Process.Id);
                 daemonRows.Add((name, s, o));
             }
             Print("stock client against each daemon", "stock daemon", "netrsyncd", daemonRows);
 
-            // The clients side by side, each against the stock daemon.
+            // The clients side by side, each against the stock daemon; the peak is the client's own.
             using var target = StartDaemon("stock rsync --daemon (clients)", rsync, ["--daemon", "--no-detach"], root, "clients");
-            var clientRows = new List<(string Case, double Stock, double Ours)>();
+            var clientRows = new List<(string Case, Measurement Stock, Measurement Ours)>();
             foreach (var (name, prepare, argsFor) in Cases(src, text, root, modernClient))
             {
                 prepare();
                 string[] stockArgs = argsFor(target with { Module = target.Module + "/stock" });
                 string[] ourArgs = argsFor(target with { Module = target.Module + "/ours" });
-                double s = Time(rsync, stockArgs);
-                double o = Time(netrsync, ourArgs);
+                Measurement s = Time(rsync, stockArgs, watchPid: null);
+                Measurement o = Time(netrsync, ourArgs, watchPid: null);
                 clientRows.Add((name, s, o));
             }
             Print("each client against the stock daemon", "stock client", "netrsync", clientRows);
+            Console.WriteLine("peak = the largest VmHWM (peak resident set, /proc/PID/status) of the daemon's processes, or of the client, while the case ran;");
+            Console.WriteLine("       rsync serves each connection in a forked child, netrsyncd in its own process, where the mark only grows");
             return 0;
         }
         finally
@@ -79,13 +82,13 @@ internal static class EndToEnd
         }
     }
 
-    private static void Print(string title, string stockName, string ourName, List<(string Case, double Stock, double Ours)> rows)
+    private static void Print(string title, string stockName, string ourName, List<(string Case, Measurement Stock, Measurement Ours)> rows)
     {
         Console.WriteLine();
         Console.WriteLine(title);
-        Console.WriteLine($"{"case",-40} {stockName,14} {ourName,12} {"ratio",8}");
+        Console.WriteLine($"{"case",-40} {stockName,14} {ourName,12} {"ratio",8} {"stock peak",12} {"ours peak",11}");
         foreach (var (name, s, o) in rows)
-            Console.WriteLine($"{name,-40} {s,12:F3} s {o,10:F3} s {o / s,8:F2}");
+            Console.WriteLine($"{name,-40} {s.Seconds,12:F3} s {o.Seconds,10:F3} s {o.Seconds / s.Seconds,8:F2} {s.PeakKiB / 1024.0,8:F1} MiB {o.PeakKiB / 1024.0,7:F1} MiB");
         Console.WriteLine($"ratio = {ourName} time / {stockName} time (below 1 is faster)");
     }
 
@@ -118,20 +121,80 @@ internal static class EndToEnd
         fs.WriteByte((byte)(b ^ 0xFF));
     }
 
-    private static double Time(string exe, string[] args)
+    private readonly record struct Measurement(double Seconds, long PeakKiB);
+
+    /// <summary>Runs the client to the end, sampling the daemon's process tree for its peak memory meanwhile.</summary>
+    /// <summary>Runs the client; <paramref name="watchPid"/> is the daemon whose peak memory counts, or null for the client's own.</summary>
+    private static Measurement Time(string exe, string[] args, int? watchPid)
     {
         var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string a in args)
             start.ArgumentList.Add(a);
+        long peak = 0;
+        using var done = new CancellationTokenSource();
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(start)!;
+        int watched = watchPid ?? p.Id;
+        var sampler = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                foreach (int pid in ProcessTree(watched))
+                    peak = Math.Max(peak, PeakResidentKiB(pid));
+                await Task.Delay(5, CancellationToken.None);
+            }
+        });
         string err = p.StandardError.ReadToEnd();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         clock.Stop();
+        done.Cancel();
+        sampler.Wait();
         if (p.ExitCode != 0)
             throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {p.ExitCode}: {err}");
-        return clock.Elapsed.TotalSeconds;
+        return new Measurement(clock.Elapsed.TotalSeconds, peak);
+    }
+
+    /// <summary>A process and its descendants (from /proc/PID/task/PID/children).</summary>
+    private static List<int> ProcessTree(int root)
+    {
+        var all = new List<int>();
+        var pending = new Stack<int>([root]);
+        while (pending.Count > 0)
+        {
+            int pid = pending.Pop();
+            all.Add(pid);
+            try
+            {
+                foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+                {
+                    foreach (string child in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                        pending.Push(int.Parse(child, CultureInfo.InvariantCulture));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Gone meanwhile.
+            }
+        }
+        return all;
+    }
+
+    /// <summary>VmHWM from /proc/PID/status in KiB, or 0 once the process is gone.</summary>
+    private static long PeakResidentKiB(int pid)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return 0;
     }
 
     private static Daemon StartDaemon(string name, string exe, string[] baseArgs, string root, string module)

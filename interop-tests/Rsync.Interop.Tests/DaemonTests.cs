@@ -509,7 +509,7 @@ public sealed class DaemonTests(ITestOutputHelper output)
 
     /// <summary>Opens a raw connection and completes the module handshake up to "@RSYNCD: OK" (the
     /// daemon then waits for the client's arguments), which holds one of the module's connections.</summary>
-    private static async Task<TcpClient> HoldModuleConnection(int port, string module)
+    internal static async Task<TcpClient> HoldModuleConnection(int port, string module)
     {
         var client = new TcpClient();
         try

@@ -10,6 +10,7 @@ string? address = null;
 string? logFile = null;
 bool detach = true;
 var dparams = new List<string>();
+DaemonHandoff? handoff = null;
 
 foreach (string arg in args)
 {
@@ -28,6 +29,18 @@ foreach (string arg in args)
         address = Value();
     else if (arg.StartsWith("--log-file=", StringComparison.Ordinal))
         logFile = Value();
+    else if (arg.StartsWith("--handoff=", StringComparison.Ordinal))
+    {
+        try
+        {
+            handoff = DaemonHandoff.Decode(Value());
+        }
+        catch (FormatException ex)
+        {
+            Console.Error.WriteLine($"netrsyncd: {ex.Message}");
+            return 1;
+        }
+    }
     else if (arg.StartsWith("--dparam=", StringComparison.Ordinal) || arg.StartsWith("-M", StringComparison.Ordinal))
         dparams.Add(arg.StartsWith("-M", StringComparison.Ordinal) ? arg[2..] : Value());
     else if (arg is "-h" or "--help")
@@ -70,6 +83,46 @@ catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
 foreach (var warning in config.Warnings)
     Console.Error.WriteLine($"netrsyncd: {warning}");
 
+// A connection on stdin: from inetd, or handed over by the listening daemon (rsync serves stdin when it is a socket).
+if (handoff is not null || StdinIsSocket())
+{
+    // Only fd 0 carries the connection; nothing may write into it through stdout.
+    var connection = new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(0, ownsHandle: true));
+    NetRsync.Protocol.Native.Posix.RedirectToNull(1);
+    DaemonLog log;
+    try
+    {
+        log = new DaemonLog(logFile ?? config.Global.LogFile);
+    }
+    catch (IOException ex)
+    {
+        // The connection is served all the same, without a log (rsync falls back to syslog).
+        Console.Error.WriteLine($"netrsyncd: {ex.Message}");
+        log = new DaemonLog(null);
+    }
+    using var logScope = log;
+    using var cut = new CancellationTokenSource();
+    void Cut(PosixSignalContext context)
+    {
+        // Ending the connection lets the transfer remove its temporary file before the process exits.
+        context.Cancel = true;
+        cut.Cancel();
+    }
+    using var onTermOne = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cut);
+    using var onIntOne = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cut);
+    try
+    {
+        RsyncDaemon.ServeOneConnection(config, log, connection, handoff, cut.Token);
+    }
+    catch (Exception ex)
+    {
+        // Inside a module's chroot the usual report of an unhandled exception may not work.
+        log.Write($"connection failed: {ex}");
+        return 1;
+    }
+    return 0;
+}
+
 if (detach)
 {
     // Run on in the background, as rsync --daemon does, by starting a copy that stays in the foreground.
@@ -84,7 +137,7 @@ if (detach)
 RsyncDaemon daemon;
 try
 {
-    daemon = new RsyncDaemon(config, new DaemonHostOptions { Port = port, Address = address, LogFile = logFile });
+    daemon = new RsyncDaemon(config, new DaemonHostOptions { Port = port, Address = address, LogFile = logFile, ConnectionProcess = ConnectionProcess() });
 }
 catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
 {
@@ -111,3 +164,21 @@ using (daemon)
 if (!string.IsNullOrEmpty(pidFile))
     File.Delete(pidFile);
 return 0;
+
+
+// How to start this program again to serve one handed-off connection.
+(string Program, IReadOnlyList<string> Arguments) ConnectionProcess()
+{
+    string program = Environment.ProcessPath!;
+    var arguments = new List<string>();
+    if (Path.GetFileNameWithoutExtension(program) == "dotnet")
+        arguments.Add(Path.Combine(AppContext.BaseDirectory, "netrsyncd.dll"));
+    arguments.Add("--config=" + Path.GetFullPath(configPath));
+    if (logFile is not null)
+        arguments.Add("--log-file=" + Path.GetFullPath(logFile));
+    arguments.AddRange(dparams.Select(d => "--dparam=" + d));
+    return (program, arguments);
+}
+
+static bool StdinIsSocket() =>
+    NetRsync.Protocol.Native.Posix.TryStat("/proc/self/fd/0", out var st) == 0 && (st.Mode & NetRsync.Protocol.Native.Posix.S_IFMT) == NetRsync.Protocol.Native.Posix.S_IFSOCK;

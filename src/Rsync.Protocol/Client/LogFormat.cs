@@ -10,8 +10,18 @@ internal static class LogFormat
     public const string Itemized = "%i %n%L";
     public const string Names = "%n%L";
 
-    public static string Format(string format, FileEntry file, ItemFlags iflags, string? hardLinkTarget, bool sender, bool preserveTimes, bool receiverSymlinkTimes, long bytes)
+    public static string Format(string format, FileEntry file, ItemFlags iflags, string? hardLinkTarget, bool sender, bool preserveTimes, bool receiverSymlinkTimes, long bytes) =>
+        Format(format, file, iflags, hardLinkTarget, sender ? "send" : "recv", preserveTimes, receiverSymlinkTimes, new LogFormatDetails { BytesIn = bytes, BytesOut = bytes });
+
+    /// <summary>
+    /// Expands every escape of <paramref name="format"/>, each with an optional width ("%-10n", "%'l")
+    /// (log.c, log_formatted). Escapes a client cannot answer (%h, %a, %m, %P, %u without
+    /// <paramref name="details"/>) stay as written, as rsync leaves them.
+    /// </summary>
+    public static string Format(string format, FileEntry file, ItemFlags iflags, string? hardLinkTarget, string operation,
+        bool preserveTimes, bool receiverSymlinkTimes, LogFormatDetails details)
     {
+        bool sender = operation == "send";
         var sb = new StringBuilder();
         for (int i = 0; i < format.Length; i++)
         {
@@ -21,44 +31,102 @@ internal static class LogFormat
                 sb.Append(c);
                 continue;
             }
-            char code = format[++i];
-            switch (code)
+            int start = i++;
+            int humanize = 0;
+            while (i < format.Length && format[i] == '\'')
             {
-                case 'n':
-                    sb.Append(Escape(file.NameString));
-                    if (file.IsDirectory)
-                        sb.Append('/');
-                    break;
-                case 'f':
-                    sb.Append(Escape(file.NameString));
-                    break;
-                case 'L':
-                    if (hardLinkTarget is { Length: > 0 })
-                        sb.Append(" => ").Append(Escape(hardLinkTarget));
-                    else if (file.IsSymlink && file.LinkTarget is not null)
-                        sb.Append(" -> ").Append(Escape(Encoding.UTF8.GetString(file.LinkTarget)));
-                    break;
-                case 'i':
-                    sb.Append(Itemize(file, iflags, sender, preserveTimes, receiverSymlinkTimes));
-                    break;
-                case 'l':
-                    sb.Append(file.Size);
-                    break;
-                case 'b':
-                    sb.Append(bytes);
-                    break;
-                case 'o':
-                    sb.Append((iflags & ItemFlags.Deleted) != 0 ? "del." : sender ? "send" : "recv");
-                    break;
-                case '%':
-                    sb.Append('%');
-                    break;
-                default:
-                    sb.Append('%').Append(code);
-                    break;
+                humanize++;
+                i++;
             }
+            bool left = i < format.Length && format[i] == '-';
+            if (left)
+                i++;
+            int width = 0;
+            bool hasWidth = false;
+            while (i < format.Length && char.IsAsciiDigit(format[i]))
+            {
+                hasWidth = true;
+                width = Math.Min(width * 10 + (format[i++] - '0'), 4096);
+            }
+            while (i < format.Length && format[i] == '\'')
+            {
+                humanize++;
+                i++;
+            }
+            if (i == format.Length)
+            {
+                sb.Append(format, start, i - start);
+                break;
+            }
+            char code = format[i];
+            string? value = code switch
+            {
+                'n' => Name(file.NameString, details.EscapeNames) + (file.IsDirectory ? "/" : ""),
+                'f' => details.FullName ?? Name(file.NameString, details.EscapeNames),
+                'L' => LinkSuffix(file, hardLinkTarget, details.EscapeNames, hasWidth || left),
+                'i' => Itemize(file, iflags, sender, preserveTimes, receiverSymlinkTimes),
+                'l' => BigNumber(file.Size, humanize),
+                'b' => BigNumber((iflags & ItemFlags.Transfer) == 0 ? 0 : sender ? details.BytesOut : details.BytesIn, humanize),
+                'c' => BigNumber((iflags & ItemFlags.Transfer) == 0 ? 0 : sender ? details.BytesIn : details.BytesOut, humanize),
+                'o' => (iflags & ItemFlags.Deleted) != 0 ? "del." : operation,
+                'B' => Roles.Generator.PermString(file.Mode)[1..],
+                'M' => Timestamp(DateTimeOffset.FromUnixTimeSeconds(file.ModTime)).Replace(' ', '-'),
+                't' => Timestamp(DateTimeOffset.UtcNow),
+                'p' => Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                'U' => details.OwnerPreserved ? ((uint)file.Uid).ToString(System.Globalization.CultureInfo.InvariantCulture) : "0",
+                'G' => details.GroupPreserved ? ((uint)file.Gid).ToString(System.Globalization.CultureInfo.InvariantCulture) : "DEFAULT",
+                'C' => details.Checksum ?? new string(' ', 32),
+                'h' => details.HostName,
+                'a' => details.HostAddress,
+                'm' => details.ModuleName,
+                'P' => details.ModulePath,
+                'u' => details.UserName,
+                '%' => "%",
+                _ => null,
+            };
+            if (value is null)
+            {
+                sb.Append(format, start, i - start + 1);
+                continue;
+            }
+            if (hasWidth && value.Length < width)
+                value = left ? value.PadRight(width) : value.PadLeft(width);
+            sb.Append(value);
         }
         return sb.ToString();
+    }
+
+    private static string Name(string name, bool escape) => escape ? Escape(name) : name;
+
+    /// <summary>" -> target" for a symlink, " => target" for a hard link; with a width, four spaces otherwise (log.c, the 'L' escape).</summary>
+    private static string LinkSuffix(FileEntry file, string? hardLinkTarget, bool escape, bool padded)
+    {
+        if (hardLinkTarget is { Length: > 0 })
+            return " => " + Name(hardLinkTarget, escape);
+        if (file.IsSymlink && file.LinkTarget is not null)
+            return " -> " + Name(Encoding.UTF8.GetString(file.LinkTarget), escape);
+        return padded ? "    " : "";
+    }
+
+    /// <summary>rsync's local time stamp, "YYYY/MM/DD HH:MM:SS" (util.c, timestring).</summary>
+    private static string Timestamp(DateTimeOffset when) =>
+        when.ToLocalTime().ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A count as %l and %b show it: plain, or with one or more apostrophes grouped or scaled (util.c, do_big_num).</summary>
+    private static string BigNumber(long n, int humanize)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (humanize <= 1 || n < 1000)
+            return humanize == 0 ? n.ToString(inv) : n.ToString("#,0", inv);
+        double mult = humanize == 2 ? 1000 : 1024;
+        double value = n;
+        int unit = -1;
+        while (value >= mult && unit < 4)
+        {
+            value /= mult;
+            unit++;
+        }
+        return value.ToString("0.00", inv) + "KMGTP"[unit];
     }
 
     /// <summary>
@@ -119,4 +187,28 @@ internal static class LogFormat
             c[2..].Fill(' ');
         return new string(c);
     }
+}
+
+/// <summary>What a log line may say beyond the file itself: a daemon's connection facts and per-file counts.</summary>
+internal sealed record LogFormatDetails
+{
+    /// <summary>Bytes read and written while the file was transferred (log.c, remember_initial_stats).</summary>
+    public long BytesIn { get; init; }
+    public long BytesOut { get; init; }
+
+    /// <summary>The name as %f shows it (a daemon shows it from the module's root); null for the plain name.</summary>
+    public string? FullName { get; init; }
+
+    /// <summary>The whole-file checksum in hex for %C, or null for blanks.</summary>
+    public string? Checksum { get; init; }
+    public bool OwnerPreserved { get; init; }
+    public bool GroupPreserved { get; init; }
+    public string? HostName { get; init; }
+    public string? HostAddress { get; init; }
+    public string? ModuleName { get; init; }
+    public string? ModulePath { get; init; }
+    public string? UserName { get; init; }
+
+    /// <summary>Client output escapes control characters; a daemon's log file gets names as they are (log.c, rwrite).</summary>
+    public bool EscapeNames { get; init; } = true;
 }

@@ -105,6 +105,15 @@ public sealed partial class RsyncClient
         var received = decoder.Entries;
         ReceivingSide.ValidateNames(received);
         validate?.Invoke(received);
+        if (ctx.Options.MungeLinks)
+        {
+            // Every received link is stored so that following it leads nowhere (flist.c, recv_file_entry).
+            foreach (var entry in received)
+            {
+                if (entry.IsSymlink && entry.LinkTarget is { } target)
+                    entry.LinkTarget = MungedSymlink.Munge(target);
+            }
+        }
         if (decoder.IoError != IoErrorFlags.None)
             ctx.NoteRemoteIoError((int)decoder.IoError);
 
@@ -142,6 +151,9 @@ public sealed partial class RsyncClient
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
             if (ctx.Options.Verbose > 0)
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
+            // The generator then shows "." as new (main.c, get_local_name).
+            if (files[0].Name is [(byte)'.'])
+                files[0].Flags |= EntryFlags.DirCreated;
         }
         else if (files.Count > 0 && Posix.TryStat(destination, out var existing) == 0 && !existing.IsDirectory)
             throw new RsyncException($"ERROR: destination must be a directory when copying more than 1 file", ExitCodes.FileSelect);

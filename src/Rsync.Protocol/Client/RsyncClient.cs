@@ -237,6 +237,7 @@ public sealed partial class RsyncClient
             Filters = filters,
             Chmod = chmod,
             ConfineTo = confineTo,
+            MungeLinks = ctx.Options.MungeLinks,
         };
         var reporter = new ContextReporter(ctx);
         var builder = new FileListBuilder(scan, reporter);

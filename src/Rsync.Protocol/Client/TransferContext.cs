@@ -38,7 +38,8 @@ internal sealed class TransferContext
         PreserveHardLinks: Options.HardLinks > 0,
         AlwaysChecksum: Options.Checksum,
         NumericIds: Options.NumericIds,
-        SafeFileList: SafeFileList)
+        SafeFileList: SafeFileList,
+        LookUpIdNames: !Options.IdsWithoutNames)
     {
         VarintFlags = VarintFlags,
         ChecksumLength = Checksums.ChecksumKinds.Length(Algorithms.FileChecksum),
@@ -51,6 +52,17 @@ internal sealed class TransferContext
     /// <summary>The sender's list, for --remove-source-files.</summary>
     public List<FileList.FileEntry>? SentFiles { get; set; }
     public IProgress<FileProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// Told of each file a role transferred or itemized and of each deletion, for a daemon's transfer
+    /// log (log.c, log_item and log_delete); null when nobody keeps one.
+    /// </summary>
+    public IItemLog? ItemLog { get; set; }
+
+    /// <summary>The byte counts when the current file's transfer began (log.c, remember_initial_stats).</summary>
+    public (long Read, long Written) ItemStart { get; private set; }
+
+    public void MarkItemStart() => ItemStart = (Reader.BytesRead, Writer.BytesWritten);
 
     /// <summary>Errors on our side (rsync's io_error).</summary>
     public IoErrorFlags IoError { get; set; }
@@ -83,7 +95,7 @@ internal sealed class TransferContext
     public void TransferError(string text)
     {
         NoteTransferError();
-        Output.Error("rsync: " + text);
+        Output.TransferError("rsync: " + text);
     }
 
     /// <summary>The exit code for a run that reached its end (cleanup.c, _exit_cleanup).</summary>
@@ -101,4 +113,15 @@ internal sealed class TransferContext
             code = RemoteExitCode;
         return code;
     }
+}
+
+/// <summary>Receives the per-file events a daemon writes to its log.</summary>
+internal interface IItemLog
+{
+    /// <summary>A file was transferred (<see cref="ItemFlags.Transfer"/> set) or itemized without a transfer.</summary>
+    /// <param name="localPath">Where the file is on this side.</param>
+    void Item(FileList.FileEntry file, ItemFlags iflags, string hardLinkTarget, string localPath);
+
+    /// <summary>The receiving side deleted <paramref name="localPath"/>, which had <paramref name="mode"/>.</summary>
+    void Deleted(string localPath, int mode);
 }

@@ -53,6 +53,9 @@ public interface IRsyncOutput
 {
     void Info(string text);
     void Error(string text);
+
+    /// <summary>A per-file failure (rsync's FERROR_XFER): an error that leaves the run partial.</summary>
+    void TransferError(string text) => Error(text);
 }
 
 /// <summary>Progress of one file's transfer.</summary>

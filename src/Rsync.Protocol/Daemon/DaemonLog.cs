@@ -1,37 +1,83 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
 
 namespace NetRsync.Protocol.Daemon;
 
-/// <summary>The daemon's log file in rsync's line format: "YYYY/MM/DD HH:MM:SS [PID] text" (log.c, logit).</summary>
-public sealed class DaemonLog : IDisposable
+/// <summary>
+/// The daemon's log file in rsync's line format: "YYYY/MM/DD HH:MM:SS [PID] text" (log.c, logit).
+/// Opened for appending at the end, so the lines of a connection's own process and of the
+/// listening daemon never overwrite each other.
+/// </summary>
+public sealed partial class DaemonLog : IDisposable
 {
-    private readonly StreamWriter? _file;
     private readonly object _gate = new();
     private readonly Action<string>? _echo;
+    private int _fd = -1;
 
     public DaemonLog(string? path, Action<string>? echo = null)
     {
         _echo = echo;
         if (path is not null)
         {
-            var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-            _file = new StreamWriter(stream) { AutoFlush = true };
+            const int OWronly = 0x1, OCreat = 0x40, OAppend = 0x400, OCloexec = 0x80000;
+            _fd = Open(path, OWronly | OCreat | OAppend | OCloexec, 0x1A4);
+            if (_fd < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"failed to open log-file {path}: {Native.Posix.StrError(errno)} ({errno})");
+            }
         }
     }
 
     public void Write(string text)
     {
         string line = $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {text.TrimEnd('\n')}";
+        byte[] bytes = Encoding.UTF8.GetBytes(line + "\n");
         lock (_gate)
         {
-            _file?.WriteLine(line);
+            // One write per line: with O_APPEND each lands whole at the end.
+            if (_fd >= 0)
+                WriteAll(_fd, bytes);
             _echo?.Invoke(line);
         }
     }
 
+    private static unsafe void WriteAll(int fd, byte[] bytes)
+    {
+        fixed (byte* p = bytes)
+        {
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                nint n = WriteRaw(fd, p + done, (nuint)(bytes.Length - done));
+                if (n <= 0)
+                {
+                    if (n < 0 && Marshal.GetLastPInvokeError() == 4) // EINTR
+                        continue;
+                    return;
+                }
+                done += (int)n;
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint WriteRaw(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+
     public void Dispose()
     {
         lock (_gate)
-            _file?.Dispose();
+        {
+            if (_fd >= 0)
+                Close(_fd);
+            _fd = -1;
+        }
     }
 }

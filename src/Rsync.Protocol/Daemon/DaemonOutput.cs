@@ -24,12 +24,32 @@ internal sealed class DaemonOutput : IRsyncOutput
         writer.BeforeFlush = Drain;
     }
 
-    public void Info(string text) => _pending.Enqueue((MessageCode.Info, text.EndsWith('\n') ? text : text + "\n"));
+    /// <summary>
+    /// The thread that writes the connection's data, when one does throughout (a pull's sender): its
+    /// messages go out at once, in order with the data, as rsync's rwrite sends them.
+    /// </summary>
+    public Thread? WriterThread { get; set; }
+
+    public void Info(string text) => Send(MessageCode.Info, text);
 
     public void Error(string text)
     {
         _log.Write(text);
-        _pending.Enqueue((MessageCode.Error, text.EndsWith('\n') ? text : text + "\n"));
+        Send(MessageCode.Error, text);
+    }
+
+    /// <summary>The client counts these toward a partial transfer (log.c, rwrite: MSG_ERROR_XFER).</summary>
+    public void TransferError(string text)
+    {
+        _log.Write(text);
+        Send(MessageCode.ErrorXfer, text);
+    }
+
+    private void Send(MessageCode code, string text)
+    {
+        _pending.Enqueue((code, text.EndsWith('\n') ? text : text + "\n"));
+        if (WriterThread == Thread.CurrentThread)
+            Drain();
     }
 
     public void Drain()

@@ -19,19 +19,31 @@ namespace NetRsync.Protocol.Daemon;
 /// module listing or selection, access checks, auth, the client's arguments, then the sender role
 /// for a pull or the generator and receiver for a push, confined to the module's path.
 /// </summary>
-internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
+internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? resumed)
 {
-    private readonly DaemonConfig _config = daemon.Config;
-    private readonly DaemonLog _log = daemon.Log;
+    private readonly DaemonConfig _config = config;
+    private readonly DaemonLog _log = log;
     private string _host = "";
     private string _address = "";
+    private bool _mungeLinks;
+
+    /// <summary>A connection the listening daemon accepted.</summary>
+    public DaemonSession(RsyncDaemon daemon, Socket socket)
+        : this(daemon, daemon.Config, daemon.Log, socket, null)
+    {
+    }
 
     public void Run(CancellationToken cancellationToken)
     {
         var remote = (IPEndPoint)socket.RemoteEndPoint!;
         _address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4().ToString() : remote.Address.ToString();
-        _host = _config.Global.ReverseLookup ? ReverseLookup(remote.Address) : HostAccess.UndeterminedHostName;
-        _log.Write($"connect from {_host} ({_address})");
+        if (resumed is null)
+        {
+            _host = _config.Global.ReverseLookup ? ReverseLookup(remote.Address) : HostAccess.UndeterminedHostName;
+            _log.Write($"connect from {_host} ({_address})");
+        }
+        else
+            _host = resumed.Host;
 
         using var connection = new Connection(socket, timeoutSeconds: 0, bandwidthLimitKiB: 0, cancellationToken);
         var reader = connection.Reader;
@@ -39,6 +51,12 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         reader.Role = "server";
         try
         {
+            if (resumed is not null)
+            {
+                var module = _config.FindModule(resumed.Module) ?? throw new RsyncException($"module {resumed.Module} is gone from the configuration", ExitCodes.FileSelect);
+                Admit(connection, module, resumed);
+                return;
+            }
             string? motd = ReadMotd();
             var greeting = DaemonServerHandshake.Exchange(reader, writer, motd);
             string? line = reader.ReadLine();
@@ -50,32 +68,41 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
                 return;
             }
             string name = line.TrimEnd('/');
-            var module = _config.FindModule(name);
-            if (module is null)
+            var found = _config.FindModule(name);
+            if (found is null)
             {
                 Refuse(writer, $"Unknown module '{name}'");
                 _log.Write($"rsync denied on module {name} from {_host} ({_address}): unknown module");
                 return;
             }
-            if (!HostAccess.For(module).IsAllowed(_address, _host))
+            // A module may look the name up when the daemon as a whole does not (clientserver.c, rsync_module).
+            if (_host == HostAccess.UndeterminedHostName && found.ReverseLookup)
+                _host = ReverseLookup(remote.Address);
+            var access = HostAccess.For(found).Check(_address, _host, new HostAccessOptions
             {
-                Refuse(writer, $"access denied to {name} from {_host} ({_address})");
+                ForwardLookup = found.ForwardLookup,
+                ResolveHostName = ForwardLookup,
+                Log = _log.Write,
+            });
+            _host = access.HostName ?? _host;
+            if (!access.Allowed)
+            {
                 _log.Write($"rsync denied on module {name} from {_host} ({_address})");
+                // A hidden module is not admitted to exist (clientserver.c, rsync_module).
+                Refuse(writer, found.List ? $"access denied to {name} from {_host} ({_address})" : $"Unknown module '{name}'");
                 return;
             }
-            using var slot = daemon.TryEnterModule(module);
-            if (slot is null)
+            _log.Write($"rsync allowed access on module {name} from {_host} ({_address})");
+            using var slot = daemon?.TryEnterModule(found);
+            if (daemon is not null && slot is null)
             {
-                Refuse(writer, $"max connections ({module.MaxConnections}) reached -- try again later");
-                _log.Write($"max connections ({module.MaxConnections}) reached");
+                Refuse(writer, $"max connections ({found.MaxConnections}) reached -- try again later");
+                _log.Write($"max connections ({found.MaxConnections}) reached");
                 return;
             }
-            if (!Authenticate(reader, writer, module, greeting, out string user, out bool readOnly))
+            if (!Authenticate(reader, writer, found, greeting, out string user, out bool readOnly))
                 return;
-            writer.WriteAscii("@RSYNCD: OK\n");
-            writer.Flush();
-            var args = DaemonServerHandshake.ReadArguments(reader, greeting.Protocol);
-            Serve(connection, module, greeting, args, user, readOnly || module.ReadOnly);
+            Admit(connection, found, new DaemonHandoff(found.Name, user, readOnly || found.ReadOnly, greeting.Protocol, _host));
         }
         catch (RsyncException ex)
         {
@@ -87,15 +114,88 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         }
     }
 
+    /// <summary>
+    /// From an authenticated client to the transfer: the module's chroot and identity (in a child
+    /// process when this one listens for others), then "@RSYNCD: OK" and the client's arguments
+    /// (clientserver.c, rsync_module).
+    /// </summary>
+    private void Admit(Connection connection, DaemonModule module, DaemonHandoff state)
+    {
+        var writer = connection.Writer;
+        string configured = module.Path is { Length: > 0 } p ? p : throw new RsyncException($"module {module.Name} has no path", ExitCodes.FileSelect);
+        var isolation = ModuleIsolation.Resolve(module, configured, out string? error, out string? logLine);
+        if (isolation is null)
+        {
+            _log.Write(logLine!);
+            Refuse(writer, error!);
+            return;
+        }
+        if (isolation.Needed && daemon is not null)
+        {
+            // This process serves many clients and cannot change root or user for one of them.
+            daemon.HandOff(socket, state);
+            return;
+        }
+        string modulePath;
+        if (isolation.Needed)
+        {
+            error = isolation.Apply(_log);
+            if (error is not null)
+            {
+                Refuse(writer, error);
+                return;
+            }
+            modulePath = isolation.ModuleDirectory;
+        }
+        else
+            modulePath = Posix.RealPath(configured) ?? throw new RsyncException($"chdir {configured} failed: no such directory", ExitCodes.FileSelect);
+
+        _mungeLinks = module.EffectiveMungeSymlinks(isolation.UseChroot);
+        if (_mungeLinks && Directory.Exists(MungedSymlink.Prefix.TrimEnd('/')))
+        {
+            // A real directory there would make munged links lead somewhere (clientserver.c, rsync_module).
+            _log.Write($"Symlink munging is unsafe when a {MungedSymlink.Prefix.TrimEnd('/')} directory exists.");
+            Refuse(writer, "daemon security issue -- contact admin");
+            return;
+        }
+        writer.WriteAscii("@RSYNCD: OK\n");
+        writer.Flush();
+        var args = DaemonServerHandshake.ReadArguments(connection.Reader, state.Protocol);
+        Serve(connection, module, state.Protocol, args, state.User, state.ReadOnly, configured, modulePath, isolation.UseChroot);
+    }
+
+    /// <summary>
+    /// The client's name: its address looked up, kept only when that name leads back to the address
+    /// (clientname.c, client_name and check_name); else "UNKNOWN".
+    /// </summary>
     private static string ReverseLookup(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        try
+        {
+            var entry = Dns.GetHostEntry(address);
+            if (string.IsNullOrEmpty(entry.HostName))
+                return HostAccess.UnknownHostName;
+            var forward = Dns.GetHostAddresses(entry.HostName);
+            return forward.Any(a => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Equals(address)) ? entry.HostName : HostAccess.UnknownHostName;
+        }
+        catch (Exception ex) when (ex is SocketException or ArgumentException)
+        {
+            return HostAccess.UnknownHostName;
+        }
+    }
+
+    /// <summary>A host name's addresses for "hosts allow"/"hosts deny" items (access.c, match_hostname with forward lookup).</summary>
+    private static IReadOnlyList<IPAddress>? ForwardLookup(string name)
     {
         try
         {
-            return Dns.GetHostEntry(address).HostName;
+            return Dns.GetHostAddresses(name).Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToArray();
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or ArgumentException)
         {
-            return HostAccess.UnknownHostName;
+            return null;
         }
     }
 
@@ -154,7 +254,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
                 error = decision.Error;
             else
             {
-                var secrets = SecretsFile.Open(module.SecretsFile, module.StrictModes, Environment.IsPrivilegedProcess);
+                var secrets = SecretsFile.Open(module.SecretsFile, module.StrictModes, Posix.EffectiveUserId() == 0);
                 if (secrets.LogMessage is not null)
                     _log.Write(secrets.LogMessage);
                 error = secrets.File is null ? secrets.Error
@@ -172,12 +272,10 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         return true;
     }
 
-    private void Serve(Connection connection, DaemonModule module, Greeting greeting, List<string> args, string user, bool readOnly)
+    private void Serve(Connection connection, DaemonModule module, int protocol, List<string> args, string user, bool readOnly, string configured, string modulePath, bool chrooted)
     {
         var reader = connection.Reader;
         var writer = connection.Writer;
-        string configured = module.Path ?? throw new RsyncException($"module {module.Name} has no path", ExitCodes.FileSelect);
-        string modulePath = Posix.RealPath(configured) ?? throw new RsyncException($"chdir {configured} failed: no such directory", ExitCodes.FileSelect);
 
         // A refused or unknown option is reported once the protocol is running, as rsync's daemon does (clientserver.c, rsync_module).
         ServerInvocation? invocation = null;
@@ -187,15 +285,22 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             var refuse = string.IsNullOrWhiteSpace(module.RefuseOptions) ? null : new RefuseOptions(module.RefuseOptions);
             invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse });
             if (invocation.ProtectedArgsPending)
-                argumentError = "rsync: protected arguments (-s) are not supported by this daemon yet";
+            {
+                // -s: the real arguments follow, always NUL-separated, and are parsed afresh (clientserver.c, rsync_module; io.c, read_args).
+                var protectedArgs = DaemonServerHandshake.ReadArguments(reader, protocol: 30);
+                invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse, ProtectedArgs = protectedArgs });
+            }
         }
         catch (RsyncUsageException ex)
         {
             argumentError = ex.Message;
         }
         var options = invocation?.Options ?? new RsyncOptions();
-        if (module.EffectiveNumericIds(useChroot: false))
-            options.NumericIds = true;
+        // Inside a chroot the names of users and groups cannot be looked up (clientserver.c, rsync_module).
+        if (module.EffectiveNumericIds(chrooted))
+            options.IdsWithoutNames = true;
+        // The module decides, never the client (clientserver.c, rsync_module).
+        options.MungeLinks = _mungeLinks;
         if (module.Timeout > 0 && (options.Timeout == 0 || module.Timeout < options.Timeout))
             options.Timeout = module.Timeout;
         connection.TimeoutSeconds = options.Timeout;
@@ -209,7 +314,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             Writer = writer,
             Options = options,
             Output = output,
-            Protocol = greeting.Protocol,
+            Protocol = protocol,
             ModuleDontCompress = module.DontCompress ?? "",
         };
         connection.Context = ctx;
@@ -273,18 +378,31 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
                 throw new RsyncException(argumentError ?? "rsync: invalid arguments", ExitCodes.Unsupported);
             var chmod = ChmodRules.Parse(invocation.IsSender ? Split(module.OutgoingChmod) : Split(module.IncomingChmod), Posix.Umask());
             var daemonFilters = DaemonFilters(module);
+            ctx.ItemLog = DaemonTransferLog.For(module, _log, ctx, modulePath, new LogFormatDetails
+            {
+                // %h names the client only where the module looks names up (log.c, log_formatted).
+                HostName = module.ReverseLookup ? _host : HostAccess.UndeterminedHostName,
+                HostAddress = _address,
+                ModuleName = module.Name,
+                ModulePath = configured.Length > 1 ? configured.TrimEnd('/') : configured,
+                UserName = user,
+                EscapeNames = false,
+            }, sender: invocation.IsSender);
             if (invocation.IsSender)
             {
                 if (module.WriteOnly)
                     throw new RsyncException("ERROR: module is write only", ExitCodes.Syntax);
-                _log.Write($"rsync on {module.Name}/{request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write($"rsync on {request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write("building file list");
+                output.WriterThread = Thread.CurrentThread;
                 ServePull(ctx, modulePath, module, invocation, daemonFilters, chmod);
             }
             else
             {
                 if (readOnly)
                     throw new RsyncException("ERROR: module is read only", ExitCodes.Syntax);
-                _log.Write($"rsync to {module.Name}/{request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write($"rsync to {request} from {(user.Length > 0 ? user + "@" : "")}{_host} ({_address})");
+                _log.Write("receiving file list");
                 ServePush(ctx, connection, modulePath, module, invocation, daemonFilters, chmod);
             }
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
@@ -375,7 +493,9 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
     /// out (util.c, sanitize_path), and an existing part that is a symlink is followed only while
     /// its real path stays inside the module; otherwise the request is refused.
     /// </summary>
-    private static string ResolveInModule(string modulePath, string rel)
+    /// <param name="danglingIsMissing">For a pull: a link that leads nowhere (a munged one, say) makes the
+    /// path simply missing, so the client hears "No such file" as from rsync; a push refuses it.</param>
+    private static string ResolveInModule(string modulePath, string rel, bool danglingIsMissing = false)
     {
         var parts = new List<string>();
         foreach (string part in rel.Split('/'))
@@ -404,6 +524,8 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
             if (st.IsSymlink && (!last || rel.EndsWith('/')))
             {
                 string? real = Posix.RealPath(next);
+                if (real is null && danglingIsMissing)
+                    return Path.Join(next, string.Join('/', parts.Skip(i + 1))) + (rel.EndsWith('/') ? "/" : "");
                 if (real is null || !Posix.IsWithin(real, modulePath))
                     throw new RsyncException($"\"{rel}\" leads outside the module", ExitCodes.FileSelect);
                 next = real;
@@ -421,7 +543,7 @@ internal sealed class DaemonSession(RsyncDaemon daemon, Socket socket)
         if (ctx.Options.FilesFrom == "-")
             filesFrom = ReadForwardedNames(ctx);
 
-        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p)).ToList();
+        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
         if (module.IgnoreErrors)
             ctx.Options.IgnoreErrors = true;
 

@@ -10,6 +10,12 @@ public sealed record DaemonHostOptions
     public int? Port { get; init; }
     public string? Address { get; init; }
     public string? LogFile { get; init; }
+
+    /// <summary>
+    /// How to start a process that serves one handed-off connection: the program and the arguments
+    /// before "--handoff=" (config, log file, parameters). Without it such modules are refused.
+    /// </summary>
+    public (string Program, IReadOnlyList<string> Arguments)? ConnectionProcess { get; init; }
 }
 
 /// <summary>
@@ -22,10 +28,13 @@ public sealed class RsyncDaemon : IDisposable
     private readonly Dictionary<string, int> _active = new(StringComparer.Ordinal);
     private readonly List<Socket> _clients = [];
 
+    private readonly DaemonHostOptions _host;
+
     public RsyncDaemon(DaemonConfig config, DaemonHostOptions? host = null)
     {
         Config = config;
         host ??= new DaemonHostOptions();
+        _host = host;
         Log = new DaemonLog(host.LogFile ?? config.Global.LogFile);
         string? address = host.Address ?? config.Global.Address;
         var ip = string.IsNullOrEmpty(address) ? IPAddress.IPv6Any : IPAddress.Parse(address);
@@ -112,6 +121,33 @@ public sealed class RsyncDaemon : IDisposable
             }
             await Task.Delay(20, CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Serves one connection that arrived on <paramref name="socket"/> (rsync run from inetd), or, with
+    /// <paramref name="handoff"/>, one a listening daemon admitted and passed on. The process may
+    /// chroot and change user for it, so it serves nothing else (clientserver.c, start_daemon).
+    /// </summary>
+    public static void ServeOneConnection(DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? handoff, CancellationToken cancellationToken)
+    {
+        new DaemonSession(null, config, log, socket, handoff).Run(cancellationToken);
+    }
+
+    /// <summary>
+    /// Passes an admitted client to a new process of its own, which can chroot and change user
+    /// as the module asks, and waits for it; the connection counts against the module until then.
+    /// </summary>
+    internal void HandOff(Socket client, DaemonHandoff state)
+    {
+        if (_host.ConnectionProcess is not { } process)
+            throw new RsyncException($"module {state.Module} needs a process of its own (chroot, uid or gid), which this daemon cannot start", Wire.ExitCodes.Unsupported);
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+            environment[(string)e.Key] = (string?)e.Value ?? "";
+        int pid = Native.Posix.SpawnWithSocket(process.Program, [.. process.Arguments, "--handoff=" + state.Encode()], environment, (int)client.Handle);
+        int status = Native.Posix.WaitForChild(pid);
+        if (status != 0)
+            Log.Write($"connection process {pid} ended with status {status}");
     }
 
     /// <summary>A place among the module's "max connections", or null when it is full.</summary>

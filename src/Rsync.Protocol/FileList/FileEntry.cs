@@ -20,6 +20,8 @@ public enum EntryFlags : byte
     Sent = 1 << 5,
     /// <summary>A non-directory with more than one link, sent with -H.</summary>
     HardLinked = 1 << 6,
+    /// <summary>The receiving side made this directory before the generator saw it (rsync.h, FLAG_DIR_CREATED).</summary>
+    DirCreated = 1 << 7,
 }
 
 /// <summary>One file-list entry. Kept small: the file list is where rsync's memory goes.</summary>

@@ -30,6 +30,24 @@ public sealed record FileListScanOptions
 
     /// <summary>A daemon's module: links are only followed (-L, --copy-unsafe-links) to places inside it.</summary>
     public string? ConfineTo { get; init; }
+
+    /// <summary>Symlinks were stored munged (--munge-links, "munge symlinks"): the prefix comes off before they are sent.</summary>
+    public bool MungeLinks { get; init; }
+}
+
+/// <summary>rsync's symlink munging: a prefix that makes a stored link lead nowhere (rsync.h, SYMLINK_PREFIX).</summary>
+public static class MungedSymlink
+{
+    public const string Prefix = "/rsyncd-munged/";
+
+    private static readonly byte[] PrefixBytes = Encoding.ASCII.GetBytes(Prefix);
+
+    /// <summary>The target as the receiver stores it (flist.c, recv_file_entry).</summary>
+    public static byte[] Munge(byte[] target) => [.. PrefixBytes, .. target];
+
+    /// <summary>The target as the sender sends it: the prefix taken off when there is more after it (flist.c, readlink_stat).</summary>
+    public static string Unmunge(string target) =>
+        target.Length > Prefix.Length && target.StartsWith(Prefix, StringComparison.Ordinal) ? target[Prefix.Length..] : target;
 }
 
 /// <summary>Reports from the walk, worded as rsync words them.</summary>
@@ -124,6 +142,9 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     {
         string fullPath = name == "." ? root : Path.Join(root, name);
         int errno = Posix.TryLStat(fullPath, out var st);
+        // "NAME/" is looked at as "NAME/.", through a link (flist.c, send_file_list).
+        if (errno == 0 && name == "." && st.IsSymlink)
+            errno = Posix.TryStat(fullPath, out st);
         if (errno != 0)
         {
             LinkStatFailed(fullPath, errno);
@@ -211,6 +232,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             string? target = ReadLink(path);
             if (target is null)
                 return null;
+            if (options.MungeLinks)
+                target = MungedSymlink.Unmunge(target);
             bool unsafeLink = IsUnsafeSymlink(target, name);
             if (options.CopyLinks || (options.CopyUnsafeLinks && unsafeLink))
             {

@@ -14,7 +14,8 @@ public readonly record struct FileListSettings(
     bool PreserveHardLinks,
     bool AlwaysChecksum,
     bool NumericIds,
-    bool SafeFileList)
+    bool SafeFileList,
+    bool LookUpIdNames = true)
 {
     /// <summary>Flags as varints and a varint end marker (flist.c, CF_VARINT_FLIST_FLAGS).</summary>
     public bool VarintFlags { get; init; }
@@ -87,7 +88,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         else
         {
             _uid = file.Uid;
-            if (!settings.NumericIds)
+            if (!settings.NumericIds && settings.LookUpIdNames)
                 NoteId(file.Uid, _seenUsers, _users, Posix.UserName);
         }
         if (!settings.PreserveGid || (file.Gid == _gid && _lastNameLength > 0))
@@ -95,7 +96,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         else
         {
             _gid = file.Gid;
-            if (!settings.NumericIds)
+            if (!settings.NumericIds && settings.LookUpIdNames)
                 NoteId(file.Gid, _seenGroups, _groups, Posix.GroupName);
         }
 

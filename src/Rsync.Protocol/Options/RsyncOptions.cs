@@ -201,6 +201,12 @@ public sealed class RsyncOptions
     /// <summary>--numeric-ids.</summary>
     public bool NumericIds { get; set; }
 
+    /// <summary>
+    /// A daemon's "numeric ids": no user or group names are looked up or mapped, while the id lists
+    /// still travel as the client's own --numeric-ids setting expects (clientserver.c, numeric_ids = -1).
+    /// </summary>
+    public bool IdsWithoutNames { get; set; }
+
     /// <summary>--chmod values in order (each already checked for syntax).</summary>
     public List<string> Chmod { get; } = [];
 

@@ -179,11 +179,15 @@ internal sealed class Generator(ReceivingSide side)
                 return;
             exists = false;
         }
+        // The destination made for this transfer still counts as new (generator.c, recv_generator: FLAG_DIR_CREATED).
+        bool madeForUs = exists && (file.Flags & EntryFlags.DirCreated) != 0;
+        if (madeForUs)
+            exists = false;
         if (!exists)
         {
             if (_o.IgnoreNonExisting)
                 return;
-            if (!_o.DryRun)
+            if (!_o.DryRun && !madeForUs)
             {
                 int errno = Posix.MakeDirectory(path, 0x1C0);
                 if (errno != 0)
@@ -369,7 +373,7 @@ internal sealed class Generator(ReceivingSide side)
             f |= ItemFlags.ReportPerms;
         if (_o.PreserveOwner && side.IsRoot && st.Uid != side.LocalUid(file.Uid))
             f |= ItemFlags.ReportOwner;
-        if (_o.PreserveGroup && st.Gid != side.LocalGid(file.Gid))
+        if (_o.PreserveGroup && !side.SkipsGroup(file) && st.Gid != side.LocalGid(file.Gid))
             f |= ItemFlags.ReportGroup;
         return f;
     }
@@ -473,6 +477,7 @@ internal sealed class Generator(ReceivingSide side)
                 return false;
             }
             _deletions++;
+            side.Ctx.ItemLog?.Deleted(full, st.Mode);
             if (side.DeletionsAsMessages)
             {
                 // A directory's name carries a trailing NUL so the client can tell (log.c, log_delete).

@@ -62,6 +62,7 @@ internal sealed class Receiver(ReceivingSide side)
                 continue;
             }
 
+            side.Ctx.MarkItemStart();
             SumHead head = SumHead.Read(_in, Math.Min(StrongChecksum.Md5Length, _sum.Length));
             bool ok = ReceiveFile(file, head, basisType, out bool discarded);
             if (ok)

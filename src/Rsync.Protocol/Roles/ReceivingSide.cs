@@ -34,7 +34,9 @@ internal sealed class ReceivingSide
         Files = files;
         Destination = destination;
         Filters = filters;
-        IsRoot = Environment.IsPrivilegedProcess;
+        // Asked now: a daemon's connection process may have given up root since it started.
+        IsRoot = Posix.EffectiveUserId() == 0;
+        _ourGroups = IsRoot ? null : Posix.CurrentGroups();
         UidMap = BuildIdMap(userNames, Posix.UserId);
         GidMap = BuildIdMap(groupNames, Posix.GroupId);
         Umask = Posix.Umask();
@@ -57,7 +59,7 @@ internal sealed class ReceivingSide
     private Dictionary<int, int> BuildIdMap(IReadOnlyDictionary<int, string> names, Func<string, int?> lookup)
     {
         var map = new Dictionary<int, int>();
-        if (Ctx.Options.NumericIds)
+        if (Ctx.Options.NumericIds || Ctx.Options.IdsWithoutNames)
             return map;
         foreach (var (id, name) in names)
         {
@@ -69,6 +71,14 @@ internal sealed class ReceivingSide
 
     public int LocalUid(int remote) => UidMap.TryGetValue(remote, out int local) ? local : remote;
     public int LocalGid(int remote) => GidMap.TryGetValue(remote, out int local) ? local : remote;
+
+    private readonly HashSet<int>? _ourGroups;
+
+    /// <summary>
+    /// Whether the entry's group is left alone: without root only our own groups can be given, and
+    /// the others are neither set nor reported (uidlist.c, match_gid: FLAG_SKIP_GROUP).
+    /// </summary>
+    public bool SkipsGroup(FileEntry file) => _ourGroups is not null && !_ourGroups.Contains(LocalGid(file.Gid));
 
     /// <summary>The destination path of an entry. Names were checked when the list arrived.</summary>
     public string PathOf(FileEntry file) => SoloPath ?? (file.Name is [(byte)'.'] ? Destination : Path.Join(Destination, file.NameString));
@@ -123,7 +133,7 @@ internal sealed class ReceivingSide
         if ((o.PreserveOwner && IsRoot) || o.PreserveGroup)
         {
             int uid = o.PreserveOwner && IsRoot ? LocalUid(file.Uid) : -1;
-            int gid = o.PreserveGroup ? LocalGid(file.Gid) : -1;
+            int gid = o.PreserveGroup && !SkipsGroup(file) ? LocalGid(file.Gid) : -1;
             int errno = Posix.LChown(path, uid, gid);
             if (errno != 0 && IsRoot)
             {
@@ -244,6 +254,12 @@ internal sealed class ReceivingSide
 
     public void LogItem(FileEntry file, ItemFlags iflags, string hardLinkTarget)
     {
+        Ctx.ItemLog?.Item(file, iflags, hardLinkTarget, PathOf(file));
+        ShowItem(file, iflags, hardLinkTarget);
+    }
+
+    private void ShowItem(FileEntry file, ItemFlags iflags, string hardLinkTarget)
+    {
         if (!LogsItems)
             return;
         string? format = Ctx.Options.OutFormat
@@ -260,11 +276,12 @@ internal sealed class ReceivingSide
     /// <summary>Which untransferred items the client shows (log.c, maybe_log_item).</summary>
     public void MaybeLogItem(FileEntry file, ItemFlags iflags, string xname)
     {
+        Ctx.ItemLog?.Item(file, iflags, xname, PathOf(file));
         ItemFlags significant = iflags & ItemFlags.Significant;
         bool seeItem = Itemizing && (significant != 0 || xname.Length > 0 || Ctx.Options.ItemizeChanges > 1);
         bool localChange = (iflags & ItemFlags.LocalChange) != 0 && significant != 0;
         if (seeItem || localChange || xname.Length > 0 || (file.IsDirectory && significant != 0))
-            LogItem(file, iflags, xname);
+            ShowItem(file, iflags, xname);
     }
 
     /// <summary>

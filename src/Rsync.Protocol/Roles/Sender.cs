@@ -55,6 +55,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             string hardLinkTarget = xname is null ? "" : Encoding.UTF8.GetString(xname);
             if ((iflags & ItemFlags.Transfer) == 0)
             {
+                ctx.ItemLog?.Item(file, iflags, hardLinkTarget, file.LocalPath);
                 MaybeLogItem(file, iflags, hardLinkTarget);
                 WriteNdxAndAttrs(ndx, iflags, basisType, xname);
                 if ((iflags & ItemFlags.IsNew) != 0)
@@ -118,6 +119,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         using (handle)
         {
             long length = RandomAccess.GetLength(handle);
+            ctx.MarkItemStart();
             WriteNdxAndAttrs(ndx, iflags, basisType, xname);
             _out.WriteInt32(sums.Count);
             _out.WriteInt32(sums.BlockLength);
@@ -146,6 +148,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
                 ctx.Info(ProgressLine(length, started.Elapsed, ++_transferIndex, ndx));
             if (!(ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing))
                 LogItem(file, iflags, hardLinkTarget, result.LiteralBytes);
+            ctx.ItemLog?.Item(file, iflags, hardLinkTarget, path);
             file.Flags |= EntryFlags.Sent;
         }
     }
