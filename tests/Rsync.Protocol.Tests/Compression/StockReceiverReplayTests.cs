@@ -6,8 +6,8 @@ using Xunit;
 namespace NetRsync.Protocol.Tests.Compression;
 
 /// <summary>
-/// Our zstd and lz4 senders against a stock receiver. rsync never puts these formats in batch
-/// files, so a stock client pushes the golden files to a stock server started through a remote
+/// Our senders against a stock receiver. rsync never puts zstd, lz4 or zlibx streams in batch
+/// files it can read back, so a stock client pushes the golden files to a stock server started through a remote
 /// shell stand-in that keeps a copy of everything the server reads. That recording is replayed
 /// into a fresh stock server (--checksum-seed fixes the one value the server would otherwise
 /// choose), with each file's token stream replaced by ours; the server must rebuild the files.
@@ -29,18 +29,30 @@ public sealed class StockReceiverReplayTests
         exit $status
         """;
 
-    public static TheoryData<string, string> Cases()
+    public static TheoryData<string, string, TokenFormat, int> Cases()
     {
-        var data = new TheoryData<string, string>();
-        string client = StockRsync.Clients().FirstOrDefault(c => !StockRsync.Version(c).StartsWith("3.1", StringComparison.Ordinal)) ?? GoldenTokenStreamTests.NoClient;
-        data.Add(client, "zstd");
-        data.Add(client, "lz4");
+        var data = new TheoryData<string, string, TokenFormat, int>();
+        var clients = StockRsync.Clients().ToList();
+        string? newer = clients.FirstOrDefault(c => !StockRsync.Version(c).StartsWith("3.1", StringComparison.Ordinal));
+        string? older = clients.FirstOrDefault(c => StockRsync.Version(c).StartsWith("3.1", StringComparison.Ordinal));
+        newer ??= GoldenTokenStreamTests.NoClient;
+        data.Add(newer, "--compress-choice=zstd", TokenFormat.Zstd, 31);
+        data.Add(newer, "--compress-choice=lz4", TokenFormat.Lz4, 31);
+        data.Add(newer, "--compress-choice=zlibx", TokenFormat.Zlibx, 31);
+        data.Add(newer, "--compress-choice=zlib", TokenFormat.Zlib, 31);
+        // A bare -z lets rsync 3.2+ negotiate its favourite (zstd), even at protocol 30.
+        data.Add(newer, "--compress-choice=zlib --protocol=30", TokenFormat.Zlib, 30);
+        if (older is not null)
+        {
+            data.Add(older, "-zz", TokenFormat.Zlibx, 31);
+            data.Add(older, "-z --protocol=30", TokenFormat.Zlib, 30);
+        }
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void StockServerReceivesOurStream(string client, string compression)
+    public void StockServerReceivesOurStream(string client, string compression, TokenFormat format, int protocol)
     {
         Assert.True(client != GoldenTokenStreamTests.NoClient, "no stock rsync 3.2 or later on PATH");
         string root = Directory.CreateTempSubdirectory("netrsync-replay-").FullName;
@@ -55,15 +67,14 @@ public sealed class StockReceiverReplayTests
                 File.SetUnixFileMode(shell, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             string capture = Path.Combine(root, "input");
             StockRsync.Run(client, root,
-                ["-e", shell, $"--compress-choice={compression}", "--checksum-seed=1", "-rI", "--no-whole-file", "--block-size=100000", "src/", "localhost:dst/"],
+                ["-e", shell, .. compression.Split(' '), "--checksum-seed=1", "-rI", "--no-whole-file", "--block-size=100000", "src/", "localhost:dst/"],
                 new Dictionary<string, string> { ["CAPTURE_FILE"] = capture });
             Assert.Equal(GoldenData.TargetA, File.ReadAllBytes(Path.Combine(root, "dst", "a")));
 
             byte[] recorded = File.ReadAllBytes(capture);
             string[] server = File.ReadAllLines(capture + ".args");
             var (prefix, data) = Demultiplex(recorded);
-            var format = compression == "zstd" ? TokenFormat.Zstd : TokenFormat.Lz4;
-            byte[] replaced = ReplaceTokenStreams(data, format);
+            byte[] replaced = ReplaceTokenStreams(data, format, protocol);
             Assert.NotEqual(data, replaced);
 
             GoldenData.WriteTree(root); // the bases again
@@ -79,19 +90,19 @@ public sealed class StockReceiverReplayTests
     }
 
     /// <summary>Decodes both files' token streams, encodes the same deltas with our sender, splices them in.</summary>
-    private static byte[] ReplaceTokenStreams(byte[] data, TokenFormat format)
+    private static byte[] ReplaceTokenStreams(byte[] data, TokenFormat format, int protocol)
     {
         var files = new[] { GoldenData.BasisA, GoldenData.BasisB }
             .Select(basis => (Region: GoldenData.FindTokenStream(data, basis.Length), Blocks: GoldenTokenStreamTests.Split(basis)))
             .OrderBy(f => f.Region.Start).ToList();
         byte[] stock = files.SelectMany(f => data[f.Region.Start..f.Region.End]).ToArray();
-        var receiver = TokenStreamHarness.Receiver(format, new RsyncReader(new MemoryStream(stock)), 31);
+        var receiver = TokenStreamHarness.Receiver(format, new RsyncReader(new MemoryStream(stock)), protocol);
 
         var ours = new MemoryStream();
         var writer = new RsyncWriter(ours);
-        // Another zstd level and smaller literal pieces than rsync's make our stream differ from the
-        // recorded one (with rsync's settings both encoders happen to write the same bytes).
-        TokenSender sender = format == TokenFormat.Zstd ? new ZstdTokenSender(writer, level: 19) : new Lz4TokenSender(writer);
+        // Other levels and smaller literal pieces than rsync's make our stream differ from the
+        // recorded one (with rsync's settings the zstd and lz4 encoders happen to write the same bytes).
+        TokenSender sender = format == TokenFormat.Zstd ? new ZstdTokenSender(writer, level: 19) : TokenStreamHarness.Sender(format, writer, protocol);
         const int piece = 500;
         var spliced = new MemoryStream();
         int copied = 0;
@@ -99,7 +110,7 @@ public sealed class StockReceiverReplayTests
         {
             var decoded = GoldenTokenStreamTests.DecodeFile(receiver, blocks);
             ours.SetLength(0);
-            sender.BeginFile(6);
+            sender.BeginFile(1);
             foreach (var step in decoded.Steps)
             {
                 if (step.Literal is null)
