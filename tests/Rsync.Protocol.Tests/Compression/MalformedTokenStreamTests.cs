@@ -98,11 +98,11 @@ public sealed class TolerantTokenStreamTests
         Assert.Equal(0, receiver.Next(out _));
     }
 
-    /// <summary>An lz4 block of no bytes (what rsync 3.4's lz4 sender makes of an empty flush) must not read as the end of the file.</summary>
+    /// <summary>An lz4 chunk that decodes to nothing must not read as the end of the file.</summary>
     [Fact]
-    public void EmptyLz4BlockIsSkipped()
+    public void EmptyLz4ChunkIsSkipped()
     {
-        var receiver = TokenStreamHarness.Receiver(TokenFormat.Lz4, new RsyncReader(new MemoryStream([0x40, 0x01, 0x00, 0x81, 0x00])), 31);
+        var receiver = TokenStreamHarness.Receiver(TokenFormat.Lz4, new RsyncReader(new MemoryStream([0x40, 0x00, 0x81, 0x00])), 31);
         Assert.Equal(-2, receiver.Next(out _));
         Assert.Equal(0, receiver.Next(out _));
     }
