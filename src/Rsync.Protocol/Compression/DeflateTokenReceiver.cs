@@ -68,7 +68,8 @@ internal sealed class DeflateTokenReceiver : TokenReceiver, IDisposable
                     {
                         // The data before a token ended with a sync flush whose last 4 bytes were not sent.
                         SyncTrailer.CopyTo(_input.Load(4));
-                        // An inflater that ended its stream, or was mid-block, would not take the trailer silently.
+                        // An inflater that ended its stream leaves the trailer unread; one caught inside a
+                        // compressed block usually turns it into output.
                         if (Inflate(_output) != 0 || _input.Remaining != 0)
                             throw new RsyncProtocolException("decompressor lost sync [receiver]", ExitCodes.StreamIo);
                         _state = State.Idle;
@@ -165,6 +166,8 @@ internal sealed class DeflateTokenReceiver : TokenReceiver, IDisposable
         int produced;
         while ((produced = Inflate(_output)) > 0)
             total += produced;
+        if (_input.Remaining != 0)
+            throw new RsyncProtocolException("decompressor lost sync: matched data was not taken in [receiver]", ExitCodes.StreamIo);
         return total;
     }
 

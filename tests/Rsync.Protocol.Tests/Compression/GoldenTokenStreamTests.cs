@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using NetRsync.Protocol.Compression;
 using NetRsync.Protocol.Wire;
@@ -12,11 +11,11 @@ namespace NetRsync.Protocol.Tests.Compression;
 /// </summary>
 public sealed class GoldenTokenStreamTests
 {
-    private static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+    internal static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 
     private static byte[] Golden(string name) => File.ReadAllBytes(Path.Combine(SourceDirectory(), "Golden", name));
 
-    private static byte[][] Split(byte[] basis)
+    internal static byte[][] Split(byte[] basis)
     {
         var blocks = new List<byte[]>();
         for (int i = 0; i < basis.Length; i += GoldenData.BlockSize)
@@ -25,7 +24,7 @@ public sealed class GoldenTokenStreamTests
     }
 
     /// <summary>One file's decoded delta: its steps (literal runs merged) and its bytes.</summary>
-    private static (List<DeltaStep> Steps, byte[] Data) DecodeFile(TokenReceiver receiver, byte[][] blocks)
+    internal static (List<DeltaStep> Steps, byte[] Data) DecodeFile(TokenReceiver receiver, byte[][] blocks)
     {
         var steps = new List<DeltaStep>();
         var output = new MemoryStream();
@@ -120,7 +119,7 @@ public sealed class GoldenTokenStreamTests
     public static TheoryData<string, string> StockBatchCases()
     {
         var data = new TheoryData<string, string>();
-        var clients = StockClients().ToList();
+        var clients = StockRsync.Clients().ToList();
         if (clients.Count == 0)
             data.Add(NoClient, "-z");
         foreach (string client in clients)
@@ -133,7 +132,7 @@ public sealed class GoldenTokenStreamTests
         return data;
     }
 
-    private const string NoClient = "(no stock rsync found)";
+    internal const string NoClient = "(no stock rsync found)";
 
     /// <summary>
     /// Stock rsync writes a batch file of the golden files plus a file with a long literal run
@@ -157,7 +156,7 @@ public sealed class GoldenTokenStreamTests
             File.WriteAllBytes(Path.Combine(root, "dst", "c"), basisC);
 
             string[] options = [.. compression.Split(' '), "-rI", "--no-whole-file", "--block-size=100000"];
-            Run(client, root, [.. options, "--only-write-batch=stock", "src/", "dst/"]);
+            StockRsync.Run(client, root, [.. options, "--only-write-batch=stock", "src/", "dst/"]);
             byte[] batch = File.ReadAllBytes(Path.Combine(root, "stock"));
 
             bool zlibx = compression == "-zz";
@@ -203,7 +202,7 @@ public sealed class GoldenTokenStreamTests
             spliced.Write(batch.AsSpan(copied));
             File.WriteAllBytes(Path.Combine(root, "ours"), spliced.ToArray());
 
-            Run(client, root, [.. options, "--read-batch=ours", "dst/"]);
+            StockRsync.Run(client, root, [.. options, "--read-batch=ours", "dst/"]);
             Assert.Equal(GoldenData.TargetA, File.ReadAllBytes(Path.Combine(root, "dst", "a")));
             Assert.Equal(GoldenData.TargetB, File.ReadAllBytes(Path.Combine(root, "dst", "b")));
             Assert.Equal(targetC, File.ReadAllBytes(Path.Combine(root, "dst", "c")));
@@ -212,54 +211,5 @@ public sealed class GoldenTokenStreamTests
         {
             Directory.Delete(root, recursive: true);
         }
-    }
-
-    private static void Run(string client, string directory, string[] arguments)
-    {
-        var start = new ProcessStartInfo(client) { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(20)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{client} {string.Join(' ', arguments)} did not finish");
-        }
-        Assert.True(process.ExitCode == 0, $"{client} {string.Join(' ', arguments)} exited {process.ExitCode}: {stderr.Result}{stdout.Result}");
-    }
-
-    private static IEnumerable<string> StockClients()
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-        {
-            string candidate = Path.Combine(dir, "rsync");
-            if (dir.Length > 0 && File.Exists(candidate))
-            {
-                yield return candidate;
-                break;
-            }
-        }
-        for (var dir = new DirectoryInfo(SourceDirectory()); dir is not null; dir = dir.Parent)
-        {
-            if (!File.Exists(Path.Combine(dir.FullName, "NetRsync.sln")))
-                continue;
-            string peer = Path.Combine(dir.FullName, "..", "shared", "peers", "rsync-3.1.1");
-            if (File.Exists(peer))
-                yield return Path.GetFullPath(peer);
-            break;
-        }
-    }
-
-    private static string Version(string client)
-    {
-        var start = new ProcessStartInfo(client, "--version") { RedirectStandardOutput = true };
-        using var process = Process.Start(start)!;
-        string text = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        int at = Array.IndexOf(words, "version");
-        return at >= 0 && at + 1 < words.Length ? words[at + 1] : "";
     }
 }

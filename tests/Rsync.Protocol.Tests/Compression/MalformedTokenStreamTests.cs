@@ -85,3 +85,25 @@ public sealed class MalformedTokenStreamTests
         AssertRejected(format, stream);
     }
 }
+
+/// <summary>Odd but harmless chunks that stock senders can produce are accepted.</summary>
+public sealed class TolerantTokenStreamTests
+{
+    /// <summary>rsync 3.4's zstd sender can send an empty chunk when a flush has nothing left.</summary>
+    [Fact]
+    public void EmptyZstdChunkIsSkipped()
+    {
+        var receiver = TokenStreamHarness.Receiver(TokenFormat.Zstd, new RsyncReader(new MemoryStream([0x40, 0x00, 0x81, 0x00])), 31);
+        Assert.Equal(-2, receiver.Next(out _));
+        Assert.Equal(0, receiver.Next(out _));
+    }
+
+    /// <summary>An lz4 chunk that decodes to nothing must not read as the end of the file.</summary>
+    [Fact]
+    public void EmptyLz4ChunkIsSkipped()
+    {
+        var receiver = TokenStreamHarness.Receiver(TokenFormat.Lz4, new RsyncReader(new MemoryStream([0x40, 0x00, 0x81, 0x00])), 31);
+        Assert.Equal(-2, receiver.Next(out _));
+        Assert.Equal(0, receiver.Next(out _));
+    }
+}
