@@ -171,6 +171,48 @@ public sealed partial class CompressionTests(ITestOutputHelper output)
         await StockClient.AssertNothingToPull(peer, f.Url(), f.Dest, protocol, extraArgs: ModeArgs(mode));
     }
 
+    /// <summary>Every checksum a 3.2+ peer can be told to use, for block sums, whole-file sums and
+    /// --checksum's file sums (split "XFER,FILE" too), pushed both ways with a delta.</summary>
+    public static TheoryData<string, string> ChecksumCells
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string peer in RsyncPeers.All.Where(p => !File.Exists(p) || RsyncPeers.VersionOf(p) >= new Version(3, 2, 0)))
+                foreach (string cc in (string[])["xxh128", "xxh3", "xxh64", "md5", "sha1", "xxh64,md5"])
+                    data.Add(peer, cc);
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ChecksumCells))]
+    public async Task ChecksumChoice_BothWays(string peer, string cc)
+    {
+        var common = Args(["-ac", $"--cc={cc}"]);
+        await using (var f = await NetRsyncDaemonFixture.StartAsync())
+        {
+            MakeTree(f.Source);
+            await DaemonTestKit.AssertExit(0, await DaemonTestKit.RunStock(output, peer, Args(common, [f.SourceArg, f.Url()])), f.Daemon);
+            EditTree(f.Source);
+            ProcessResult delta = await DaemonTestKit.RunStock(output, peer, Args(common, ["--no-W", "--stats", f.SourceArg, f.Url()]));
+            await DaemonTestKit.AssertExit(0, delta, f.Daemon);
+            AssertDeltaWasUsed(delta);
+            TreeComparer.AssertIdentical(f.Source, f.ModuleDir, DaemonTestKit.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+        }
+        await using (PushFixture f = await PushFixture.StartAsync(peer))
+        {
+            MakeTree(f.Source);
+            await AssertExit(0, await Run(Args(common, [f.SourceArg, f.Url()])), f.Daemon);
+            EditTree(f.Source);
+            ProcessResult delta = await Run(Args(common, ["--no-W", "--stats", f.SourceArg, f.Url()]));
+            await AssertExit(0, delta, f.Daemon);
+            AssertDeltaWasUsed(delta);
+            TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+            await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), RsyncPeers.DefaultProtocol, extraArgs: ["-c", $"--cc={cc}"]);
+        }
+    }
+
     /// <summary>-z must pay off on text: at least 3× fewer bytes on the wire than without it, both ways.</summary>
     [Theory]
     [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]

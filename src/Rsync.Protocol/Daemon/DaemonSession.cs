@@ -296,6 +296,19 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             argumentError = ex.Message;
         }
         var options = invocation?.Options ?? new RsyncOptions();
+        // Names in --checksum-choice and --compress-choice are checked with the other arguments (options.c, parse_arguments).
+        var wanted = default(Negotiation.Wanted);
+        if (argumentError is null)
+        {
+            try
+            {
+                wanted = Negotiation.FromOptions(options);
+            }
+            catch (RsyncException ex)
+            {
+                argumentError = "rsync: " + ex.Message;
+            }
+        }
         // Inside a chroot the names of users and groups cannot be looked up (clientserver.c, rsync_module).
         if (module.EffectiveNumericIds(chrooted))
             options.IdsWithoutNames = true;
@@ -338,7 +351,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             writer.WriteVarInt((int)compat);
         else
             writer.WriteByte((byte)compat);
-        ctx.Algorithms = Negotiation.Exchange(reader, writer, Negotiation.FromOptions(options), negotiating, amServer: true,
+        ctx.Algorithms = Negotiation.Exchange(reader, writer, wanted, negotiating, amServer: true,
             seedFirst: caps.ChecksumSeedFix);
         writer.WriteInt32(ctx.ChecksumSeed);
         writer.StartMultiplexing();
