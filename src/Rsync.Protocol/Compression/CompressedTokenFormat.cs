@@ -170,3 +170,96 @@ internal struct TokenRunReader
     private static RsyncProtocolException Invalid(string detail) =>
         new($"invalid token in compressed stream: {detail} [receiver]");
 }
+
+/// <summary>
+/// The token side every compressed format shares (token.c, recv_deflated_token and rsync 3.2+'s
+/// recv_zstd_token / recv_compressed_token): flag bytes, runs of matched blocks, the end marker,
+/// and data chunks handed to the format's decompressor, whose output is returned in pieces.
+/// </summary>
+internal abstract class CompressedTokenReceiver(RsyncReader reader) : TokenReceiver(reader)
+{
+    private enum State { FileStart, Idle, Decoding, Running }
+
+    private State _state = State.FileStart;
+    private bool _dataBeforeToken;
+    private TokenRunReader _runs;
+
+    /// <summary>
+    /// Returns literal byte counts (data valid until the next call), -(index + 1) for a matched
+    /// block, or 0 at the end of the file.
+    /// </summary>
+    public sealed override int Next(out ReadOnlySpan<byte> data)
+    {
+        data = default;
+        while (true)
+        {
+            switch (_state)
+            {
+                case State.FileStart:
+                    StartFile();
+                    _runs.BeginFile();
+                    _state = State.Idle;
+                    break;
+
+                case State.Idle:
+                {
+                    int flag = Reader.ReadByte();
+                    if (CompressedTokenFormat.IsDataFlag(flag))
+                    {
+                        ReadChunk(CompressedTokenFormat.ReadDataLength(Reader, flag));
+                        _dataBeforeToken = true;
+                        _state = State.Decoding;
+                        break;
+                    }
+                    if (_dataBeforeToken)
+                    {
+                        _dataBeforeToken = false;
+                        DataEnded();
+                    }
+                    if (flag == CompressedTokenFormat.EndFlag)
+                    {
+                        _state = State.FileStart;
+                        return 0;
+                    }
+                    int token = _runs.Decode(Reader, flag);
+                    if (_runs.InRun)
+                        _state = State.Running;
+                    return token;
+                }
+
+                case State.Decoding:
+                {
+                    int produced = Decode(out data);
+                    if (produced > 0)
+                        return produced;
+                    _state = State.Idle;
+                    break;
+                }
+
+                case State.Running:
+                {
+                    int token = _runs.NextInRun();
+                    if (!_runs.InRun)
+                        _state = State.Idle;
+                    return token;
+                }
+            }
+        }
+    }
+
+    /// <summary>A new file begins (the previous one ended with END_FLAG).</summary>
+    protected virtual void StartFile()
+    {
+    }
+
+    /// <summary>Reads a data chunk of <paramref name="length"/> compressed bytes from <see cref="TokenReceiver.Reader"/>.</summary>
+    protected abstract void ReadChunk(int length);
+
+    /// <summary>The next piece of the chunk's output, or 0 once the chunk is used up.</summary>
+    protected abstract int Decode(out ReadOnlySpan<byte> data);
+
+    /// <summary>A token or the end marker follows data chunks.</summary>
+    protected virtual void DataEnded()
+    {
+    }
+}

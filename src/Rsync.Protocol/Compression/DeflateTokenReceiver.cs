@@ -9,18 +9,14 @@ namespace NetRsync.Protocol.Compression;
 /// when a token follows data, and, in the "zlib" format, each matched block wrapped in stored-block
 /// headers so that it enters the window exactly as it does in rsync's receiver.
 /// </summary>
-internal sealed class DeflateTokenReceiver : TokenReceiver, IDisposable
+internal sealed class DeflateTokenReceiver : CompressedTokenReceiver, IDisposable
 {
-    private enum State { FileStart, Idle, Inflating, Inflated, Running }
-
     private readonly bool _matchedInHistory;
     private readonly bool _repeatLongBlockStart;
     private readonly InflaterInput _input = new(CompressedTokenFormat.MaxDataCount);
     private readonly byte[] _output = new byte[ProtocolLimits.ChunkSize];
     private DeflateStream? _inflater;
     private bool _inflaterUsed;
-    private State _state = State.FileStart;
-    private TokenRunReader _runs;
 
     /// <param name="reader">The stream from the sender.</param>
     /// <param name="protocolVersion">The negotiated protocol; below 31 long matched blocks enter the history as rsync 3.1.1 feeds them.</param>
@@ -31,83 +27,38 @@ internal sealed class DeflateTokenReceiver : TokenReceiver, IDisposable
         _repeatLongBlockStart = protocolVersion < 31;
     }
 
-    /// <summary>
-    /// Returns literal byte counts (data valid until the next call), -(index + 1) for a matched
-    /// block, or 0 at the end of the file.
-    /// </summary>
-    public override int Next(out ReadOnlySpan<byte> data)
+    protected override void StartFile()
     {
-        data = default;
-        while (true)
-        {
-            switch (_state)
-            {
-                case State.FileStart:
-                    // inflateReset per file (token.c): only an inflater that saw data needs replacing.
-                    if (_inflaterUsed)
-                        DropInflater();
-                    _runs.BeginFile();
-                    _state = State.Idle;
-                    break;
+        // inflateReset per file (token.c): only an inflater that saw data needs replacing.
+        if (_inflaterUsed)
+            DropInflater();
+    }
 
-                case State.Idle:
-                case State.Inflated:
-                {
-                    int flag = Reader.ReadByte();
-                    if (CompressedTokenFormat.IsDataFlag(flag))
-                    {
-                        int length = CompressedTokenFormat.ReadDataLength(Reader, flag);
-                        if (length == 0)
-                            throw new RsyncProtocolException("empty deflated data chunk [receiver]", ExitCodes.StreamIo);
-                        Reader.ReadBytes(_input.Load(length));
-                        EnsureInflater();
-                        _state = State.Inflating;
-                        break;
-                    }
-                    if (_state == State.Inflated)
-                    {
-                        // The data before a token ended with a sync flush whose last 4 bytes were not sent.
-                        SyncTrailer.CopyTo(_input.Load(4));
-                        // An inflater that ended its stream leaves the trailer unread; one caught inside a
-                        // compressed block usually turns it into output.
-                        if (Inflate(_output) != 0 || _input.Remaining != 0)
-                            throw new RsyncProtocolException("decompressor lost sync [receiver]", ExitCodes.StreamIo);
-                        _state = State.Idle;
-                    }
-                    if (flag == CompressedTokenFormat.EndFlag)
-                    {
-                        _state = State.FileStart;
-                        return 0;
-                    }
-                    int token = _runs.Decode(Reader, flag);
-                    if (_runs.InRun)
-                        _state = State.Running;
-                    return token;
-                }
+    protected override void ReadChunk(int length)
+    {
+        if (length == 0)
+            throw new RsyncProtocolException("empty deflated data chunk [receiver]", ExitCodes.StreamIo);
+        Reader.ReadBytes(_input.Load(length));
+        EnsureInflater();
+    }
 
-                case State.Inflating:
-                {
-                    int produced = Inflate(_output);
-                    if (produced == 0)
-                    {
-                        if (_input.Remaining != 0)
-                            throw new RsyncProtocolException("deflated data continues past the end of the stream [receiver]", ExitCodes.StreamIo);
-                        _state = State.Inflated;
-                        break;
-                    }
-                    data = _output.AsSpan(0, produced);
-                    return produced;
-                }
+    protected override int Decode(out ReadOnlySpan<byte> data)
+    {
+        int produced = Inflate(_output);
+        if (produced == 0 && _input.Remaining != 0)
+            throw new RsyncProtocolException("deflated data continues past the end of the stream [receiver]", ExitCodes.StreamIo);
+        data = _output.AsSpan(0, produced);
+        return produced;
+    }
 
-                case State.Running:
-                {
-                    int token = _runs.NextInRun();
-                    if (!_runs.InRun)
-                        _state = State.Idle;
-                    return token;
-                }
-            }
-        }
+    protected override void DataEnded()
+    {
+        // The data before a token ended with a sync flush whose last 4 bytes were not sent.
+        SyncTrailer.CopyTo(_input.Load(4));
+        // An inflater that ended its stream leaves the trailer unread; one caught inside a
+        // compressed block usually turns it into output.
+        if (Inflate(_output) != 0 || _input.Remaining != 0)
+            throw new RsyncProtocolException("decompressor lost sync [receiver]", ExitCodes.StreamIo);
     }
 
     /// <summary>

@@ -41,71 +41,30 @@ internal sealed class Lz4TokenSender : TokenSender
 }
 
 /// <summary>Reads rsync 3.2+'s lz4 token stream (token.c, recv_compressed_token).</summary>
-internal sealed class Lz4TokenReceiver : TokenReceiver
+internal sealed class Lz4TokenReceiver(RsyncReader reader) : CompressedTokenReceiver(reader)
 {
-    private enum State { FileStart, Idle, Running }
-
     // token.c sizes its output for the larger of LZ4_compressBound(CHUNK_SIZE) and a chunk plus flag.
     private readonly byte[] _compressed = new byte[CompressedTokenFormat.MaxDataCount];
     private readonly byte[] _output = new byte[Math.Max(LZ4Codec.MaximumOutputSize(ProtocolLimits.ChunkSize), CompressedTokenFormat.MaxDataCount + 2)];
-    private State _state = State.FileStart;
-    private TokenRunReader _runs;
+    private int _pending;
 
-    public Lz4TokenReceiver(RsyncReader reader) : base(reader) { }
-
-    /// <summary>
-    /// Returns literal byte counts (data valid until the next call), -(index + 1) for a matched
-    /// block, or 0 at the end of the file.
-    /// </summary>
-    public override int Next(out ReadOnlySpan<byte> data)
+    /// <summary>Each chunk is one lz4 block; an empty one carries nothing and is skipped.</summary>
+    protected override void ReadChunk(int length)
     {
-        data = default;
-        while (true)
-        {
-            switch (_state)
-            {
-                case State.FileStart:
-                    _runs.BeginFile();
-                    _state = State.Idle;
-                    break;
+        Span<byte> compressed = _compressed.AsSpan(0, length);
+        Reader.ReadBytes(compressed);
+        int produced = LZ4Codec.Decode(compressed, _output);
+        if (produced < 0)
+            throw new RsyncProtocolException($"lz4 decompression failed ({produced}) [receiver]", ExitCodes.StreamIo);
+        _pending = produced;
+    }
 
-                case State.Idle:
-                {
-                    int flag = Reader.ReadByte();
-                    if (CompressedTokenFormat.IsDataFlag(flag))
-                    {
-                        int length = CompressedTokenFormat.ReadDataLength(Reader, flag);
-                        Span<byte> compressed = _compressed.AsSpan(0, length);
-                        Reader.ReadBytes(compressed);
-                        int produced = LZ4Codec.Decode(compressed, _output);
-                        if (produced < 0)
-                            throw new RsyncProtocolException($"lz4 decompression failed ({produced}) [receiver]", ExitCodes.StreamIo);
-                        // An empty block would read as the end of the file; it carries nothing, so skip it.
-                        if (produced == 0)
-                            break;
-                        data = _output.AsSpan(0, produced);
-                        return produced;
-                    }
-                    if (flag == CompressedTokenFormat.EndFlag)
-                    {
-                        _state = State.FileStart;
-                        return 0;
-                    }
-                    int token = _runs.Decode(Reader, flag);
-                    if (_runs.InRun)
-                        _state = State.Running;
-                    return token;
-                }
-
-                case State.Running:
-                {
-                    int token = _runs.NextInRun();
-                    if (!_runs.InRun)
-                        _state = State.Idle;
-                    return token;
-                }
-            }
-        }
+    protected override int Decode(out ReadOnlySpan<byte> data)
+    {
+        int produced = _pending;
+        _pending = 0;
+        data = _output.AsSpan(0, produced);
+        return produced;
     }
 
     public override void SeeMatched(ReadOnlySpan<byte> block) { }

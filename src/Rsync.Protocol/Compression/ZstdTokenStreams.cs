@@ -100,91 +100,50 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
 /// Reads rsync 3.2+'s zstd token stream (token.c, recv_zstd_token): one decompression context for
 /// the whole connection; data chunks may be any size up to 16383 bytes, empty ones included.
 /// </summary>
-internal sealed class ZstdTokenReceiver : TokenReceiver, IDisposable
+internal sealed class ZstdTokenReceiver(RsyncReader reader) : CompressedTokenReceiver(reader), IDisposable
 {
-    private enum State { FileStart, Idle, Inflating, Running }
-
     private readonly Decompressor _decompressor = new();
     private readonly byte[] _compressed = new byte[CompressedTokenFormat.MaxDataCount];
     private readonly byte[] _output = new byte[ProtocolLimits.ChunkSize];
     private int _compressedStart;
     private int _compressedEnd;
-    private State _state = State.FileStart;
-    private TokenRunReader _runs;
+    private bool _chunkDone;
 
-    public ZstdTokenReceiver(RsyncReader reader) : base(reader) { }
+    protected override void ReadChunk(int length)
+    {
+        Reader.ReadBytes(_compressed.AsSpan(0, length));
+        _compressedStart = 0;
+        _compressedEnd = length;
+        _chunkDone = false;
+    }
 
-    /// <summary>
-    /// Returns literal byte counts (data valid until the next call), -(index + 1) for a matched
-    /// block, or 0 at the end of the file.
-    /// </summary>
-    public override int Next(out ReadOnlySpan<byte> data)
+    protected override int Decode(out ReadOnlySpan<byte> data)
     {
         data = default;
-        while (true)
+        while (!_chunkDone)
         {
-            switch (_state)
+            int consumed, written;
+            try
             {
-                case State.FileStart:
-                    _runs.BeginFile();
-                    _state = State.Idle;
-                    break;
-
-                case State.Idle:
-                {
-                    int flag = Reader.ReadByte();
-                    if (CompressedTokenFormat.IsDataFlag(flag))
-                    {
-                        int length = CompressedTokenFormat.ReadDataLength(Reader, flag);
-                        Reader.ReadBytes(_compressed.AsSpan(0, length));
-                        _compressedStart = 0;
-                        _compressedEnd = length;
-                        _state = State.Inflating;
-                        break;
-                    }
-                    if (flag == CompressedTokenFormat.EndFlag)
-                    {
-                        _state = State.FileStart;
-                        return 0;
-                    }
-                    int token = _runs.Decode(Reader, flag);
-                    if (_runs.InRun)
-                        _state = State.Running;
-                    return token;
-                }
-
-                case State.Inflating:
-                {
-                    int consumed, written;
-                    try
-                    {
-                        _decompressor.UnwrapStream(_compressed.AsSpan(_compressedStart, _compressedEnd - _compressedStart), _output, out consumed, out written);
-                    }
-                    catch (ZstdException e)
-                    {
-                        throw new RsyncProtocolException($"zstd decompression failed: {e.Message} [receiver]", ExitCodes.StreamIo, e);
-                    }
-                    _compressedStart += consumed;
-                    // Done with this chunk once its input is used up and the output had room to spare.
-                    if (_compressedStart == _compressedEnd && written < _output.Length)
-                        _state = State.Idle;
-                    else if (consumed == 0 && written == 0)
-                        throw new RsyncProtocolException("zstd decompression made no progress [receiver]", ExitCodes.StreamIo);
-                    if (written == 0)
-                        break;
-                    data = _output.AsSpan(0, written);
-                    return written;
-                }
-
-                case State.Running:
-                {
-                    int token = _runs.NextInRun();
-                    if (!_runs.InRun)
-                        _state = State.Idle;
-                    return token;
-                }
+                _decompressor.UnwrapStream(_compressed.AsSpan(_compressedStart, _compressedEnd - _compressedStart), _output, out consumed, out written);
+            }
+            catch (ZstdException e)
+            {
+                throw new RsyncProtocolException($"zstd decompression failed: {e.Message} [receiver]", ExitCodes.StreamIo, e);
+            }
+            _compressedStart += consumed;
+            // Done with this chunk once its input is used up and the output had room to spare.
+            if (_compressedStart == _compressedEnd && written < _output.Length)
+                _chunkDone = true;
+            else if (consumed == 0 && written == 0)
+                throw new RsyncProtocolException("zstd decompression made no progress [receiver]", ExitCodes.StreamIo);
+            if (written > 0)
+            {
+                data = _output.AsSpan(0, written);
+                return written;
             }
         }
+        return 0;
     }
 
     /// <summary>zstd keeps matched data out of its history (token.c, see_token).</summary>
