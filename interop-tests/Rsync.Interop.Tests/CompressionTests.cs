@@ -218,36 +218,35 @@ public sealed partial class CompressionTests(ITestOutputHelper output)
     [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
     public async Task Compression_MovesTextAtLeastThreeTimesSmaller(string peer)
     {
-        long Push(ByteCountingProxy p) => p.ClientToServerBytes;
-
         // netrsync → stock daemon.
-        long plain, compressed;
         await using (PushFixture f = await PushFixture.StartAsync(peer))
         {
-            MakeTree(f.Source, withNoise: false);
-            plain = await CountedPush(f.Daemon.Port, ["-a", f.SourceArg], Push, stock: null);
-            Directory.Delete(f.ModuleDir, recursive: true);
-            Directory.CreateDirectory(f.ModuleDir);
-            f.AgeModuleRoot();
-            compressed = await CountedPush(f.Daemon.Port, ["-az", f.SourceArg], Push, stock: null);
+            var (plain, compressed) = await PlainThenCompressed(f.Source, f.ModuleDir, f.AgeModuleRoot, f.Daemon.Port, stock: null);
             TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+            output.WriteLine($"netrsync → {peer}: {plain} bytes plain, {compressed} with -z");
+            Assert.True(compressed * 3 <= plain, $"netrsync -z sent {compressed} bytes against {plain} without it");
         }
-        output.WriteLine($"netrsync → {peer}: {plain} bytes plain, {compressed} with -z");
-        Assert.True(compressed * 3 <= plain, $"netrsync -z sent {compressed} bytes against {plain} without it");
 
         // stock client → netrsyncd.
         await using (var f = await NetRsyncDaemonFixture.StartAsync())
         {
-            MakeTree(f.Source, withNoise: false);
-            plain = await CountedPush(f.Daemon.Port, ["-a", f.SourceArg], Push, stock: peer);
-            Directory.Delete(f.ModuleDir, recursive: true);
-            Directory.CreateDirectory(f.ModuleDir);
-            f.AgeModuleRoot();
-            compressed = await CountedPush(f.Daemon.Port, ["-az", f.SourceArg], Push, stock: peer);
+            var (plain, compressed) = await PlainThenCompressed(f.Source, f.ModuleDir, f.AgeModuleRoot, f.Daemon.Port, stock: peer);
             TreeComparer.AssertIdentical(f.Source, f.ModuleDir, DaemonTestKit.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+            output.WriteLine($"{peer} → netrsyncd: {plain} bytes plain, {compressed} with -z");
+            Assert.True(compressed * 3 <= plain, $"{peer} -z into netrsyncd sent {compressed} bytes against {plain} without it");
         }
-        output.WriteLine($"{peer} → netrsyncd: {plain} bytes plain, {compressed} with -z");
-        Assert.True(compressed * 3 <= plain, $"{peer} -z into netrsyncd sent {compressed} bytes against {plain} without it");
+    }
+
+    /// <summary>Pushes the text tree without -z, empties the module, pushes it again with -z; returns both byte counts.</summary>
+    private async Task<(long Plain, long Compressed)> PlainThenCompressed(string source, string moduleDir, Action ageModuleRoot, int port, string? stock)
+    {
+        MakeTree(source, withNoise: false);
+        long plain = await CountedPush(port, ["-a", source + "/"], p => p.ClientToServerBytes, stock);
+        Directory.Delete(moduleDir, recursive: true);
+        Directory.CreateDirectory(moduleDir);
+        ageModuleRoot();
+        long compressed = await CountedPush(port, ["-az", source + "/"], p => p.ClientToServerBytes, stock);
+        return (plain, compressed);
     }
 
     /// <summary>
