@@ -7,7 +7,7 @@ namespace NetRsync.Protocol.Tests.DaemonConfiguration;
 
 public sealed class DaemonConfigParseTests
 {
-    private const string SeedPath = "/work/shared/seed/rsyncd.conf";
+    private static string SeedPath => SeedFiles.RsyncdConf;
 
     private static Config P(string text, DaemonConfigOptions? options = null) => Config.Parse(text, "test.conf", options);
 
