@@ -1,0 +1,316 @@
+using System.Diagnostics;
+using System.Text;
+using NetRsync.Protocol;
+using NetRsync.Protocol.Client;
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Wire;
+using NetRsync.SerSync.Config;
+
+namespace NetRsync.SerSync.Sync;
+
+/// <summary>
+/// Mirrors one watched root to one remote module. Batches meet in one pending set (one entry per
+/// path), so while a session runs the next batch keeps gathering; each attempt is recorded in the
+/// <see cref="FailQueue"/> before it starts and confirmed after. A failed attempt stays queued and is
+/// retried with backoff (1 s doubling up to the retry cap), merged with whatever changed meanwhile;
+/// every retry re-reads the source, so a remote that was down for hours converges in one pass.
+/// </summary>
+public sealed class RemotePusher
+{
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
+
+    private readonly string _root;
+    private readonly RemoteTarget _remote;
+    private readonly RsyncSettings _rsync;
+    private readonly SessionPlanner _planner;
+    private readonly FailQueue _queue;
+    private readonly SemaphoreSlim _workers;
+    private readonly TimeSpan _retryCap;
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private Dictionary<string, ChangeFlags> _pending = new(StringComparer.Ordinal);
+    private long _pendingSince;
+    private readonly List<long> _failedIds = [];
+    private Dictionary<string, ChangeFlags>? _failed;
+    private long _failedSince;
+    private DateTime _retryDue;
+    private TimeSpan _backoff = FirstBackoff;
+
+    public RemotePusher(string root, RemoteTarget remote, RsyncSettings rsync, PathFilter filter, IReadOnlyList<string> crontabExcludes,
+        FailQueue queue, SemaphoreSlim workers, TimeSpan retryCap)
+    {
+        _root = root;
+        _remote = remote;
+        _rsync = rsync;
+        _planner = new SessionPlanner(root, filter, crontabExcludes);
+        _queue = queue;
+        _workers = workers;
+        _retryCap = retryCap;
+    }
+
+    public string Name => $"{_root} -> {_remote.Key}";
+
+    public string Root => _root;
+
+    public RemoteTarget Remote => _remote;
+
+    public void Enqueue(IReadOnlyDictionary<string, ChangeFlags> paths, long firstEventTimestamp)
+    {
+        lock (_gate)
+        {
+            if (_pending.Count == 0)
+                _pendingSince = firstEventTimestamp;
+            foreach (var (rel, flags) in paths)
+                _pending[rel] = _pending.GetValueOrDefault(rel) | flags;
+        }
+        _wake.Release();
+    }
+
+    /// <summary>Takes over a push left outstanding by an earlier run; it is retried at once.</summary>
+    public void Recover(QueuedPush push)
+    {
+        lock (_gate)
+        {
+            _failed ??= new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+            foreach (var (rel, flags) in push.Paths)
+                _failed[rel] = _failed.GetValueOrDefault(rel) | flags;
+            _failedIds.Add(push.Id);
+            _failedSince = Stopwatch.GetTimestamp();
+            _retryDue = DateTime.UtcNow;
+        }
+        _wake.Release();
+    }
+
+    /// <summary>True while nothing waits, runs or awaits a retry.</summary>
+    public bool Idle
+    {
+        get
+        {
+            lock (_gate)
+                return _pending.Count == 0 && _failed is null && !_running;
+        }
+    }
+
+    private bool _running;
+
+    public async Task RunAsync(CancellationToken cancel)
+    {
+        while (!cancel.IsCancellationRequested)
+        {
+            TimeSpan wait;
+            lock (_gate)
+            {
+                if (_failed is not null)
+                    wait = _retryDue - DateTime.UtcNow;
+                else
+                    wait = _pending.Count > 0 ? TimeSpan.Zero : Timeout.InfiniteTimeSpan;
+            }
+            if (wait != Timeout.InfiniteTimeSpan && wait < TimeSpan.Zero)
+                wait = TimeSpan.Zero;
+            try
+            {
+                if (wait != TimeSpan.Zero)
+                    await _wake.WaitAsync(wait, cancel);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            Dictionary<string, ChangeFlags> work;
+            long since;
+            List<long> supersedes;
+            bool retrying;
+            lock (_gate)
+            {
+                // While a retry is not yet due, new changes wait with it rather than hammer a dead remote.
+                if (_failed is not null && DateTime.UtcNow < _retryDue)
+                    continue;
+                retrying = _failed is not null;
+                if (_pending.Count == 0 && !retrying)
+                    continue;
+                work = _pending;
+                since = _pendingSince;
+                _pending = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+                if (_failed is not null)
+                {
+                    foreach (var (rel, flags) in _failed)
+                        work[rel] = work.GetValueOrDefault(rel) | flags;
+                    since = since == 0 ? _failedSince : Math.Min(since, _failedSince);
+                    _failed = null;
+                }
+                supersedes = [.. _failedIds];
+                _failedIds.Clear();
+                _running = true;
+            }
+
+            // The new record covers the old ones before they are let go, so a crash in between loses nothing.
+            long id = _queue.Add(_remote.Key, _root, work);
+            foreach (long old in supersedes)
+                _queue.Done(old);
+            if (retrying)
+                Interlocked.Increment(ref Counters.Retries);
+
+            bool ok;
+            await _workers.WaitAsync(CancellationToken.None);
+            try
+            {
+                ok = await PushAsync(work, since, retrying);
+            }
+            finally
+            {
+                _workers.Release();
+            }
+
+            lock (_gate)
+            {
+                _running = false;
+                if (ok)
+                {
+                    _backoff = FirstBackoff;
+                }
+                else
+                {
+                    _failed ??= new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+                    foreach (var (rel, flags) in work)
+                        _failed[rel] = _failed.GetValueOrDefault(rel) | flags;
+                    _failedIds.Add(id);
+                    _failedSince = since;
+                    _retryDue = DateTime.UtcNow + _backoff;
+                    Log.Error($"push {Name} failed; {work.Count} path(s) queued, retry in {_backoff.TotalSeconds:F0} s");
+                    _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _retryCap.Ticks));
+                }
+            }
+            if (ok)
+                _queue.Done(id);
+        }
+    }
+
+    /// <summary>Runs the batch's sessions; false when any failed (the whole batch is then retried).</summary>
+    private async Task<bool> PushAsync(Dictionary<string, ChangeFlags> work, long since, bool retrying)
+    {
+        List<PlannedSession> sessions;
+        try
+        {
+            sessions = _planner.Plan(work);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.Error($"push {Name}: cannot read the source: {ex.Message}");
+            return false;
+        }
+        bool allOk = true;
+        foreach (var session in sessions)
+        {
+            var clock = Stopwatch.StartNew();
+            string? listFile = null;
+            try
+            {
+                var extra = new List<string>(session.ExtraArgs);
+                if (session.FilesFrom is not null)
+                {
+                    listFile = Path.Combine(Path.GetTempPath(), $"netsersync-{Environment.ProcessId}-{Guid.NewGuid():N}.list");
+                    WriteList(listFile, session.FilesFrom);
+                    extra.Add("--files-from=" + listFile);
+                    extra.Add("--from0");
+                }
+                var options = BuildOptions(extra);
+                if (session.FilesFrom is not null)
+                {
+                    // The list names every path itself; recursing into listed directories would bypass the exclude rule.
+                    options.Recursive = false;
+                }
+                var output = new LogOutput(Name);
+                var client = new RsyncClient(options, output);
+                var result = await client.PushAsync([_root + "/"], DestinationUrl());
+                if (result.ExitCode is not (ExitCodes.Ok or ExitCodes.Vanished))
+                {
+                    Log.Error($"push {Name} ({session.Purpose}): rsync exit code {result.ExitCode}{output.LastError}");
+                    allOk = false;
+                    continue;
+                }
+                Interlocked.Increment(ref Counters.Batches);
+                Interlocked.Add(ref Counters.PathsPushed, session.PathCount);
+                Interlocked.Add(ref Counters.BytesSent, result.Stats.BytesSent);
+                double latency = since == 0 ? 0 : Stopwatch.GetElapsedTime(since).TotalMilliseconds;
+                Log.Info($"push {Name} ({session.Purpose}{(retrying ? ", retry" : "")}): {session.PathCount} path(s), " +
+                    $"{result.Stats.TransferredFiles} file(s) sent, {result.Stats.BytesSent} bytes, " +
+                    $"{clock.ElapsedMilliseconds} ms session, {latency:F0} ms since the first change");
+            }
+            catch (RsyncException ex)
+            {
+                Log.Error($"push {Name} ({session.Purpose}): {ex.Message} (rsync exit code {ex.ExitCode})");
+                allOk = false;
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException or TimeoutException)
+            {
+                Log.Error($"push {Name} ({session.Purpose}): {ex.Message}");
+                allOk = false;
+            }
+            finally
+            {
+                if (listFile is not null)
+                    File.Delete(listFile);
+            }
+        }
+        if (!allOk)
+            Interlocked.Increment(ref Counters.FailedPushes);
+        return allOk;
+    }
+
+    private static void WriteList(string path, IReadOnlyList<string> names)
+    {
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024);
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false));
+        foreach (string name in names)
+        {
+            writer.Write(name);
+            writer.Write('\0');
+        }
+    }
+
+    /// <summary>The commonParams parsed as rsync parses its command line, plus the session's own arguments.</summary>
+    public RsyncOptions BuildOptions(IEnumerable<string> extra) =>
+        OptionParser.Parse(CommandLine(extra, _rsync, _root + "/", DestinationUrl()), "netsersync");
+
+    public static List<string> CommandLine(IEnumerable<string> extra, RsyncSettings rsync, string source, string destination)
+    {
+        var args = new List<string>(SplitParams(rsync.CommonParams));
+        if (rsync.TimeoutSeconds is { } timeout)
+            args.Add($"--timeout={timeout}");
+        if (rsync.AuthEnabled && rsync.PasswordFile is { } passwordFile)
+            args.Add("--password-file=" + passwordFile);
+        args.AddRange(extra);
+        args.Add(source);
+        args.Add(destination);
+        return args;
+    }
+
+    /// <summary>commonParams split on whitespace, as sersync pasted them into a shell command.</summary>
+    public static IEnumerable<string> SplitParams(string commonParams) =>
+        commonParams.Split([' ', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+
+    public string DestinationUrl() => DestinationUrl(_remote, _rsync);
+
+    public static string DestinationUrl(RemoteTarget remote, RsyncSettings rsync)
+    {
+        string user = rsync.AuthEnabled && !string.IsNullOrEmpty(rsync.AuthUser) ? rsync.AuthUser + "@" : "";
+        string host = remote.Host.Contains(':') && !remote.Host.StartsWith('[') ? $"[{remote.Host}]" : remote.Host;
+        string port = rsync.Port is { } p ? ":" + p : "";
+        return $"rsync://{user}{host}{port}/{remote.Module.Trim('/')}/";
+    }
+
+    /// <summary>What the daemon says during a push, in the log.</summary>
+    private sealed class LogOutput(string name) : IRsyncOutput
+    {
+        public string LastError { get; private set; } = "";
+
+        public void Info(string text) => Log.Debug($"{name}: {text.TrimEnd()}");
+
+        public void Error(string text)
+        {
+            LastError = ": " + text.TrimEnd();
+            Log.Error($"{name}: {text.TrimEnd()}");
+        }
+    }
+}
