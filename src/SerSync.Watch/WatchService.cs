@@ -99,7 +99,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
 
         Log.Info($"netsersync ready: watching {watcher.WatchCount} directories under {string.Join(", ", roots)}; " +
             (pushing ? $"pushing to {string.Join(", ", allPushers.Select(p => p.Remote.Key).Distinct())}" : $"plugin {commandLine.PluginOnly} only") +
-            $"; {queue.Depth} path(s) queued from before");
+            $"; {queue.Recovered.Sum(p => p.Paths.Count)} path(s) queued from before");
 
         try
         {

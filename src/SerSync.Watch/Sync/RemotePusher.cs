@@ -59,7 +59,7 @@ public sealed class RemotePusher
         lock (_gate)
         {
             if (_pending.Count == 0)
-                _pendingSince = firstEventTimestamp;
+                _pendingSince = firstEventTimestamp == 0 ? Stopwatch.GetTimestamp() : firstEventTimestamp;
             foreach (var (rel, flags) in paths)
                 _pending[rel] = _pending.GetValueOrDefault(rel) | flags;
         }

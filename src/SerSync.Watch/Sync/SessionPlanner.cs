@@ -15,8 +15,8 @@ public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraA
 /// along); recursion is left to the watcher, which lists new directories itself, so the exclude
 /// rule applies to every path exactly as it does to events;</item>
 /// <item>paths gone locally are removed with rsync's delete semantics for exactly those paths: one
-/// -r --delete session of the root whose filter includes each path and its parent directories and
-/// excludes everything else (what is excluded is protected from deletion), like sersync's
+/// -r --delete session of the root whose filter includes each path, everything below it and its
+/// parent directories, and excludes everything else (what is excluded is protected from deletion), like sersync's
 /// <c>rsync -artuz -R --delete ./ --include=PATH --exclude=*</c>;</item>
 /// <item>rescans walk the directory; a mirror rescan (after an inotify overflow, with delete on)
 /// runs -r --delete on the directory, protecting what the exclude rule keeps out.</item>
@@ -96,7 +96,11 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
                 if (seen.Add(parent + "/"))
                     args.Add("--include=/" + EscapePattern(parent) + "/");
             if (seen.Add(rel))
+            {
+                // The path and all below it: an excluded child would protect a directory from deletion.
                 args.Add("--include=/" + EscapePattern(rel));
+                args.Add("--include=/" + EscapeWildcards(rel) + "/**");
+            }
         }
         args.Add("--exclude=*");
         return args;
@@ -113,7 +117,7 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
         {
             foreach (string parent in Parents(dir))
                 args.Add("--include=/" + EscapePattern(parent) + "/");
-            args.Add("--include=/" + EscapePattern(dir) + "/***");
+            args.Add("--include=/" + EscapeWildcards(dir) + "/***");
             args.Add("--exclude=*");
         }
         return new PlannedSession("mirror", args, null, 1);
@@ -128,10 +132,12 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
 
     /// <summary>An rsync filter pattern matching exactly <paramref name="name"/>: a pattern with a
     /// wildcard character is matched with backslash escapes, one without is matched literally.</summary>
-    public static string EscapePattern(string name)
+    public static string EscapePattern(string name) =>
+        name.IndexOfAny(['*', '?', '[']) < 0 ? name : EscapeWildcards(name);
+
+    /// <summary><paramref name="name"/> escaped for a pattern that has wildcards of its own.</summary>
+    public static string EscapeWildcards(string name)
     {
-        if (name.IndexOfAny(['*', '?', '[']) < 0)
-            return name;
         var sb = new StringBuilder(name.Length + 8);
         foreach (char c in name)
         {
