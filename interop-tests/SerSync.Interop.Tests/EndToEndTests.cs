@@ -131,4 +131,43 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         Assert.Contains("fail queue: resuming", second.Output);
         await Convergence.WaitAsync(source, target, Deadline, () => second.Output, daemon.Compare);
     }
+
+    [Fact]
+    public async Task EveryLocalpathReachesEveryRemoteInParallel()
+    {
+        using var temp = new TempDir();
+        string web = temp.Sub("web");
+        string logs = temp.Sub("logs");
+        string webCopyA = temp.Sub("web-a");
+        string webCopyB = temp.Sub("web-b");
+        string logsCopy = temp.Sub("logs-copy");
+        await using var stock = await StockDaemon.StartAsync(RsyncPeers.DebianRsync, [new DaemonModule("weba", webCopyA), new DaemonModule("logs", logsCopy)]);
+        await using var net = await NetRsyncDaemon.StartAsync([new DaemonModule("webb", webCopyB)]);
+        // The two daemons listen on different ports, so each <remote ip> carries its own port.
+        string config = temp.File("confxml.xml");
+        File.WriteAllText(config, $"""
+            <head version="2.5">
+                <settle ms="50"/>
+                <inotify><delete start="true"/></inotify>
+                <sersync>
+                    <localpath watch="{web}">
+                        <remote ip="127.0.0.1:{stock.Port}" name="weba"/>
+                        <remote ip="127.0.0.1:{net.Port}" name="webb"/>
+                    </localpath>
+                    <localpath watch="{logs}">
+                        <remote ip="127.0.0.1:{stock.Port}" name="logs"/>
+                    </localpath>
+                    <rsync><commonParams params="-artu"/></rsync>
+                </sersync>
+            </head>
+            """);
+        await using var watcher = await WatcherProcess.StartAsync(config);
+        Write(Path.Combine(web, "index.html"), "<html/>\n");
+        Write(Path.Combine(web, "img/logo.txt"), "logo\n");
+        Write(Path.Combine(logs, "today.log"), "line\n");
+        var stockCompare = Convergence.Compare with { CompareDirectoryTimes = false };
+        await Convergence.WaitAsync(web, webCopyA, Deadline, () => watcher.Output, stockCompare);
+        await Convergence.WaitAsync(web, webCopyB, Deadline, () => watcher.Output);
+        await Convergence.WaitAsync(logs, logsCopy, Deadline, () => watcher.Output, stockCompare);
+    }
 }

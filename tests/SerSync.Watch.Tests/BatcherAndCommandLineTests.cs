@@ -76,6 +76,8 @@ public class BatcherAndCommandLineTests
         var rsync = new RsyncSettings { AuthEnabled = true, AuthUser = "rsync", PasswordFile = "/p", Port = 874 };
         Assert.Equal("rsync://rsync@10.0.0.2:874/www/", RemotePusher.DestinationUrl(new RemoteTarget("10.0.0.2", "www"), rsync));
         Assert.Equal("rsync://[::1]/www/", RemotePusher.DestinationUrl(new RemoteTarget("::1", "www"), new RsyncSettings()));
+        Assert.Equal("rsync://rsync@10.0.0.3:9873/www/", RemotePusher.DestinationUrl(new RemoteTarget("10.0.0.3:9873", "www"), rsync));
+        Assert.Equal("rsync://[::1]:9873/www/", RemotePusher.DestinationUrl(new RemoteTarget("[::1]:9873", "www"), new RsyncSettings { Port = 874 }));
         var args = RemotePusher.CommandLine(["--from0"], rsync with { TimeoutSeconds = 100 }, "/src/", "rsync://h/m/");
         Assert.Equal(["-artuz", "--timeout=100", "--password-file=/p", "--from0", "/src/", "rsync://h/m/"], args);
     }

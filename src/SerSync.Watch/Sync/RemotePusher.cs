@@ -295,8 +295,12 @@ public sealed class RemotePusher
     public static string DestinationUrl(RemoteTarget remote, RsyncSettings rsync)
     {
         string user = rsync.AuthEnabled && !string.IsNullOrEmpty(rsync.AuthUser) ? rsync.AuthUser + "@" : "";
-        string host = remote.Host.Contains(':') && !remote.Host.StartsWith('[') ? $"[{remote.Host}]" : remote.Host;
-        string port = rsync.Port is { } p ? ":" + p : "";
+        // "host", "host:port" (a port of its own overrides userDefinedPort), "[v6]", "[v6]:port" or a bare IPv6 address.
+        string host = remote.Host;
+        bool ownPort = host.StartsWith('[') ? host.Contains("]:", StringComparison.Ordinal) : host.Count(c => c == ':') == 1;
+        if (!host.StartsWith('[') && host.Count(c => c == ':') > 1)
+            host = $"[{host}]";
+        string port = !ownPort && rsync.Port is { } p ? ":" + p : "";
         return $"rsync://{user}{host}{port}/{remote.Module.Trim('/')}/";
     }
 
