@@ -63,7 +63,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         if (commandLine.FullSyncFirst)
         {
             foreach (var pusher in allPushers)
-                pusher.Enqueue(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Rescan }, 0);
+                pusher.Enqueue(new Dictionary<string, ChangeFlags> { [""] = FullSyncFlags }, 0);
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -126,6 +126,10 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         Log.Info(Counters.Summary(queue.Depth, 0));
         return 0;
     }
+
+    /// <summary>-r pushes everything, with --delete when deletions are propagated at all
+    /// (sersync ran <c>rsync -artuz -R --delete ./ HOST::MODULE</c>).</summary>
+    private ChangeFlags FullSyncFlags => config.Events.Delete ? ChangeFlags.Rescan | ChangeFlags.Mirror : ChangeFlags.Rescan;
 
     private static async Task DrainAsync(RemotePusher pusher, CancellationToken deadline)
     {

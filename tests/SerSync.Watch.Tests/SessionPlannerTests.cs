@@ -81,8 +81,11 @@ public sealed class SessionPlannerTests : IDisposable
         Touch("d/e/skip.php");
         Touch("d/e/keep.txt");
         var planner = new SessionPlanner(_root, new PathFilter([@"(.*)\.php"]), []);
-        var mirror = Assert.Single(planner.Plan(new Dictionary<string, ChangeFlags> { ["d/e"] = ChangeFlags.Mirror }));
-        Assert.Equal(["-r", "--delete", "--exclude=/d/e/skip.php", "--include=/d/", "--include=/d/e/***", "--exclude=*"], mirror.ExtraArgs);
+        var sessions = planner.Plan(new Dictionary<string, ChangeFlags> { ["d/e"] = ChangeFlags.Mirror });
+        Assert.Equal(["d/e", "d/e/keep.txt"], Assert.Single(sessions, s => s.Purpose == "update").FilesFrom);
+        var mirror = Assert.Single(sessions, s => s.Purpose == "mirror");
+        Assert.Equal(["-r", "--delete", "--existing", "--ignore-existing", "--exclude=/d/e/skip.php", "--include=/d/", "--include=/d/e/***", "--exclude=*"], mirror.ExtraArgs);
+        Assert.Null(mirror.FilesFrom);
     }
 
     private static Arbitrary<string[]> RelativePaths() =>

@@ -18,8 +18,8 @@ public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraA
 /// -r --delete session of the root whose filter includes each path, everything below it and its
 /// parent directories, and excludes everything else (what is excluded is protected from deletion), like sersync's
 /// <c>rsync -artuz -R --delete ./ --include=PATH --exclude=*</c>;</item>
-/// <item>rescans walk the directory; a mirror rescan (after an inotify overflow, with delete on)
-/// runs -r --delete on the directory, protecting what the exclude rule keeps out.</item>
+/// <item>rescans walk the directory; a mirror rescan (-r or an inotify overflow, with delete on) also
+/// runs a delete-only -r --delete session on the directory, protecting what the exclude rule keeps out.</item>
 /// </list>
 /// </summary>
 public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList<string> crontabExcludes)
@@ -36,9 +36,9 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
         {
             if ((flags & ChangeFlags.Mirror) != 0)
                 mirrors.Add(rel);
-            else if ((flags & ChangeFlags.Crontab) != 0)
+            if ((flags & ChangeFlags.Crontab) != 0)
                 Walk(rel, crontab, excluded: null);
-            else if ((flags & ChangeFlags.Rescan) != 0)
+            else if ((flags & (ChangeFlags.Rescan | ChangeFlags.Mirror)) != 0)
                 Walk(rel, updates, excluded: null);
 
             if (rel.Length == 0 || (flags & (ChangeFlags.Update | ChangeFlags.MayRemove)) == 0)
@@ -106,9 +106,12 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
         return args;
     }
 
+    /// <summary>Deletes what the remote has under <paramref name="dir"/> and the source does not, and
+    /// nothing else: --existing with --ignore-existing transfers no file at all (the walk's own list
+    /// does that, through the exclude rule), and the names the rule keeps out are protected.</summary>
     private PlannedSession MirrorSession(string dir)
     {
-        var args = new List<string> { "-r", "--delete" };
+        var args = new List<string> { "-r", "--delete", "--existing", "--ignore-existing" };
         var excluded = new List<string>();
         Walk(dir, included: null, excluded);
         foreach (string rel in excluded)
