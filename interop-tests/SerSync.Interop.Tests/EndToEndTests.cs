@@ -170,4 +170,37 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         await Convergence.WaitAsync(web, webCopyB, Deadline, () => watcher.Output);
         await Convergence.WaitAsync(logs, logsCopy, Deadline, () => watcher.Output, stockCompare);
     }
+
+    /// <summary>A stopped watcher misses more events than inotify queues (16384 by default): the
+    /// overflow triggers a rescan that pushes what was created and removes what was deleted.</summary>
+    [Fact]
+    public async Task AQueueOverflowIsCoveredByARescan()
+    {
+        using var temp = new TempDir();
+        string source = temp.Sub("src");
+        string target = temp.Sub("dst");
+        for (int i = 0; i < 50; i++)
+            Write(Path.Combine(source, $"old/f{i}.txt"), $"old {i}\n");
+        Directory.CreateDirectory(Path.Combine(source, "flood"));
+        await using var daemon = await RemoteDaemon.StartAsync(RemoteDaemon.Stock, new DaemonModule("mod", target));
+        var setup = new WatchSetup(source, daemon.Port);
+        await using var watcher = await WatcherProcess.StartAsync(setup.WriteTo(temp), ["-r"]);
+        await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
+
+        int limit = int.Parse(File.ReadAllText("/proc/sys/fs/inotify/max_queued_events").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(0, Signals.Kill(watcher.ProcessId, Signals.SigStop));
+        try
+        {
+            TempDir.DeleteTree(Path.Combine(source, "old"));
+            // Each file is a create and a close-write: more events than the queue holds.
+            for (int i = 0; i < limit / 2 + 500; i++)
+                File.WriteAllText(Path.Combine(source, "flood", $"f{i}"), "x");
+        }
+        finally
+        {
+            Assert.Equal(0, Signals.Kill(watcher.ProcessId, Signals.SigCont));
+        }
+        await watcher.WaitForOutputAsync("inotify queue overflowed", Deadline);
+        await Convergence.WaitAsync(source, target, TimeSpan.FromSeconds(120), () => watcher.Output, daemon.Compare);
+    }
 }

@@ -35,6 +35,8 @@ public sealed class WatcherProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    public int ProcessId => _process.Id;
+
     public static async Task<WatcherProcess> StartAsync(string configPath, IEnumerable<string>? extraArgs = null, IDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(AppHost)
@@ -113,6 +115,8 @@ public sealed class WatcherProcess : IAsyncDisposable
 internal static partial class Signals
 {
     public const int SigTerm = 15;
+    public const int SigStop = 19;
+    public const int SigCont = 18;
 
     [LibraryImport("libc", EntryPoint = "kill")]
     public static partial int Kill(int pid, int signal);

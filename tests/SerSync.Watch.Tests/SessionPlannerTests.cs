@@ -88,6 +88,18 @@ public sealed class SessionPlannerTests : IDisposable
         Assert.Null(mirror.FilesFrom);
     }
 
+    [Fact]
+    public void CrontabPushesEverythingWithItsOwnExcludes()
+    {
+        Touch("a/one.txt");
+        Touch("info/x.txt");
+        var planner = new SessionPlanner(_root, PathFilter.None, ["*.php", "info/*"]);
+        var crontab = Assert.Single(planner.Plan(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Crontab }));
+        Assert.Equal("crontab", crontab.Purpose);
+        Assert.Equal(["--exclude=*.php", "--exclude=info/*"], crontab.ExtraArgs);
+        Assert.Equal(["a", "a/one.txt", "info", "info/x.txt"], crontab.FilesFrom);
+    }
+
     private static Arbitrary<string[]> RelativePaths() =>
         Gen.Choose(1, 4).SelectMany(n => Gen.Elements("a", "b", "c").ArrayOf(n)).Select(parts => string.Join("/", parts)).ArrayOf().ToArbitrary();
 
