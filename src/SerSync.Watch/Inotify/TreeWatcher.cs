@@ -79,12 +79,22 @@ public sealed class TreeWatcher : IDisposable
             int length = ReadEvents();
             if (length <= 0)
                 continue;
-            lock (_gate)
+            try
             {
-                Dispatch(length);
-                // A rename's two halves may straddle two reads: give the second half a moment.
-                if (_movesFrom.Count > 0 && !WaitReadable(PairWaitMs))
-                    FinishUnpairedMoves();
+                lock (_gate)
+                {
+                    Dispatch(length);
+                    // A rename's two halves may straddle two reads: give the second half a moment.
+                    if (_movesFrom.Count > 0 && !WaitReadable(PairWaitMs))
+                        FinishUnpairedMoves();
+                }
+            }
+            catch (Exception ex)
+            {
+                // Whatever went wrong with these events, a rescan covers them; watching goes on.
+                Log.Error($"handling inotify events failed ({ex.GetType().Name}: {ex.Message}); rescanning every watched tree");
+                for (int i = 0; i < _roots.Count; i++)
+                    _sink.Report(i, "", ChangeFlags.Rescan);
             }
         }
     }

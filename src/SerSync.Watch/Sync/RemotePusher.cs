@@ -157,6 +157,12 @@ public sealed class RemotePusher
             {
                 ok = await PushAsync(work, since, retrying);
             }
+            catch (Exception ex)
+            {
+                // Unexpected, but the batch must not be lost with it: it is retried like any failure.
+                Log.Error($"push {Name}: {ex.GetType().Name}: {ex.Message}");
+                ok = false;
+            }
             finally
             {
                 _workers.Release();
