@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using NetRsync.SerSync.Config;
 using NetRsync.SerSync.Inotify;
 using NetRsync.SerSync.Plugins;
@@ -10,6 +11,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
 {
     private static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DrainDeadline = TimeSpan.FromSeconds(10);
+    private const int SigUsr1 = 10;
 
     public async Task<int> RunAsync(CancellationToken cancel)
     {
@@ -83,7 +85,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
                 for (int i = 0; i < roots.Count; i++)
                 {
                     watcher.Rewatch(i);
-                    batcher.Report(i, "", ChangeFlags.Rescan);
+                    batcher.Report(i, "", FullSyncFlags);
                 }
             }, stop.Token),
         };
@@ -96,6 +98,13 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
                     pusher.Enqueue(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Crontab }, 0);
             }, stop.Token));
         }
+
+        // kill -USR1 prints the counters on demand.
+        using var statusSignal = PosixSignalRegistration.Create((PosixSignal)SigUsr1, ctx =>
+        {
+            ctx.Cancel = true;
+            Log.Info(Counters.Summary(queue.Depth, watcher.WatchCount));
+        });
 
         Log.Info($"netsersync ready: watching {watcher.WatchCount} directories under {string.Join(", ", roots)}; " +
             (pushing ? $"pushing to {string.Join(", ", allPushers.Select(p => p.Remote.Key).Distinct())}" : $"plugin {commandLine.PluginOnly} only") +
