@@ -6,7 +6,7 @@ using System.Text;
 
 // netsersync end to end on loopback: close-write to complete-on-target latency at a steady change
 // rate, and the sustained rate of small-file creations without loss.
-//   sersync-bench [--daemon stock|netrsyncd] [--rate 100] [--seconds 10] [--burst-rates 500,1000,2000] [--settle 50]
+//   sersync-bench [--daemon stock|netrsyncd] [--rate 100] [--seconds 10] [--burst-rates 500,1000,2000] [--settle 50] [--nodelay yes]
 var settings = BenchSettings.Parse(args);
 string work = Directory.CreateTempSubdirectory("sersync-bench-").FullName;
 try
@@ -14,7 +14,7 @@ try
     string source = Directory.CreateDirectory(Path.Combine(work, "src")).FullName;
     string target = Directory.CreateDirectory(Path.Combine(work, "dst")).FullName;
     int port = FreePort();
-    using var daemon = StartDaemon(settings.Daemon, work, target, port);
+    using var daemon = StartDaemon(settings.Daemon, work, target, port, settings.NoDelay);
     await WaitForPortAsync(port, daemon);
     string config = Path.Combine(work, "confxml.xml");
     File.WriteAllText(config, $"""
@@ -31,7 +31,7 @@ try
     using var watcher = Start(Path.Combine(AppContext.BaseDirectory, "netsersync"), ["--no-detach", "-o", config], out var watcherLog);
     await WaitForAsync(() => watcherLog.ToString().Contains("netsersync ready"), TimeSpan.FromSeconds(30), "netsersync to be ready");
 
-    Console.WriteLine($"daemon: {settings.Daemon}, settle window {settings.SettleMs} ms, {Environment.ProcessorCount} cores");
+    Console.WriteLine($"daemon: {settings.Daemon}{(settings.NoDelay ? " with socket options = TCP_NODELAY" : "")}, settle window {settings.SettleMs} ms, {Environment.ProcessorCount} cores");
     var latencies = await MeasureLatencyAsync(source, target, settings.Rate, settings.Seconds);
     latencies.Sort();
     Console.WriteLine($"latency at {settings.Rate} changes/s for {settings.Seconds} s ({latencies.Count} files): " +
@@ -156,10 +156,12 @@ static async Task<(double LagP50, double LagP99, double LagMax, TimeSpan Converg
 
 static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
-static Process StartDaemon(string kind, string work, string target, int port)
+static Process StartDaemon(string kind, string work, string target, int port, bool noDelay)
 {
     string config = Path.Combine(work, "rsyncd.conf");
-    File.WriteAllText(config, $"use chroot = no\nuid = 0\ngid = 0\nlog file = {Path.Combine(work, "rsyncd.log")}\npid file = {Path.Combine(work, "rsyncd.pid")}\n[mod]\n    path = {target}\n    read only = no\n");
+    // "socket options = TCP_NODELAY" stops the daemon's Nagle delay from meeting the client's delayed ACK.
+    string socketOptions = noDelay ? "socket options = TCP_NODELAY\n" : "";
+    File.WriteAllText(config, $"use chroot = no\nuid = 0\ngid = 0\n{socketOptions}log file = {Path.Combine(work, "rsyncd.log")}\npid file = {Path.Combine(work, "rsyncd.pid")}\n[mod]\n    path = {target}\n    read only = no\n");
     return kind == "stock"
         ? Start("rsync", ["--daemon", "--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"], out _)
         : Start(Path.Combine(AppContext.BaseDirectory, "netrsyncd"), ["--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"], out _);
@@ -220,7 +222,7 @@ static int FreePort()
     return port;
 }
 
-internal sealed record BenchSettings(string Daemon, int Rate, int Seconds, int[] BurstRates, int SettleMs)
+internal sealed record BenchSettings(string Daemon, int Rate, int Seconds, int[] BurstRates, int SettleMs, bool NoDelay = false)
 {
     public static BenchSettings Parse(string[] args)
     {
@@ -234,6 +236,7 @@ internal sealed record BenchSettings(string Daemon, int Rate, int Seconds, int[]
                 "--seconds" => s with { Seconds = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--burst-rates" => s with { BurstRates = args[i + 1].Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray() },
                 "--settle" => s with { SettleMs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--nodelay" => s with { NoDelay = args[i + 1] == "yes" },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
         }
