@@ -276,8 +276,17 @@ public sealed class RemotePusher
     }
 
     /// <summary>The commonParams parsed as rsync parses its command line, plus the session's own arguments.</summary>
-    public RsyncOptions BuildOptions(IEnumerable<string> extra) =>
-        OptionParser.Parse(CommandLine(extra, _rsync, _root + "/", DestinationUrl()), "netsersync");
+    public RsyncOptions BuildOptions(IEnumerable<string> extra)
+    {
+        var options = OptionParser.Parse(CommandLine(extra, _rsync, _root + "/", DestinationUrl()), "netsersync");
+        // A host that is off drops SYNs; without a bound each retry would hang in connect for minutes.
+        if (options.ConnectTimeout == 0)
+            options.ConnectTimeout = DefaultConnectTimeoutSeconds;
+        return options;
+    }
+
+    /// <summary>The --contimeout used unless commonParams sets one.</summary>
+    public const int DefaultConnectTimeoutSeconds = 30;
 
     public static List<string> CommandLine(IEnumerable<string> extra, RsyncSettings rsync, string source, string destination)
     {
