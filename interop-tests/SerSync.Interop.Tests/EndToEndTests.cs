@@ -57,6 +57,11 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(source, "hello.txt"), "short\n");
         File.Delete(Path.Combine(source, "existing/old.txt"));
         File.Delete(Path.Combine(source, "link"));
+        // A directory replaced by a file of the same name, and a file by a directory.
+        TempDir.DeleteTree(Path.Combine(source, "fresh/sub2"));
+        Write(Path.Combine(source, "fresh/sub2"), "now a file\n");
+        File.Delete(Path.Combine(source, "fresh/sub0/file0.txt"));
+        Write(Path.Combine(source, "fresh/sub0/file0.txt/inner.txt"), "now a folder\n");
         await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, compare);
         output.WriteLine(watcher.Output);
     }

@@ -41,6 +41,7 @@ public sealed class SessionPlannerTests : IDisposable
 
         var update = Assert.Single(sessions, s => s.Purpose == "update");
         Assert.Equal(["keep/a.txt", "new", "new/deep/b.txt"], update.FilesFrom);
+        Assert.Equal(["--force"], update.ExtraArgs);
         var remove = Assert.Single(sessions, s => s.Purpose == "remove");
         Assert.Equal(["-r", "--delete", "--include=/gone", "--include=/gone/**", "--exclude=*"], remove.ExtraArgs);
     }
@@ -96,7 +97,7 @@ public sealed class SessionPlannerTests : IDisposable
         var planner = new SessionPlanner(_root, PathFilter.None, ["*.php", "info/*"]);
         var crontab = Assert.Single(planner.Plan(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Crontab }));
         Assert.Equal("crontab", crontab.Purpose);
-        Assert.Equal(["--exclude=*.php", "--exclude=info/*"], crontab.ExtraArgs);
+        Assert.Equal(["--force", "--exclude=*.php", "--exclude=info/*"], crontab.ExtraArgs);
         Assert.Equal(["a", "a/one.txt", "info", "info/x.txt"], crontab.FilesFrom);
     }
 

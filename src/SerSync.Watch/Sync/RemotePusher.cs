@@ -229,7 +229,9 @@ public sealed class RemotePusher
                 var output = new LogOutput(Name);
                 var client = new RsyncClient(options, output);
                 var result = await client.PushAsync([_root + "/"], DestinationUrl());
-                if (result.ExitCode is not (ExitCodes.Ok or ExitCodes.Vanished))
+                // A path that vanished between the listing and the send has its own event on the way.
+                bool vanishedOnly = result.ExitCode == ExitCodes.Partial && output.OnlyVanished;
+                if (result.ExitCode is not (ExitCodes.Ok or ExitCodes.Vanished) && !vanishedOnly)
                 {
                     Log.Error($"push {Name} ({session.Purpose}): rsync exit code {result.ExitCode}{output.LastError}");
                     allOk = false;
@@ -322,14 +324,39 @@ public sealed class RemotePusher
     /// <summary>What the daemon says during a push, in the log.</summary>
     private sealed class LogOutput(string name) : IRsyncOutput
     {
+        private int _errors;
+        private int _vanished;
+
         public string LastError { get; private set; } = "";
+
+        /// <summary>True when every error was a source path gone before it could be sent.</summary>
+        public bool OnlyVanished => _errors > 0 && _vanished == _errors;
 
         public void Info(string text) => Log.Debug($"{name}: {text.TrimEnd()}");
 
         public void Error(string text)
         {
-            LastError = ": " + text.TrimEnd();
-            Log.Error($"{name}: {text.TrimEnd()}");
+            string line = text.TrimEnd();
+            // rsync's closing summary repeats the exit code; only the lines before it say what failed.
+            if (!line.StartsWith("rsync error:", StringComparison.Ordinal))
+                _errors++;
+            else if (_errors > 0 && _vanished == _errors)
+            {
+                Log.Debug($"{name}: {line}");
+                return;
+            }
+            if (IsVanished(line))
+            {
+                _vanished++;
+                Log.Info($"{name}: {line} (gone meanwhile; its own event follows)");
+                return;
+            }
+            LastError = ": " + line;
+            Log.Error($"{name}: {line}");
         }
+
+        public static bool IsVanished(string line) =>
+            (line.Contains("link_stat", StringComparison.Ordinal) && line.Contains("No such file or directory", StringComparison.Ordinal))
+            || line.Contains("file has vanished", StringComparison.Ordinal);
     }
 }

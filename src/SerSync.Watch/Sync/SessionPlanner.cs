@@ -49,10 +49,11 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
                 removals.Add(rel);
         }
 
+        // --force: a directory replaced by a file of the same name must go remotely even with deletions off.
         if (updates.Count > 0)
-            sessions.Add(new PlannedSession("update", [], updates.Order(StringComparer.Ordinal).ToList(), updates.Count));
+            sessions.Add(new PlannedSession("update", ["--force"], updates.Order(StringComparer.Ordinal).ToList(), updates.Count));
         if (crontab.Count > 0)
-            sessions.Add(new PlannedSession("crontab", crontabExcludes.Select(e => "--exclude=" + e).ToList(), crontab.Order(StringComparer.Ordinal).ToList(), crontab.Count));
+            sessions.Add(new PlannedSession("crontab", ["--force", .. crontabExcludes.Select(e => "--exclude=" + e)], crontab.Order(StringComparer.Ordinal).ToList(), crontab.Count));
         if (removals.Count > 0)
         {
             var outermost = Outermost(removals);
