@@ -208,4 +208,28 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         await watcher.WaitForOutputAsync("inotify queue overflowed", Deadline);
         await Convergence.WaitAsync(source, target, TimeSpan.FromSeconds(120), () => watcher.Output, daemon.Compare);
     }
+
+    [Theory]
+    [MemberData(nameof(Daemons))]
+    public async Task AuthUsersLogInWithThePasswordFile(string kind)
+    {
+        using var temp = new TempDir();
+        string source = temp.Sub("src");
+        string target = temp.Sub("dst");
+        string passwordFile = temp.File("user.pass");
+        StockDaemon.WriteSecretFile(passwordFile, "wrong\n");
+        var module = new DaemonModule("mod", target) { AuthUsers = "backup", Secrets = [("backup", "s3cret")] };
+        await using var daemon = await RemoteDaemon.StartAsync(kind, module);
+        var setup = new WatchSetup(source, daemon.Port) { Auth = ("backup", passwordFile), FailLog = temp.File("fail.jsonl") };
+        await using var watcher = await WatcherProcess.StartAsync(setup.WriteTo(temp));
+
+        // A wrong password fails the push; the change waits in the queue.
+        Write(Path.Combine(source, "secret/file.txt"), "for authorised eyes\n");
+        await watcher.WaitForOutputAsync("queued, retry in", Deadline);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(target));
+
+        // Fixed, the retry gets through.
+        StockDaemon.WriteSecretFile(passwordFile, "s3cret\n");
+        await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
+    }
 }

@@ -51,6 +51,7 @@ public sealed record WatchSetup(string Source, int Port, string Module = "mod")
     public string[] Excludes { get; init; } = [];
     public int SettleMs { get; init; } = 50;
     public bool Debug { get; init; }
+    public (string User, string PasswordFile)? Auth { get; init; }
 
     public string Xml()
     {
@@ -80,7 +81,7 @@ public sealed record WatchSetup(string Source, int Port, string Module = "mod")
                     </localpath>
                     <rsync>
                         <commonParams params="{Esc(Params)}"/>
-                        <auth start="false" users="root" passwordfile="/etc/rsync.pas"/>
+                        <auth start="{Bool(Auth is not null)}" users="{Esc(Auth?.User ?? "root")}" passwordfile="{Esc(Auth?.PasswordFile ?? "/etc/rsync.pas")}"/>
                         <userDefinedPort start="true" port="{Port}"/>
                         <timeout start="true" time="60"/>
                         <ssh start="false"/>
