@@ -28,13 +28,22 @@ public sealed class TreeWatcher : IDisposable
     private readonly Dictionary<uint, PendingMove> _movesFrom = [];
     private readonly byte[] _buffer = GC.AllocateArray<byte>(BufferSize, pinned: true);
     private readonly Lock _gate = new();
+    private readonly int _watchBudget;
 
     private sealed record WatchedDir(int Root, string Rel);
 
     private readonly record struct PendingMove(int Root, string Rel, bool IsDir);
 
     public TreeWatcher(IReadOnlyList<string> roots, PathFilter filter, EventSwitches switches, IChangeSink sink)
+        : this(roots, filter, switches, sink, int.MaxValue)
     {
+    }
+
+    /// <summary>With <paramref name="watchBudget"/>, watches beyond that count fail as they do at
+    /// fs.inotify.max_user_watches (ENOSPC).</summary>
+    internal TreeWatcher(IReadOnlyList<string> roots, PathFilter filter, EventSwitches switches, IChangeSink sink, int watchBudget)
+    {
+        _watchBudget = watchBudget;
         _roots = roots;
         _filter = filter;
         _switches = switches;
@@ -292,7 +301,8 @@ public sealed class TreeWatcher : IDisposable
         {
             string dirRel = pending.Pop();
             string full = dirRel.Length == 0 ? _roots[root] : _roots[root] + "/" + dirRel;
-            if (!AddWatch(root, dirRel, full))
+            // Past the watch limit the folder is still listed and pushed; the periodic rescan covers its later changes.
+            if (!AddWatch(root, dirRel, full) && !WatchLimitHit)
                 continue;
             IEnumerable<FileSystemInfo> entries;
             try
@@ -328,10 +338,11 @@ public sealed class TreeWatcher : IDisposable
 
     private bool AddWatch(int root, string rel, string full)
     {
-        int wd = InotifyNative.AddWatch(_fd, full, _mask);
+        bool overBudget = _byWd.Count >= _watchBudget && !_byPath.ContainsKey((root, rel));
+        int wd = overBudget ? -1 : InotifyNative.AddWatch(_fd, full, _mask);
         if (wd < 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
+            int errno = overBudget ? ENOSPC : Marshal.GetLastPInvokeError();
             if (errno == ENOSPC)
             {
                 Interlocked.Increment(ref Counters.WatchLimitHits);
