@@ -20,7 +20,8 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         var roots = config.Watches.Select(w => w.Path).ToList();
         bool pushing = commandLine.PluginOnly is null;
 
-        using var queue = FailQueue.Open(config.FailLogPath);
+        // Plugin-only runs push nothing, so they leave the push queue to the pushing runs.
+        using var queue = FailQueue.Open(pushing ? config.FailLogPath : null);
         var workers = new SemaphoreSlim(commandLine.Workers);
         var retryCap = TimeSpan.FromMinutes(Math.Min(1, config.FailRetryMinutes));
         var pushers = new List<RemotePusher>[roots.Count];

@@ -35,6 +35,7 @@ public sealed class RemotePusher
     private long _failedSince;
     private DateTime _retryDue;
     private TimeSpan _backoff = FirstBackoff;
+    private bool _running;
 
     public RemotePusher(string root, RemoteTarget remote, RsyncSettings rsync, PathFilter filter, IReadOnlyList<string> crontabExcludes,
         FailQueue queue, SemaphoreSlim workers, TimeSpan retryCap)
@@ -90,8 +91,6 @@ public sealed class RemotePusher
                 return _pending.Count == 0 && _failed is null && !_running;
         }
     }
-
-    private bool _running;
 
     public async Task RunAsync(CancellationToken cancel)
     {
