@@ -96,7 +96,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             {
                 Log.Info("crontab: full sync of every watched directory");
                 foreach (var pusher in allPushers)
-                    pusher.Enqueue(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Crontab }, 0);
+                    pusher.Enqueue(new Dictionary<string, ChangeFlags> { [""] = FullSyncFlags | ChangeFlags.Crontab }, 0);
             }, stop.Token));
         }
 
@@ -137,8 +137,8 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         return 0;
     }
 
-    /// <summary>-r pushes everything, with --delete when deletions are propagated at all
-    /// (sersync ran <c>rsync -artuz -R --delete ./ HOST::MODULE</c>).</summary>
+    /// <summary>-r and crontab runs push everything, with --delete when deletions are propagated at all,
+    /// as sersync's <c>rsync PARAMS -R [--delete] ./ HOST::MODULE</c> did.</summary>
     private ChangeFlags FullSyncFlags => config.Events.Delete ? ChangeFlags.Rescan | ChangeFlags.Mirror : ChangeFlags.Rescan;
 
     private static async Task DrainAsync(RemotePusher pusher, CancellationToken deadline)

@@ -101,6 +101,17 @@ public sealed class SessionPlannerTests : IDisposable
         Assert.Equal(["a", "a/one.txt", "info", "info/x.txt"], crontab.FilesFrom);
     }
 
+    [Fact]
+    public void CrontabWithDeletionsAlsoMirrorsWithItsExcludes()
+    {
+        Touch("a/one.txt");
+        var planner = new SessionPlanner(_root, PathFilter.None, ["*.php"]);
+        var sessions = planner.Plan(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Crontab | ChangeFlags.Rescan | ChangeFlags.Mirror });
+        Assert.Equal(["a", "a/one.txt"], Assert.Single(sessions, s => s.Purpose == "crontab").FilesFrom);
+        Assert.Equal(["-r", "--delete", "--existing", "--ignore-existing", "--exclude=*.php"], Assert.Single(sessions, s => s.Purpose == "mirror").ExtraArgs);
+        Assert.DoesNotContain(sessions, s => s.Purpose == "update");
+    }
+
     private static Arbitrary<string[]> RelativePaths() =>
         Gen.Choose(1, 4).SelectMany(n => Gen.Elements("a", "b", "c").ArrayOf(n)).Select(parts => string.Join("/", parts)).ArrayOf().ToArbitrary();
 

@@ -16,8 +16,9 @@ public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraA
 /// rule applies to every path exactly as it does to events;</item>
 /// <item>paths gone locally are removed with rsync's delete semantics for exactly those paths: one
 /// -r --delete session of the root whose filter includes each path, everything below it and its
-/// parent directories, and excludes everything else (what is excluded is protected from deletion), like sersync's
-/// <c>rsync -artuz -R --delete ./ --include=PATH --exclude=*</c>;</item>
+/// parent directories, and excludes everything else (what is excluded is protected from deletion), as
+/// sersync's <c>rsync -artuz -R --delete ./ --include=DIR/ --include=DIR/NAME --exclude=*</c> did, but
+/// anchored at the root;</item>
 /// <item>rescans walk the directory; a mirror rescan (-r or an inotify overflow, with delete on) also
 /// runs a delete-only -r --delete session on the directory, protecting what the exclude rule keeps out.</item>
 /// </list>
@@ -31,11 +32,15 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
         var removals = new List<string>();
         var crontab = new HashSet<string>(StringComparer.Ordinal);
         var mirrors = new List<string>();
+        bool crontabMirror = false;
 
         foreach (var (rel, flags) in paths)
         {
             if ((flags & ChangeFlags.Mirror) != 0)
+            {
                 mirrors.Add(rel);
+                crontabMirror |= (flags & ChangeFlags.Crontab) != 0;
+            }
             if ((flags & ChangeFlags.Crontab) != 0)
                 Walk(rel, crontab, excluded: null);
             else if ((flags & (ChangeFlags.Rescan | ChangeFlags.Mirror)) != 0)
@@ -60,7 +65,7 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
             sessions.Add(new PlannedSession("remove", RemovalArgs(outermost), null, outermost.Count));
         }
         foreach (string dir in Outermost(mirrors))
-            sessions.Add(MirrorSession(dir));
+            sessions.Add(MirrorSession(dir, crontabMirror ? crontabExcludes : []));
         return sessions;
     }
 
@@ -110,9 +115,10 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
     /// <summary>Deletes what the remote has under <paramref name="dir"/> and the source does not, and
     /// nothing else: --existing with --ignore-existing transfers no file at all (the walk's own list
     /// does that, through the exclude rule), and the names the rule keeps out are protected.</summary>
-    private PlannedSession MirrorSession(string dir)
+    private PlannedSession MirrorSession(string dir, IReadOnlyList<string> extraExcludes)
     {
         var args = new List<string> { "-r", "--delete", "--existing", "--ignore-existing" };
+        args.AddRange(extraExcludes.Select(e => "--exclude=" + e));
         var excluded = new List<string>();
         Walk(dir, included: null, excluded);
         foreach (string rel in excluded)
