@@ -58,15 +58,20 @@ public sealed class DeploymentTests
         Write(Path.Combine(source, "a/b/c/new.txt"), "new\n");
         File.AppendAllText(Path.Combine(source, "before.txt"), "appended\n");
         Write(Path.Combine(source, "r/old-name.txt"), "rename me\n");
-        File.Move(Path.Combine(source, "r/old-name.txt"), Path.Combine(source, "r/new-name.txt"));
-        await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
-
-        // <delete start="false">: a deletion stays on the target.
-        File.Delete(Path.Combine(source, "a/b/c/new.txt"));
-        Write(Path.Combine(source, "marker.txt"), "after the delete\n");
+        Write(Path.Combine(source, "r/quick.txt"), "renamed at once\n");
+        File.Move(Path.Combine(source, "r/quick.txt"), Path.Combine(source, "r/quick-renamed.txt"));
         await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output,
-            daemon.Compare with { CompareDirectoryTimes = false, Exclude = p => p == "a/b/c/new.txt" });
-        Assert.True(File.Exists(Path.Combine(target, "a/b/c/new.txt")), "a deletion was pushed although <delete start=\"false\">");
+            daemon.Compare with { Exclude = p => p == "r/quick.txt" });
+
+        // <delete start="false">: neither a deletion nor the old name of a rename leaves the target.
+        File.Delete(Path.Combine(source, "a/b/c/new.txt"));
+        File.Move(Path.Combine(source, "r/old-name.txt"), Path.Combine(source, "r/new-name.txt"));
+        Write(Path.Combine(source, "marker.txt"), "after the delete\n");
+        string[] kept = ["a/b/c/new.txt", "r/old-name.txt"];
+        await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output,
+            daemon.Compare with { CompareDirectoryTimes = false, Exclude = kept.Contains });
+        foreach (string path in kept)
+            Assert.True(File.Exists(Path.Combine(target, path)), $"{path} was removed from the target although <delete start=\"false\">");
     }
 
     [Theory]

@@ -242,7 +242,7 @@ public sealed class TreeWatcher : IDisposable
             _sink.Report(root, rel, ChangeFlags.Update);
     }
 
-    /// <summary>The old half of a rename: the name is gone remotely (moveFrom), and a directory's
+    /// <summary>The old half of a rename: the name goes remotely (moveFrom, with delete), and a directory's
     /// watches leave with it, or follow it when it lands in a watched tree (re-adding a watched
     /// directory returns its old descriptor, which then carries the new name).</summary>
     private void MovedOut(PendingMove from, (int Root, string Rel, bool IsDir)? landing)
@@ -269,7 +269,8 @@ public sealed class TreeWatcher : IDisposable
                 }
             }
         }
-        if (_switches.MoveFrom && !_filter.Excludes(from.Rel))
+        // As in sersync, nothing is ever removed remotely with <delete start="false">, renames included.
+        if (_switches.MoveFrom && _switches.Delete && !_filter.Excludes(from.Rel))
             _sink.Report(from.Root, from.Rel, ChangeFlags.MayRemove);
     }
 
