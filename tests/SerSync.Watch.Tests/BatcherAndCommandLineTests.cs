@@ -27,6 +27,21 @@ public class BatcherAndCommandLineTests
     }
 
     [Fact]
+    public void TooManyPathsCollapseIntoOneRescanThatKeepsRemovals()
+    {
+        var batches = new List<ChangeBatch>();
+        var batcher = new ChangeBatcher(1, TimeSpan.Zero, batches.Add);
+        batcher.Report(0, "gone", ChangeFlags.MayRemove);
+        for (int i = 0; i < ChangeBatcher.MaxPendingPaths; i++)
+            batcher.Report(0, "f" + i, ChangeFlags.Update);
+        batcher.Flush();
+        var batch = Assert.Single(batches);
+        Assert.True(batch.Paths.Count < 10, $"{batch.Paths.Count} entries kept");
+        Assert.Equal(ChangeFlags.Rescan | ChangeFlags.Mirror, batch.Paths[""]);
+        Assert.Equal(ChangeFlags.Rescan, ChangeBatcher.Collapse(new Dictionary<string, ChangeFlags> { ["a"] = ChangeFlags.Update }));
+    }
+
+    [Fact]
     public async Task ABatchFlushesWithinTheSettleWindowEvenUnderAStream()
     {
         var flushed = new TaskCompletionSource<ChangeBatch>(TaskCreationOptions.RunContinuationsAsynchronously);

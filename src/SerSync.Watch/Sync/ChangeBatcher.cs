@@ -48,8 +48,9 @@ public sealed class ChangeBatcher : IChangeSink
             if (paths.Count >= MaxPendingPaths && !paths.ContainsKey(relativePath))
             {
                 Log.Error($"more than {MaxPendingPaths} paths pending under one root: rescanning the whole root instead");
+                var collapsed = Collapse(paths);
                 paths.Clear();
-                paths[""] = ChangeFlags.Rescan;
+                paths[""] = collapsed;
             }
             paths[relativePath] = paths.GetValueOrDefault(relativePath) | flags;
             if (!_signalled)
@@ -61,6 +62,18 @@ public sealed class ChangeBatcher : IChangeSink
         }
         if (wake)
             _wake.Release();
+    }
+
+    /// <summary>One rescan of the root standing for many entries; it mirrors when any of them was a removal.</summary>
+    public static ChangeFlags Collapse(IReadOnlyDictionary<string, ChangeFlags> paths)
+    {
+        var all = ChangeFlags.None;
+        foreach (var flags in paths.Values)
+            all |= flags;
+        var collapsed = ChangeFlags.Rescan | (all & ChangeFlags.Crontab);
+        if ((all & (ChangeFlags.MayRemove | ChangeFlags.Mirror)) != 0)
+            collapsed |= ChangeFlags.Mirror;
+        return collapsed;
     }
 
     /// <summary>Flushes batches until cancelled, then once more so nothing reported is dropped.</summary>

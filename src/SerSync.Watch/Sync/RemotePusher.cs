@@ -179,6 +179,11 @@ public sealed class RemotePusher
                     _failed ??= new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
                     foreach (var (rel, flags) in work)
                         _failed[rel] = _failed.GetValueOrDefault(rel) | flags;
+                    if (_failed.Count > ChangeBatcher.MaxPendingPaths)
+                    {
+                        // A remote down through heavy churn: one rescan of the root replaces the list.
+                        _failed = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal) { [""] = ChangeBatcher.Collapse(_failed) };
+                    }
                     _failedIds.Add(id);
                     _failedSince = since;
                     _retryDue = DateTime.UtcNow + _backoff;
