@@ -232,4 +232,32 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         StockDaemon.WriteSecretFile(passwordFile, "s3cret\n");
         await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
     }
+
+    /// <summary>attrib on: a chmod alone is pushed. modify on, closeWrite off: writes to a file still
+    /// open are pushed as they happen.</summary>
+    [Fact]
+    public async Task AttribAndModifySwitches()
+    {
+        using var temp = new TempDir();
+        string source = temp.Sub("src");
+        string target = temp.Sub("dst");
+        Write(Path.Combine(source, "script.sh"), "echo hi\n");
+        await using var daemon = await RemoteDaemon.StartAsync(RemoteDaemon.Stock, new DaemonModule("mod", target));
+        var setup = new WatchSetup(source, daemon.Port) { CreateFile = false, CloseWrite = false, Attrib = true, Modify = true };
+        await using var watcher = await WatcherProcess.StartAsync(setup.WriteTo(temp), ["-r"]);
+        await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
+
+        File.SetUnixFileMode(Path.Combine(source, "script.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
+
+        await using (var log = new FileStream(Path.Combine(source, "growing.log"), FileMode.Create, FileAccess.Write, FileShare.Read))
+        {
+            log.Write("first line\n"u8);
+            log.Flush();
+            await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
+            log.Write("second line\n"u8);
+            log.Flush();
+            await Convergence.WaitAsync(source, target, Deadline, () => watcher.Output, daemon.Compare);
+        }
+    }
 }

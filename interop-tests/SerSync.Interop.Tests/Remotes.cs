@@ -47,6 +47,9 @@ public sealed record WatchSetup(string Source, int Port, string Module = "mod")
     public string Params { get; init; } = "-artu";
     public bool Delete { get; init; } = true;
     public bool CreateFile { get; init; } = true;
+    public bool CloseWrite { get; init; } = true;
+    public bool Attrib { get; init; }
+    public bool Modify { get; init; }
     public string? FailLog { get; init; }
     public string[] Excludes { get; init; } = [];
     public int SettleMs { get; init; } = 50;
@@ -69,11 +72,11 @@ public sealed record WatchSetup(string Source, int Port, string Module = "mod")
                     <delete start="{Bool(Delete)}"/>
                     <createFolder start="true"/>
                     <createFile start="{Bool(CreateFile)}"/>
-                    <closeWrite start="true"/>
+                    <closeWrite start="{Bool(CloseWrite)}"/>
                     <moveFrom start="true"/>
                     <moveTo start="true"/>
-                    <attrib start="false"/>
-                    <modify start="false"/>
+                    <attrib start="{Bool(Attrib)}"/>
+                    <modify start="{Bool(Modify)}"/>
                 </inotify>
                 <sersync>
                     <localpath watch="{Esc(Source)}">
