@@ -10,7 +10,7 @@ namespace NetRsync.SerSync.Sync;
 
 /// <summary>
 /// Mirrors one watched root to one remote module. Batches meet in one pending set (one entry per
-/// path), so while a session runs the next batch keeps gathering; each attempt is recorded in the
+/// path) until they may start; each attempt is recorded in the
 /// <see cref="FailQueue"/> before it starts and confirmed after. A failed attempt stays queued and is
 /// retried with backoff (1 s doubling up to the retry cap), merged with whatever changed meanwhile;
 /// every retry re-reads the source, so a remote that was down for hours converges in one pass.
@@ -35,7 +35,12 @@ public sealed class RemotePusher
     private long _failedSince;
     private DateTime _retryDue;
     private TimeSpan _backoff = FirstBackoff;
-    private bool _running;
+    private readonly HashSet<long> _inFlight = [];
+    private readonly HashSet<string> _inFlightPaths = new(StringComparer.Ordinal);
+    private bool _exclusiveRunning;
+
+    /// <summary>How many batches of plain updates may run at once against this remote.</summary>
+    public const int MaxParallelBatches = 4;
 
     public RemotePusher(string root, RemoteTarget remote, RsyncSettings rsync, PathFilter filter, IReadOnlyList<string> crontabExcludes,
         FailQueue queue, SemaphoreSlim workers, TimeSpan retryCap)
@@ -88,7 +93,7 @@ public sealed class RemotePusher
         get
         {
             lock (_gate)
-                return _pending.Count == 0 && _failed is null && !_running;
+                return _pending.Count == 0 && _failed is null && _inFlight.Count == 0;
         }
     }
 
@@ -99,101 +104,143 @@ public sealed class RemotePusher
             TimeSpan wait;
             lock (_gate)
             {
-                if (_failed is not null)
+                while (TryStartBatch())
+                {
+                }
+                if (_failed is not null && _inFlight.Count == 0)
                     wait = _retryDue - DateTime.UtcNow;
                 else
-                    wait = _pending.Count > 0 ? TimeSpan.Zero : Timeout.InfiniteTimeSpan;
+                    wait = Timeout.InfiniteTimeSpan;
             }
             if (wait != Timeout.InfiniteTimeSpan && wait < TimeSpan.Zero)
                 wait = TimeSpan.Zero;
             try
             {
-                if (wait != TimeSpan.Zero)
-                    await _wake.WaitAsync(wait, cancel);
+                await _wake.WaitAsync(wait, cancel);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-
-            Dictionary<string, ChangeFlags> work;
-            long since;
-            List<long> supersedes;
-            bool retrying;
-            lock (_gate)
-            {
-                // While a retry is not yet due, new changes wait with it rather than hammer a dead remote.
-                if (_failed is not null && DateTime.UtcNow < _retryDue)
-                    continue;
-                retrying = _failed is not null;
-                if (_pending.Count == 0 && !retrying)
-                    continue;
-                work = _pending;
-                since = _pendingSince;
-                _pending = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
-                if (_failed is not null)
-                {
-                    foreach (var (rel, flags) in _failed)
-                        work[rel] = work.GetValueOrDefault(rel) | flags;
-                    since = since == 0 ? _failedSince : Math.Min(since, _failedSince);
-                    _failed = null;
-                }
-                supersedes = [.. _failedIds];
-                _failedIds.Clear();
-                _running = true;
-            }
-
-            // The new record covers the old ones before they are let go, so a crash in between loses nothing.
-            long id = _queue.Add(_remote.Key, _root, work);
-            foreach (long old in supersedes)
-                _queue.Done(old);
-            if (retrying)
-                Interlocked.Increment(ref Counters.Retries);
-
-            bool ok;
-            await _workers.WaitAsync(CancellationToken.None);
-            try
-            {
-                ok = await PushAsync(work, since, retrying);
-            }
-            catch (Exception ex)
-            {
-                // Unexpected, but the batch must not be lost with it: it is retried like any failure.
-                Log.Error($"push {Name}: {ex.GetType().Name}: {ex.Message}");
-                ok = false;
-            }
-            finally
-            {
-                _workers.Release();
-            }
-
-            lock (_gate)
-            {
-                _running = false;
-                if (ok)
-                {
-                    _backoff = FirstBackoff;
-                }
-                else
-                {
-                    _failed ??= new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
-                    foreach (var (rel, flags) in work)
-                        _failed[rel] = _failed.GetValueOrDefault(rel) | flags;
-                    if (_failed.Count > ChangeBatcher.MaxPendingPaths)
-                    {
-                        // A remote down through heavy churn: one rescan of the root replaces the list.
-                        _failed = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal) { [""] = ChangeBatcher.Collapse(_failed) };
-                    }
-                    _failedIds.Add(id);
-                    _failedSince = since;
-                    _retryDue = DateTime.UtcNow + _backoff;
-                    Log.Error($"push {Name} failed; {work.Count} path(s) queued, retry in {_backoff.TotalSeconds:F0} s");
-                    _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _retryCap.Ticks));
-                }
-            }
-            if (ok)
-                _queue.Done(id);
         }
+    }
+
+    /// <summary>
+    /// Starts the next batch when it may run now (under the lock). Batches of plain updates with no
+    /// path in common run side by side (up to <see cref="MaxParallelBatches"/>), so a slow session
+    /// does not hold up the next change; removals, rescans and retries run alone, so no two
+    /// sessions ever disagree about one path.
+    /// </summary>
+    private bool TryStartBatch()
+    {
+        bool retrying = _failed is not null;
+        if (retrying)
+        {
+            // While a retry is not yet due, new changes wait with it rather than hammer a dead remote.
+            if (DateTime.UtcNow < _retryDue || _inFlight.Count > 0)
+                return false;
+        }
+        else
+        {
+            if (_pending.Count == 0)
+                return false;
+            if (_inFlight.Count > 0)
+            {
+                if (_exclusiveRunning || _inFlight.Count >= MaxParallelBatches || !IsPlainUpdate(_pending))
+                    return false;
+                foreach (string rel in _pending.Keys)
+                    if (_inFlightPaths.Contains(rel))
+                        return false;
+            }
+        }
+
+        var work = _pending;
+        long since = _pendingSince;
+        _pending = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+        if (_failed is not null)
+        {
+            foreach (var (rel, flags) in _failed)
+                work[rel] = work.GetValueOrDefault(rel) | flags;
+            since = since == 0 ? _failedSince : Math.Min(since, _failedSince);
+            _failed = null;
+        }
+        List<long> supersedes = [.. _failedIds];
+        _failedIds.Clear();
+        bool exclusive = retrying || !IsPlainUpdate(work);
+
+        // The new record covers the old ones before they are let go, so a crash in between loses nothing.
+        long id = _queue.Add(_remote.Key, _root, work);
+        foreach (long old in supersedes)
+            _queue.Done(old);
+        if (retrying)
+            Interlocked.Increment(ref Counters.Retries);
+
+        _inFlight.Add(id);
+        _exclusiveRunning |= exclusive;
+        if (!exclusive)
+            _inFlightPaths.UnionWith(work.Keys);
+        _ = Task.Run(() => RunBatchAsync(id, work, since, retrying, exclusive));
+        return true;
+    }
+
+    private static bool IsPlainUpdate(Dictionary<string, ChangeFlags> paths)
+    {
+        foreach (var flags in paths.Values)
+            if (flags != ChangeFlags.Update)
+                return false;
+        return true;
+    }
+
+    private async Task RunBatchAsync(long id, Dictionary<string, ChangeFlags> work, long since, bool retrying, bool exclusive)
+    {
+        bool ok;
+        await _workers.WaitAsync(CancellationToken.None);
+        try
+        {
+            ok = await PushAsync(work, since, retrying);
+        }
+        catch (Exception ex)
+        {
+            // Unexpected, but the batch must not be lost with it: it is retried like any failure.
+            Log.Error($"push {Name}: {ex.GetType().Name}: {ex.Message}");
+            ok = false;
+        }
+        finally
+        {
+            _workers.Release();
+        }
+
+        lock (_gate)
+        {
+            _inFlight.Remove(id);
+            if (exclusive)
+                _exclusiveRunning = false;
+            else
+                _inFlightPaths.ExceptWith(work.Keys);
+            if (ok)
+            {
+                _backoff = FirstBackoff;
+            }
+            else
+            {
+                _failed ??= new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+                foreach (var (rel, flags) in work)
+                    _failed[rel] = _failed.GetValueOrDefault(rel) | flags;
+                if (_failed.Count > ChangeBatcher.MaxPendingPaths)
+                {
+                    // A remote down through heavy churn: one rescan of the root replaces the list.
+                    _failed = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal) { [""] = ChangeBatcher.Collapse(_failed) };
+                }
+                _failedIds.Add(id);
+                _failedSince = since;
+                _retryDue = DateTime.UtcNow + _backoff;
+                Log.Error($"push {Name} failed; {work.Count} path(s) queued, retry in {_backoff.TotalSeconds:F0} s");
+                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _retryCap.Ticks));
+            }
+        }
+        if (ok)
+            _queue.Done(id);
+        _wake.Release();
     }
 
     /// <summary>Runs the batch's sessions; false when any failed (the whole batch is then retried).</summary>
