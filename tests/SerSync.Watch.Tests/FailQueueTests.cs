@@ -49,6 +49,19 @@ public sealed class FailQueueTests : IDisposable
     }
 
     [Fact]
+    public void AnOldSersyncScriptIsKeptAside()
+    {
+        string path = Path.Combine(_dir, "rsync_fail_log.sh");
+        string script = "#errno 2560\ncd /syncdir && rsync -artuz -R \"./a.txt\" 10.0.0.2::rsync\n";
+        File.WriteAllText(path, script);
+        using var queue = FailQueue.Open(path);
+        Assert.Empty(queue.Recovered);
+        Assert.Equal(script, File.ReadAllText(path + ".unreadable"));
+        queue.Add("h::m", "/src", Paths("a"));
+        Assert.Contains("\"op\":\"add\"", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void WithoutAPathTheQueueIsInMemory()
     {
         using var queue = FailQueue.Open(null);

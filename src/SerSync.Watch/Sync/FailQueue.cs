@@ -45,16 +45,23 @@ public sealed class FailQueue : IDisposable
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null)
             Directory.CreateDirectory(dir);
-        if (File.Exists(path))
-            queue.Replay(path);
+        if (File.Exists(path) && queue.Replay(path) > 0)
+        {
+            // Not ours (sersync's rsync_fail_log.sh, say) or damaged: keep it before compacting.
+            string kept = path + ".unreadable";
+            File.Copy(path, kept, overwrite: true);
+            Log.Error($"{path}: lines netsersync cannot read were kept in {kept}; a run with -r covers whatever they listed");
+        }
         queue.Recovered = queue._outstanding.Values.OrderBy(p => p.Id).ToList();
         queue.Rewrite();
         return queue;
     }
 
-    private void Replay(string path)
+    /// <summary>Reads the journal back; returns how many lines could not be read.</summary>
+    private int Replay(string path)
     {
         int lineNumber = 0;
+        int unreadable = 0;
         foreach (string line in File.ReadLines(path))
         {
             lineNumber++;
@@ -68,7 +75,8 @@ public sealed class FailQueue : IDisposable
             catch (JsonException)
             {
                 // A torn final line from a crash; anything it described is still outstanding above it or was never sent.
-                Log.Error($"{path}:{lineNumber}: unreadable fail-queue line skipped");
+                if (unreadable++ == 0)
+                    Log.Error($"{path}:{lineNumber}: unreadable fail-queue line skipped");
                 continue;
             }
             if (record is null)
@@ -80,6 +88,7 @@ public sealed class FailQueue : IDisposable
                 _outstanding.Remove(record.Id);
         }
         _depth = _outstanding.Values.Sum(p => (long)p.Paths.Count);
+        return unreadable;
     }
 
     /// <summary>Records a push about to start; returns its id for <see cref="Done"/>.</summary>
