@@ -8,7 +8,7 @@ dotnet build NetRsync.sln -c Release -nologo -v q || exit 1
 
 log=$(mktemp)
 status=0
-for project in tests/Rsync.Protocol.Tests interop-tests/Rsync.Interop.Tests; do
+for project in tests/Rsync.Protocol.Tests tests/SerSync.Watch.Tests interop-tests/Rsync.Interop.Tests interop-tests/SerSync.Interop.Tests; do
   dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee -a "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
