@@ -54,6 +54,22 @@ internal sealed class Connection : IDisposable
 
     private void Touch() => Interlocked.Exchange(ref _lastIoTicks, Environment.TickCount64);
 
+    /// <summary>
+    /// Flushes and sends FIN: the peer reads everything, sees the end and closes, and our wait
+    /// for its close (which keeps unread input from turning our close into a reset) ends at once.
+    /// </summary>
+    public void FinishSending()
+    {
+        Writer.Flush();
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Cuts the connection, so a side blocked on it wakes with an error.</summary>
     public void Abort()
     {

@@ -418,6 +418,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
                 _log.Write("receiving file list");
                 ServePush(ctx, connection, modulePath, module, invocation, daemonFilters, chmod);
             }
+            // The server speaks last and closes first, as rsync's daemon exits once its role is done.
+            connection.FinishSending();
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             _log.Write($"sent {ctx.Stats.BytesSent} bytes  received {ctx.Stats.BytesReceived} bytes  total size {ctx.Stats.TotalSize}");
         }
@@ -430,7 +432,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             {
                 if (ctx.Protocol >= 31)
                     writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
-                writer.Flush();
+                connection.FinishSending();
                 reader.WaitForPeerToClose(TimeSpan.FromSeconds(2));
             }
             catch (RsyncException)
