@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using Xunit;
 using Xunit.Abstractions;
@@ -169,5 +170,43 @@ public sealed class DaemonIsolationTests(ITestOutputHelper output)
         Assert.Equal(oldHash, PushFixture.Sha256(oldFile));
         string[] left = Others();
         Assert.True(left.Length == 0, $"after SIGTERM the module must hold only big.bin, but also holds: {string.Join(", ", left.Select(TreeComparer.Show))}\n{f.Daemon.Diagnostics()}");
+    }
+
+    /// <summary>Started with a connection on stdin, as inetd starts rsync, netrsyncd serves that one
+    /// client itself, chroot included, and logs it.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Inetd_ServesTheConnectionOnStdin(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string mod = temp.Sub("mod");
+        File.WriteAllText(Path.Combine(mod, "inside.txt"), "inside\n");
+        File.CreateSymbolicLink(Path.Combine(mod, "rootlink"), "/");
+        PushFixture.StampTimes(mod);
+        Posix.SetTimes(mod, 631_152_000, 0);
+        string config = temp.File("rsyncd.conf");
+        File.WriteAllText(config, NetRsyncDaemon.GenerateConfig([new DaemonModule("mod", mod) { ExtraLines = ["use chroot = yes"] }], temp, []));
+        (string program, string[] prefix) = NetRsyncDaemon.Locate();
+
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        string dst = temp.Sub("dst");
+        Posix.SetTimes(dst, 631_152_000, 0);
+        Task<ProcessResult> pull = Run(peer, ["-a", $"rsync://127.0.0.1:{port}/mod/", dst + "/"], TimeSpan.FromSeconds(60));
+        using (Socket connection = await listener.AcceptSocketAsync())
+        {
+            var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+                .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
+            int pid = global::NetRsync.Protocol.Native.Posix.SpawnWithSocket(program, [.. prefix, $"--config={config}"], environment, (int)connection.Handle);
+            int status = await Task.Run(() => global::NetRsync.Protocol.Native.Posix.WaitForChild(pid));
+            Assert.True(status == 0, $"netrsyncd serving stdin exited with {status}\n{File.ReadAllText(temp.File("rsyncd.log"))}");
+        }
+        ProcessResult r = await pull;
+
+        Assert.True(r.ExitCode == 0, $"{r}\n{File.ReadAllText(temp.File("rsyncd.log"))}");
+        TreeComparer.AssertIdentical(mod, dst, CompareOptionsFor(RsyncPeers.DefaultProtocol));
+        Assert.Contains("rsync on mod/ from", File.ReadAllText(temp.File("rsyncd.log")), StringComparison.Ordinal);
     }
 }
