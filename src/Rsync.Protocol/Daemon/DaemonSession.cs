@@ -317,6 +317,13 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             Protocol = protocol,
         };
         connection.Context = ctx;
+        // util.c, full_fname: "sub/file" (in mod), never the module's own path.
+        ctx.QuotePath = path =>
+        {
+            string full = Path.GetFullPath(path);
+            string relative = Posix.IsWithin(full, modulePath) ? Path.GetRelativePath(modulePath, full) : full;
+            return $"\"{relative}\" (in {module.Name})";
+        };
 
         // compat.c, setup_protocol: what we honour of the client's capability letters.
         var compat = CompatFlags.SymlinkTimes;
