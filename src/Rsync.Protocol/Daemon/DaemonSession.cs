@@ -22,7 +22,8 @@ namespace NetRsync.Protocol.Daemon;
 internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? resumed)
 {
     private readonly DaemonConfig _config = config;
-    private readonly DaemonLog _log = log;
+    private readonly DaemonLog _daemonLog = log;
+    private DaemonLog _log = log;
     private string _host = "";
     private string _address = "";
     private bool _mungeLinks;
@@ -46,6 +47,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             _host = resumed.Host;
 
         using var connection = new Connection(socket, timeoutSeconds: 0, bandwidthLimitKiB: 0, cancellationToken);
+        using var moduleLog = new ModuleLogScope(this, _daemonLog);
         var reader = connection.Reader;
         var writer = connection.Writer;
         reader.Role = "server";
@@ -135,6 +137,19 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             // This process serves many clients and cannot change root or user for one of them.
             daemon.HandOff(socket, state);
             return;
+        }
+        // From here the module's own "log file", when it has one, takes the lines; it is opened
+        // before any chroot (clientserver.c, rsync_module: log_init).
+        if (module.LogFile is { Length: > 0 } moduleLog && moduleLog != _log.Path)
+        {
+            try
+            {
+                _log = new DaemonLog(moduleLog);
+            }
+            catch (IOException ex)
+            {
+                _log.Write(ex.Message);
+            }
         }
         string modulePath;
         if (isolation.Needed)
@@ -460,6 +475,16 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         {
             _log.Write($"xfer exec failed: {ex.Message}");
             return (-1, ex.Message);
+        }
+    }
+
+    /// <summary>Closes a module's own log file when the session ends.</summary>
+    private sealed class ModuleLogScope(DaemonSession session, DaemonLog daemonLog) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (!ReferenceEquals(session._log, daemonLog))
+                session._log.Dispose();
         }
     }
 
