@@ -209,4 +209,36 @@ public sealed class DaemonIsolationTests(ITestOutputHelper output)
         TreeComparer.AssertIdentical(mod, dst, CompareOptionsFor(RsyncPeers.DefaultProtocol));
         Assert.Contains("rsync on mod/ from", File.ReadAllText(temp.File("rsyncd.log")), StringComparison.Ordinal);
     }
+
+    /// <summary>pre-xfer and post-xfer exec of a chrooted module run outside the chroot, as the daemon's
+    /// user, with rsync's variables, as with the stock daemon.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.DebianPeerOnly), MemberType = typeof(RsyncPeers))]
+    public async Task XferExec_OfAChrootedModule_RunsOutsideTheChroot(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string[] Hooks(string tag) =>
+        [
+            "use chroot = yes",
+            $"pre-xfer exec = (env | grep ^RSYNC_MODULE_NAME=; id -u) > {temp.File(tag + "-pre.out")}",
+            $"post-xfer exec = (env | grep ^RSYNC_EXIT_STATUS=; id -u) > {temp.File(tag + "-post.out")}",
+        ];
+        SmallTree(temp.Sub("src"));
+        await using (StockDaemon stock = await StockDaemon.StartAsync(RsyncPeers.DebianRsync, [new DaemonModule("mod", temp.Sub("stock-mod")) { ExtraLines = Hooks("stock") }]))
+        {
+            Assert.Equal(0, (await Run(peer, ["-a", temp.Path + "/src/", stock.Url("mod")])).ExitCode);
+            await WaitUntilAsync(() => File.Exists(temp.File("stock-post.out")) && File.ReadAllText(temp.File("stock-post.out")).Count(c => c == '\n') == 2,
+                "the stock post-xfer command", TimeSpan.FromSeconds(20), stock.Diagnostics);
+        }
+
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync(m => m with { ExtraLines = Hooks("ours") });
+        ProcessResult push = await Run(peer, ["-a", temp.Path + "/src/", f.Url()]);
+        await AssertExit(0, push, f.Daemon);
+        TreeComparer.AssertIdentical(Path.Combine(temp.Path, "src"), f.ModuleDir, CompareOptionsFor(RsyncPeers.DefaultProtocol) with { CompareOwnership = false });
+        await WaitUntilAsync(() => File.Exists(temp.File("ours-post.out")) && File.ReadAllText(temp.File("ours-post.out")).Count(c => c == '\n') == 2,
+            "netrsyncd's post-xfer command", TimeSpan.FromSeconds(20), f.Daemon.Diagnostics);
+        Assert.Equal(File.ReadAllText(temp.File("stock-pre.out")), File.ReadAllText(temp.File("ours-pre.out")));
+        Assert.Equal(File.ReadAllText(temp.File("stock-post.out")), File.ReadAllText(temp.File("ours-post.out")));
+    }
 }
