@@ -104,7 +104,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             }
             if (!Authenticate(reader, writer, found, greeting, out string user, out bool readOnly))
                 return;
-            Admit(connection, found, new DaemonHandoff(found.Name, user, readOnly || found.ReadOnly, greeting.Protocol, _host));
+            Admit(connection, found, DaemonHandoff.From(found.Name, user, readOnly || found.ReadOnly, _host, greeting));
         }
         catch (RsyncException ex)
         {
@@ -190,8 +190,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
         writer.WriteAscii("@RSYNCD: OK\n");
         writer.Flush();
-        var args = DaemonServerHandshake.ReadArguments(connection.Reader, state.Protocol);
-        Serve(connection, module, state.Protocol, args, state.User, state.ReadOnly, configured, modulePath, isolation.UseChroot, deferred);
+        var greeting = state.Greeting;
+        var args = DaemonServerHandshake.ReadArguments(connection.Reader, greeting.Protocol);
+        Serve(connection, module, greeting, args, state.User, state.ReadOnly, configured, modulePath, isolation.UseChroot, deferred);
     }
 
     /// <summary>
@@ -303,7 +304,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     }
 
     /// <param name="deferred">A chroot and change of user still to make, once the pre-xfer command has run.</param>
-    private void Serve(Connection connection, DaemonModule module, int protocol, List<string> args, string user, bool readOnly, string configured, string modulePath, bool chrooted,
+    private void Serve(Connection connection, DaemonModule module, Greeting greeting, List<string> args, string user, bool readOnly, string configured, string modulePath, bool chrooted,
         ModuleIsolation? deferred)
     {
         var reader = connection.Reader;
@@ -346,7 +347,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             Writer = writer,
             Options = options,
             Output = output,
-            Protocol = protocol,
+            Protocol = greeting.Protocol,
         };
         connection.Context = ctx;
         // util.c, full_fname: "sub/file" (in mod), never the module's own path.
