@@ -168,4 +168,40 @@ public sealed partial class DaemonLogTests(ITestOutputHelper output)
         Assert.Contains("] rsync allowed access on module mod", f.Daemon.DaemonLog, StringComparison.Ordinal);
         Assert.DoesNotContain("] recv ", f.Daemon.DaemonLog, StringComparison.Ordinal);
     }
+
+    /// <summary>A push with --delete names the deletions in the stock daemon's order: each directory's
+    /// entries last to first, a directory's contents before it.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Delete_NamesDeletionsInTheStockDaemonsOrder(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        static void Extraneous(string mod)
+        {
+            foreach (string name in new[] { "a.txt", "sub.txt", "zz", "sub/b.txt", "sub/c/d.txt", "m-dir/x" })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(mod, name))!);
+                File.WriteAllText(Path.Combine(mod, name), name + "\n");
+            }
+            File.CreateSymbolicLink(Path.Combine(mod, "lnk"), "a.txt");
+        }
+        static string[] Deletions(ProcessResult r) => r.Stdout.Split('\n').Where(l => l.StartsWith("deleting ", StringComparison.Ordinal)).ToArray();
+
+        using var temp = new TempDir();
+        string src = temp.Sub("src");
+        File.WriteAllText(Path.Combine(src, "keep.txt"), "keep\n");
+        string stockModule = temp.Sub("stock-mod");
+        Extraneous(stockModule);
+        ProcessResult expected;
+        await using (StockDaemon stock = await StockDaemon.StartAsync(RsyncPeers.DebianRsync, [new DaemonModule("mod", stockModule)]))
+            expected = await Run(peer, ["-av", "--delete", src + "/", stock.Url("mod")]);
+        Assert.Equal(0, expected.ExitCode);
+        Assert.Equal(10, Deletions(expected).Length);
+
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
+        Extraneous(f.ModuleDir);
+        ProcessResult actual = await Run(peer, ["-av", "--delete", src + "/", f.Url()]);
+        await AssertExit(0, actual, f.Daemon);
+        Assert.Equal(Deletions(expected), Deletions(actual));
+    }
 }
