@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using Xunit;
 using Xunit.Abstractions;
@@ -169,5 +170,75 @@ public sealed class DaemonIsolationTests(ITestOutputHelper output)
         Assert.Equal(oldHash, PushFixture.Sha256(oldFile));
         string[] left = Others();
         Assert.True(left.Length == 0, $"after SIGTERM the module must hold only big.bin, but also holds: {string.Join(", ", left.Select(TreeComparer.Show))}\n{f.Daemon.Diagnostics()}");
+    }
+
+    /// <summary>Started with a connection on stdin, as inetd starts rsync, netrsyncd serves that one
+    /// client itself, chroot included, and logs it.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Inetd_ServesTheConnectionOnStdin(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string mod = temp.Sub("mod");
+        File.WriteAllText(Path.Combine(mod, "inside.txt"), "inside\n");
+        File.CreateSymbolicLink(Path.Combine(mod, "rootlink"), "/");
+        PushFixture.StampTimes(mod);
+        Posix.SetTimes(mod, 631_152_000, 0);
+        string config = temp.File("rsyncd.conf");
+        File.WriteAllText(config, NetRsyncDaemon.GenerateConfig([new DaemonModule("mod", mod) { ExtraLines = ["use chroot = yes"] }], temp, []));
+        (string program, string[] prefix) = NetRsyncDaemon.Locate();
+
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        string dst = temp.Sub("dst");
+        Posix.SetTimes(dst, 631_152_000, 0);
+        Task<ProcessResult> pull = Run(peer, ["-a", $"rsync://127.0.0.1:{port}/mod/", dst + "/"], TimeSpan.FromSeconds(60));
+        using (Socket connection = await listener.AcceptSocketAsync())
+        {
+            var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+                .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
+            int pid = global::NetRsync.Protocol.Native.Posix.SpawnWithSocket(program, [.. prefix, $"--config={config}"], environment, (int)connection.Handle);
+            int status = await Task.Run(() => global::NetRsync.Protocol.Native.Posix.WaitForChild(pid));
+            Assert.True(status == 0, $"netrsyncd serving stdin exited with {status}\n{File.ReadAllText(temp.File("rsyncd.log"))}");
+        }
+        ProcessResult r = await pull;
+
+        Assert.True(r.ExitCode == 0, $"{r}\n{File.ReadAllText(temp.File("rsyncd.log"))}");
+        TreeComparer.AssertIdentical(mod, dst, CompareOptionsFor(RsyncPeers.DefaultProtocol));
+        Assert.Contains("rsync on mod/ from", File.ReadAllText(temp.File("rsyncd.log")), StringComparison.Ordinal);
+    }
+
+    /// <summary>pre-xfer and post-xfer exec of a chrooted module run outside the chroot, as the daemon's
+    /// user, with rsync's variables, as with the stock daemon.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.DebianPeerOnly), MemberType = typeof(RsyncPeers))]
+    public async Task XferExec_OfAChrootedModule_RunsOutsideTheChroot(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string[] Hooks(string tag) =>
+        [
+            "use chroot = yes",
+            $"pre-xfer exec = (env | grep ^RSYNC_MODULE_NAME=; id -u) > {temp.File(tag + "-pre.out")}",
+            $"post-xfer exec = (env | grep ^RSYNC_EXIT_STATUS=; id -u) > {temp.File(tag + "-post.out")}",
+        ];
+        SmallTree(temp.Sub("src"));
+        await using (StockDaemon stock = await StockDaemon.StartAsync(RsyncPeers.DebianRsync, [new DaemonModule("mod", temp.Sub("stock-mod")) { ExtraLines = Hooks("stock") }]))
+        {
+            Assert.Equal(0, (await Run(peer, ["-a", temp.Path + "/src/", stock.Url("mod")])).ExitCode);
+            await WaitUntilAsync(() => File.Exists(temp.File("stock-post.out")) && File.ReadAllText(temp.File("stock-post.out")).Count(c => c == '\n') == 2,
+                "the stock post-xfer command", TimeSpan.FromSeconds(20), stock.Diagnostics);
+        }
+
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync(m => m with { ExtraLines = Hooks("ours") });
+        ProcessResult push = await Run(peer, ["-a", temp.Path + "/src/", f.Url()]);
+        await AssertExit(0, push, f.Daemon);
+        TreeComparer.AssertIdentical(Path.Combine(temp.Path, "src"), f.ModuleDir, CompareOptionsFor(RsyncPeers.DefaultProtocol) with { CompareOwnership = false });
+        await WaitUntilAsync(() => File.Exists(temp.File("ours-post.out")) && File.ReadAllText(temp.File("ours-post.out")).Count(c => c == '\n') == 2,
+            "netrsyncd's post-xfer command", TimeSpan.FromSeconds(20), f.Daemon.Diagnostics);
+        Assert.Equal(File.ReadAllText(temp.File("stock-pre.out")), File.ReadAllText(temp.File("ours-pre.out")));
+        Assert.Equal(File.ReadAllText(temp.File("stock-post.out")), File.ReadAllText(temp.File("ours-post.out")));
     }
 }

@@ -137,4 +137,71 @@ public sealed partial class DaemonLogTests(ITestOutputHelper output)
         Assert.True(File.Exists(Path.Combine(f.Temp.Path, "ours-named", "file.txt")), "the module that looks names up must admit localhost");
         Assert.False(File.Exists(Path.Combine(f.Temp.Path, "ours-unnamed", "file.txt")), "the module that does not look names up must refuse \"localhost\"");
     }
+
+    /// <summary>A module's own "log file" takes its lines from the transfer on, as with the stock
+    /// daemon; the daemon's log keeps the connection's first lines.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.DebianPeerOnly), MemberType = typeof(RsyncPeers))]
+    public async Task ModuleLogFile_TakesTheModulesTransferLines(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string stockModuleLog = temp.File("stock-module.log");
+        string ourModuleLog = temp.File("our-module.log");
+        SmallTree(temp.Sub("src"));
+
+        await using (StockDaemon stock = await StockDaemon.StartAsync(RsyncPeers.DebianRsync,
+                         [new DaemonModule("mod", temp.Sub("stock-mod")) { ExtraLines = [$"log file = {stockModuleLog}"] }]))
+        {
+            Assert.Equal(0, (await Run(peer, ["-a", temp.Path + "/src/", stock.Url("mod")])).ExitCode);
+            await WaitUntilAsync(() => File.Exists(stockModuleLog) && Sessions(File.ReadAllText(stockModuleLog)) >= 1, "the stock module log's closing line", TimeSpan.FromSeconds(20), stock.Diagnostics);
+            Assert.Contains("] recv ", File.ReadAllText(stockModuleLog), StringComparison.Ordinal);
+            Assert.Contains("] rsync allowed access on module mod", stock.DaemonLog, StringComparison.Ordinal);
+            Assert.DoesNotContain("] recv ", stock.DaemonLog, StringComparison.Ordinal);
+        }
+
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync(m => m with { ExtraLines = [$"log file = {ourModuleLog}"] });
+        ProcessResult push = await Run(peer, ["-a", temp.Path + "/src/", f.Url()]);
+        await AssertExit(0, push, f.Daemon);
+        await WaitUntilAsync(() => File.Exists(ourModuleLog) && Sessions(File.ReadAllText(ourModuleLog)) >= 1, "netrsyncd's module log closing line", TimeSpan.FromSeconds(20), f.Daemon.Diagnostics);
+        Assert.Contains("] recv ", File.ReadAllText(ourModuleLog), StringComparison.Ordinal);
+        Assert.Contains("] rsync allowed access on module mod", f.Daemon.DaemonLog, StringComparison.Ordinal);
+        Assert.DoesNotContain("] recv ", f.Daemon.DaemonLog, StringComparison.Ordinal);
+    }
+
+    /// <summary>A push with --delete names the deletions in the stock daemon's order: each directory's
+    /// entries last to first, a directory's contents before it.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Delete_NamesDeletionsInTheStockDaemonsOrder(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        static void Extraneous(string mod)
+        {
+            foreach (string name in new[] { "a.txt", "sub.txt", "zz", "sub/b.txt", "sub/c/d.txt", "m-dir/x" })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(mod, name))!);
+                File.WriteAllText(Path.Combine(mod, name), name + "\n");
+            }
+            File.CreateSymbolicLink(Path.Combine(mod, "lnk"), "a.txt");
+        }
+        static string[] Deletions(ProcessResult r) => r.Stdout.Split('\n').Where(l => l.StartsWith("deleting ", StringComparison.Ordinal)).ToArray();
+
+        using var temp = new TempDir();
+        string src = temp.Sub("src");
+        File.WriteAllText(Path.Combine(src, "keep.txt"), "keep\n");
+        string stockModule = temp.Sub("stock-mod");
+        Extraneous(stockModule);
+        ProcessResult expected;
+        await using (StockDaemon stock = await StockDaemon.StartAsync(RsyncPeers.DebianRsync, [new DaemonModule("mod", stockModule)]))
+            expected = await Run(peer, ["-av", "--delete", src + "/", stock.Url("mod")]);
+        Assert.Equal(0, expected.ExitCode);
+        Assert.Equal(10, Deletions(expected).Length);
+
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
+        Extraneous(f.ModuleDir);
+        ProcessResult actual = await Run(peer, ["-av", "--delete", src + "/", f.Url()]);
+        await AssertExit(0, actual, f.Daemon);
+        Assert.Equal(Deletions(expected), Deletions(actual));
+    }
 }

@@ -92,6 +92,10 @@ public sealed class DaemonSymlinkTests(ITestOutputHelper output)
             ProcessResult r = await Run(peer, ["-a", f.Url() + path, dst + "/"]);
             await AssertExit(expected.ExitCode, r, f.Daemon);
             AssertEmpty(dst);
+            // The client hears the path from the module's root, as from rsync (util.c, full_fname), never where the module lives.
+            Assert.Contains($"link_stat \"{path.TrimEnd('/')}", r.Stderr, StringComparison.Ordinal);
+            Assert.Contains("(in mod) failed", r.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain(f.ModuleDir, r.Stderr, StringComparison.Ordinal);
         }
     }
 }

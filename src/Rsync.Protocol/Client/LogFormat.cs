@@ -192,7 +192,10 @@ internal static class LogFormat
 /// <summary>What a log line may say beyond the file itself: a daemon's connection facts and per-file counts.</summary>
 internal sealed record LogFormatDetails
 {
-    /// <summary>Bytes read and written while the file was transferred (log.c, remember_initial_stats).</summary>
+    /// <summary>
+    /// Bytes read and written while the file was transferred (log.c, remember_initial_stats). Counted
+    /// at the socket, where buffering moves bytes between neighbouring files, so %b and %c are close, not exact.
+    /// </summary>
     public long BytesIn { get; init; }
     public long BytesOut { get; init; }
 

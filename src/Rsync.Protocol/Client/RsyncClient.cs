@@ -318,6 +318,8 @@ public sealed partial class RsyncClient
             if (ctx.Options.Verbose > 0)
                 ctx.Info(message);
         }
+
+        public string Quote(string path) => ctx.Quote(path);
     }
 
     /// <summary>Out-of-band messages from the daemon, on the demultiplexer thread (io.c, read_a_msg).</summary>

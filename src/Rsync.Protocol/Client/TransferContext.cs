@@ -64,6 +64,14 @@ internal sealed class TransferContext
 
     public void MarkItemStart() => ItemStart = (Reader.BytesRead, Writer.BytesWritten);
 
+    /// <summary>
+    /// How messages quote a local path (util.c, full_fname): "/full/path" by default; a daemon shows
+    /// it from the module's root and names the module, so its clients never learn where modules live.
+    /// </summary>
+    public Func<string, string>? QuotePath { get; set; }
+
+    public string Quote(string path) => QuotePath?.Invoke(path) ?? $"\"{Path.GetFullPath(path)}\"";
+
     /// <summary>Errors on our side (rsync's io_error).</summary>
     public IoErrorFlags IoError { get; set; }
 

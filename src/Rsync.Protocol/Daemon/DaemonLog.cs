@@ -18,6 +18,7 @@ public sealed partial class DaemonLog : IDisposable
     public DaemonLog(string? path, Action<string>? echo = null)
     {
         _echo = echo;
+        Path = path;
         if (path is not null)
         {
             const int OWronly = 0x1, OCreat = 0x40, OAppend = 0x400, OCloexec = 0x80000;
@@ -29,6 +30,9 @@ public sealed partial class DaemonLog : IDisposable
             }
         }
     }
+
+    /// <summary>The file written to, or null when there is none.</summary>
+    public string? Path { get; }
 
     public void Write(string text)
     {

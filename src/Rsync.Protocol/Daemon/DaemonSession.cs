@@ -22,7 +22,8 @@ namespace NetRsync.Protocol.Daemon;
 internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? resumed)
 {
     private readonly DaemonConfig _config = config;
-    private readonly DaemonLog _log = log;
+    private readonly DaemonLog _daemonLog = log;
+    private DaemonLog _log = log;
     private string _host = "";
     private string _address = "";
     private bool _mungeLinks;
@@ -46,6 +47,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             _host = resumed.Host;
 
         using var connection = new Connection(socket, timeoutSeconds: 0, bandwidthLimitKiB: 0, cancellationToken);
+        using var moduleLog = new ModuleLogScope(this, _daemonLog);
         var reader = connection.Reader;
         var writer = connection.Writer;
         reader.Role = "server";
@@ -102,7 +104,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             }
             if (!Authenticate(reader, writer, found, greeting, out string user, out bool readOnly))
                 return;
-            Admit(connection, found, new DaemonHandoff(found.Name, user, readOnly || found.ReadOnly, greeting.Protocol, _host));
+            Admit(connection, found, DaemonHandoff.From(found.Name, user, readOnly || found.ReadOnly, _host, greeting));
         }
         catch (RsyncException ex)
         {
@@ -136,8 +138,35 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             daemon.HandOff(socket, state);
             return;
         }
+        // From here the module's own "log file", when it has one, takes the lines; it is opened
+        // before any chroot (clientserver.c, rsync_module: log_init).
+        if (module.LogFile is { Length: > 0 } moduleLog && moduleLog != _log.Path)
+        {
+            try
+            {
+                _log = new DaemonLog(moduleLog);
+            }
+            catch (IOException ex)
+            {
+                _log.Write(ex.Message);
+            }
+        }
+        // rsync starts its xfer-exec commands before the chroot and runs them outside it. Here the
+        // chroot then waits until the client's arguments are in and the pre-xfer command has run.
+        bool hooks = module.PreXferExec is { Length: > 0 } || module.PostXferExec is { Length: > 0 };
+        ModuleIsolation? deferred = isolation.Needed && hooks ? isolation : null;
         string modulePath;
-        if (isolation.Needed)
+        if (deferred is not null)
+        {
+            if (!Directory.Exists(isolation.ChrootDirectory))
+            {
+                _log.Write($"chroot(\"{isolation.ChrootDirectory}\") failed: {Posix.StrError(Posix.ENOENT)} ({Posix.ENOENT})");
+                Refuse(writer, "chroot failed");
+                return;
+            }
+            modulePath = isolation.ModuleDirectory;
+        }
+        else if (isolation.Needed)
         {
             error = isolation.Apply(_log);
             if (error is not null)
@@ -151,7 +180,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             modulePath = Posix.RealPath(configured) ?? throw new RsyncException($"chdir {configured} failed: no such directory", ExitCodes.FileSelect);
 
         _mungeLinks = module.EffectiveMungeSymlinks(isolation.UseChroot);
-        if (_mungeLinks && Directory.Exists(MungedSymlink.Prefix.TrimEnd('/')))
+        string mungedDirectory = deferred is { UseChroot: true } ? Path.Join(deferred.ChrootDirectory, MungedSymlink.Prefix.TrimEnd('/')) : MungedSymlink.Prefix.TrimEnd('/');
+        if (_mungeLinks && Directory.Exists(mungedDirectory))
         {
             // A real directory there would make munged links lead somewhere (clientserver.c, rsync_module).
             _log.Write($"Symlink munging is unsafe when a {MungedSymlink.Prefix.TrimEnd('/')} directory exists.");
@@ -160,8 +190,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
         writer.WriteAscii("@RSYNCD: OK\n");
         writer.Flush();
-        var args = DaemonServerHandshake.ReadArguments(connection.Reader, state.Protocol);
-        Serve(connection, module, state.Protocol, args, state.User, state.ReadOnly, configured, modulePath, isolation.UseChroot);
+        var greeting = state.Greeting;
+        var args = DaemonServerHandshake.ReadArguments(connection.Reader, greeting.Protocol);
+        Serve(connection, module, greeting, args, state.User, state.ReadOnly, configured, modulePath, isolation.UseChroot, deferred);
     }
 
     /// <summary>
@@ -272,7 +303,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         return true;
     }
 
-    private void Serve(Connection connection, DaemonModule module, int protocol, List<string> args, string user, bool readOnly, string configured, string modulePath, bool chrooted)
+    /// <param name="deferred">A chroot and change of user still to make, once the pre-xfer command has run.</param>
+    private void Serve(Connection connection, DaemonModule module, Greeting greeting, List<string> args, string user, bool readOnly, string configured, string modulePath, bool chrooted,
+        ModuleIsolation? deferred)
     {
         var reader = connection.Reader;
         var writer = connection.Writer;
@@ -327,10 +360,17 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             Writer = writer,
             Options = options,
             Output = output,
-            Protocol = protocol,
+            Protocol = greeting.Protocol,
             ModuleDontCompress = module.DontCompress ?? "",
         };
         connection.Context = ctx;
+        // util.c, full_fname: "sub/file" (in mod), never the module's own path.
+        ctx.QuotePath = path =>
+        {
+            string full = Path.GetFullPath(path);
+            string relative = Posix.IsWithin(full, modulePath) ? Path.GetRelativePath(modulePath, full) : full;
+            return $"\"{relative}\" (in {module.Name})";
+        };
 
         // compat.c, setup_protocol: what we honour of the client's capability letters.
         var compat = CompatFlags.SymlinkTimes;
@@ -368,7 +408,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         var hookEnvironment = new Dictionary<string, string>
         {
             ["RSYNC_MODULE_NAME"] = module.Name,
-            ["RSYNC_MODULE_PATH"] = modulePath,
+            ["RSYNC_MODULE_PATH"] = chrooted ? configured : modulePath,
             ["RSYNC_HOST_ADDR"] = _address,
             ["RSYNC_HOST_NAME"] = _host,
             ["RSYNC_USER_NAME"] = user,
@@ -379,6 +419,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         for (int i = 0; i < args.Count; i++)
             hookEnvironment[$"RSYNC_ARG{i + 1}"] = args[i];
         int exitCode = 0;
+        System.Diagnostics.Process? postXferWaiter = null;
         try
         {
             if (module.PreXferExec is { Length: > 0 } pre)
@@ -386,6 +427,16 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
                 var (status, stdout) = RunHook(pre, hookEnvironment);
                 if (status != 0)
                     throw new RsyncException($"pre-xfer exec returned failure ({status}){(stdout.Length > 0 ? ":" : "")}\n{stdout}", ExitCodes.Unsupported);
+            }
+            if (deferred is not null)
+            {
+                // The post-xfer command must run outside the chroot and as the daemon's user: it is
+                // started now and waits for the transfer's exit status.
+                if (module.PostXferExec is { Length: > 0 } postCommand)
+                    postXferWaiter = StartPostXferWaiter(postCommand, hookEnvironment);
+                string? isolationError = deferred.Apply(_log);
+                if (isolationError is not null)
+                    throw new RsyncException("rsync: " + isolationError, ExitCodes.StartClient);
             }
             if (argumentError is not null || invocation is null)
                 throw new RsyncException(argumentError ?? "rsync: invalid arguments", ExitCodes.Unsupported);
@@ -448,7 +499,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
         finally
         {
-            if (module.PostXferExec is { Length: > 0 } post)
+            if (postXferWaiter is not null)
+                FinishPostXferWaiter(postXferWaiter, exitCode);
+            else if (module.PostXferExec is { Length: > 0 } post)
             {
                 // rsync passes the transfer's exit status, raw as from wait() and plain (clientserver.c, rsync_module).
                 hookEnvironment["RSYNC_EXIT_STATUS"] = exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -478,6 +531,59 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         {
             _log.Write($"xfer exec failed: {ex.Message}");
             return (-1, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Starts the post-xfer command's shell now, waiting on its stdin for the exit status, which it
+    /// passes on as RSYNC_EXIT_STATUS and RSYNC_RAW_STATUS (clientserver.c, rsync_module).
+    /// </summary>
+    private System.Diagnostics.Process? StartPostXferWaiter(string command, Dictionary<string, string> environment)
+    {
+        const string Waiter = "read status; [ -n \"$status\" ] || status=-1; RSYNC_EXIT_STATUS=$status; RSYNC_RAW_STATUS=$((status * 256)); "
+            + "export RSYNC_EXIT_STATUS RSYNC_RAW_STATUS; exec /bin/sh -c \"$1\"";
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh") { RedirectStandardInput = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(Waiter);
+        start.ArgumentList.Add("sh");
+        start.ArgumentList.Add(command);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        try
+        {
+            return System.Diagnostics.Process.Start(start);
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException)
+        {
+            _log.Write($"xfer exec failed: {ex.Message}");
+            return null;
+        }
+    }
+
+    private void FinishPostXferWaiter(System.Diagnostics.Process waiter, int exitCode)
+    {
+        using (waiter)
+        {
+            try
+            {
+                waiter.StandardInput.WriteLine(exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                waiter.StandardInput.Close();
+            }
+            catch (IOException ex)
+            {
+                _log.Write($"post-xfer exec failed: {ex.Message}");
+            }
+            waiter.WaitForExit();
+        }
+    }
+
+    /// <summary>Closes a module's own log file when the session ends.</summary>
+    private sealed class ModuleLogScope(DaemonSession session, DaemonLog daemonLog) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (!ReferenceEquals(session._log, daemonLog))
+                session._log.Dispose();
         }
     }
 

@@ -28,9 +28,9 @@ internal sealed class DaemonTransferLog : IItemLog
         _log = log;
         _ctx = ctx;
         _format = format;
-        _hasItemize = OptionsHas(format, 'i');
-        _hasOperationOrItemize = _hasItemize || OptionsHas(format, 'o');
-        _wantsChecksum = OptionsHas(format, 'C');
+        _hasItemize = FormatHas(format, 'i');
+        _hasOperationOrItemize = _hasItemize || FormatHas(format, 'o');
+        _wantsChecksum = FormatHas(format, 'C');
         _modulePath = modulePath;
         _connection = connection;
     }
@@ -43,7 +43,7 @@ internal sealed class DaemonTransferLog : IItemLog
         return new DaemonTransferLog(log, ctx, format, modulePath, connection, sender);
     }
 
-    private static bool OptionsHas(string format, char escape) => Options.OptionSyntax.LogFormatHas(format, escape);
+    private static bool FormatHas(string format, char escape) => Options.OptionSyntax.LogFormatHas(format, escape);
 
     public void Item(FileEntry file, ItemFlags iflags, string hardLinkTarget, string localPath)
     {

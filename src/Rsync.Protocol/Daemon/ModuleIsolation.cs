@@ -65,16 +65,34 @@ internal sealed record ModuleIsolation
                 if (id != Posix.EffectiveUserId())
                     uid = id;
             }
-            foreach (string group in module.EffectiveGids(runningAsRoot: true))
+            var groups = module.EffectiveGids(runningAsRoot: true);
+            for (int i = 0; i < groups.Count; i++)
             {
-                int? id = Posix.GroupId(group) ?? (group.All(char.IsAsciiDigit) && int.TryParse(group, out int n) ? n : null);
-                if (group == "*" || id is null)
+                string group = groups[i];
+                if (group == "*" && i == 0)
                 {
-                    logLine = group == "*" ? "a gid of \"*\" is not supported" : $"Invalid gid {group}";
+                    // Every group of the module's user, its primary group first (clientserver.c, want_all_groups).
+                    string? owner = user is null ? null : Posix.UserName(uid ?? Posix.EffectiveUserId()) ?? user;
+                    int? primary = owner is null ? null : Posix.UserPrimaryGroup(owner);
+                    if (owner is null || primary is null)
+                    {
+                        logLine = $"getpwuid failed for uid {uid ?? Posix.EffectiveUserId()}";
+                        error = "getpwuid failed";
+                        return null;
+                    }
+                    gids.Add(primary.Value);
+                    gids.AddRange(Posix.GroupsOf(owner, primary.Value).Where(g => g != primary.Value));
+                    continue;
+                }
+                int? id = Posix.GroupId(group) ?? (group.All(char.IsAsciiDigit) && int.TryParse(group, out int n) ? n : null);
+                if (id is null)
+                {
+                    logLine = $"Invalid gid {group}";
                     error = "invalid gid setting.";
                     return null;
                 }
-                gids.Add(id.Value);
+                if (!gids.Contains(id.Value))
+                    gids.Add(id.Value);
             }
             if (gids.Count == 1 && gids[0] == Posix.EffectiveGroupId())
                 gids.Clear();

@@ -58,6 +58,9 @@ public interface IFileListReporter
 
     /// <summary>An informational line shown with -v (FINFO).</summary>
     void Info(string message);
+
+    /// <summary>A path as messages quote it (util.c, full_fname): by default "/full/path".</summary>
+    string Quote(string path) => $"\"{Path.GetFullPath(path)}\"";
 }
 
 /// <summary>Builds the sender's sorted file list from command-line sources.</summary>
@@ -193,7 +196,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             IoError |= IoErrorFlags.General;
-            reporter.TransferError($"opendir \"{Path.GetFullPath(dirPath)}\" failed: {Posix.StrError(Posix.EACCES)} ({Posix.EACCES})");
+            reporter.TransferError($"opendir {reporter.Quote(dirPath)} failed: {Posix.StrError(Posix.EACCES)} ({Posix.EACCES})");
             return;
         }
 
@@ -247,7 +250,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
                 if (errno != 0)
                 {
                     IoError |= IoErrorFlags.General;
-                    reporter.TransferError($"symlink has no referent: \"{Path.GetFullPath(path)}\"");
+                    reporter.TransferError($"symlink has no referent: {reporter.Quote(path)}");
                     return null;
                 }
                 return MakeFileEntry(root, name, path, followed, followed.IsDirectory ? flags | EntryFlags.ContentDir : flags);
@@ -354,7 +357,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     {
         if (errno != Posix.ENOENT)
             IoError |= IoErrorFlags.General;
-        reporter.TransferError($"link_stat \"{Path.GetFullPath(path)}\" failed: {Posix.StrError(errno)} ({errno})");
+        reporter.TransferError($"link_stat {reporter.Quote(path)} failed: {Posix.StrError(errno)} ({errno})");
         HadMissingSource = true;
     }
 

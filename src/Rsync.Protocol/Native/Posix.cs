@@ -222,6 +222,20 @@ public static partial class Posix
         }
     }
 
+    /// <summary>A user's primary group (pw_gid), or null when the user is unknown.</summary>
+    public static unsafe int? UserPrimaryGroup(string name)
+    {
+        byte* pwd = stackalloc byte[128];
+        var buffer = new byte[16 * 1024];
+        fixed (byte* b = buffer)
+        {
+            byte* result = null;
+            if (GetPwNam(name, pwd, b, (nuint)buffer.Length, &result) != 0 || result == null)
+                return null;
+            return *(int*)(pwd + 20);
+        }
+    }
+
     public static unsafe int? GroupId(string name)
     {
         byte* grp = stackalloc byte[128];

@@ -445,7 +445,7 @@ internal sealed class Generator(ReceivingSide side)
             List<string> children;
             try
             {
-                children = Directory.EnumerateFileSystemEntries(full).Select(p => Path.GetFileName(p)!).Order(StringComparer.Ordinal).ToList();
+                children = DeletionOrder(full, Directory.EnumerateFileSystemEntries(full).Select(p => Path.GetFileName(p)!));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -568,7 +568,7 @@ internal sealed class Generator(ReceivingSide side)
         {
             return;
         }
-        foreach (string name in present.OrderBy(n => n, StringComparer.Ordinal))
+        foreach (string name in DeletionOrder(dirPath, present))
         {
             if (keep.Contains(name))
                 continue;
@@ -583,6 +583,18 @@ internal sealed class Generator(ReceivingSide side)
             DeleteTree(full, rel, st, log: true);
         }
     }
+
+    /// <summary>
+    /// rsync deletes a directory's entries last to first in file-list order, where a directory's
+    /// files come before its subdirectories (delete.c, delete_dir_contents; generator.c,
+    /// delete_in_dir; flist.c, f_name_cmp).
+    /// </summary>
+    private static List<string> DeletionOrder(string dirPath, IEnumerable<string> names) =>
+        names.Select(n => (Name: n, IsDirectory: Posix.TryLStat(Path.Join(dirPath, n), out var st) == 0 && st.IsDirectory))
+            .OrderByDescending(e => e.IsDirectory)
+            .ThenByDescending(e => e.Name, StringComparer.Ordinal)
+            .Select(e => e.Name)
+            .ToList();
 
     /// <summary>Excluded names are kept unless --delete-excluded; protect rules always keep (exclude.c).</summary>
     private bool IsProtected(string rel, bool isDirectory)

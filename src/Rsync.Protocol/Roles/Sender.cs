@@ -103,13 +103,13 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             if (ex is FileNotFoundException or DirectoryNotFoundException)
             {
                 ctx.IoError |= IoErrorFlags.Vanished;
-                ctx.Error($"file has vanished: \"{Path.GetFullPath(path)}\"");
+                ctx.Error($"file has vanished: {ctx.Quote(path)}");
             }
             else
             {
                 ctx.IoError |= IoErrorFlags.General;
                 int errno = ex is UnauthorizedAccessException ? Posix.EACCES : ex.HResult & 0xFFFF;
-                ctx.TransferError($"send_files failed to open \"{Path.GetFullPath(path)}\": {Posix.StrError(errno)} ({errno})");
+                ctx.TransferError($"send_files failed to open {ctx.Quote(path)}: {Posix.StrError(errno)} ({errno})");
             }
             // The generator must hear that nothing is coming (sender.c, send_files).
             _out.WriteMessageInt(MessageCode.NoSend, ndx);
@@ -142,7 +142,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             if (result.ReadError)
             {
                 ctx.IoError |= IoErrorFlags.General;
-                ctx.TransferError($"read errors mapping \"{Path.GetFullPath(path)}\": {Posix.StrError(5)} (5)");
+                ctx.TransferError($"read errors mapping {ctx.Quote(path)}: {Posix.StrError(5)} (5)");
             }
             if (ctx.Options.Progress)
                 ctx.Info(ProgressLine(length, started.Elapsed, ++_transferIndex, ndx));
