@@ -173,6 +173,7 @@ public sealed partial class RsyncClient
         // Compat flags, the name lists and the checksum seed come before multiplexing starts
         // (compat.c, setup_protocol); a varint reads an older server's single byte too.
         ctx.Compat = (CompatFlags)reader.ReadVarInt();
+        connection.AcknowledgePromptly();
         ctx.Algorithms = Negotiation.Exchange(reader, writer, _wanted, ctx.VarintFlags, amServer: false,
             seedFirst: (ctx.Compat & CompatFlags.ChecksumSeedFix) != 0);
         ctx.ChecksumSeed = reader.ReadInt32();

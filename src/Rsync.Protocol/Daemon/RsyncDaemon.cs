@@ -75,6 +75,9 @@ public sealed class RsyncDaemon : IDisposable
                 Log.Write($"accept failed: {ex.Message}");
                 continue;
             }
+            // Our writes are already whole frames; Nagle's rule would only hold the small ones back
+            // until a peer's delayed ACK (the handshake's name lists, then the checksum seed).
+            client.NoDelay = true;
             lock (_clients)
                 _clients.Add(client);
             var thread = new Thread(() =>
