@@ -18,7 +18,18 @@ namespace NetRsync.Protocol.Roles;
 internal sealed class Receiver(ReceivingSide side)
 {
     private readonly RsyncReader _in = side.Ctx.Reader;
+    private const int IoWindow = 256 * 1024;
+
     private readonly byte[] _buffer = new byte[ProtocolLimits.MaxBlockSize];
+    // Matched blocks arrive one by one; reading the basis and writing the result in larger pieces
+    // keeps the system calls per file small (rsync's map_ptr window and write buffer do the same).
+    private readonly byte[] _basisWindow = new byte[IoWindow];
+    private long _basisWindowStart;
+    private int _basisWindowLength;
+    private readonly byte[] _pendingOutput = new byte[IoWindow];
+    private long _pendingOffset;
+    private int _pendingLength;
+    private bool _outputFailed;
     private readonly TokenReceiver _tokens = TokenCodecs.CreateReceiver(side.Ctx);
     private readonly StrongChecksum _sum = side.Ctx.NewStrongChecksum();
 
@@ -293,8 +304,10 @@ internal sealed class Receiver(ReceivingSide side)
     /// <summary>Reads tokens until the end marker, then the sender's sum (receiver.c, receive_data).</summary>
     private bool ApplyTokens(FileEntry file, SumHead head, SafeFileHandle? basis, SafeFileHandle? output, out bool writeFailed, out long written)
     {
-        writeFailed = false;
         long offset = 0;
+        _basisWindowLength = 0;
+        _pendingLength = 0;
+        _outputFailed = false;
         while (true)
         {
             int token = _tokens.Next(out ReadOnlySpan<byte> literal);
@@ -304,7 +317,7 @@ internal sealed class Receiver(ReceivingSide side)
             {
                 _sum.FileUpdate(literal);
                 side.Ctx.Stats.LiteralData += literal.Length;
-                writeFailed |= !Write(output, literal, offset);
+                Write(output, literal, offset);
                 offset += literal.Length;
                 continue;
             }
@@ -314,15 +327,17 @@ internal sealed class Receiver(ReceivingSide side)
             long basisOffset = (long)block * head.BlockLength;
             int length = block == head.Count - 1 && head.Remainder != 0 ? head.Remainder : head.BlockLength;
             var data = _buffer.AsSpan(0, length);
-            int got = basis is null ? 0 : ReadFully(basis, data, basisOffset);
+            int got = basis is null ? 0 : ReadBasis(basis, data, basisOffset);
             if (got < length)
                 data[got..].Clear(); // a basis that changed under us; the sum check catches it
             _tokens.SeeMatched(data);
             _sum.FileUpdate(data);
             side.Ctx.Stats.MatchedData += length;
-            writeFailed |= !Write(output, data, offset);
+            Write(output, data, offset);
             offset += length;
         }
+        FlushOutput(output);
+        writeFailed = output is null || _outputFailed;
         written = offset;
         Span<byte> expected = stackalloc byte[ChecksumKinds.MaxLength];
         expected = expected[.._sum.Length];
@@ -333,23 +348,68 @@ internal sealed class Receiver(ReceivingSide side)
         return actual.SequenceEqual(expected);
     }
 
-    private bool Write(SafeFileHandle? output, ReadOnlySpan<byte> data, long offset)
+    private void Write(SafeFileHandle? output, ReadOnlySpan<byte> data, long offset)
     {
-        if (output is null)
-            return false;
+        if (output is null || _outputFailed)
+            return;
         // -S: runs of zeros become holes; the final length is set after the last token.
-        if (side.Ctx.Options.Sparse && !side.Ctx.Options.Inplace && data.IndexOfAnyExcept((byte)0) < 0)
-            return true;
+        if (side.Ctx.Options.Sparse && !side.Ctx.Options.Inplace)
+        {
+            if (data.IndexOfAnyExcept((byte)0) < 0)
+                return;
+            WriteNow(output, data, offset);
+            return;
+        }
+        if (_pendingLength > 0 && (_pendingOffset + _pendingLength != offset || _pendingLength + data.Length > _pendingOutput.Length))
+            FlushOutput(output);
+        if (data.Length >= _pendingOutput.Length)
+        {
+            WriteNow(output, data, offset);
+            return;
+        }
+        if (_pendingLength == 0)
+            _pendingOffset = offset;
+        data.CopyTo(_pendingOutput.AsSpan(_pendingLength));
+        _pendingLength += data.Length;
+    }
+
+    private void FlushOutput(SafeFileHandle? output)
+    {
+        if (output is not null && _pendingLength > 0 && !_outputFailed)
+            WriteNow(output, _pendingOutput.AsSpan(0, _pendingLength), _pendingOffset);
+        _pendingLength = 0;
+    }
+
+    private void WriteNow(SafeFileHandle output, ReadOnlySpan<byte> data, long offset)
+    {
         try
         {
             RandomAccess.Write(output, data, offset);
-            return true;
         }
         catch (IOException ex)
         {
+            // The rest of the file's tokens are still read, so the stream stays in step; the file is discarded.
+            _outputFailed = true;
             side.Ctx.TransferError($"write failed: {ex.Message}");
-            return false;
         }
+    }
+
+    /// <summary>
+    /// A block of the basis, through a window read ahead of it. With --inplace the basis is the file
+    /// being written, so it is read directly.
+    /// </summary>
+    private int ReadBasis(SafeFileHandle basis, Span<byte> into, long offset)
+    {
+        if (side.Ctx.Options.Inplace)
+            return ReadFully(basis, into, offset);
+        if (offset < _basisWindowStart || offset + into.Length > _basisWindowStart + _basisWindowLength)
+        {
+            _basisWindowStart = offset;
+            _basisWindowLength = ReadFully(basis, _basisWindow, offset);
+        }
+        int available = (int)Math.Clamp(_basisWindowStart + _basisWindowLength - offset, 0, into.Length);
+        _basisWindow.AsSpan((int)(offset - _basisWindowStart), available).CopyTo(into);
+        return available;
     }
 
     private static int ReadFully(SafeFileHandle handle, Span<byte> into, long offset)
