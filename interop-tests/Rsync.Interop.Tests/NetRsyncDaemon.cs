@@ -124,8 +124,10 @@ public sealed partial class NetRsyncDaemon : IAsyncDisposable
 
     /// <summary>Starts netrsyncd. With <paramref name="port"/> null a free port is picked (and another is
     /// tried if that one is taken in the meantime). <paramref name="globalLines"/> are extra raw lines
-    /// for the global section.</summary>
-    public static async Task<NetRsyncDaemon> StartAsync(IEnumerable<DaemonModule> modules, IEnumerable<string>? globalLines = null, int? port = null)
+    /// for the global section. <paramref name="configText"/>, when given, replaces the generated config
+    /// (given the daemon's temp dir, whose rsyncd.log is where the log is expected).</summary>
+    public static async Task<NetRsyncDaemon> StartAsync(IEnumerable<DaemonModule> modules, IEnumerable<string>? globalLines = null, int? port = null,
+        Func<TempDir, string>? configText = null)
     {
         (string fileName, string[] prefix) = Locate();
         DaemonModule[] mods = modules.ToArray();
@@ -137,7 +139,7 @@ public sealed partial class NetRsyncDaemon : IAsyncDisposable
             NetRsyncDaemon? daemon = null;
             try
             {
-                (daemon, string? failure) = await TryStartAsync(fileName, prefix, mods, globals, p, dir);
+                (daemon, string? failure) = await TryStartAsync(fileName, prefix, mods, globals, p, dir, configText);
                 if (failure is null)
                 {
                     return daemon;
@@ -187,11 +189,12 @@ public sealed partial class NetRsyncDaemon : IAsyncDisposable
         return sb.ToString();
     }
 
-    private static async Task<(NetRsyncDaemon Daemon, string? Failure)> TryStartAsync(string fileName, string[] prefix, DaemonModule[] modules, string[] globals, int port, TempDir dir)
+    private static async Task<(NetRsyncDaemon Daemon, string? Failure)> TryStartAsync(string fileName, string[] prefix, DaemonModule[] modules, string[] globals, int port, TempDir dir,
+        Func<TempDir, string>? configText)
     {
         string config = dir.File("rsyncd.conf");
         string log = dir.File("rsyncd.log");
-        File.WriteAllText(config, GenerateConfig(modules, dir, globals));
+        File.WriteAllText(config, configText?.Invoke(dir) ?? GenerateConfig(modules, dir, globals));
 
         var (process, output) = ProcessRunner.StartCaptured(fileName,
             prefix.Concat(["--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"]));
