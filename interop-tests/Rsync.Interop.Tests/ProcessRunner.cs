@@ -29,7 +29,8 @@ public static class ProcessRunner
 {
     /// <summary>Starts a long-running child (a daemon) with stdin closed and stdout and stderr
     /// collected, as they arrive, into one buffer for failure messages.</summary>
-    public static (Process Process, StringBuilder Output) StartCaptured(string fileName, IEnumerable<string> arguments)
+    public static (Process Process, StringBuilder Output) StartCaptured(string fileName, IEnumerable<string> arguments,
+        IEnumerable<KeyValuePair<string, string>>? environment = null)
     {
         var psi = new ProcessStartInfo(fileName)
         {
@@ -41,6 +42,10 @@ public static class ProcessRunner
         foreach (string a in arguments)
         {
             psi.ArgumentList.Add(a);
+        }
+        foreach (var (name, value) in environment ?? [])
+        {
+            psi.Environment[name] = value;
         }
         var output = new StringBuilder();
         var process = new Process { StartInfo = psi };

@@ -39,31 +39,7 @@ public sealed class WatcherProcess : IAsyncDisposable
 
     public static async Task<WatcherProcess> StartAsync(string configPath, IEnumerable<string>? extraArgs = null, IDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo(AppHost)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in (string[])["--no-detach", "-o", configPath, .. extraArgs ?? []])
-            psi.ArgumentList.Add(arg);
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-            psi.Environment[name] = value;
-        var output = new StringBuilder();
-        var process = new Process { StartInfo = psi };
-        DataReceivedEventHandler sink = (_, e) =>
-        {
-            if (e.Data is not null)
-                lock (output)
-                    output.AppendLine(e.Data);
-        };
-        process.OutputDataReceived += sink;
-        process.ErrorDataReceived += sink;
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, output) = ProcessRunner.StartCaptured(AppHost, ["--no-detach", "-o", configPath, .. extraArgs ?? []], environment);
         var watcher = new WatcherProcess(process, output);
         await watcher.WaitForOutputAsync("netsersync ready", StartDeadline);
         return watcher;
