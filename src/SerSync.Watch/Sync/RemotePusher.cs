@@ -37,6 +37,9 @@ public sealed class RemotePusher
     private TimeSpan _backoff = FirstBackoff;
     private readonly HashSet<long> _inFlight = [];
     private readonly HashSet<string> _inFlightPaths = new(StringComparer.Ordinal);
+    // Batches that ran while another did. Each sends its paths' parent directories with the times
+    // they had when it was planned, so one finishing late can leave an older time behind.
+    private readonly HashSet<long> _overlapped = [];
     private bool _exclusiveRunning;
 
     /// <summary>How many batches of plain updates may run at once against this remote.</summary>
@@ -175,12 +178,34 @@ public sealed class RemotePusher
         if (retrying)
             Interlocked.Increment(ref Counters.Retries);
 
+        if (_inFlight.Count > 0)
+        {
+            _overlapped.UnionWith(_inFlight);
+            _overlapped.Add(id);
+        }
         _inFlight.Add(id);
         _exclusiveRunning |= exclusive;
         if (!exclusive)
             _inFlightPaths.UnionWith(work.Keys);
         _ = Task.Run(() => RunBatchAsync(id, work, since, retrying, exclusive));
         return true;
+    }
+
+    /// <summary>
+    /// Queues the parent directories again (under the lock): a later session sends their times as
+    /// they are now, so parallel batches finishing out of order cannot leave an older one behind.
+    /// </summary>
+    private void ResendParentDirectories(IEnumerable<string> paths)
+    {
+        foreach (string rel in paths)
+        {
+            foreach (string parent in SessionPlanner.Parents(rel))
+            {
+                if (_pending.Count == 0)
+                    _pendingSince = Stopwatch.GetTimestamp();
+                _pending[parent] = _pending.GetValueOrDefault(parent) | ChangeFlags.Update;
+            }
+        }
     }
 
     private static bool IsPlainUpdate(Dictionary<string, ChangeFlags> paths)
@@ -217,9 +242,12 @@ public sealed class RemotePusher
                 _exclusiveRunning = false;
             else
                 _inFlightPaths.ExceptWith(work.Keys);
+            bool overlapped = _overlapped.Remove(id);
             if (ok)
             {
                 _backoff = FirstBackoff;
+                if (overlapped)
+                    ResendParentDirectories(work.Keys);
             }
             else
             {
