@@ -37,9 +37,7 @@ public sealed class RemotePusher
     private TimeSpan _backoff = FirstBackoff;
     private readonly HashSet<long> _inFlight = [];
     private readonly HashSet<string> _inFlightPaths = new(StringComparer.Ordinal);
-    // Batches that ran while another did. Each sends its paths' parent directories with the times
-    // they had when it was planned, so one finishing late can leave an older time behind.
-    private readonly HashSet<long> _overlapped = [];
+    private readonly OverlapTracker _overlaps = new();
     private bool _exclusiveRunning;
 
     /// <summary>How many batches of plain updates may run at once against this remote.</summary>
@@ -178,11 +176,7 @@ public sealed class RemotePusher
         if (retrying)
             Interlocked.Increment(ref Counters.Retries);
 
-        if (_inFlight.Count > 0)
-        {
-            _overlapped.UnionWith(_inFlight);
-            _overlapped.Add(id);
-        }
+        _overlaps.Started(id);
         _inFlight.Add(id);
         _exclusiveRunning |= exclusive;
         if (!exclusive)
@@ -242,7 +236,7 @@ public sealed class RemotePusher
                 _exclusiveRunning = false;
             else
                 _inFlightPaths.ExceptWith(work.Keys);
-            bool overlapped = _overlapped.Remove(id);
+            bool overlapped = _overlaps.Finished(id);
             if (ok)
             {
                 _backoff = FirstBackoff;
