@@ -209,21 +209,13 @@ public static partial class Posix
         return (int)old;
     }
 
-    public static unsafe int? UserId(string name)
-    {
-        byte* pwd = stackalloc byte[128];
-        var buffer = new byte[16 * 1024];
-        fixed (byte* b = buffer)
-        {
-            byte* result = null;
-            if (GetPwNam(name, pwd, b, (nuint)buffer.Length, &result) != 0 || result == null)
-                return null;
-            return *(int*)(pwd + 16);
-        }
-    }
+    public static int? UserId(string name) => PasswdField(name, 16);
 
     /// <summary>A user's primary group (pw_gid), or null when the user is unknown.</summary>
-    public static unsafe int? UserPrimaryGroup(string name)
+    public static int? UserPrimaryGroup(string name) => PasswdField(name, 20);
+
+    /// <summary>An int field of the user's struct passwd (pw_uid at 16, pw_gid at 20 on 64-bit glibc).</summary>
+    private static unsafe int? PasswdField(string name, int offset)
     {
         byte* pwd = stackalloc byte[128];
         var buffer = new byte[16 * 1024];
@@ -232,7 +224,7 @@ public static partial class Posix
             byte* result = null;
             if (GetPwNam(name, pwd, b, (nuint)buffer.Length, &result) != 0 || result == null)
                 return null;
-            return *(int*)(pwd + 20);
+            return *(int*)(pwd + offset);
         }
     }
 

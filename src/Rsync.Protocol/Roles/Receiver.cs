@@ -326,10 +326,15 @@ internal sealed class Receiver(ReceivingSide side)
                 throw new RsyncProtocolException($"invalid block index {block} of {head.Count} [receiver]");
             long basisOffset = (long)block * head.BlockLength;
             int length = block == head.Count - 1 && head.Remainder != 0 ? head.Remainder : head.BlockLength;
-            var data = _buffer.AsSpan(0, length);
-            int got = basis is null ? 0 : ReadBasis(basis, data, basisOffset);
-            if (got < length)
-                data[got..].Clear(); // a basis that changed under us; the sum check catches it
+            ReadOnlySpan<byte> data = basis is null ? default : ReadBasis(basis, basisOffset, length);
+            if (data.Length < length)
+            {
+                // A basis that changed under us: zeros keep the stream in step; the sum check catches it.
+                var padded = _buffer.AsSpan(0, length);
+                data.CopyTo(padded);
+                padded[data.Length..].Clear();
+                data = padded;
+            }
             _tokens.SeeMatched(data);
             _sum.FileUpdate(data);
             side.Ctx.Stats.MatchedData += length;
@@ -395,21 +400,20 @@ internal sealed class Receiver(ReceivingSide side)
     }
 
     /// <summary>
-    /// A block of the basis, through a window read ahead of it. With --inplace the basis is the file
-    /// being written, so it is read directly.
+    /// A block of the basis, straight out of a window read ahead of it (shorter when the basis
+    /// ends early). With --inplace the basis is the file being written, so it is read directly.
     /// </summary>
-    private int ReadBasis(SafeFileHandle basis, Span<byte> into, long offset)
+    private ReadOnlySpan<byte> ReadBasis(SafeFileHandle basis, long offset, int length)
     {
         if (side.Ctx.Options.Inplace)
-            return ReadFully(basis, into, offset);
-        if (offset < _basisWindowStart || offset + into.Length > _basisWindowStart + _basisWindowLength)
+            return _buffer.AsSpan(0, ReadFully(basis, _buffer.AsSpan(0, length), offset));
+        if (offset < _basisWindowStart || offset + length > _basisWindowStart + _basisWindowLength)
         {
             _basisWindowStart = offset;
             _basisWindowLength = ReadFully(basis, _basisWindow, offset);
         }
-        int available = (int)Math.Clamp(_basisWindowStart + _basisWindowLength - offset, 0, into.Length);
-        _basisWindow.AsSpan((int)(offset - _basisWindowStart), available).CopyTo(into);
-        return available;
+        int available = (int)Math.Clamp(_basisWindowStart + _basisWindowLength - offset, 0, length);
+        return _basisWindow.AsSpan((int)(offset - _basisWindowStart), available);
     }
 
     private static int ReadFully(SafeFileHandle handle, Span<byte> into, long offset)
