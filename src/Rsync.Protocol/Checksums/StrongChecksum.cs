@@ -134,6 +134,11 @@ internal sealed class StrongChecksum : IDisposable
     public static void FileSum(ChecksumKind kind, string path, Span<byte> destination)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        FileSum(kind, handle, destination);
+    }
+
+    public static void FileSum(ChecksumKind kind, Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> destination)
+    {
         using var sum = new StrongChecksum(kind, 0, seedFirst: false);
         var buffer = new byte[256 * 1024];
         long offset = 0;

@@ -96,8 +96,14 @@ public sealed partial class RsyncClient
     /// <summary>How the host of the receiving side differs: a client, a local copy, or a daemon.</summary>
     internal readonly record struct ReceiveMode(bool SenderSendsStats, bool WholeFileByDefault, bool LogsItems, bool DeletionsAsMessages = false);
 
+    /// <summary>
+    /// A daemon's receiving side: the module's handle, and the destination as a name beneath it
+    /// (sanitized, "." for the module itself). Every write then stays inside the module.
+    /// </summary>
+    internal sealed record ModuleTarget(ConfinedRoot Jail, byte[] Destination, bool PartialDirIsModuleRelative);
+
     internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort,
-        Action<List<FileEntry>>? validate = null)
+        Action<List<FileEntry>>? validate = null, ModuleTarget? module = null)
     {
         var settings = ctx.FileListSettings();
         var decoder = new FileListDecoder(ctx.Reader, settings);
@@ -124,6 +130,7 @@ public sealed partial class RsyncClient
         }
         var files = new List<FileEntry>(received);
         files.Sort(FileNameComparer.Instance);
+        DropDuplicateNames(files, ctx);
         bool listOnly = destination.Length == 0;
         if (files.Count == 0 && mode.SenderSendsStats)
         {
@@ -139,14 +146,15 @@ public sealed partial class RsyncClient
         }
 
         string? solo = null;
+        var (destExists, destIsDir) = listOnly ? (false, false) : ProbeDestination(destination, module);
         if (listOnly)
         {
         }
-        else if (files.Count == 1 && !files[0].IsDirectory && (Posix.TryStat(destination, out var dst) != 0 || !dst.IsDirectory) && !destination.EndsWith('/'))
+        else if (files.Count == 1 && !files[0].IsDirectory && !destIsDir && !destination.EndsWith('/'))
             solo = destination;
-        else if (files.Count > 0 && !ctx.Options.DryRun && Posix.TryStat(destination, out var d) != 0)
+        else if (files.Count > 0 && !ctx.Options.DryRun && !destExists)
         {
-            int errno = Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF);
+            int errno = module is null ? Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF) : module.Jail.MakeDirectory(module.Destination, 0x1FF);
             if (errno != 0)
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
             if (ctx.Options.Verbose > 0)
@@ -155,11 +163,15 @@ public sealed partial class RsyncClient
             if (files[0].Name is [(byte)'.'])
                 files[0].Flags |= EntryFlags.DirCreated;
         }
-        else if (files.Count > 0 && Posix.TryStat(destination, out var existing) == 0 && !existing.IsDirectory)
+        else if (files.Count > 0 && destExists && !destIsDir)
             throw new RsyncException($"ERROR: destination must be a directory when copying more than 1 file", ExitCodes.FileSelect);
 
+        using var root = listOnly ? null : OpenReceivingRoot(ctx, destination, solo, module);
         var side = new ReceivingSide(ctx, files, listOnly ? "/nonexistent" : destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
         {
+            Root = root,
+            Jail = module?.Jail,
+            PartialDirIsModuleRelative = module?.PartialDirIsModuleRelative ?? false,
             SoloPath = solo,
             ListOnly = listOnly,
             SenderSendsStats = mode.SenderSendsStats,
@@ -197,9 +209,7 @@ public sealed partial class RsyncClient
         catch (Exception ex)
         {
             side.Events.Writer.TryComplete(ex);
-            var (temp, partial, path, _) = receiver.CurrentPartial;
-            if (temp is not null && !receiver.KeepPartial(temp, partial, path))
-                File.Delete(temp);
+            receiver.CleanUpInterrupted();
             generatorThread.Join(TimeSpan.FromSeconds(5));
             if (generatorFailure is RsyncException first)
                 throw first;
@@ -209,6 +219,84 @@ public sealed partial class RsyncClient
         if (generatorFailure is not null)
             throw generatorFailure is RsyncException ? generatorFailure : new RsyncException(generatorFailure.Message, ExitCodes.Ipc, generatorFailure);
         return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
+    }
+
+    /// <summary>Does the destination exist, and is it a directory (followed as named; for a daemon, only inside the module)?</summary>
+    private static (bool Exists, bool IsDirectory) ProbeDestination(string destination, ModuleTarget? module)
+    {
+        if (module is null)
+        {
+            bool exists = Posix.TryStat(destination, out var st) == 0;
+            return (exists, exists && st.IsDirectory);
+        }
+        if (module.Jail.TryOpenBeneath(module.Destination, out var probe, followInside: true) == 0)
+        {
+            probe!.Dispose();
+            return (true, true);
+        }
+        return (module.Jail.LStat(module.Destination, out _) == 0, false);
+    }
+
+    /// <summary>The handle every write goes through: the destination, or a single file's parent.</summary>
+    private static ConfinedRoot? OpenReceivingRoot(TransferContext ctx, string destination, string? solo, ModuleTarget? module)
+    {
+        int errno;
+        ConfinedRoot? root;
+        if (module is null)
+        {
+            string dir = solo is null ? destination : Path.GetDirectoryName(solo) is { Length: > 0 } parent ? parent : solo.StartsWith('/') ? "/" : ".";
+            errno = ConfinedRoot.TryOpen(dir, out root);
+        }
+        else
+        {
+            ReadOnlySpan<byte> rel = module.Destination;
+            if (solo is not null)
+            {
+                int slash = rel.LastIndexOf((byte)'/');
+                rel = slash < 0 ? "."u8 : rel[..slash];
+            }
+            errno = module.Jail.TryOpenBeneath(rel, out root, followInside: true);
+        }
+        if (errno == 0)
+            return root;
+        if (ctx.Options.DryRun && errno == Posix.ENOENT)
+            return null;
+        throw new RsyncException($"change_dir#3 \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileSelect);
+    }
+
+    /// <summary>
+    /// A name the sender listed twice is received once: a directory wins over anything else of the
+    /// same name (its contents may follow in the list), otherwise the first is kept; the others are
+    /// marked inactive (flist.c, flist_sort_and_clean).
+    /// </summary>
+    internal static void DropDuplicateNames(List<FileEntry> files, TransferContext? ctx = null)
+    {
+        var kept = new Dictionary<string, FileEntry>(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            string key = System.Text.Encoding.Latin1.GetString(file.Name);
+            if (!kept.TryGetValue(key, out var first))
+            {
+                kept[key] = file;
+                continue;
+            }
+            FileEntry drop = file;
+            if (file.IsDirectory && !first.IsDirectory)
+            {
+                drop = first;
+                kept[key] = file;
+            }
+            else if (file.IsDirectory && first.IsDirectory)
+            {
+                // The kept directory takes on what the other one carried.
+                first.Flags |= file.Flags & (EntryFlags.TopDir | EntryFlags.ContentDir);
+                if ((file.Flags & EntryFlags.ImpliedDir) == 0)
+                    first.Flags &= ~EntryFlags.ImpliedDir;
+            }
+            drop.Flags |= EntryFlags.Inactive;
+            if (ctx is not null && ctx.Options.Verbose > 2)
+                ctx.Info($"removing duplicate name {drop.NameString} from file list");
+        }
     }
 
     /// <summary>Groups hard links; the first of each group in list order is transferred, the rest linked to it (hlink.c, match_hard_links).</summary>

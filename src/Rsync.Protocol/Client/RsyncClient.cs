@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NetRsync.Protocol.Daemon;
 using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Roles;
@@ -216,7 +217,7 @@ public sealed partial class RsyncClient
 
     /// <summary>Builds and sends the sender's list (flist.c, send_file_list); <paramref name="filesFrom"/> names are relative to the one source.</summary>
     internal static List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<string>? filesFrom,
-        string? confineTo = null)
+        string? confineTo = null, ConfinedRoot? jail = null)
     {
         var buildClock = Stopwatch.StartNew();
         var scan = new FileListScanOptions
@@ -238,6 +239,7 @@ public sealed partial class RsyncClient
             Filters = filters,
             Chmod = chmod,
             ConfineTo = confineTo,
+            Jail = jail,
             MungeLinks = ctx.Options.MungeLinks,
         };
         var reporter = new ContextReporter(ctx);

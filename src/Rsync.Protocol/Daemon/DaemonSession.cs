@@ -661,14 +661,16 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         var clientRules = ReadFilterList(ctx.Reader);
         var filters = FilterList.Parse(clientRules.Concat(daemonFilters.Rules.Select(r => r.WireText)));
         IEnumerable<string>? filesFrom = null;
+        // A listed name cannot climb out of the source directory (flist.c, send_file_list: sanitize_path).
         if (ctx.Options.FilesFrom == "-")
-            filesFrom = ReadForwardedNames(ctx);
+            filesFrom = ReadForwardedNames(ctx).Select(n => ModulePath.Sanitize(n)).ToList();
 
         var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
         if (module.IgnoreErrors)
             ctx.Options.IgnoreErrors = true;
 
-        var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom, confineTo: modulePath);
+        using var jail = ConfinedRoot.Open(modulePath);
+        var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom, confineTo: modulePath, jail: jail);
         if (files.Count == 0)
         {
             // Nothing to send: the client stops after an empty list, and so do we (main.c, do_server_sender).
@@ -677,6 +679,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
         var sender = new Sender(ctx, files)
         {
+            Jail = jail,
+            JailPath = modulePath,
             BeforeGoodbye = () =>
             {
                 // main.c, handle_stats: a daemon's sender reports its totals.
@@ -700,9 +704,21 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         var rules = receiverWantsList ? ReadFilterList(ctx.Reader) : [];
         var filters = FilterList.Parse(rules.Concat(daemonFilters.Rules.Select(r => r.WireText)));
         string destArg = invocation.Paths.Count > 0 ? invocation.Paths[^1] : "";
-        string destination = ResolveInModule(modulePath, destArg);
+        // Every path the client names is a path in the module, whatever it says (util1.c, sanitize_path).
+        string destRel = ModulePath.Sanitize(destArg);
+        string destination = (destRel == "." ? modulePath : Path.Join(modulePath, destRel)) + (destArg.EndsWith('/') ? "/" : "");
+        bool partialInModule = false;
+        if (o.BackupDir is { } backupDir)
+            o.BackupDir = ModulePath.Sanitize(backupDir, destRel);
+        if (o.PartialDir is { } partialDir)
+        {
+            partialInModule = partialDir.StartsWith('/');
+            o.PartialDir = partialInModule ? ModulePath.Sanitize(partialDir) : ModulePath.Sanitize(partialDir, ".") is var p && p != "." ? p : null;
+        }
+        using var jail = ConfinedRoot.Open(modulePath);
         RsyncClient.Receive(ctx, destination, filters, chmod,
-            new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false, DeletionsAsMessages: true), connection.Abort);
+            new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false, DeletionsAsMessages: true), connection.Abort,
+            module: new RsyncClient.ModuleTarget(jail, Encoding.UTF8.GetBytes(destRel), partialInModule));
         ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
     }

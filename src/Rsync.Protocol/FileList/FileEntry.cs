@@ -4,7 +4,7 @@ using NetRsync.Protocol.Native;
 namespace NetRsync.Protocol.FileList;
 
 [Flags]
-public enum EntryFlags : byte
+public enum EntryFlags : ushort
 {
     None = 0,
     /// <summary>Named on the command line (rsync.h, FLAG_TOP_DIR).</summary>
@@ -22,6 +22,8 @@ public enum EntryFlags : byte
     HardLinked = 1 << 6,
     /// <summary>The receiving side made this directory before the generator saw it (rsync.h, FLAG_DIR_CREATED).</summary>
     DirCreated = 1 << 7,
+    /// <summary>A duplicate name the receiver dropped from the list (flist.c, flist_sort_and_clean: clear_file).</summary>
+    Inactive = 1 << 8,
 }
 
 /// <summary>One file-list entry. Kept small: the file list is where rsync's memory goes.</summary>

@@ -31,6 +31,10 @@ public sealed record FileListScanOptions
     /// <summary>A daemon's module: links are only followed (-L, --copy-unsafe-links) to places inside it.</summary>
     public string? ConfineTo { get; init; }
 
+    /// <summary>The module's handle: with it every name is looked at beneath the module, and a symlink
+    /// on the way (planted, or swapped in while the list is made) is never gone through.</summary>
+    public Native.ConfinedRoot? Jail { get; init; }
+
     /// <summary>Symlinks were stored munged (--munge-links, "munge symlinks"): the prefix comes off before they are sent.</summary>
     public bool MungeLinks { get; init; }
 }
@@ -141,13 +145,30 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return parts.Length == 0 ? "." : string.Join('/', parts);
     }
 
+    /// <summary>A path's name beneath the module, or null when it is not beneath it.</summary>
+    private byte[]? InJail(string fullPath)
+    {
+        string rel = Path.GetRelativePath(options.ConfineTo!, fullPath);
+        if (rel == ".." || rel.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(rel))
+            return null;
+        return Encoding.UTF8.GetBytes(rel);
+    }
+
+    private int LStat(string fullPath, out FileStatus st)
+    {
+        if (options.Jail is null)
+            return Posix.TryLStat(fullPath, out st);
+        st = default;
+        return InJail(fullPath) is { } rel ? options.Jail.LStat(rel, out st) : Posix.EXDEV;
+    }
+
     private void AddNamed(string root, string name)
     {
         string fullPath = name == "." ? root : Path.Join(root, name);
-        int errno = Posix.TryLStat(fullPath, out var st);
+        int errno = LStat(fullPath, out var st);
         // "NAME/" is looked at as "NAME/.", through a link (flist.c, send_file_list).
         if (errno == 0 && name == "." && st.IsSymlink)
-            errno = Posix.TryStat(fullPath, out st);
+            errno = options.Jail is null ? Posix.TryStat(fullPath, out st) : Posix.ELOOP;
         if (errno != 0)
         {
             LinkStatFailed(fullPath, errno);
@@ -166,7 +187,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
                 string parent = name[..slash];
                 if (!_impliedDirs.Add(parent))
                     continue;
-                if (Posix.TryLStat(Path.Join(root, parent), out var pst) == 0 && pst.IsDirectory)
+                if (LStat(Path.Join(root, parent), out var pst) == 0 && pst.IsDirectory)
                     Add(MakeEntry(root, parent, pst, EntryFlags.ImpliedDir), parent);
             }
         }
@@ -189,22 +210,37 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     private void Walk(string root, string dirName, string dirPath, long device)
     {
         IEnumerable<string> children;
-        try
+        if (options.Jail is not null)
         {
-            children = Directory.EnumerateFileSystemEntries(dirPath).Select(Path.GetFileName).ToList()!;
+            var names = new List<byte[]>();
+            int listErr = InJail(dirPath) is { } rel ? options.Jail.List(rel, names) : Posix.EXDEV;
+            if (listErr != 0)
+            {
+                IoError |= IoErrorFlags.General;
+                reporter.TransferError($"opendir {reporter.Quote(dirPath)} failed: {Posix.StrError(listErr)} ({listErr})");
+                return;
+            }
+            children = names.Select(n => Encoding.UTF8.GetString(n)).ToList();
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        else
         {
-            IoError |= IoErrorFlags.General;
-            reporter.TransferError($"opendir {reporter.Quote(dirPath)} failed: {Posix.StrError(Posix.EACCES)} ({Posix.EACCES})");
-            return;
+            try
+            {
+                children = Directory.EnumerateFileSystemEntries(dirPath).Select(Path.GetFileName).ToList()!;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                IoError |= IoErrorFlags.General;
+                reporter.TransferError($"opendir {reporter.Quote(dirPath)} failed: {Posix.StrError(Posix.EACCES)} ({Posix.EACCES})");
+                return;
+            }
         }
 
         foreach (string child in children)
         {
             string name = dirName == "." ? child : dirName + "/" + child;
             string path = Path.Join(dirPath, child);
-            int errno = Posix.TryLStat(path, out var st);
+            int errno = LStat(path, out var st);
             if (errno != 0)
             {
                 if (errno == Posix.ENOENT)
@@ -232,7 +268,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     {
         if (st.IsSymlink)
         {
-            string? target = ReadLink(path);
+            string? target = ReadLink(path, options.Jail is null ? null : InJail(path));
             if (target is null)
                 return null;
             if (options.MungeLinks)
@@ -292,7 +328,13 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             entry.Checksum = new byte[ChecksumKinds.Length(options.ChecksumKind)];
             try
             {
-                StrongChecksum.FileSum(options.ChecksumKind, path, entry.Checksum);
+                if (options.Jail is null)
+                    StrongChecksum.FileSum(options.ChecksumKind, path, entry.Checksum);
+                else if (InJail(path) is { } rel && options.Jail.OpenRead(rel, out var handle) == 0)
+                {
+                    using (handle)
+                        StrongChecksum.FileSum(options.ChecksumKind, handle!, entry.Checksum);
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -312,8 +354,10 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             Root = root,
         };
 
-    private static string? ReadLink(string path)
+    private string? ReadLink(string path, byte[]? inJail)
     {
+        if (options.Jail is not null)
+            return inJail is not null && options.Jail.ReadLink(inJail, out var target) == 0 ? Encoding.UTF8.GetString(target!) : null;
         try
         {
             return new FileInfo(path).LinkTarget;
@@ -324,34 +368,9 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         }
     }
 
-    /// <summary>A link is unsafe when it is absolute or climbs above the transfer root (util.c, unsafe_symlink).</summary>
-    public static bool IsUnsafeSymlink(string target, string linkName)
-    {
-        if (target.Length == 0 || target.StartsWith('/'))
-            return true;
-        // The link's own directory depth, counted in real components.
-        int depth = -1;
-        foreach (string part in linkName.Split('/'))
-        {
-            if (part == "..")
-                depth--;
-            else if (part.Length > 0 && part != ".")
-                depth++;
-        }
-        if (depth < 0)
-            return true;
-        foreach (string part in target.Split('/'))
-        {
-            if (part == "..")
-            {
-                if (--depth < 0)
-                    return true;
-            }
-            else if (part.Length > 0 && part != ".")
-                depth++;
-        }
-        return false;
-    }
+    /// <summary>A link is unsafe when it could lead out of the transfer (util1.c, unsafe_symlink).</summary>
+    public static bool IsUnsafeSymlink(string target, string linkName) =>
+        UnsafeSymlink.IsUnsafe(Encoding.UTF8.GetBytes(target), Encoding.UTF8.GetBytes(linkName));
 
     private void LinkStatFailed(string path, int errno)
     {

@@ -61,22 +61,35 @@ public static partial class Posix
             status = default;
             return Marshal.GetLastPInvokeError();
         }
-        status = RuntimeInformation.ProcessArchitecture switch
-        {
-            Architecture.X64 => new FileStatus(
-                Device: *(long*)(buf + 0), Inode: *(long*)(buf + 8), LinkCount: *(long*)(buf + 16),
-                Mode: *(int*)(buf + 24), Uid: *(int*)(buf + 28), Gid: *(int*)(buf + 32),
-                Rdev: *(long*)(buf + 40), Size: *(long*)(buf + 48),
-                MtimeSeconds: *(long*)(buf + 88), MtimeNanoseconds: (int)*(long*)(buf + 96)),
-            Architecture.Arm64 => new FileStatus(
-                Device: *(long*)(buf + 0), Inode: *(long*)(buf + 8), Mode: *(int*)(buf + 16),
-                LinkCount: *(uint*)(buf + 20), Uid: *(int*)(buf + 24), Gid: *(int*)(buf + 28),
-                Rdev: *(long*)(buf + 32), Size: *(long*)(buf + 48),
-                MtimeSeconds: *(long*)(buf + 88), MtimeNanoseconds: (int)*(long*)(buf + 96)),
-            _ => throw new PlatformNotSupportedException("struct stat layout is known for x64 and arm64 Linux only"),
-        };
+        status = ParseStat(buf);
         return 0;
     }
+
+    /// <summary>The fields of a struct stat that stat(2) or fstatat(2) filled in.</summary>
+    internal static unsafe FileStatus ParseStat(byte* buf) => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => new FileStatus(
+            Device: *(long*)(buf + 0), Inode: *(long*)(buf + 8), LinkCount: *(long*)(buf + 16),
+            Mode: *(int*)(buf + 24), Uid: *(int*)(buf + 28), Gid: *(int*)(buf + 32),
+            Rdev: *(long*)(buf + 40), Size: *(long*)(buf + 48),
+            MtimeSeconds: *(long*)(buf + 88), MtimeNanoseconds: (int)*(long*)(buf + 96)),
+        Architecture.Arm64 => new FileStatus(
+            Device: *(long*)(buf + 0), Inode: *(long*)(buf + 8), Mode: *(int*)(buf + 16),
+            LinkCount: *(uint*)(buf + 20), Uid: *(int*)(buf + 24), Gid: *(int*)(buf + 28),
+            Rdev: *(long*)(buf + 32), Size: *(long*)(buf + 48),
+            MtimeSeconds: *(long*)(buf + 88), MtimeNanoseconds: (int)*(long*)(buf + 96)),
+        _ => throw new PlatformNotSupportedException("struct stat layout is known for x64 and arm64 Linux only"),
+    };
+
+    /// <summary>A name as the NUL-terminated bytes a system call takes.</summary>
+    internal static byte[] Z(ReadOnlySpan<byte> name)
+    {
+        var z = new byte[name.Length + 1];
+        name.CopyTo(z);
+        return z;
+    }
+
+    internal static byte[] Utf8Z(string s) => Encoding.UTF8.GetBytes(s + "\0");
 
     public static unsafe string? UserName(int uid)
     {
@@ -248,4 +261,9 @@ public static partial class Posix
     public const int EISDIR = 21;
     public const int ENOSPC = 28;
     public const int EACCES = 13;
+    public const int EXDEV = 18;
+    public const int EINVAL = 22;
+    public const int ENAMETOOLONG = 36;
+    public const int ENOTEMPTY = 39;
+    public const int ELOOP = 40;
 }

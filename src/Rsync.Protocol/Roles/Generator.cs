@@ -110,13 +110,15 @@ internal sealed class Generator(ReceivingSide side)
         }
         if ((file.Flags & EntryFlags.Sent) != 0 && !redo)
             return; // a duplicate name
+        if ((file.Flags & EntryFlags.Inactive) != 0)
+            return;
         string path = side.PathOf(file);
         if (side.CheckParents(file) is { } problem)
         {
             side.Ctx.TransferError(problem);
             return;
         }
-        int statErr = Posix.TryLStat(path, out var st);
+        int statErr = side.Stat(side.NameOf(file), out var st);
         bool exists = statErr == 0;
 
         if (file.IsDirectory)
@@ -175,7 +177,7 @@ internal sealed class Generator(ReceivingSide side)
     {
         if (exists && !st.IsDirectory)
         {
-            if (!RemoveInTheWay(path, st, file))
+            if (!RemoveInTheWay(st, file))
                 return;
             exists = false;
         }
@@ -189,7 +191,7 @@ internal sealed class Generator(ReceivingSide side)
                 return;
             if (!_o.DryRun && !madeForUs)
             {
-                int errno = Posix.MakeDirectory(path, 0x1C0);
+                int errno = side.Root!.MakeDirectory(side.NameOf(file), 0x1C0);
                 if (errno != 0)
                 {
                     side.Ctx.TransferError($"recv_generator: mkdir \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
@@ -210,15 +212,17 @@ internal sealed class Generator(ReceivingSide side)
     {
         if (!_o.PreserveLinks)
             return;
-        string target = Encoding.UTF8.GetString(file.LinkTarget ?? []);
-        if (_o.SafeLinks && FileListBuilder.IsUnsafeSymlink(target, file.NameString))
+        byte[] target = file.LinkTarget ?? [];
+        string shown = ReceivingSide.Show(target);
+        if (_o.SafeLinks && UnsafeSymlink.IsUnsafe(target, file.Name))
         {
             if (_o.Verbose > 0)
-                side.Ctx.Info($"ignoring unsafe symlink \"{path}\" -> \"{target}\"");
+                side.Ctx.Info($"ignoring unsafe symlink \"{path}\" -> \"{shown}\"");
             return;
         }
-        bool same = exists && st.IsSymlink && new FileInfo(path).LinkTarget == target;
-        MakeNonRegular(ndx, file, path, exists, st, same, () => Posix.Symlink(target, path), $"symlink \"{path}\" -> \"{target}\"");
+        byte[] name = side.NameOf(file);
+        bool same = exists && st.IsSymlink && side.Root!.ReadLink(name, out var current) == 0 && current.AsSpan().SequenceEqual(target);
+        MakeNonRegular(ndx, file, path, exists, st, same, () => side.Root!.Symlink(target, name), $"symlink \"{path}\" -> \"{shown}\"");
     }
 
     private void GenerateNode(int ndx, FileEntry file, string path, bool exists, FileStatus st)
@@ -226,7 +230,8 @@ internal sealed class Generator(ReceivingSide side)
         if ((file.IsDevice && (!_o.PreserveDevices || !side.IsRoot)) || (file.IsSpecial && !_o.PreserveSpecials))
             return;
         bool same = exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev);
-        MakeNonRegular(ndx, file, path, exists, st, same, () => Posix.MakeNode(path, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
+        byte[] name = side.NameOf(file);
+        MakeNonRegular(ndx, file, path, exists, st, same, () => side.Root!.MakeNode(name, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
     }
 
     /// <summary>
@@ -238,13 +243,13 @@ internal sealed class Generator(ReceivingSide side)
         if (alreadyRight)
         {
             if (!_o.DryRun)
-                side.SetAttributes(path, file, isNew: false);
+                side.SetAttributes(side.NameOf(file), file, isNew: false);
             Itemize(ndx, file, ItemFlags.None, st, exists: true);
             return;
         }
         if ((_o.IgnoreExisting && exists) || (_o.IgnoreNonExisting && !exists))
             return;
-        if (exists && !RemoveInTheWay(path, st, file))
+        if (exists && !RemoveInTheWay(st, file))
             return;
         if (!_o.DryRun)
         {
@@ -254,7 +259,7 @@ internal sealed class Generator(ReceivingSide side)
                 side.Ctx.TransferError($"{what} failed: {Posix.StrError(errno)} ({errno})");
                 return;
             }
-            side.SetAttributes(path, file, isNew: true);
+            side.SetAttributes(side.NameOf(file), file, isNew: true);
         }
         Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
     }
@@ -265,7 +270,7 @@ internal sealed class Generator(ReceivingSide side)
             return; // linked to its group's transferred member at the end
         if (exists && !st.IsRegular)
         {
-            if (!RemoveInTheWay(path, st, file))
+            if (!RemoveInTheWay(st, file))
             {
                 side.Ctx.TransferError($"could not make way for new regular file: {file.NameString}");
                 return;
@@ -279,10 +284,11 @@ internal sealed class Generator(ReceivingSide side)
         if (!redo && exists && _o.Update && st.MtimeSeconds > file.ModTime)
             return;
 
-        if (!redo && exists && Unchanged(file, path, st))
+        byte[] fileName = side.NameOf(file);
+        if (!redo && exists && Unchanged(file, fileName, st))
         {
             if (!_o.DryRun)
-                side.SetAttributes(path, file, isNew: false);
+                side.SetAttributes(fileName, file, isNew: false);
             Itemize(ndx, file, ItemFlags.None, st, exists: true);
             return;
         }
@@ -290,7 +296,9 @@ internal sealed class Generator(ReceivingSide side)
         file.Flags |= EntryFlags.Sent;
         _out.WriteNdx(ndx);
         var iflags = ItemFlags.Transfer | (_o.Checksum ? ItemFlags.ReportChange : ItemFlags.None) | ReportFlags(file, st, exists);
-        bool fromPartial = !redo && side.PartialPath(file, path) is { } pp && File.Exists(pp);
+        var partialPlace = redo ? null : side.PartialPlace(file);
+        FileStatus pst = default;
+        bool fromPartial = partialPlace is { } pp && pp.Root.LStat(pp.Name, out pst) == 0 && pst.IsRegular;
         if (fromPartial)
             iflags |= ItemFlags.BasisTypeFollows;
         _out.WriteShortInt((int)(iflags & (ItemFlags)0xFFFF));
@@ -300,11 +308,11 @@ internal sealed class Generator(ReceivingSide side)
             return;
 
         bool wholeFile = _o.WholeFile ?? side.WholeFileByDefault;
-        string basisPath = path;
+        var basisPlace = new Place(side.Root!, fileName);
         long basisSize = exists ? st.Size : 0;
-        if (side.PartialPath(file, path) is { } partial && Posix.TryLStat(partial, out var pst) == 0 && pst.IsRegular && !redo)
+        if (fromPartial)
         {
-            basisPath = partial;
+            basisPlace = partialPlace!.Value;
             basisSize = pst.Size;
         }
         if (basisSize <= 0 || wholeFile)
@@ -315,7 +323,10 @@ internal sealed class Generator(ReceivingSide side)
         }
         try
         {
-            using var basis = File.OpenHandle(basisPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            int openErr = basisPlace.Root.OpenRead(basisPlace.Name, out var opened);
+            if (openErr != 0)
+                throw new IOException(Posix.StrError(openErr));
+            using var basis = opened!;
             SumHead head = SumHead.For(basisSize, fullStrongSums: redo, fixedBlockLength: side.Ctx.Options.BlockSize, maxStrongLength: Math.Min(StrongChecksum.Md5Length, _strong.Length));
             SumHead.WriteSums(_out, basis, basisSize, head, _strong);
         }
@@ -329,20 +340,25 @@ internal sealed class Generator(ReceivingSide side)
     }
 
     /// <summary>rsync's quick check (generator.c, unchanged_file).</summary>
-    private bool Unchanged(FileEntry file, string path, FileStatus st)
+    private bool Unchanged(FileEntry file, byte[] name, FileStatus st)
     {
         if (st.Size != file.Size)
             return false;
         if (_o.Checksum)
         {
             Span<byte> sum = stackalloc byte[ChecksumKinds.Length(side.Ctx.Algorithms.FileChecksum)];
-            try
-            {
-                StrongChecksum.FileSum(side.Ctx.Algorithms.FileChecksum, path, sum);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
+            if (side.Root!.OpenRead(name, out var handle) != 0)
                 return false;
+            using (handle)
+            {
+                try
+                {
+                    StrongChecksum.FileSum(side.Ctx.Algorithms.FileChecksum, handle!, sum);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    return false;
+                }
             }
             return file.Checksum is not null && sum.SequenceEqual(file.Checksum);
         }
@@ -381,17 +397,17 @@ internal sealed class Generator(ReceivingSide side)
     /// <summary>Fixes attributes and tells the sender what changed, so the client sees it itemized (generator.c, itemize).</summary>
     private void Itemize(int ndx, FileEntry file, ItemFlags iflags, FileStatus st, bool exists)
     {
-        string path = side.PathOf(file);
+        byte[] name = side.NameOf(file);
         if (exists)
         {
             iflags |= ReportFlags(file, st, exists: true);
             if (!_o.DryRun && !file.IsDirectory && !file.IsSymlink && !file.IsDevice && !file.IsSpecial)
-                side.SetAttributes(path, file, isNew: false);
+                side.SetAttributes(name, file, isNew: false);
             else if (!_o.DryRun && file.IsDirectory)
-                Posix.Chmod(path, side.ModeFor(file, isNew: false, path) | 0x1C0);
+                side.Root!.Chmod(name, side.ModeFor(file, isNew: false, name) | 0x1C0);
         }
         else if (file.IsDirectory && !_o.DryRun)
-            Posix.Chmod(path, (side.ModeFor(file, isNew: true, path) | 0x1C0) & 0xFFF);
+            side.Root!.Chmod(name, (side.ModeFor(file, isNew: true, name) | 0x1C0) & 0xFFF);
 
         if ((iflags & ItemFlags.Significant) != 0 || _o.ItemizeChanges > 1 || _o.Verbose > 1)
         {
@@ -408,19 +424,13 @@ internal sealed class Generator(ReceivingSide side)
     /// Clears something of another type out of the way. An empty directory always goes; one with
     /// contents only with --force or --delete (generator.c, delete_item with DEL_FOR_*).
     /// </summary>
-    private bool RemoveInTheWay(string path, FileStatus st, FileEntry file)
+    private bool RemoveInTheWay(FileStatus st, FileEntry file)
     {
+        byte[] name = side.NameOf(file);
         if (st.IsDirectory)
         {
-            bool hasContents;
-            try
-            {
-                hasContents = Directory.EnumerateFileSystemEntries(path).Any();
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                hasContents = true;
-            }
+            var children = new List<byte[]>();
+            bool hasContents = side.Root!.List(name, children) != 0 || children.Count > 0;
             bool deleting = _o.GetEffectiveDeleteMode(side.Ctx.Protocol) != DeleteMode.None;
             if (hasContents && !_o.Force && !deleting)
             {
@@ -430,40 +440,38 @@ internal sealed class Generator(ReceivingSide side)
         }
         if (_o.DryRun)
             return true;
-        return DeleteTree(path, file.NameString, st, log: false);
+        return DeleteTree(name, st, log: false);
     }
 
     /// <summary>
     /// Deletes a file or a directory tree, contents first, counting and naming each item as rsync
-    /// does, and stopping at --max-delete (delete.c, delete_item and delete_dir_contents).
+    /// does, and stopping at --max-delete (delete.c, delete_item and delete_dir_contents). Every
+    /// step is relative to the destination's handle and follows no symlink, so a link swapped in
+    /// for a directory is removed itself, never what it points to.
     /// </summary>
-    private bool DeleteTree(string full, string rel, FileStatus st, bool log)
+    private bool DeleteTree(byte[] rel, FileStatus st, bool log)
     {
+        var root = side.Root!;
+        string shown = ReceivingSide.Show(rel);
         bool ok = true;
         if (st.IsDirectory)
         {
-            List<string> children;
-            try
+            var names = new List<byte[]>();
+            int errno = root.List(rel, names);
+            if (errno != 0)
             {
-                children = DeletionOrder(full, Directory.EnumerateFileSystemEntries(full).Select(p => Path.GetFileName(p)!));
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                side.Ctx.TransferError($"opendir \"{full}\" failed: {ex.Message}");
+                side.Ctx.TransferError($"opendir \"{side.Display(rel)}\" failed: {Posix.StrError(errno)} ({errno})");
                 return false;
             }
-            foreach (string child in children)
+            foreach (var (child, cst) in DeletionOrder(rel, names))
             {
-                string childFull = Path.Join(full, child);
-                if (Posix.TryLStat(childFull, out var cst) != 0)
-                    continue;
-                string childRel = rel + "/" + child;
+                byte[] childRel = [.. rel, (byte)'/', .. child];
                 if (log && IsProtected(childRel, cst.IsDirectory))
                 {
                     ok = false;
                     continue;
                 }
-                ok &= DeleteTree(childFull, childRel, cst, log);
+                ok &= DeleteTree(childRel, cst, log);
             }
         }
         if (!ok)
@@ -477,17 +485,16 @@ internal sealed class Generator(ReceivingSide side)
                 return false;
             }
             _deletions++;
-            side.Ctx.ItemLog?.Deleted(full, st.Mode);
+            side.Ctx.ItemLog?.Deleted(side.Display(rel), st.Mode);
             if (side.DeletionsAsMessages)
             {
                 // A directory's name carries a trailing NUL so the client can tell (log.c, log_delete).
-                byte[] name = Encoding.UTF8.GetBytes(rel);
-                _out.WriteMessage(MessageCode.Deleted, st.IsDirectory ? [.. name, 0] : name);
+                _out.WriteMessage(MessageCode.Deleted, st.IsDirectory ? [.. rel, 0] : rel);
             }
             else if (_o.ItemizeChanges > 0)
-                side.Ctx.Info($"*deleting   {rel}{(st.IsDirectory ? "/" : "")}");
+                side.Ctx.Info($"*deleting   {shown}{(st.IsDirectory ? "/" : "")}");
             else if (_o.Verbose > 0)
-                side.Ctx.Info($"deleting {rel}{(st.IsDirectory ? "/" : "")}");
+                side.Ctx.Info($"deleting {shown}{(st.IsDirectory ? "/" : "")}");
             var stats = side.Ctx.Stats;
             if (st.IsDirectory)
                 stats.DeletedDirs++;
@@ -501,25 +508,21 @@ internal sealed class Generator(ReceivingSide side)
         }
         if (_o.DryRun)
             return true;
-        try
+        if (!st.IsDirectory && log && _o.Backup)
+            return side.MakeBackup(rel);
+        int err = st.IsDirectory ? root.RemoveDirectory(rel) : root.Unlink(rel);
+        if (err != 0)
         {
-            if (st.IsDirectory)
-                Directory.Delete(full);
-            else if (log && _o.Backup)
-                side.MakeBackup(new FileEntry(Encoding.UTF8.GetBytes(rel), st.Mode, st.Size, st.MtimeSeconds), full);
-            else
-                File.Delete(full);
-            return true;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            side.Ctx.TransferError($"delete_file: unlink \"{full}\" failed: {ex.Message}");
+            side.Ctx.TransferError($"delete_file: {(st.IsDirectory ? "rmdir" : "unlink")} \"{side.Display(rel)}\" failed: {Posix.StrError(err)} ({err})");
             return false;
         }
+        return true;
     }
 
-    /// <summary>Children named in the list, per directory name, for deletion.</summary>
+    /// <summary>Children named in the list, per directory name, for deletion (names kept as bytes, one char per byte).</summary>
     private Dictionary<string, HashSet<string>>? _children;
+
+    private static string Key(ReadOnlySpan<byte> name) => Encoding.Latin1.GetString(name);
 
     private Dictionary<string, HashSet<string>> Children()
     {
@@ -528,14 +531,14 @@ internal sealed class Generator(ReceivingSide side)
         _children = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         foreach (var file in side.Files)
         {
-            string name = file.NameString;
-            if (name == ".")
+            if ((file.Flags & EntryFlags.Inactive) != 0 || file.Name is [(byte)'.'])
                 continue;
-            int slash = name.LastIndexOf('/');
-            string dir = slash < 0 ? "." : name[..slash];
+            var name = file.Name.AsSpan();
+            int slash = name.LastIndexOf((byte)'/');
+            string dir = slash < 0 ? "." : Key(name[..slash]);
             if (!_children.TryGetValue(dir, out var set))
                 _children[dir] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(slash < 0 ? name : name[(slash + 1)..]);
+            set.Add(Key(name[(slash + 1)..]));
         }
         return _children;
     }
@@ -554,52 +557,55 @@ internal sealed class Generator(ReceivingSide side)
     private void DeleteExtraneous(int dirNdx)
     {
         var dir = side.Files[dirNdx];
-        string dirName = dir.NameString;
-        string dirPath = side.PathOf(dir);
-        if (Posix.TryLStat(dirPath, out var dst) != 0 || !dst.IsDirectory)
+        if ((dir.Flags & EntryFlags.Inactive) != 0 || side.Root is null)
             return;
-        var keep = Children().GetValueOrDefault(dirName) ?? [];
-        IEnumerable<string> present;
-        try
-        {
-            present = Directory.EnumerateFileSystemEntries(dirPath).Select(p => Path.GetFileName(p)!).ToList();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
+        byte[] dirName = side.NameOf(dir);
+        // The directory must be a real one beneath the destination; a symlink in its place, or on
+        // its way, is never listed through (stock rsync fails with ELOOP here too).
+        if (side.CheckParents(dir) is not null || side.Root.LStat(dirName, out var dst) != 0 || !dst.IsDirectory)
             return;
-        }
-        foreach (string name in DeletionOrder(dirPath, present))
+        var keep = Children().GetValueOrDefault(Key(dir.Name)) ?? [];
+        var present = new List<byte[]>();
+        if (side.Root.List(dirName, present) != 0)
+            return;
+        bool top = dirName is [(byte)'.'];
+        foreach (var (name, st) in DeletionOrder(dirName, present))
         {
-            if (keep.Contains(name))
+            if (keep.Contains(Key(name)))
                 continue;
-            string rel = dirName == "." ? name : dirName + "/" + name;
-            if (side.IsPartialDir(rel))
-                continue;
-            string full = Path.Join(dirPath, name);
-            if (Posix.TryLStat(full, out var st) != 0)
+            byte[] rel = top ? name : [.. dirName, (byte)'/', .. name];
+            if (side.IsPartialDir(ReceivingSide.Show(rel)))
                 continue;
             if (IsProtected(rel, st.IsDirectory))
                 continue;
-            DeleteTree(full, rel, st, log: true);
+            DeleteTree(rel, st, log: true);
         }
     }
 
     /// <summary>
     /// rsync deletes a directory's entries last to first in file-list order, where a directory's
     /// files come before its subdirectories (delete.c, delete_dir_contents; generator.c,
-    /// delete_in_dir; flist.c, f_name_cmp).
+    /// delete_in_dir; flist.c, f_name_cmp). Entries that vanished meanwhile are left out.
     /// </summary>
-    private static List<string> DeletionOrder(string dirPath, IEnumerable<string> names) =>
-        names.Select(n => (Name: n, IsDirectory: Posix.TryLStat(Path.Join(dirPath, n), out var st) == 0 && st.IsDirectory))
-            .OrderByDescending(e => e.IsDirectory)
-            .ThenByDescending(e => e.Name, StringComparer.Ordinal)
-            .Select(e => e.Name)
-            .ToList();
+    private List<(byte[] Name, FileStatus Status)> DeletionOrder(byte[] dirName, List<byte[]> names)
+    {
+        bool top = dirName is [(byte)'.'];
+        var entries = new List<(byte[] Name, FileStatus Status)>(names.Count);
+        foreach (byte[] n in names)
+        {
+            byte[] rel = top ? n : [.. dirName, (byte)'/', .. n];
+            if (side.Root!.LStat(rel, out var st) == 0)
+                entries.Add((n, st));
+        }
+        entries.Sort((a, b) => a.Status.IsDirectory != b.Status.IsDirectory
+            ? (a.Status.IsDirectory ? -1 : 1)
+            : b.Name.AsSpan().SequenceCompareTo(a.Name));
+        return entries;
+    }
 
     /// <summary>Excluded names are kept unless --delete-excluded; protect rules always keep (exclude.c).</summary>
-    private bool IsProtected(string rel, bool isDirectory)
+    private bool IsProtected(byte[] name, bool isDirectory)
     {
-        byte[] name = Encoding.UTF8.GetBytes(rel);
         foreach (var rule in side.Filters.Rules)
         {
             if (rule.SenderOnly && rule.Action is not FilterAction.Protect and not FilterAction.Risk)
@@ -619,20 +625,26 @@ internal sealed class Generator(ReceivingSide side)
 
     private void FinishHardLinks()
     {
-        if (_o.DryRun)
+        if (_o.DryRun || side.Root is null)
             return;
+        var root = side.Root;
         foreach (var (follower, leader) in side.HardLinkTargets)
         {
-            string target = side.PathOf(side.Files[leader]);
-            string path = side.PathOf(side.Files[follower]);
-            if (side.CheckParents(side.Files[follower]) is { } problem)
+            var leaderFile = side.Files[leader];
+            var followerFile = side.Files[follower];
+            if ((leaderFile.Flags & EntryFlags.Inactive) != 0 || (followerFile.Flags & EntryFlags.Inactive) != 0)
+                continue;
+            byte[] target = side.NameOf(leaderFile);
+            byte[] name = side.NameOf(followerFile);
+            string path = side.PathOf(followerFile);
+            if ((side.CheckParents(followerFile) ?? side.CheckParents(leaderFile)) is { } problem)
             {
                 side.Ctx.TransferError(problem);
                 continue;
             }
-            if (Posix.TryLStat(target, out var t) != 0)
+            if (root.LStat(target, out var t) != 0 || !t.IsRegular)
                 continue;
-            if (Posix.TryLStat(path, out var p) == 0)
+            if (root.LStat(name, out var p) == 0)
             {
                 if (p.Device == t.Device && p.Inode == t.Inode)
                     continue;
@@ -641,30 +653,30 @@ internal sealed class Generator(ReceivingSide side)
                     side.Ctx.TransferError($"\"{path}\" is a directory; not replacing it with a hard link");
                     continue;
                 }
-                File.Delete(path);
+                root.Unlink(name);
             }
-            int errno = Posix.HardLink(target, path);
+            int errno = root.HardLink(target, name);
             if (errno != 0)
-                side.Ctx.TransferError($"link \"{path}\" => \"{target}\" failed: {Posix.StrError(errno)} ({errno})");
+                side.Ctx.TransferError($"link \"{path}\" => \"{side.PathOf(leaderFile)}\" failed: {Posix.StrError(errno)} ({errno})");
             else
-                side.LogItem(side.Files[follower], ItemFlags.LocalChange | ItemFlags.XnameFollows | ItemFlags.IsNew, side.Files[leader].NameString);
+                side.LogItem(followerFile, ItemFlags.LocalChange | ItemFlags.XnameFollows | ItemFlags.IsNew, leaderFile.NameString);
         }
     }
 
     /// <summary>Directory times and modes last, deepest first, once their contents stopped changing (generator.c, touch_up_dirs).</summary>
     private void TouchUpDirectories()
     {
-        if (_o.DryRun)
+        if (_o.DryRun || side.Root is null)
             return;
         for (int i = side.Files.Count - 1; i >= 0; i--)
         {
             var file = side.Files[i];
-            if (!file.IsDirectory || ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs))
+            if (!file.IsDirectory || (file.Flags & EntryFlags.Inactive) != 0 || ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs))
                 continue;
-            string path = side.PathOf(file);
-            if (Posix.TryLStat(path, out var st) != 0 || !st.IsDirectory)
+            byte[] name = side.NameOf(file);
+            if (side.CheckParents(file) is not null || side.Root.LStat(name, out var st) != 0 || !st.IsDirectory)
                 continue;
-            side.SetAttributes(path, file, isNew: false);
+            side.SetAttributes(name, file, isNew: false);
         }
     }
 }

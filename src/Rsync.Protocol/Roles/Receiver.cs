@@ -142,6 +142,8 @@ internal sealed class Receiver(ReceivingSide side)
             basisType = _in.ReadByte();
         if ((iflags & ItemFlags.XnameFollows) != 0)
             xname = _in.ReadVString(ProtocolLimits.MaxPath);
+        if ((iflags & ItemFlags.Transfer) != 0 && (side.Files[ndx].Flags & EntryFlags.Inactive) != 0)
+            throw new RsyncProtocolException($"received request to transfer a dropped duplicate: {ndx} [receiver]");
         if ((iflags & ItemFlags.Transfer) != 0 && !side.Files[ndx].IsRegular)
             throw new RsyncProtocolException($"received request to transfer non-regular file: {ndx} [receiver]");
         return ndx;
@@ -153,44 +155,34 @@ internal sealed class Receiver(ReceivingSide side)
         discarded = false;
         var o = side.Ctx.Options;
         string path = side.PathOf(file);
-        string? partial = side.PartialPath(file, path);
-        string basisPath = basisType == BasisType.PartialDir && partial is not null ? partial : path;
-        string? problem = side.CheckParents(file);
+        var root = side.Root;
+        byte[] name = side.NameOf(file);
+        Place? partial = side.PartialPlace(file);
+        bool basisIsPartial = basisType == BasisType.PartialDir && partial is not null;
+        string? problem = root is null ? $"destination \"{side.Destination}\" is missing" : side.CheckParents(file);
         SafeFileHandle? basis = null;
         SafeFileHandle? output = null;
-        string? temp = null;
+        byte[]? temp = null;
         bool complete = false;
         try
         {
             if (problem is null)
             {
-                if (Posix.TryLStat(basisPath, out var st) == 0 && st.IsRegular)
-                {
-                    try
-                    {
-                        basis = File.OpenHandle(basisPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                    }
-                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                    {
-                        basis = null;
-                    }
-                }
+                // The basis is this file or its partial piece, never anything a name from the sender leads to elsewhere.
+                var basisPlace = basisIsPartial ? partial!.Value : new Place(root!, name);
+                if (basisPlace.Root.LStat(basisPlace.Name, out var st) == 0 && st.IsRegular && basisPlace.Root.OpenRead(basisPlace.Name, out var opened) == 0)
+                    basis = opened;
                 if (o.Inplace)
                 {
                     // --inplace: the file itself is written; a peer sending to it never refers back to blocks already overwritten.
-                    try
-                    {
-                        output = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
-                    }
-                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                    {
-                        problem = $"open \"{path}\" failed: {ex.Message}";
-                    }
+                    int errno = root!.OpenWrite(name, create: true, out output);
+                    if (errno != 0)
+                        problem = $"open \"{path}\" failed: {Posix.StrError(errno)} ({errno})";
                 }
                 else
-                    (output, temp, problem) = CreateTempFile(path);
+                    (output, temp, problem) = CreateTempFile(root!, name);
             }
-            CurrentPartial = (temp, partial, path, file);
+            CurrentPartial = (temp, partial, name, file);
 
             bool ok = ApplyTokens(file, head, basis, output, out bool writeFailed, out long written);
             complete = true;
@@ -209,36 +201,31 @@ internal sealed class Receiver(ReceivingSide side)
 
             if (o.Inplace)
             {
-                side.SetAttributes(path, file, isNew: false);
+                side.SetAttributes(name, file, isNew: false);
                 return true;
             }
             side.SetAttributes(temp!, file, isNew: true);
-            if (!side.MakeBackup(file, path))
+            if (!side.MakeBackup(name))
             {
                 discarded = true;
                 return false;
             }
-            int errno = Posix.Rename(temp!, path);
-            if (errno != 0)
+            int renameErr = root!.Rename(temp!, name);
+            if (renameErr != 0)
             {
-                side.Ctx.TransferError($"rename \"{temp}\" -> \"{path}\": {Posix.StrError(errno)} ({errno})");
+                side.Ctx.TransferError($"rename \"{side.Display(temp!)}\" -> \"{path}\": {Posix.StrError(renameErr)} ({renameErr})");
                 discarded = true;
                 return false;
             }
             temp = null;
-            if (partial is not null && basisPath == partial)
+            if (basisIsPartial)
             {
-                File.Delete(partial);
+                var (proot, pname) = partial!.Value;
+                proot.Unlink(pname);
                 // The partial dir goes once it is empty (receiver.c, handle_partial_dir).
-                try
-                {
-                    string? dir = Path.GetDirectoryName(partial);
-                    if (dir is not null && !Directory.EnumerateFileSystemEntries(dir).Any())
-                        Directory.Delete(dir);
-                }
-                catch (IOException)
-                {
-                }
+                int slash = pname.AsSpan().LastIndexOf((byte)'/');
+                if (slash > 0)
+                    proot.RemoveDirectory(pname.AsSpan(0, slash));
             }
             return true;
         }
@@ -246,59 +233,61 @@ internal sealed class Receiver(ReceivingSide side)
         {
             basis?.Dispose();
             output?.Dispose();
-            if (temp is not null && (complete || !KeepPartial(temp, partial, path)))
-                File.Delete(temp);
+            if (temp is not null && (complete || !KeepPartial(temp, partial, name)))
+                root!.Unlink(temp);
             CurrentPartial = default;
         }
     }
 
     /// <summary>The file being received, for cleanup when the transfer stops half way.</summary>
-    public (string? Temp, string? PartialPath, string Path, FileEntry? File) CurrentPartial { get; private set; }
+    public (byte[]? Temp, Place? Partial, byte[] Name, FileEntry? File) CurrentPartial { get; private set; }
+
+    /// <summary>After a failure part way through a file: keep its piece as --partial asks, else remove it.</summary>
+    public void CleanUpInterrupted()
+    {
+        var (temp, partial, name, _) = CurrentPartial;
+        if (temp is not null && side.Root is not null && !KeepPartial(temp, partial, name))
+            side.Root.Unlink(temp);
+    }
 
     /// <summary>
     /// On interruption: with --partial the piece received so far replaces the file, with
     /// --partial-dir it is kept there as the next basis (receiver.c, cleanup: handle_partial_dir).
     /// Without either the temporary file goes and the old file stays.
     /// </summary>
-    public bool KeepPartial(string temp, string? partialPath, string path)
+    public bool KeepPartial(byte[] temp, Place? partial, byte[] name)
     {
         var o = side.Ctx.Options;
-        if (!(o.Partial || partialPath is not null) || !File.Exists(temp) || new FileInfo(temp).Length == 0)
+        var root = side.Root;
+        if (root is null || !(o.Partial || partial is not null) || root.LStat(temp, out var st) != 0 || st.Size == 0)
             return false;
-        string target = partialPath ?? path;
-        string? dir = Path.GetDirectoryName(target);
-        if (dir is not null && partialPath is not null)
-            Directory.CreateDirectory(dir);
-        return Posix.Rename(temp, target) == 0;
+        var target = partial ?? new Place(root, name);
+        if (partial is not null && ReceivingSide.MakeParents(target.Root, target.Name) != 0)
+            return false;
+        return root.Rename(temp, target.Root, target.Name) == 0;
     }
 
     /// <summary>A new ".NAME.XXXXXX" beside the target, as rsync names them (receiver.c, get_tmpname).</summary>
-    private static (SafeFileHandle? Handle, string? Path, string? Problem) CreateTempFile(string path)
+    private (SafeFileHandle? Handle, byte[]? Name, string? Problem) CreateTempFile(ConfinedRoot root, byte[] name)
     {
-        string dir = Path.GetDirectoryName(path) ?? ".";
-        string name = Path.GetFileName(path);
-        if (name.Length > 240)
-            name = name[..240];
+        int slash = name.AsSpan().LastIndexOf((byte)'/');
+        var dir = name.AsSpan(0, slash + 1);
+        var leaf = name.AsSpan(slash + 1);
+        if (leaf.Length > 240)
+            leaf = leaf[..240];
+        int errno = 0;
         for (int attempt = 0; attempt < 100; attempt++)
         {
-            string suffix = Convert.ToHexString(RandomNumberGenerator.GetBytes(3));
-            string temp = Path.Join(dir, "." + name + "." + suffix);
-            try
-            {
-                var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-                // Private until it is complete; the real mode is set before the rename.
-                Posix.Chmod(temp, 0x180);
+            byte[] suffix = Encoding.ASCII.GetBytes(Convert.ToHexString(RandomNumberGenerator.GetBytes(3)));
+            byte[] temp = [.. dir, (byte)'.', .. leaf, (byte)'.', .. suffix];
+            // Private until it is complete; the real mode is set before the rename.
+            errno = root.CreateExclusive(temp, 0x180, out var handle);
+            if (errno == 0)
                 return (handle, temp, null);
-            }
-            catch (IOException) when (File.Exists(temp))
-            {
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return (null, null, $"mkstemp \"{temp}\" failed: {ex.Message}");
-            }
+            if (errno != Posix.EEXIST)
+                return (null, null, $"mkstemp \"{side.Display(temp)}\" failed: {Posix.StrError(errno)} ({errno})");
         }
-        return (null, null, $"mkstemp beside \"{path}\" failed: too many attempts");
+        return (null, null, $"mkstemp beside \"{side.Display(name)}\" failed: too many attempts");
     }
 
     /// <summary>Reads tokens until the end marker, then the sender's sum (receiver.c, receive_data).</summary>

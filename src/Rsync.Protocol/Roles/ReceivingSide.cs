@@ -14,6 +14,9 @@ internal readonly record struct ReceiverEvent(ReceiverEventKind Kind, int Ndx);
 internal enum ReceiverEventKind { Done, Redo, Success }
 
 /// <summary>Which file a transfer's basis came from (rsync.h, FNAMECMP_*).</summary>
+/// <summary>A name beneath a root: where a partial file or a backup lives.</summary>
+internal readonly record struct Place(ConfinedRoot Root, byte[] Name);
+
 internal static class BasisType
 {
     public const byte Name = 0x80;
@@ -80,8 +83,35 @@ internal sealed class ReceivingSide
     /// </summary>
     public bool SkipsGroup(FileEntry file) => _ourGroups is not null && !_ourGroups.Contains(LocalGid(file.Gid));
 
-    /// <summary>The destination path of an entry. Names were checked when the list arrived.</summary>
+    /// <summary>The destination path of an entry, for messages. Names were checked when the list arrived.</summary>
     public string PathOf(FileEntry file) => SoloPath ?? (file.Name is [(byte)'.'] ? Destination : Path.Join(Destination, file.NameString));
+
+    /// <summary>
+    /// The directory every write stays beneath: the destination, or the parent of a single file's
+    /// own name. Null only when it does not exist (a dry run into a new destination).
+    /// </summary>
+    public ConfinedRoot? Root { get; init; }
+
+    /// <summary>A daemon's module: where --backup-dir and an absolute --partial-dir land, already
+    /// sanitized to names relative to it (util1.c, sanitize_path).</summary>
+    public ConfinedRoot? Jail { get; init; }
+
+    private byte[]? _soloLeaf;
+
+    /// <summary>An entry's name relative to <see cref="Root"/>.</summary>
+    public byte[] NameOf(FileEntry file) =>
+        SoloPath is null ? file.Name : _soloLeaf ??= Encoding.UTF8.GetBytes(Path.GetFileName(SoloPath));
+
+    /// <summary>lstat of an entry beneath the root; a symlink on the way is ELOOP.</summary>
+    public int Stat(ReadOnlySpan<byte> name, out FileStatus status)
+    {
+        if (Root is null)
+        {
+            status = default;
+            return Posix.ENOENT;
+        }
+        return Root.LStat(name, out status);
+    }
 
     /// <summary>A remote sender reports its totals at the end; our own in-process sender does not (main.c, handle_stats).</summary>
     public bool SenderSendsStats { get; init; } = true;
@@ -103,77 +133,83 @@ internal sealed class ReceivingSide
 
     /// <summary>
     /// Refuses to write through a symlink: every parent below the destination must be a real
-    /// directory (the class of CVE-2024-12087). Returns an error text or null.
+    /// directory (the class of CVE-2024-12087 and CVE-2014-9512). Returns an error text or null.
     /// </summary>
     public string? CheckParents(FileEntry file)
     {
-        if (SoloPath is not null)
+        if (SoloPath is not null || Root is null)
             return null;
-        string name = file.NameString;
-        int slash = -1;
-        while ((slash = name.IndexOf('/', slash + 1)) > 0)
-        {
-            string parent = Path.Join(Destination, name[..slash]);
-            int errno = Posix.TryLStat(parent, out var st);
-            if (errno == Posix.ENOENT)
-                return null;
-            if (errno != 0)
-                return $"lstat {parent} failed: {Posix.StrError(errno)} ({errno})";
-            if (!st.IsDirectory)
-                return $"refusing to write {name}: {name[..slash]} is not a directory (a symlink or file is in the way)";
-        }
+        var name = file.Name.AsSpan();
+        int slash = name.LastIndexOf((byte)'/');
+        if (slash <= 0)
+            return null;
+        int errno = Root.LStat(name[..slash], out var st);
+        if (errno == Posix.ENOENT)
+            return null;
+        if (errno is Posix.ELOOP or Posix.EXDEV or Posix.ENOTDIR || (errno == 0 && !st.IsDirectory))
+            return $"refusing to write {Show(name)}: {Show(name[..slash])} is not a directory (a symlink or file is in the way)";
+        if (errno != 0)
+            return $"lstat {Show(name[..slash])} failed: {Posix.StrError(errno)} ({errno})";
         return null;
     }
 
-    /// <summary>Applies owner, permissions and mtime the options ask for (rsync.c, set_file_attrs).</summary>
-    public bool SetAttributes(string path, FileEntry file, bool isNew)
+    /// <summary>A name for a message.</summary>
+    public static string Show(ReadOnlySpan<byte> name) => Encoding.UTF8.GetString(name);
+
+    /// <summary>Applies owner, permissions and mtime the options ask for, never through a symlink (rsync.c, set_file_attrs).</summary>
+    public bool SetAttributes(ReadOnlySpan<byte> name, FileEntry file, bool isNew)
     {
         var o = Ctx.Options;
+        var root = Root!;
         bool ok = true;
         if ((o.PreserveOwner && IsRoot) || o.PreserveGroup)
         {
             int uid = o.PreserveOwner && IsRoot ? LocalUid(file.Uid) : -1;
             int gid = o.PreserveGroup && !SkipsGroup(file) ? LocalGid(file.Gid) : -1;
-            int errno = Posix.LChown(path, uid, gid);
+            int errno = root.LChown(name, uid, gid);
             if (errno != 0 && IsRoot)
             {
-                Ctx.TransferError($"chown \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
+                Ctx.TransferError($"chown \"{Display(name)}\" failed: {Posix.StrError(errno)} ({errno})");
                 ok = false;
             }
         }
         if (!file.IsSymlink)
         {
-            int mode = ModeFor(file, isNew, path);
-            int errno = Posix.Chmod(path, mode);
+            int mode = ModeFor(file, isNew, name);
+            int errno = root.Chmod(name, mode);
             if (errno != 0)
             {
-                Ctx.TransferError($"failed to set permissions on \"{path}\": {Posix.StrError(errno)} ({errno})");
+                Ctx.TransferError($"failed to set permissions on \"{Display(name)}\": {Posix.StrError(errno)} ({errno})");
                 ok = false;
             }
         }
         bool keepTime = o.PreserveTimes && !(file.IsDirectory && !PreserveDirectoryTimes) && !(file.IsSymlink && o.OmitLinkTimes);
         if (keepTime)
         {
-            int errno = Posix.SetModTime(path, file.ModTime, Ctx.Protocol >= 31 ? file.ModNanoseconds : 0);
+            int errno = root.SetModTime(name, file.ModTime, Ctx.Protocol >= 31 ? file.ModNanoseconds : 0);
             if (errno != 0 && !file.IsSymlink)
             {
-                Ctx.TransferError($"failed to set times on \"{path}\": {Posix.StrError(errno)} ({errno})");
+                Ctx.TransferError($"failed to set times on \"{Display(name)}\": {Posix.StrError(errno)} ({errno})");
                 ok = false;
             }
         }
         return ok;
     }
 
+    /// <summary>The full path of a name beneath the root, for messages.</summary>
+    public string Display(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("."u8) ? Root?.Path ?? Destination : Path.Join(Root?.Path ?? Destination, Show(name));
+
     /// <summary>-O, and also -b without --backup-dir, leave directory times alone (options.c).</summary>
     public bool PreserveDirectoryTimes => !Ctx.Options.OmitDirTimes && !(Ctx.Options.Backup && Ctx.Options.BackupDir is null);
 
     /// <summary>The permissions a file gets: the sender's with -p, else the local ones (rsync.c, dest_mode).</summary>
-    public int ModeFor(FileEntry file, bool isNew, string path)
+    public int ModeFor(FileEntry file, bool isNew, ReadOnlySpan<byte> name)
     {
         int mode = file.Mode & 0xFFF;
         if (Ctx.Options.PreservePerms)
             return mode;
-        if (!isNew && Posix.TryLStat(path, out var st) == 0)
+        if (!isNew && Stat(name, out var st) == 0)
         {
             int local = st.Mode & 0xFFF;
             if (Ctx.Options.Executability && file.IsRegular)
@@ -188,65 +224,192 @@ internal sealed class ReceivingSide
         return mode & 0x1FF & ~Umask;
     }
 
+    private ConfinedRoot? _backupRoot;
+
     /// <summary>
     /// Moves an existing file out of the way before it is replaced or deleted: NAME~ beside it,
-    /// or the same relative path under --backup-dir (backup.c, make_backup).
+    /// or the same relative path under --backup-dir (backup.c, make_backup). Both ends stay
+    /// beneath their roots and no symlink is followed.
     /// </summary>
-    public bool MakeBackup(FileEntry file, string path)
+    public bool MakeBackup(ReadOnlySpan<byte> name)
     {
         var o = Ctx.Options;
-        if (!o.Backup || o.DryRun)
+        if (!o.Backup || o.DryRun || Root is null)
             return true;
-        if (Posix.TryLStat(path, out var st) != 0 || st.IsDirectory)
+        if (Root.LStat(name, out var st) != 0 || st.IsDirectory)
             return true;
-        string target;
+        byte[] suffix = Encoding.UTF8.GetBytes(o.BackupSuffix);
+        ConfinedRoot targetRoot = Root;
+        byte[] target = [.. name, .. suffix];
         if (o.BackupDir is { } dir)
         {
-            // A relative --backup-dir is relative to the destination (the receiver works from there).
-            string root = Path.IsPathRooted(dir) ? dir : Path.Join(Destination, dir);
-            target = Path.Join(root, file.NameString) + o.BackupSuffix;
-            string? parent = Path.GetDirectoryName(target);
-            if (parent is not null)
-                Directory.CreateDirectory(parent);
+            string? error = null;
+            _backupRoot ??= OpenAuxDirectory(dir, out error);
+            if (_backupRoot is null)
+            {
+                Ctx.TransferError($"backup dir \"{dir}\" unusable: {error}");
+                return false;
+            }
+            targetRoot = _backupRoot;
+            int errno = MakeParents(targetRoot, target);
+            if (errno != 0)
+            {
+                Ctx.TransferError($"make_bak_dir \"{Show(target)}\" failed: {Posix.StrError(errno)} ({errno})");
+                return false;
+            }
         }
-        else
-            target = path + o.BackupSuffix;
-        if (Posix.TryLStat(target, out var old) == 0 && old.IsDirectory)
-            Directory.Delete(target, recursive: true);
-        int errno = Posix.Rename(path, target);
-        if (errno == 18)
+        if (targetRoot.LStat(target, out var old) == 0 && old.IsDirectory)
+            RemoveTree(targetRoot, target);
+        int err = Root.Rename(name, targetRoot, target);
+        if (err == Posix.EXDEV && o.BackupDir is not null)
+            err = CopyThenUnlink(Root, name, targetRoot, target);
+        if (err != 0)
         {
-            // A backup dir on another file system: copy, then remove.
-            File.Copy(path, target, overwrite: true);
-            File.Delete(path);
-            errno = 0;
-        }
-        if (errno != 0)
-        {
-            Ctx.TransferError($"backup \"{path}\" -> \"{target}\" failed: {Posix.StrError(errno)} ({errno})");
+            Ctx.TransferError($"backup \"{Display(name)}\" -> \"{Show(target)}\" failed: {Posix.StrError(err)} ({err})");
             return false;
         }
         if (o.Verbose > 1)
-            Ctx.Info($"backed up {file.NameString} to {target}");
+            Ctx.Info($"backed up {Show(name)} to {Show(target)}");
         return true;
     }
 
-    /// <summary>Where --partial-dir keeps an interrupted file (receiver.c, partial_dir_fname).</summary>
-    public string? PartialPath(FileEntry file, string path)
+    /// <summary>A backup dir on another file system: a copy, then the original goes.</summary>
+    private static int CopyThenUnlink(ConfinedRoot fromRoot, ReadOnlySpan<byte> from, ConfinedRoot toRoot, ReadOnlySpan<byte> to)
+    {
+        int errno = fromRoot.OpenRead(from, out var input);
+        if (errno != 0)
+            return errno;
+        using (input)
+        {
+            toRoot.Unlink(to);
+            errno = toRoot.CreateExclusive(to, 0x180, out var output);
+            if (errno != 0)
+                return errno;
+            using (output)
+            {
+                var buffer = new byte[256 * 1024];
+                long offset = 0;
+                int n;
+                while ((n = RandomAccess.Read(input!, buffer, offset)) > 0)
+                {
+                    RandomAccess.Write(output!, buffer.AsSpan(0, n), offset);
+                    offset += n;
+                }
+            }
+        }
+        return fromRoot.Unlink(from);
+    }
+
+    /// <summary>
+    /// A directory named by an option (--backup-dir, an absolute --partial-dir), created when
+    /// missing. For a daemon it lies beneath the module, the name already sanitized; a client's own
+    /// option is taken as given, relative to the destination.
+    /// </summary>
+    public ConfinedRoot? OpenAuxDirectory(string dir, out string? error)
+    {
+        error = null;
+        if (Jail is not null)
+        {
+            byte[] rel = Encoding.UTF8.GetBytes(dir);
+            int errno = MakeParents(Jail, [.. rel, (byte)'/', (byte)'x']);
+            if (errno == 0 && Jail.TryOpenBeneath(rel, out var sub) is var e && e == 0)
+                return sub;
+            error = $"{Posix.StrError(errno != 0 ? errno : Posix.ELOOP)}";
+            return null;
+        }
+        string full = Path.IsPathRooted(dir) ? dir : Path.Join(Root?.Path ?? Destination, dir);
+        try
+        {
+            Directory.CreateDirectory(full);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            error = ex.Message;
+            return null;
+        }
+        int openErr = ConfinedRoot.TryOpen(full, out var root);
+        if (openErr != 0)
+            error = Posix.StrError(openErr);
+        return root;
+    }
+
+    /// <summary>Creates the missing directories above <paramref name="name"/>, one component at a time, never through a symlink.</summary>
+    public static int MakeParents(ConfinedRoot root, ReadOnlySpan<byte> name)
+    {
+        int slash = -1;
+        while ((slash = IndexOfSlash(name, slash + 1)) > 0)
+        {
+            var parent = name[..slash];
+            int errno = root.LStat(parent, out var st);
+            if (errno == Posix.ENOENT)
+            {
+                errno = root.MakeDirectory(parent, 0x1FF);
+                if (errno == Posix.EEXIST)
+                    errno = root.LStat(parent, out st) == 0 && st.IsDirectory ? 0 : Posix.ENOTDIR;
+            }
+            else if (errno == 0 && !st.IsDirectory)
+                errno = Posix.ENOTDIR;
+            if (errno != 0)
+                return errno;
+        }
+        return 0;
+    }
+
+    private static int IndexOfSlash(ReadOnlySpan<byte> name, int from)
+    {
+        if (from >= name.Length)
+            return -1;
+        int i = name[from..].IndexOf((byte)'/');
+        return i < 0 ? -1 : from + i;
+    }
+
+    /// <summary>Removes a tree beneath a root without following any symlink in it.</summary>
+    public static void RemoveTree(ConfinedRoot root, ReadOnlySpan<byte> name)
+    {
+        if (root.LStat(name, out var st) != 0)
+            return;
+        if (!st.IsDirectory)
+        {
+            root.Unlink(name);
+            return;
+        }
+        var children = new List<byte[]>();
+        root.List(name, children);
+        byte[] prefix = [.. name, (byte)'/'];
+        foreach (byte[] child in children)
+            RemoveTree(root, [.. prefix, .. child]);
+        root.RemoveDirectory(name);
+    }
+
+    private ConfinedRoot? _partialRoot;
+
+    /// <summary>Where --partial-dir keeps an interrupted file: beside it, or in one absolute directory (receiver.c, partial_dir_fname).</summary>
+    public Place? PartialPlace(FileEntry file)
     {
         string? dir = Ctx.Options.PartialDir;
-        if (dir is null || SoloPath is not null)
+        if (dir is null || SoloPath is not null || Root is null)
             return null;
-        string parent = Path.GetDirectoryName(path) ?? Destination;
-        string partialDir = Path.IsPathRooted(dir) ? dir : Path.Join(parent, dir);
-        return Path.Join(partialDir, Path.GetFileName(path));
+        var name = NameOf(file).AsSpan();
+        int slash = name.LastIndexOf((byte)'/');
+        var leaf = name[(slash + 1)..];
+        bool absolute = Path.IsPathRooted(dir) || Jail is not null && PartialDirIsModuleRelative;
+        if (absolute)
+        {
+            _partialRoot ??= OpenAuxDirectory(dir, out _);
+            return _partialRoot is null ? null : new Place(_partialRoot, leaf.ToArray());
+        }
+        byte[] d = Encoding.UTF8.GetBytes(dir.TrimEnd('/'));
+        return new Place(Root, slash < 0 ? [.. d, (byte)'/', .. leaf] : [.. name[..(slash + 1)], .. d, (byte)'/', .. leaf]);
     }
+
+    /// <summary>Set by a daemon whose client gave an absolute --partial-dir: it now names a directory of the module.</summary>
+    public bool PartialDirIsModuleRelative { get; init; }
 
     /// <summary>Is this name the relative --partial-dir, which deletion leaves alone?</summary>
     public bool IsPartialDir(string relativeName)
     {
         string? dir = Ctx.Options.PartialDir;
-        if (dir is null || Path.IsPathRooted(dir))
+        if (dir is null || Path.IsPathRooted(dir) || PartialDirIsModuleRelative)
             return false;
         string last = relativeName[(relativeName.LastIndexOf('/') + 1)..];
         return last == dir.TrimEnd('/');

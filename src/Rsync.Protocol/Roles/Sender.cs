@@ -90,17 +90,40 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         ReadFinalGoodbye();
     }
 
+    /// <summary>A daemon's module: every file is opened beneath it, with no symlink on the way.</summary>
+    public ConfinedRoot? Jail { get; init; }
+
+    /// <summary>The module's real path, which <see cref="FileEntry.LocalPath"/> starts with.</summary>
+    public string? JailPath { get; init; }
+
+    /// <summary>
+    /// Opens a listed file without following a symlink that was swapped in for it since the list was
+    /// made (sender.c, send_files: do_open_nofollow; CVE-2024-12747). With -L links are the point,
+    /// and inside a module they are still only followed while they stay in it.
+    /// </summary>
+    private int OpenSource(string path, out SafeFileHandle? handle)
+    {
+        bool followLinks = ctx.Options.CopyLinks || ctx.Options.CopyUnsafeLinks;
+        if (Jail is not null && JailPath is not null)
+        {
+            string rel = Path.GetRelativePath(JailPath, path);
+            if (rel == ".." || rel.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(rel))
+            {
+                handle = null;
+                return Posix.EXDEV;
+            }
+            return Jail.OpenRead(System.Text.Encoding.UTF8.GetBytes(rel), out handle, followInside: followLinks);
+        }
+        return Confined.OpenAt(Confined.AtFdCwd, System.Text.Encoding.UTF8.GetBytes(path), Confined.ORdOnly | Confined.ONoFollowIf(!followLinks), 0, 0, out handle);
+    }
+
     private void SendOne(DeltaSender delta, int ndx, FileEntry file, ItemFlags iflags, byte basisType, byte[]? xname, BlockSums sums, string hardLinkTarget)
     {
         string path = file.LocalPath;
-        SafeFileHandle handle;
-        try
+        int openErr = OpenSource(path, out var opened);
+        if (openErr != 0)
         {
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            if (ex is FileNotFoundException or DirectoryNotFoundException)
+            if (openErr is Posix.ENOENT or Posix.ENOTDIR)
             {
                 ctx.IoError |= IoErrorFlags.Vanished;
                 ctx.Error($"file has vanished: {ctx.Quote(path)}");
@@ -108,13 +131,13 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             else
             {
                 ctx.IoError |= IoErrorFlags.General;
-                int errno = ex is UnauthorizedAccessException ? Posix.EACCES : ex.HResult & 0xFFFF;
-                ctx.TransferError($"send_files failed to open {ctx.Quote(path)}: {Posix.StrError(errno)} ({errno})");
+                ctx.TransferError($"send_files failed to open {ctx.Quote(path)}: {Posix.StrError(openErr)} ({openErr})");
             }
             // The generator must hear that nothing is coming (sender.c, send_files).
             _out.WriteMessageInt(MessageCode.NoSend, ndx);
             return;
         }
+        SafeFileHandle handle = opened!;
 
         using (handle)
         {

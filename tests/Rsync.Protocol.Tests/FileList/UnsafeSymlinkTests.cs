@@ -9,14 +9,20 @@ namespace NetRsync.Protocol.Tests.FileList;
 public sealed class UnsafeSymlinkTests
 {
     /// <summary>
-    /// util.c, unsafe_symlink (3.1): empty and absolute targets are unsafe. The link's own
-    /// directory depth is the safety margin. Walking the target, each ".." climbs one level
+    /// util1.c, unsafe_symlink (3.4): empty and absolute targets are unsafe, and so is a ".."
+    /// past the leading run of them or at the very end after a slash (CVE-2024-12088). The link's
+    /// own directory depth is the safety margin. Walking the target, each ".." climbs one level
     /// and any other named component descends one ("." and empty components are ignored);
     /// the link is unsafe as soon as it climbs above the transfer root.
     /// </summary>
     private static bool Reference(string target, string linkName)
     {
         if (target.Length == 0 || target[0] == '/')
+            return true;
+        string afterLeadingClimbs = target;
+        while (afterLeadingClimbs.StartsWith("../", StringComparison.Ordinal))
+            afterLeadingClimbs = afterLeadingClimbs[3..].TrimStart('/');
+        if (afterLeadingClimbs.Contains("/../", StringComparison.Ordinal) || (target.Length > 3 && target.EndsWith("/..", StringComparison.Ordinal)))
             return true;
         int depth = linkName.Split('/').Length - 1;
         foreach (string part in target.Split('/'))
@@ -43,20 +49,23 @@ public sealed class UnsafeSymlinkTests
     [InlineData("../x", "d/l", false)]
     [InlineData("..", "d/l", false)]
     [InlineData("../../x", "d/l", true)]
-    [InlineData("../..", "d/e/l", false)]
-    [InlineData("x/..", "l", false)]
+    [InlineData("../..", "d/e/l", true)]
+    [InlineData("x/..", "l", true)]
     [InlineData("x/../..", "l", true)]
     [InlineData("a/../../x", "l", true)]
     [InlineData("./../x", "l", true)]
     [InlineData("a//../..", "l", true)]
-    [InlineData("d/../../e/f", "a/b/l", false)]
+    [InlineData("d/../../e/f", "a/b/l", true)]
     [InlineData("../../../e", "a/b/l", true)]
-    [InlineData("x/../../y", "d/l", false)]
+    [InlineData("x/../../y", "d/l", true)]
     [InlineData("..foo", "l", false)]
     [InlineData("...", "l", false)]
     [InlineData("foo/", "l", false)]
     [InlineData("../", "l", true)]
     [InlineData("./x", "./l", false)]
+    [InlineData("../../x", "d/e/l", false)]
+    [InlineData("..//../x", "d/e/l", false)]
+    [InlineData("d/../../x", "a/b/c/l", true)]
     public void Cases(string target, string linkName, bool expected)
     {
         Assert.Equal(expected, FileListBuilder.IsUnsafeSymlink(target, linkName));

@@ -1,0 +1,557 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace NetRsync.Protocol.Native;
+
+/// <summary>
+/// An open directory that every operation stays beneath: names are resolved by the kernel with
+/// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so neither ".." nor a symlink planted in the tree
+/// can lead out of it, and the last component is never followed (the *at calls with
+/// AT_SYMLINK_NOFOLLOW, O_NOFOLLOW). rsync 3.4+ reaches the same end by walking each component with
+/// O_NOFOLLOW (syscall.c, secure_relative_open). Names are bytes relative to the root; an empty name
+/// or "." is the root itself. Every method returns 0 or the errno.
+/// </summary>
+public sealed class ConfinedRoot : IDisposable
+{
+    private readonly SafeFileHandle _handle;
+
+    private ConfinedRoot(SafeFileHandle handle, string path)
+    {
+        _handle = handle;
+        Path = path;
+    }
+
+    /// <summary>The root as it was named when opened, for messages.</summary>
+    public string Path { get; }
+
+    internal int Fd => (int)_handle.DangerousGetHandle();
+
+    /// <summary>Opens <paramref name="path"/> as a root; the path itself is followed as the user named it.</summary>
+    public static int TryOpen(string path, out ConfinedRoot? root)
+    {
+        int errno = Confined.OpenDirectory(Confined.AtFdCwd, Posix.Utf8Z(path), followLast: true, out var handle);
+        root = errno == 0 ? new ConfinedRoot(handle!, path) : null;
+        return errno;
+    }
+
+    public static ConfinedRoot Open(string path)
+    {
+        int errno = TryOpen(path, out var root);
+        if (errno != 0)
+            throw new IOException($"opendir \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
+        return root!;
+    }
+
+    /// <summary>A directory beneath this root, itself a root; no symlink on the way is followed.</summary>
+    public int TryOpenBeneath(ReadOnlySpan<byte> name, out ConfinedRoot? sub, bool followInside = false)
+    {
+        sub = null;
+        if (IsSelf(name))
+        {
+            int dup = Confined.OpenDirectoryAt(Fd, "."u8, Confined.ResolveBeneath, out var self);
+            if (dup == 0)
+                sub = new ConfinedRoot(self!, Path);
+            return dup;
+        }
+        int errno = Confined.OpenDirectoryAt(Fd, name, followInside ? Confined.ResolveBeneath : Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out var handle);
+        if (errno == 0)
+            sub = new ConfinedRoot(handle!, Join(Path, name));
+        return errno;
+    }
+
+    public int LStat(ReadOnlySpan<byte> name, out FileStatus status)
+    {
+        status = default;
+        if (IsSelf(name))
+            return Confined.StatAt(Fd, ""u8, Confined.AtEmptyPath, out status);
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref FileStatus st) => Confined.StatAt(dir, leaf, Confined.AtSymlinkNoFollow, out st), ref status);
+    }
+
+    public int MakeDirectory(ReadOnlySpan<byte> name, int mode)
+    {
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.MkdirAt(dir, leaf, mode), ref unused);
+    }
+
+    public int Unlink(ReadOnlySpan<byte> name)
+    {
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.UnlinkAt(dir, leaf, 0), ref unused);
+    }
+
+    public int RemoveDirectory(ReadOnlySpan<byte> name)
+    {
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.UnlinkAt(dir, leaf, Confined.AtRemoveDir), ref unused);
+    }
+
+    public int Symlink(ReadOnlySpan<byte> target, ReadOnlySpan<byte> name)
+    {
+        byte[] t = Posix.Z(target);
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.SymlinkAt(t, dir, leaf), ref unused);
+    }
+
+    public int MakeNode(ReadOnlySpan<byte> name, int mode, long rdev)
+    {
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.MknodAt(dir, leaf, mode, rdev), ref unused);
+    }
+
+    /// <summary>chmod that fails on a symlink rather than follow it.</summary>
+    public int Chmod(ReadOnlySpan<byte> name, int mode)
+    {
+        if (IsSelf(name))
+            return Confined.ChmodFd(Fd, mode);
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.ChmodAt(dir, leaf, mode), ref unused);
+    }
+
+    public int LChown(ReadOnlySpan<byte> name, int uid, int gid)
+    {
+        if (IsSelf(name))
+            return Confined.ChownAt(Fd, ""u8, uid, gid, Confined.AtEmptyPath);
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.ChownAt(dir, leaf, uid, gid, Confined.AtSymlinkNoFollow), ref unused);
+    }
+
+    /// <summary>Sets the mtime (atime becomes now) of the entry itself, a symlink included.</summary>
+    public int SetModTime(ReadOnlySpan<byte> name, long seconds, int nanoseconds)
+    {
+        if (IsSelf(name))
+            return Confined.SetTimesFd(Fd, seconds, nanoseconds);
+        int unused = 0;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.SetTimesAt(dir, leaf, seconds, nanoseconds), ref unused);
+    }
+
+    public int ReadLink(ReadOnlySpan<byte> name, out byte[]? target)
+    {
+        target = null;
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref byte[]? t) => Confined.ReadLinkAt(dir, leaf, out t), ref target);
+    }
+
+    /// <summary>Opens a regular file for reading; a symlink anywhere on the way fails with ELOOP.</summary>
+    public int OpenRead(ReadOnlySpan<byte> name, out SafeFileHandle? handle, bool followInside = false) =>
+        Confined.OpenAt(Fd, name, Confined.ORdOnly | Confined.ONoFollowIf(!followInside), 0,
+            followInside ? Confined.ResolveBeneath : Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out handle);
+
+    /// <summary>Opens an existing file for writing in place (--inplace), creating it when missing.</summary>
+    public int OpenWrite(ReadOnlySpan<byte> name, bool create, out SafeFileHandle? handle) =>
+        Confined.OpenAt(Fd, name, Confined.OWrOnly | Confined.ONoFollow | (create ? Confined.OCreat : 0), 0x180,
+            Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out handle);
+
+    /// <summary>Creates a new file that did not exist (O_EXCL), private until its real mode is set.</summary>
+    public int CreateExclusive(ReadOnlySpan<byte> name, int mode, out SafeFileHandle? handle) =>
+        Confined.OpenAt(Fd, name, Confined.OWrOnly | Confined.OCreat | Confined.OExcl | Confined.ONoFollow, mode,
+            Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out handle);
+
+    /// <summary>Renames within this root or into another; neither side follows a symlink.</summary>
+    public int Rename(ReadOnlySpan<byte> from, ConfinedRoot toRoot, ReadOnlySpan<byte> to)
+    {
+        int errno = OpenParent(from, out var fromDir, out int fromLeaf);
+        if (errno != 0)
+            return errno;
+        using (fromDir)
+        {
+            errno = toRoot.OpenParent(to, out var toDir, out int toLeaf);
+            if (errno != 0)
+                return errno;
+            using (toDir)
+                return Confined.RenameAt(DirFd(fromDir), from[fromLeaf..], toRoot.DirFd(toDir), to[toLeaf..]);
+        }
+    }
+
+    public int Rename(ReadOnlySpan<byte> from, ReadOnlySpan<byte> to) => Rename(from, this, to);
+
+    /// <summary>A hard link to an existing entry; neither name is followed through a symlink.</summary>
+    public int HardLink(ReadOnlySpan<byte> existing, ReadOnlySpan<byte> name)
+    {
+        int errno = OpenParent(existing, out var fromDir, out int fromLeaf);
+        if (errno != 0)
+            return errno;
+        using (fromDir)
+        {
+            errno = OpenParent(name, out var toDir, out int toLeaf);
+            if (errno != 0)
+                return errno;
+            using (toDir)
+                return Confined.LinkAt(DirFd(fromDir), existing[fromLeaf..], DirFd(toDir), name[toLeaf..]);
+        }
+    }
+
+    /// <summary>The names in a directory, as the bytes the kernel returned ("." and ".." left out).</summary>
+    public int List(ReadOnlySpan<byte> name, List<byte[]> names)
+    {
+        int errno = Confined.OpenAt(Fd, IsSelf(name) ? "."u8 : name, Confined.ORdOnly | Confined.ODirectory | Confined.ONoFollow, 0,
+            Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out var handle);
+        if (errno != 0)
+            return errno;
+        return Confined.ReadDirectory(handle!, names);
+    }
+
+    private delegate int AtCall<T>(int dir, ReadOnlySpan<byte> leaf, ref T state);
+
+    private int WithParent<T>(ReadOnlySpan<byte> name, AtCall<T> call, ref T state)
+    {
+        if (IsSelf(name))
+            return Posix.EINVAL;
+        int errno = OpenParent(name, out var dir, out int leafStart);
+        if (errno != 0)
+            return errno;
+        using (dir)
+            return call(DirFd(dir), name[leafStart..], ref state);
+    }
+
+    /// <summary>The directory holding the last component (null: the root itself) and where that component starts.</summary>
+    private int OpenParent(ReadOnlySpan<byte> name, out SafeFileHandle? dir, out int leafStart)
+    {
+        dir = null;
+        while (name.Length > 0 && name[^1] == (byte)'/')
+            name = name[..^1];
+        int slash = name.LastIndexOf((byte)'/');
+        leafStart = slash + 1;
+        if (name.Length == 0 || name[leafStart..].SequenceEqual(".."u8) || name[leafStart..].SequenceEqual("."u8))
+            return Posix.EINVAL;
+        if (slash <= 0)
+        {
+            if (slash == 0)
+                return Posix.EXDEV;
+            return 0;
+        }
+        return Confined.OpenDirectoryAt(Fd, name[..slash], Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out dir);
+    }
+
+    private int DirFd(SafeFileHandle? dir) => dir is null ? Fd : (int)dir.DangerousGetHandle();
+
+    private static bool IsSelf(ReadOnlySpan<byte> name) => name.Length == 0 || name.SequenceEqual("."u8);
+
+    private static string Join(string root, ReadOnlySpan<byte> name) =>
+        System.IO.Path.Join(root, System.Text.Encoding.UTF8.GetString(name));
+
+    public void Dispose() => _handle.Dispose();
+}
+
+/// <summary>The raw *at calls behind <see cref="ConfinedRoot"/>; every path is NUL-terminated bytes.</summary>
+internal static unsafe partial class Confined
+{
+    public const int AtFdCwd = -100;
+    public const int AtSymlinkNoFollow = 0x100;
+    public const int AtRemoveDir = 0x200;
+    public const int AtEmptyPath = 0x1000;
+
+    public const ulong ResolveNoSymlinks = 0x04;
+    public const ulong ResolveBeneath = 0x08;
+
+    public const int ORdOnly = 0;
+    public const int OWrOnly = 1;
+    public const int OCreat = 0x40;
+    public const int OExcl = 0x80;
+    public const int OCloexec = 0x80000;
+    public const int OPath = 0x200000;
+
+    // The two flags whose values differ between x64 and arm64 (asm-generic vs x86 fcntl.h).
+    public static readonly int ODirectory = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000;
+    public static readonly int ONoFollow = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
+
+    public static int ONoFollowIf(bool yes) => yes ? ONoFollow : 0;
+
+    private const long SysOpenat2 = 437;
+    private static volatile bool s_noOpenat2;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct OpenHow
+    {
+        public ulong Flags;
+        public ulong Mode;
+        public ulong Resolve;
+    }
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall4(long number, long a, long b, long c, long d);
+
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    private static partial int OpenAtRaw(int dirfd, byte* path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "fstatat", SetLastError = true)]
+    private static partial int FStatAtRaw(int dirfd, byte* path, byte* buffer, int flags);
+
+    [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true)]
+    private static partial int MkdirAtRaw(int dirfd, byte* path, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
+    private static partial int UnlinkAtRaw(int dirfd, byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "renameat", SetLastError = true)]
+    private static partial int RenameAtRaw(int fromDir, byte* from, int toDir, byte* to);
+
+    [LibraryImport("libc", EntryPoint = "linkat", SetLastError = true)]
+    private static partial int LinkAtRaw(int fromDir, byte* from, int toDir, byte* to, int flags);
+
+    [LibraryImport("libc", EntryPoint = "symlinkat", SetLastError = true)]
+    private static partial int SymlinkAtRaw(byte* target, int dirfd, byte* path);
+
+    [LibraryImport("libc", EntryPoint = "mknodat", SetLastError = true)]
+    private static partial int MknodAtRaw(int dirfd, byte* path, uint mode, ulong dev);
+
+    [LibraryImport("libc", EntryPoint = "fchmodat", SetLastError = true)]
+    private static partial int FChmodAtRaw(int dirfd, byte* path, uint mode, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fchownat", SetLastError = true)]
+    private static partial int FChownAtRaw(int dirfd, byte* path, int uid, int gid, int flags);
+
+    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true)]
+    private static partial int UtimensAtRaw(int dirfd, byte* path, long* times, int flags);
+
+    [LibraryImport("libc", EntryPoint = "readlinkat", SetLastError = true)]
+    private static partial nint ReadLinkAtRaw(int dirfd, byte* path, byte* buffer, nuint size);
+
+    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
+    private static partial nint FdOpenDir(int fd);
+
+    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
+    private static partial nint ReadDir(nint dir);
+
+    [LibraryImport("libc", EntryPoint = "closedir")]
+    private static partial int CloseDir(nint dir);
+
+    private static int Errno(int rc) => rc == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>openat2 beneath <paramref name="dirfd"/>; without openat2 (Linux before 5.6) a walk with O_NOFOLLOW per component.</summary>
+    public static int OpenAt(int dirfd, ReadOnlySpan<byte> name, int flags, int mode, ulong resolve, out SafeFileHandle? handle)
+    {
+        handle = null;
+        byte[] z = Posix.Z(name);
+        int fd;
+        if (!s_noOpenat2)
+        {
+            var how = new OpenHow { Flags = (ulong)(uint)(flags | OCloexec), Mode = (flags & OCreat) != 0 ? (ulong)mode : 0, Resolve = resolve };
+            fixed (byte* p = z)
+                fd = (int)Syscall4(SysOpenat2, dirfd, (long)p, (long)&how, sizeof(OpenHow));
+            if (fd < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != 38)
+                    return errno;
+                s_noOpenat2 = true;
+            }
+            else
+            {
+                handle = new SafeFileHandle(fd, ownsHandle: true);
+                return 0;
+            }
+        }
+        return WalkOpen(dirfd, name, flags, mode, resolve, out handle);
+    }
+
+    /// <summary>The fallback: each directory component opened with O_NOFOLLOW, ".." and absolute names refused.</summary>
+    private static int WalkOpen(int dirfd, ReadOnlySpan<byte> name, int flags, int mode, ulong resolve, out SafeFileHandle? handle)
+    {
+        handle = null;
+        if (name.Length > 0 && name[0] == (byte)'/')
+            return Posix.EXDEV;
+        int current = dirfd;
+        bool owned = false;
+        try
+        {
+            while (true)
+            {
+                while (name.Length > 0 && name[0] == (byte)'/')
+                    name = name[1..];
+                int slash = name.IndexOf((byte)'/');
+                var part = slash < 0 ? name : name[..slash];
+                if (part.SequenceEqual(".."u8))
+                    return Posix.EXDEV;
+                bool last = slash < 0 || name[(slash + 1)..].TrimStart((byte)'/').IsEmpty;
+                int partFlags = last ? flags | OCloexec : OPath | ODirectory | OCloexec | ONoFollow;
+                if (last && (resolve & ResolveNoSymlinks) != 0)
+                    partFlags |= ONoFollow;
+                int fd;
+                fixed (byte* p = Posix.Z(part.IsEmpty ? "."u8 : part))
+                    fd = OpenAtRaw(current, p, partFlags, mode);
+                if (fd < 0)
+                    return Marshal.GetLastPInvokeError();
+                if (owned)
+                    Close(current);
+                current = fd;
+                owned = true;
+                if (last)
+                {
+                    handle = new SafeFileHandle(fd, ownsHandle: true);
+                    owned = false;
+                    return 0;
+                }
+                name = name[(slash + 1)..];
+            }
+        }
+        finally
+        {
+            if (owned)
+                Close(current);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+
+    public static int OpenDirectory(int dirfd, byte[] nameZ, bool followLast, out SafeFileHandle? handle)
+    {
+        handle = null;
+        int fd;
+        fixed (byte* p = nameZ)
+            fd = OpenAtRaw(dirfd, p, OPath | ODirectory | OCloexec | (followLast ? 0 : ONoFollow), 0);
+        if (fd < 0)
+            return Marshal.GetLastPInvokeError();
+        handle = new SafeFileHandle(fd, ownsHandle: true);
+        return 0;
+    }
+
+    public static int OpenDirectoryAt(int dirfd, ReadOnlySpan<byte> name, ulong resolve, out SafeFileHandle? handle) =>
+        OpenAt(dirfd, name, OPath | ODirectory, 0, resolve, out handle);
+
+    public static int StatAt(int dirfd, ReadOnlySpan<byte> leaf, int flags, out FileStatus status)
+    {
+        byte* buf = stackalloc byte[256];
+        int rc;
+        fixed (byte* p = Posix.Z(leaf))
+            rc = FStatAtRaw(dirfd, p, buf, flags);
+        if (rc != 0)
+        {
+            status = default;
+            return Marshal.GetLastPInvokeError();
+        }
+        status = Posix.ParseStat(buf);
+        return 0;
+    }
+
+    public static int MkdirAt(int dirfd, ReadOnlySpan<byte> leaf, int mode)
+    {
+        fixed (byte* p = Posix.Z(leaf))
+            return Errno(MkdirAtRaw(dirfd, p, (uint)mode));
+    }
+
+    public static int UnlinkAt(int dirfd, ReadOnlySpan<byte> leaf, int flags)
+    {
+        fixed (byte* p = Posix.Z(leaf))
+            return Errno(UnlinkAtRaw(dirfd, p, flags));
+    }
+
+    public static int RenameAt(int fromDir, ReadOnlySpan<byte> from, int toDir, ReadOnlySpan<byte> to)
+    {
+        fixed (byte* f = Posix.Z(from))
+        fixed (byte* t = Posix.Z(to))
+            return Errno(RenameAtRaw(fromDir, f, toDir, t));
+    }
+
+    public static int LinkAt(int fromDir, ReadOnlySpan<byte> from, int toDir, ReadOnlySpan<byte> to)
+    {
+        fixed (byte* f = Posix.Z(from))
+        fixed (byte* t = Posix.Z(to))
+            return Errno(LinkAtRaw(fromDir, f, toDir, t, 0));
+    }
+
+    public static int SymlinkAt(byte[] targetZ, int dirfd, ReadOnlySpan<byte> leaf)
+    {
+        fixed (byte* t = targetZ)
+        fixed (byte* p = Posix.Z(leaf))
+            return Errno(SymlinkAtRaw(t, dirfd, p));
+    }
+
+    public static int MknodAt(int dirfd, ReadOnlySpan<byte> leaf, int mode, long rdev)
+    {
+        fixed (byte* p = Posix.Z(leaf))
+            return Errno(MknodAtRaw(dirfd, p, (uint)mode, (ulong)rdev));
+    }
+
+    public static int ChmodAt(int dirfd, ReadOnlySpan<byte> leaf, int mode)
+    {
+        fixed (byte* p = Posix.Z(leaf))
+            return Errno(FChmodAtRaw(dirfd, p, (uint)(mode & 0xFFF), AtSymlinkNoFollow));
+    }
+
+    /// <summary>chmod of an O_PATH directory handle, through its /proc/self/fd entry (fchmod refuses O_PATH).</summary>
+    public static int ChmodFd(int fd, int mode)
+    {
+        fixed (byte* p = Posix.Z(System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}")))
+            return Errno(FChmodAtRaw(AtFdCwd, p, (uint)(mode & 0xFFF), 0));
+    }
+
+    public static int ChownAt(int dirfd, ReadOnlySpan<byte> leaf, int uid, int gid, int flags)
+    {
+        fixed (byte* p = Posix.Z(leaf))
+            return Errno(FChownAtRaw(dirfd, p, uid, gid, flags));
+    }
+
+    public static int SetTimesAt(int dirfd, ReadOnlySpan<byte> leaf, long seconds, int nanoseconds)
+    {
+        long* times = stackalloc long[4];
+        FillTimes(times, seconds, nanoseconds);
+        fixed (byte* p = Posix.Z(leaf))
+            return Errno(UtimensAtRaw(dirfd, p, times, AtSymlinkNoFollow));
+    }
+
+    public static int SetTimesFd(int fd, long seconds, int nanoseconds)
+    {
+        long* times = stackalloc long[4];
+        FillTimes(times, seconds, nanoseconds);
+        fixed (byte* p = Posix.Z(System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}")))
+            return Errno(UtimensAtRaw(AtFdCwd, p, times, 0));
+    }
+
+    private static void FillTimes(long* times, long seconds, int nanoseconds)
+    {
+        const long UtimeNow = (1L << 30) - 1;
+        times[0] = 0;
+        times[1] = UtimeNow;
+        times[2] = seconds;
+        times[3] = nanoseconds;
+    }
+
+    public static int ReadLinkAt(int dirfd, ReadOnlySpan<byte> leaf, out byte[]? target)
+    {
+        target = null;
+        byte[] buffer = new byte[4097];
+        nint n;
+        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* b = buffer)
+            n = ReadLinkAtRaw(dirfd, p, b, (nuint)buffer.Length);
+        if (n < 0)
+            return Marshal.GetLastPInvokeError();
+        if (n >= buffer.Length)
+            return Posix.ENAMETOOLONG;
+        target = buffer.AsSpan(0, (int)n).ToArray();
+        return 0;
+    }
+
+    /// <summary>Reads every name of an open directory; the handle is consumed.</summary>
+    public static int ReadDirectory(SafeFileHandle handle, List<byte[]> names)
+    {
+        int fd = (int)handle.DangerousGetHandle();
+        handle.SetHandleAsInvalid();
+        nint dir = FdOpenDir(fd);
+        if (dir == 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            Close(fd);
+            return errno;
+        }
+        try
+        {
+            while (true)
+            {
+                Marshal.SetLastPInvokeError(0);
+                nint entry = ReadDir(dir);
+                if (entry == 0)
+                    return Marshal.GetLastPInvokeError();
+                // struct dirent64: d_ino, d_off, d_reclen, d_type, then the NUL-terminated name.
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)entry + 19);
+                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))
+                    continue;
+                names.Add(name.ToArray());
+            }
+        }
+        finally
+        {
+            CloseDir(dir);
+        }
+    }
+}
