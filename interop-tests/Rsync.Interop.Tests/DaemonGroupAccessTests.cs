@@ -46,10 +46,11 @@ public sealed partial class DaemonGroupAccessTests(ITestOutputHelper output)
 
         await d.ExpectPull(this, peer, "team", accounts.Supplementary, "teampw", 0);
         await d.ExpectPull(this, peer, "team", accounts.Primary, "teampw", 0);
-        await d.ExpectPull(this, peer, "team", accounts.Outsider, "ownpw", 5, "no matching rule");
-        await d.ExpectPull(this, peer, "team", accounts.Outsider, "teampw", 5, "no matching rule");
-        await d.ExpectPull(this, peer, "team", accounts.Supplementary, "wrong", 5, "password mismatch");
-        await d.ExpectPull(this, peer, "team", "no-such-user-" + accounts.Suffix, "teampw", 5, "no matching rule");
+        await d.ExpectPull(this, peer, "team", accounts.Outsider, "ownpw", 5, $"for {accounts.Outsider}: no matching rule");
+        await d.ExpectPull(this, peer, "team", accounts.Outsider, "teampw", 5, $"for {accounts.Outsider}: no matching rule");
+        await d.ExpectPull(this, peer, "team", accounts.Supplementary, "wrong", 5, $"for {accounts.Supplementary}: password mismatch");
+        string stranger = "no-such-user-" + accounts.Suffix;
+        await d.ExpectPull(this, peer, "team", stranger, "teampw", 5, $"for {stranger}: no matching rule");
     }
 
     /// <summary><c>auth users = @G:deny, *</c> refuses every member of G though each has a good password
@@ -73,8 +74,8 @@ public sealed partial class DaemonGroupAccessTests(ITestOutputHelper output)
         ]);
         d.Fill("guarded");
 
-        await d.ExpectPull(this, peer, "guarded", accounts.Supplementary, "pw1", 5, "denied by rule");
-        await d.ExpectPull(this, peer, "guarded", accounts.Primary, "pw2", 5, "denied by rule");
+        await d.ExpectPull(this, peer, "guarded", accounts.Supplementary, "pw1", 5, $"for {accounts.Supplementary}: denied by rule");
+        await d.ExpectPull(this, peer, "guarded", accounts.Primary, "pw2", 5, $"for {accounts.Primary}: denied by rule");
         await d.ExpectPull(this, peer, "guarded", accounts.Outsider, "pw3", 0);
     }
 
@@ -225,11 +226,12 @@ public sealed partial class DaemonGroupAccessTests(ITestOutputHelper output)
             $"{await Ours.DiagnosticsWhenIdleAsync()}\n--- stock daemon log ---\n{Stock.DaemonLog}";
 
         /// <summary>Pulls the module from both daemons into fresh directories: each must exit with
-        /// <paramref name="exit"/>, deliver the tree when it is 0 and nothing otherwise; netrsyncd's log must
-        /// then hold <paramref name="logged"/>.</summary>
+        /// <paramref name="exit"/>, deliver the tree when it is 0 and nothing otherwise; both daemons' logs
+        /// must then hold <paramref name="logged"/>.</summary>
         public async Task ExpectPull(DaemonGroupAccessTests test, string peer, string module, string? user, string? password, int exit, string? logged = null)
         {
             int logStart = Ours.DaemonLogLength;
+            int stockLogStart = Stock.DaemonLogLength;
             string who = $"{user ?? "(anonymous)"} with password {password ?? "(none)"} on module {module}";
             foreach ((string server, string url) in Urls(module, user))
             {
@@ -246,6 +248,9 @@ public sealed partial class DaemonGroupAccessTests(ITestOutputHelper output)
             {
                 string log = Ours.DaemonLog[logStart..];
                 Assert.True(log.Contains(logged, StringComparison.Ordinal), $"netrsyncd's log should say \"{logged}\" for {who}\n{await DiagnosticsAsync()}");
+                await Stock.WaitForIdleAsync();
+                string stockLog = Stock.DaemonLog[stockLogStart..];
+                Assert.True(stockLog.Contains(logged, StringComparison.Ordinal), $"the stock daemon's log should say \"{logged}\" for {who}\n{stockLog}");
             }
         }
 
