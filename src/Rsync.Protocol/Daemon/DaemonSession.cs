@@ -84,6 +84,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             {
                 ForwardLookup = found.ForwardLookup,
                 ResolveHostName = ForwardLookup,
+                InNetgroup = Posix.InNetgroup,
                 Log = _log.Write,
             });
             _host = access.HostName ?? _host;
@@ -256,7 +257,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     {
         foreach (var module in _config.Modules)
         {
-            if (!module.List || !HostAccess.For(module).IsAllowed(_address, _host))
+            if (!module.List || !HostAccess.For(module).IsAllowed(_address, _host, new HostAccessOptions { InNetgroup = Posix.InNetgroup }))
                 continue;
             writer.WriteAscii($"{module.Name,-15}\t{module.Comment ?? ""}\n");
         }
@@ -280,7 +281,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             error = "invalid challenge response";
         else
         {
-            var decision = auth.Evaluate(name, () => [], module.ReadOnly);
+            // A local account's groups, looked up only once a "@group" rule is reached (authenticate.c, auth_server).
+            var decision = auth.Evaluate(name, () => UserGroups.Of(name, UserGroups.System), module.ReadOnly);
             if (!decision.Allowed)
                 error = decision.Error;
             else
@@ -295,7 +297,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
         if (error is not null)
         {
-            _log.Write($"auth failed on module {module.Name} from {_host} ({_address}): {error}");
+            // rsync names the user once the response could be read.
+            string who = name is null || response is null ? "" : $" for {name}";
+            _log.Write($"auth failed on module {module.Name} from {_host} ({_address}){who}: {error}");
             Refuse(writer, $"auth failed on module {module.Name}");
             return false;
         }

@@ -1,5 +1,6 @@
 using System.Text;
 using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Native;
 
 namespace NetRsync.Protocol.Daemon.Config;
 
@@ -147,5 +148,75 @@ public sealed class AuthUsers
             };
         }
         return new AuthDecision(null, null, moduleReadOnly, "no matching rule");
+    }
+}
+
+/// <summary>The system's user and group database, as far as "@group" rules read it.</summary>
+public interface IUserGroupDatabase
+{
+    /// <summary>getpwnam: the uid of the account with this name, or null.</summary>
+    uint? UserId(string name);
+
+    /// <summary>getpwuid: the login name and primary group of the account with this uid, or null.</summary>
+    (byte[] Name, uint PrimaryGroup)? Account(uint uid);
+
+    /// <summary>getgrouplist: every group of the named account, or null when the lookup fails.</summary>
+    IReadOnlyList<uint>? GroupList(byte[] name, uint primaryGroup);
+
+    /// <summary>getgrgid: a group's name, or null when the gid has none.</summary>
+    string? GroupName(uint gid);
+}
+
+/// <summary>The groups "auth users" matches "@group" rules against.</summary>
+public static class UserGroups
+{
+    /// <summary>The groups of the C library's passwd and group databases.</summary>
+    public static IUserGroupDatabase System { get; } = new PosixDatabase();
+
+    /// <summary>
+    /// The names of a user's groups, primary group first (authenticate.c, auth_server; uidlist.c,
+    /// user_to_uid and getallgroups): the name is looked up, then its uid (so a second name for a uid gets
+    /// the groups of the uid's first account), then that account's group list. A gid without a name is
+    /// left out; a name that is not a local account, or whose lookups fail, has no groups.
+    /// </summary>
+    public static IReadOnlyList<string> Of(string user, IUserGroupDatabase database)
+    {
+        if (user.Length == 0 || user.Contains('\0'))
+            return [];
+        if (database.UserId(user) is not uint uid || database.Account(uid) is not var (name, primary))
+            return [];
+        IReadOnlyList<uint>? gids = database.GroupList(name, primary);
+        if (gids is null || gids.Count == 0)
+            return [];
+
+        // The primary group goes first, trading places with whatever was there (uidlist.c, getallgroups).
+        uint[] ordered = [.. gids];
+        if (ordered[0] != primary)
+        {
+            int at = Array.IndexOf(ordered, primary, 1);
+            if (at < 0)
+                ordered = [primary, .. ordered];
+            else
+                (ordered[0], ordered[at]) = (primary, ordered[0]);
+        }
+
+        var names = new List<string>(ordered.Length);
+        foreach (uint gid in ordered)
+        {
+            if (database.GroupName(gid) is string groupName)
+                names.Add(groupName);
+        }
+        return names;
+    }
+
+    private sealed class PosixDatabase : IUserGroupDatabase
+    {
+        public uint? UserId(string name) => Posix.UserIdOfName(name);
+
+        public (byte[] Name, uint PrimaryGroup)? Account(uint uid) => Posix.AccountOfUserId(uid);
+
+        public IReadOnlyList<uint>? GroupList(byte[] name, uint primaryGroup) => Posix.GroupListOf(name, primaryGroup);
+
+        public string? GroupName(uint gid) => Posix.NameOfGroupId(gid);
     }
 }

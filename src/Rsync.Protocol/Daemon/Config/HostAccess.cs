@@ -33,8 +33,8 @@ public readonly record struct HostAccessResult(bool Allowed, string? HostName);
 /// <summary>
 /// "hosts allow" / "hosts deny" (access.c, allow_access and access_match). Each list is split on blanks and
 /// commas and lower-cased; an item matches when it matches the client's host name as a wildcard pattern
-/// (case-insensitive), or is an address that equals the client's, optionally with "/bits" or "/netmask"
-/// (IPv4 or IPv6). Address items are only numeric: "192.168.1.*" is a host-name pattern and never matches
+/// (case-insensitive), or is "@netgroup" and the netgroup lists the host name (never the address), or is
+/// an address that equals the client's, optionally with "/bits" or "/netmask" (IPv4 or IPv6). Address items are only numeric: "192.168.1.*" is a host-name pattern and never matches
 /// an address. The allow list is checked first and a match admits the client; with only an allow list
 /// everyone else is refused; otherwise a deny match refuses and anyone else is admitted.
 /// </summary>
