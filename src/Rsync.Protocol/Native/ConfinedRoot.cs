@@ -462,18 +462,63 @@ internal static unsafe partial class Confined
             return Errno(MknodAtRaw(dirfd, p, (uint)mode, (ulong)rdev));
     }
 
+    private const long SysFchmodat2 = 452;
+    private static volatile bool s_noFchmodat2;
+
+    /// <summary>
+    /// chmod that refuses a symlink: the fchmodat2 system call (Linux 6.6); glibc's own emulation
+    /// needs /proc, which a chroot lacks. Before 6.6: a check, then a plain fchmodat on a name whose
+    /// directory was already reached without any symlink.
+    /// </summary>
     public static int ChmodAt(int dirfd, ReadOnlySpan<byte> leaf, int mode)
     {
-        fixed (byte* p = Posix.Z(leaf))
-            return Errno(FChmodAtRaw(dirfd, p, (uint)(mode & 0xFFF), AtSymlinkNoFollow));
+        byte[] z = Posix.Z(leaf);
+        if (!s_noFchmodat2)
+        {
+            long rc;
+            fixed (byte* p = z)
+                rc = Syscall4(SysFchmodat2, dirfd, (long)p, mode & 0xFFF, AtSymlinkNoFollow);
+            if (rc == 0)
+                return 0;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != 38)
+                return errno;
+            s_noFchmodat2 = true;
+        }
+        int statErr = StatAt(dirfd, leaf, AtSymlinkNoFollow, out var st);
+        if (statErr != 0)
+            return statErr;
+        if (st.IsSymlink)
+            return 95; // EOPNOTSUPP, as fchmodat2 answers for a link
+        fixed (byte* p = z)
+            return Errno(FChmodAtRaw(dirfd, p, (uint)(mode & 0xFFF), 0));
     }
 
-    /// <summary>chmod of an O_PATH directory handle, through its /proc/self/fd entry (fchmod refuses O_PATH).</summary>
-    public static int ChmodFd(int fd, int mode)
+    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
+    private static partial int FChmodRaw(int fd, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "futimens", SetLastError = true)]
+    private static partial int FutimensRaw(int fd, long* times);
+
+    /// <summary>The root directory itself, opened for reading so fchmod and futimens take it (they refuse O_PATH).</summary>
+    private static int WithOpenedSelf(int fd, Func<int, int> call)
     {
-        fixed (byte* p = Posix.Z(System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}")))
-            return Errno(FChmodAtRaw(AtFdCwd, p, (uint)(mode & 0xFFF), 0));
+        int self;
+        fixed (byte* p = "."u8)
+            self = OpenAtRaw(fd, p, ORdOnly | ODirectory | OCloexec, 0);
+        if (self < 0)
+            return Marshal.GetLastPInvokeError();
+        try
+        {
+            return call(self);
+        }
+        finally
+        {
+            Close(self);
+        }
     }
+
+    public static int ChmodFd(int fd, int mode) => WithOpenedSelf(fd, self => Errno(FChmodRaw(self, (uint)(mode & 0xFFF))));
 
     public static int ChownAt(int dirfd, ReadOnlySpan<byte> leaf, int uid, int gid, int flags)
     {
@@ -489,13 +534,12 @@ internal static unsafe partial class Confined
             return Errno(UtimensAtRaw(dirfd, p, times, AtSymlinkNoFollow));
     }
 
-    public static int SetTimesFd(int fd, long seconds, int nanoseconds)
+    public static int SetTimesFd(int fd, long seconds, int nanoseconds) => WithOpenedSelf(fd, self =>
     {
         long* times = stackalloc long[4];
         FillTimes(times, seconds, nanoseconds);
-        fixed (byte* p = Posix.Z(System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}")))
-            return Errno(UtimensAtRaw(AtFdCwd, p, times, 0));
-    }
+        return Errno(FutimensRaw(self, times));
+    });
 
     private static void FillTimes(long* times, long seconds, int nanoseconds)
     {
