@@ -583,13 +583,10 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
             var data = new TheoryData<string, string, string>();
             foreach (string peer in RsyncPeers.All)
             {
-                foreach (string option in (string[])["--compare-dest", "--link-dest", "--copy-dest"])
-                {
-                    foreach (string dir in (string[])["ABSOLUTE_OUTSIDE", "../OUTSIDE_NAME"])
-                    {
-                        data.Add(peer, option, dir);
-                    }
-                }
+                data.Add(peer, "--compare-dest", "ABSOLUTE_OUTSIDE");
+                data.Add(peer, "--copy-dest", "ABSOLUTE_OUTSIDE");
+                data.Add(peer, "--link-dest", "ABSOLUTE_OUTSIDE");
+                data.Add(peer, "--link-dest", "../OUTSIDE_NAME");
             }
             return data;
         }

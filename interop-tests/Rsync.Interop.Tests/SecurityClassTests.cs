@@ -26,13 +26,13 @@ public sealed class SecurityClassTests(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string daemon in (string[])["netrsyncd", "stock"])
+            foreach (string head in (string[])["s2length-17", "s2length-negative", "count-huge", "blength-too-big", "remainder-over-blength"])
             {
-                foreach (string head in (string[])["s2length-17", "s2length-4096", "s2length-negative", "count-huge", "blength-too-big", "remainder-over-blength"])
-                {
-                    data.Add(daemon, head);
-                }
+                data.Add("netrsyncd", head);
             }
+            // The harness check that the raw client's bad heads are what a stock daemon refuses.
+            data.Add("stock", "s2length-17");
+            data.Add("stock", "count-huge");
             return data;
         }
     }
@@ -63,7 +63,6 @@ public sealed class SecurityClassTests(ITestOutputHelper output)
         (int count, int blength, int s2length, int remainder) = head switch
         {
             "s2length-17" => (1, 700, 17, 0),
-            "s2length-4096" => (1, 700, 4096, 0),
             "s2length-negative" => (1, 700, -1, 0),
             "count-huge" => (int.MaxValue, 700, 16, 0),
             "blength-too-big" => (1, 131_073, 16, 0),
@@ -281,15 +280,14 @@ public sealed class SecurityClassTests(ITestOutputHelper output)
     /// variant (the symlink in one sub-list, the file in a later one) is not covered here.</summary>
     [Theory]
     [InlineData("symlink-then-file")]
-    [InlineData("relative-symlink-then-file")]
     [InlineData("symlink-then-dir")]
     public Task Cve2024_12087_And_Cve2014_9512_FileThroughASymlinkInTheList_IsRefused(string trick) =>
         HostileDaemonPullTests.PullHostileList(NetRsync.Instance, trick, output, checkMessage: true);
 
-    /// <summary>A daemon that sends names the client did not ask for, or excluded (CVE-2022-29154).</summary>
+    /// <summary>A daemon that sends names the client did not ask for (CVE-2022-29154; the excluded-name
+    /// variant is <see cref="HostileDaemonPullTests"/>' "excluded-name").</summary>
     [Theory]
     [InlineData("unrequested-name")]
-    [InlineData("excluded-name")]
     public Task Cve2022_29154_NamesTheClientDidNotAskFor_AreRefused(string trick) =>
         HostileDaemonPullTests.PullHostileList(NetRsync.Instance, trick, output, checkMessage: true);
 
