@@ -239,7 +239,8 @@ public sealed class SecurityClassTests(ITestOutputHelper output)
     /// (FNAMECMP_FUZZY with an extra name leading outside DEST, or a --compare-dest index when there is
     /// none) and a delta made only of "copy block 0 of the basis", with the whole-file MD5 of the
     /// outside secret: a client that opened that basis would store the secret in DEST (and answer
-    /// the sender's guesses with success or redo: the CVE-2024-12086 oracle).</summary>
+    /// the sender's guesses with success or redo: the CVE-2024-12086 oracle). The client must stop
+    /// with a protocol error, as rsync does.</summary>
     [Theory]
     [MemberData(nameof(ClientsAndBasisLies))]
     public async Task Cve2024_12086_SenderNamesABasisOutsideDest_NothingOutsideIsRead(string client, string lie)
@@ -269,7 +270,11 @@ public sealed class SecurityClassTests(ITestOutputHelper output)
         Assert.True(fake.TransferRequests.Count >= 1, $"the client never asked for the file, so the lie was not told\n{context}");
         ClientEscapeScenarios.AssertOutsideUntouched(s, context);
         Assert.False(r.Stderr.Contains("Unhandled exception", StringComparison.Ordinal), $"the client crashed\n{context}");
-        Assert.True(r.ExitCode != 0, $"a sender that names a basis the client never offered must make the pull fail\n{context}");
+        // rsync refuses at once with a protocol error (receiver.c, recv_files: "refusing malicious
+        // fuzzy operation", "invalid basis_dir index"); retrying the file would give the sender another
+        // guess.
+        Assert.True(r.ExitCode == 2, $"a sender that names a basis the client never offered is a protocol error (exit 2), got exit {r.ExitCode}\n{context}");
+        Assert.True(fake.TransferRequests.Count == 1, $"the client asked for the file again after the lie ({fake.TransferRequests.Count} requests)\n{context}");
     }
 
     // ---------------------------------------------------------------- CVE-2024-12087, CVE-2014-9512, CVE-2022-29154
