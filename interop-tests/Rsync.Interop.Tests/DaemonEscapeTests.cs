@@ -17,6 +17,18 @@ public sealed class DaemonEscapeTests(ITestOutputHelper output) : DaemonEscapeSc
     }
 }
 
+/// <summary>The escape scenarios against netrsyncd with <c>use chroot = yes</c> for the module (tests
+/// run as root, so the chroot is possible): the jail must hold whether or not the kernel helps.</summary>
+[Collection(PushScenarios.Collection)]
+public sealed class ChrootedDaemonEscapeTests(ITestOutputHelper output) : DaemonEscapeScenarios(output)
+{
+    protected override async Task<RunningDaemon> StartDaemonAsync(DaemonModule module)
+    {
+        NetRsyncDaemon d = await NetRsyncDaemon.StartAsync([module with { ExtraLines = ["use chroot = yes"] }]);
+        return new RunningDaemon(d.Url(module.Name), () => d.DiagnosticsWhenIdleAsync(), d.DisposeAsync);
+    }
+}
+
 /// <summary>The same scenarios against Debian's stock rsync daemon with <c>use chroot = yes</c>, a
 /// correct jail: proves that every scenario can pass (the checks do not trip over what a sound
 /// daemon does).</summary>
@@ -117,13 +129,14 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
 
     /// <summary>Everything about a tree that a write into it would change: names, types, modes, owners,
     /// sizes, mtimes, inodes, link targets and content hashes.</summary>
-    private static string Describe(string root)
+    internal static string Describe(string root)
     {
         var sb = new StringBuilder();
         foreach (TreeEntry e in TreeComparer.Scan(root).Values)
         {
             PosixStat st = e.Stat;
-            sb.Append($"{TreeComparer.Show(e.RelativePath)} {st.Type} {Posix.Octal(st.Permissions)} {st.Uid}:{st.Gid} size={st.Size} ino={st.Inode} mtime={st.MtimeSeconds}.{st.MtimeNanoseconds:D9}");
+            // nlink: a hard link made to an outside file from inside the module shows here.
+            sb.Append($"{TreeComparer.Show(e.RelativePath)} {st.Type} {Posix.Octal(st.Permissions)} {st.Uid}:{st.Gid} size={st.Size} ino={st.Inode} nlink={st.NLink} mtime={st.MtimeSeconds}.{st.MtimeNanoseconds:D9}");
             if (st.Type == PosixFileType.Regular)
             {
                 sb.Append($" sha256={PushFixture.Sha256(e.FullPath)}");
@@ -137,13 +150,21 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         return sb.ToString();
     }
 
+    /// <summary>The lines of two <see cref="Describe"/> snapshots that differ ("- " before, "+ " after).</summary>
+    internal static string DescribeChanges(string before, string after)
+    {
+        string[] b = before.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string[] a = after.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return string.Concat(b.Except(a).Select(l => "- " + l + "\n").Concat(a.Except(b).Select(l => "+ " + l + "\n")));
+    }
+
     /// <summary>The outside dir is exactly as it was, and nothing new appeared next to the module.</summary>
     private static async Task AssertOutsideUntouched(EscapeSetup s, ProcessResult r)
     {
         string now = Describe(s.Outside);
         if (now != s.Snapshot)
         {
-            Assert.Fail($"the daemon changed {s.Outside}, which is outside the module {s.ModuleDir}.\n--- before ---\n{s.Snapshot}--- after ---\n{now}--- client ---\n{r}\n{await s.Daemon.Diagnostics()}");
+            Assert.Fail($"the daemon changed {s.Outside}, which is outside the module {s.ModuleDir}:\n{DescribeChanges(s.Snapshot, now)}--- before ---\n{s.Snapshot}--- after ---\n{now}--- client ---\n{r}\n{await s.Daemon.Diagnostics()}");
         }
         string[] top = Directory.EnumerateFileSystemEntries(s.Temp.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToArray();
         string[] unexpected = top.Where(n => n is not ("src" or "mod" or "dst" or "src2") && Path.Combine(s.Temp.Path, n) != s.Outside).ToArray();
@@ -388,5 +409,260 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         ProcessResult second = await RunStock(output, peer, args);
 
         await AssertOutsideUntouched(s, second);
+    }
+
+    // ---------------------------------------------------------------- client-supplied paths in options
+
+    private static string ExpandDir(EscapeSetup s, string dir) => dir switch
+    {
+        "ABSOLUTE_OUTSIDE" => s.Outside,
+        _ => Expand(s, dir),
+    };
+
+    /// <summary>No file inside the module holds the outside secret (a copy or a hard link of an
+    /// outside file made by the daemon would).</summary>
+    private static async Task AssertNoSecretInModule(EscapeSetup s, ProcessResult r)
+    {
+        string[] leaks = TreeComparer.Scan(s.ModuleDir).Values
+            .Where(e => e.Stat.Type == PosixFileType.Regular && File.ReadAllText(e.FullPath).Contains(s.Secret.TrimEnd('\n'), StringComparison.Ordinal))
+            .Select(e => TreeComparer.Show(e.RelativePath)).ToArray();
+        if (leaks.Length > 0)
+        {
+            Assert.Fail($"the daemon put the outside secret into the module: {string.Join(", ", leaks)}\n{r}\n{await s.Daemon.Diagnostics()}");
+        }
+    }
+
+    /// <summary>After a push of <c>secret.txt</c>: either the daemon refused (non-zero exit) or the
+    /// module's <c>secret.txt</c> is exactly what the client sent (it was not skipped or built from
+    /// a file outside the module).</summary>
+    private static async Task AssertRefusedOrPushedAsSent(EscapeSetup s, ProcessResult r, string sent)
+    {
+        string pushed = Path.Combine(s.ModuleDir, "secret.txt");
+        if (r.ExitCode == 0 && !(File.Exists(pushed) && File.ReadAllText(pushed) == sent))
+        {
+            Assert.Fail($"the push succeeded but mod/secret.txt is {(File.Exists(pushed) ? "\"" + File.ReadAllText(pushed) + "\"" : "missing")}, not what the client sent: the daemon consulted a file outside the module\n{r}\n{await s.Daemon.Diagnostics()}");
+        }
+    }
+
+    /// <summary>A client file of the outside secret's size and mtime (which an attacker can guess),
+    /// with other content: a quick check against the outside file says "same".</summary>
+    private static string WriteLookalikeOfTheSecret(EscapeSetup s, string dir)
+    {
+        PosixStat secret = Posix.LStat(Path.Combine(s.Outside, "secret.txt"));
+        string content = new('x', (int)secret.Size - 1);
+        content += "\n";
+        string path = Path.Combine(dir, "secret.txt");
+        File.WriteAllText(path, content);
+        Posix.SetTimes(path, secret.MtimeSeconds, secret.MtimeNanoseconds);
+        return content;
+    }
+
+    public static TheoryData<string, string> PeersAndOutsideNamesForFilesFrom
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                foreach (string name in (string[])["sub/../../OUTSIDE_NAME/sub/secret2.txt", "outlink/secret.txt"])
+                {
+                    data.Add(peer, name);
+                }
+            }
+            return data;
+        }
+    }
+
+    /// <summary>A pull with <c>--files-from</c> (the client reads the list and sends each name to the
+    /// daemon, as with <c>--files-from=-</c>) naming a file outside the module.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndOutsideNamesForFilesFrom), MemberType = typeof(DaemonEscapeScenarios))]
+    public async Task Pull_WithFilesFromNamingAFileOutside_DeliversNothingFromOutside(string peer, string name)
+    {
+        RsyncPeers.Resolve(peer);
+        await using EscapeSetup s = await StartAsync();
+        string dest = s.Temp.Sub("dst");
+        string list = Path.Combine(s.Source, "list");
+        File.WriteAllText(list, "inside.txt\n" + Expand(s, name) + "\n");
+
+        ProcessResult r = await RunStock(output, peer, ["-a", "--files-from=" + list, s.Url, dest + "/"]);
+
+        await AssertNothingFromOutside(s, dest, r);
+        await AssertOutsideUntouched(s, r);
+    }
+
+    public static TheoryData<string, string> PeersAndOutsideDirs
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                foreach (string dir in (string[])["ABSOLUTE_OUTSIDE", "../OUTSIDE_NAME"])
+                {
+                    data.Add(peer, dir);
+                }
+            }
+            return data;
+        }
+    }
+
+    /// <summary><c>--partial-dir</c> naming the outside dir, which holds <c>secret.txt</c>: a receiver
+    /// that looks there takes the outside file as the basis (its block checksums go to the client;
+    /// with <c>--block-size=1</c> they are its bytes) and deletes it once the file is done.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndOutsideDirs), MemberType = typeof(DaemonEscapeScenarios))]
+    public async Task Push_WithAPartialDirOutside_NeitherReadsNorRemovesOutsideFiles(string peer, string dir)
+    {
+        RsyncPeers.Resolve(peer);
+        await using EscapeSetup s = await StartAsync();
+        string sent = WriteLookalikeOfTheSecret(s, s.Source);
+
+        ProcessResult r = await RunStock(output, peer, ["-rtI", "--block-size=1", "--partial-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+
+        await AssertOutsideUntouched(s, r);
+        await AssertRefusedOrPushedAsSent(s, r, sent);
+    }
+
+    /// <summary><c>-b --backup-dir</c> naming the outside dir: replacing <c>inside.txt</c> and <c>sub</c>
+    /// (a file in the module, a directory in the outside dir) would move module files out there and
+    /// remove the outside <c>sub/</c> to make room.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndOutsideDirs), MemberType = typeof(DaemonEscapeScenarios))]
+    public async Task Push_WithABackupDirOutside_WritesNothingOutside(string peer, string dir)
+    {
+        RsyncPeers.Resolve(peer);
+        await using EscapeSetup s = await StartAsync();
+        File.WriteAllText(Path.Combine(s.ModuleDir, "sub"), "a module file named like an outside dir\n");
+        Posix.SetTimes(Path.Combine(s.ModuleDir, "sub"), 1_100_000_000, 0);
+        File.WriteAllText(Path.Combine(s.Source, "inside.txt"), "replaced by the client\n");
+        File.WriteAllText(Path.Combine(s.Source, "sub"), "replaced by the client too\n");
+        PushFixture.StampTimes(s.Source, 1_500_000_000);
+
+        ProcessResult r = await RunStock(output, peer, ["-rt", "-b", "--backup-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+
+        await AssertOutsideUntouched(s, r);
+    }
+
+    public static TheoryData<string, string> PeersAndOutsideTempDirs
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                foreach (string dir in (string[])["ABSOLUTE_OUTSIDE", "../OUTSIDE_NAME"])
+                {
+                    data.Add(peer, dir);
+                }
+            }
+            return data;
+        }
+    }
+
+    /// <summary><c>--temp-dir</c> outside the module: a temp file created there and renamed away still
+    /// changes the outside dir (its mtime), and one left behind is a file outside.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndOutsideTempDirs), MemberType = typeof(DaemonEscapeScenarios))]
+    public async Task Push_WithATempDirOutside_WritesNothingOutside(string peer, string dir)
+    {
+        RsyncPeers.Resolve(peer);
+        await using EscapeSetup s = await StartAsync();
+        File.WriteAllText(Path.Combine(s.Source, "pwned.txt"), "written by the client\n");
+        PushFixture.StampTimes(s.Source, 1_500_000_000);
+
+        ProcessResult r = await RunStock(output, peer, ["-rt", "--temp-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+
+        await AssertOutsideUntouched(s, r);
+    }
+
+    public static TheoryData<string, string, string> PeersBasisOptionsAndOutsideDirs
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                data.Add(peer, "--compare-dest", "ABSOLUTE_OUTSIDE");
+                data.Add(peer, "--copy-dest", "ABSOLUTE_OUTSIDE");
+                data.Add(peer, "--link-dest", "ABSOLUTE_OUTSIDE");
+                data.Add(peer, "--link-dest", "../OUTSIDE_NAME");
+            }
+            return data;
+        }
+    }
+
+    /// <summary><c>--compare-dest</c>/<c>--link-dest</c>/<c>--copy-dest</c> naming the outside dir and a
+    /// pushed <c>secret.txt</c> that a quick check finds equal to the outside one: the daemon must not
+    /// skip it (compare), hard-link the outside file into the module (link) or copy it in (copy),
+    /// from where a pull would deliver it. Refusing the option is fine too.</summary>
+    [Theory]
+    [MemberData(nameof(PeersBasisOptionsAndOutsideDirs), MemberType = typeof(DaemonEscapeScenarios))]
+    public async Task Push_WithABasisDirOutside_NeitherReadsNorLinksOutsideFiles(string peer, string option, string dir)
+    {
+        RsyncPeers.Resolve(peer);
+        await using EscapeSetup s = await StartAsync();
+        string sent = WriteLookalikeOfTheSecret(s, s.Source);
+
+        ProcessResult r = await RunStock(output, peer, ["-rt", option + "=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+        output.WriteLine($"{option}: the daemon {(r.ExitCode == 0 ? "accepted the push" : $"failed the push with exit {r.ExitCode}")}");
+
+        await AssertOutsideUntouched(s, r);
+        await AssertNoSecretInModule(s, r);
+        await AssertRefusedOrPushedAsSent(s, r, sent);
+    }
+
+    public static TheoryData<string, string> PeersAndDeletesThroughLinks
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                foreach (string mode in (string[])["into-outlink", "into-rootlink", "dir-over-outlink", "dir-over-outlink-keep-dirlinks"])
+                {
+                    data.Add(peer, mode);
+                }
+            }
+            return data;
+        }
+    }
+
+    /// <summary><c>--delete</c> where the module already holds <c>outlink -> outside</c>: pushed into
+    /// <c>outlink/</c> (or the outside dir through <c>rootlink</c>), or with a
+    /// source tree in which <c>outlink</c> is a directory (with and without <c>-K</c>). The outside
+    /// dir's files are extraneous to the pushed tree; none may go.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndDeletesThroughLinks), MemberType = typeof(DaemonEscapeScenarios))]
+    public async Task Push_WithDeleteThroughASymlinkInTheModule_RemovesNothingOutside(string peer, string mode)
+    {
+        RsyncPeers.Resolve(peer);
+        await using EscapeSetup s = await StartAsync();
+        string src = s.Source;
+        List<string> args;
+        if (mode.StartsWith("into-", StringComparison.Ordinal))
+        {
+            File.WriteAllText(Path.Combine(src, "new.txt"), "pushed\n");
+            PushFixture.StampTimes(src, 1_500_000_000);
+            string dest = mode switch
+            {
+                "into-outlink" => "outlink/",
+                _ => s.OutsideViaRootLink + "/",
+            };
+            args = ["-r", "--delete", src + "/", s.Url + dest];
+        }
+        else
+        {
+            Directory.CreateDirectory(Path.Combine(src, "outlink"));
+            File.WriteAllText(Path.Combine(src, "outlink", "new.txt"), "pushed\n");
+            File.WriteAllText(Path.Combine(src, "inside.txt"), InsideContent);
+            PushFixture.StampTimes(src, 1_500_000_000);
+            // rootlink (-> /) is kept out of the delete: a daemon that followed it would empty /.
+            args = [mode.EndsWith("keep-dirlinks", StringComparison.Ordinal) ? "-rK" : "-r", "--delete", "--exclude=/rootlink", src + "/", s.Url];
+        }
+
+        ProcessResult r = await RunStock(output, peer, args);
+
+        await AssertOutsideUntouched(s, r);
     }
 }

@@ -19,6 +19,13 @@ public sealed record FakeEntry(string Name, PosixFileType Type)
 
     public long MtimeSeconds { get; init; } = 1_300_000_000;
 
+    /// <summary>With -H: this entry leads a hard-link group (XMIT_HLINKED | XMIT_HLINK_FIRST).</summary>
+    public bool HardLinkFirst { get; init; }
+
+    /// <summary>With -H: this entry is a member of the group led by the entry at this list index
+    /// ("." included); only its name and that index go on the wire (flist.c, send_file_entry).</summary>
+    public int? HardLinkLeader { get; init; }
+
     public static FakeEntry File(string name, string content) =>
         new(name, PosixFileType.Regular) { Content = Encoding.UTF8.GetBytes(content) };
 
@@ -69,6 +76,9 @@ public sealed class FakeDaemon : IAsyncDisposable
     private const int MuxData = 7 << 24;
 
     private const int XmitTopDir = 1 << 0;
+    private const int XmitExtendedFlags = 1 << 2;
+    private const int XmitHlinked = 1 << 9;
+    private const int XmitHlinkFirst = 1 << 12;
     private const int XmitSameUid = 1 << 3;
     private const int XmitSameGid = 1 << 4;
 
@@ -93,8 +103,13 @@ public sealed class FakeDaemon : IAsyncDisposable
     /// <summary>The whole list as sent: "." (unless left out) and then the entries.</summary>
     public IReadOnlyList<FakeEntry> List { get; }
 
-    private FakeDaemon(IReadOnlyList<FakeEntry> entries, bool withRoot)
+    /// <summary>When set, decides how a requested file is answered (a lying sender); null answers
+    /// honestly.</summary>
+    public Func<int, FakeEntry, FakeTransferReply?>? ReplyFor { get; init; }
+
+    private FakeDaemon(IReadOnlyList<FakeEntry> entries, bool withRoot, Func<int, FakeEntry, FakeTransferReply?>? replyFor = null)
     {
+        ReplyFor = replyFor;
         List = withRoot ? [new FakeEntry(".", PosixFileType.Directory) { Permissions = 0x1ED }, .. entries] : [.. entries];
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
@@ -106,6 +121,11 @@ public sealed class FakeDaemon : IAsyncDisposable
     /// rsync's sorted order. Without <paramref name="withRoot"/> the list has no "." first (as for
     /// a request of a single file, or when a test wants to send a "." of its own).</summary>
     public static FakeDaemon Start(IReadOnlyList<FakeEntry> entries, bool withRoot = true) => new(entries, withRoot);
+
+    /// <summary>As <see cref="Start(IReadOnlyList{FakeEntry}, bool)"/>, with a hook that may answer a
+    /// requested file with a reply of the test's making (see <see cref="FakeTransferReply"/>).</summary>
+    public static FakeDaemon Start(IReadOnlyList<FakeEntry> entries, Func<int, FakeEntry, FakeTransferReply?> replyFor, bool withRoot = true) =>
+        new(entries, withRoot, replyFor);
 
     /// <summary><c>rsync://127.0.0.1:PORT/mod/</c>.</summary>
     public string Url(string module = "mod") => $"rsync://127.0.0.1:{Port}/{module}/";
@@ -221,6 +241,12 @@ public sealed class FakeDaemon : IAsyncDisposable
             args.Add(arg);
         }
         Log($"args: {string.Join(" ", args.Select(Show))}");
+        // -o/-g (e.g. from -a) make the client expect the uid and gid lists after the file list.
+        string shortOptions = args.FirstOrDefault(a => a.Length > 1 && a[0] == '-' && a[1] != '-') is string cluster
+            ? cluster.Split('e')[0]
+            : "";
+        bool uids = shortOptions.Contains('o', StringComparison.Ordinal);
+        bool gids = shortOptions.Contains('g', StringComparison.Ordinal);
 
         // setup_protocol: compat flags (varint 0 = one zero byte) and the checksum seed.
         s.WriteRaw([0, 0x78, 0x56, 0x34, 0x12]);
@@ -244,6 +270,15 @@ public sealed class FakeDaemon : IAsyncDisposable
         Log($"filter list ended after {rules} rule(s)");
 
         WriteFileList(s);
+        // uidlist.c, send_id_lists: each list is ended by id 0 (no names: every entry has uid/gid 0).
+        if (uids)
+        {
+            s.WriteVarLong(0, 1);
+        }
+        if (gids)
+        {
+            s.WriteVarLong(0, 1);
+        }
         s.Flush();
         Interlocked.Increment(ref _fileListsSent);
         Log($"file list sent: {List.Count} entries");
@@ -261,9 +296,23 @@ public sealed class FakeDaemon : IAsyncDisposable
                 throw new ArgumentException($"name too long for the fake's short-name encoding: {e.Name}");
             }
             int xflags = XmitSameUid | XmitSameGid | (e.Name == "." && e.Type == PosixFileType.Directory ? XmitTopDir : 0);
-            s.WriteByte((byte)xflags);
+            if (e.HardLinkFirst || e.HardLinkLeader is not null)
+            {
+                xflags |= XmitHlinked | (e.HardLinkFirst ? XmitHlinkFirst : 0) | XmitExtendedFlags;
+                s.WriteShortInt(xflags);
+            }
+            else
+            {
+                s.WriteByte((byte)xflags);
+            }
             s.WriteByte((byte)name.Length);
             s.Write(name);
+            if (e.HardLinkLeader is int leader)
+            {
+                // A later member of a group: the rest of its entry is the leader's.
+                s.WriteVarLong(leader, 1);
+                continue;
+            }
             s.WriteVarLong(e.Size, 3);
             s.WriteVarLong(e.MtimeSeconds, 4);
             s.WriteInt32((int)e.WireMode);
@@ -326,6 +375,32 @@ public sealed class FakeDaemon : IAsyncDisposable
             {
                 s.ReadInt32();
                 s.ReadBytes(s2length);
+            }
+
+            if (ReplyFor?.Invoke(ndx, entry) is FakeTransferReply lie)
+            {
+                WriteNdxAndAttrs(s, ndx, iflags | (lie.BasisType is null ? 0 : ItemBasisTypeFollows) | (lie.Xname is null ? 0 : ItemXnameFollows),
+                    lie.BasisType ?? basisType, lie.Xname is null ? xname : Encoding.UTF8.GetBytes(lie.Xname));
+                s.WriteInt32(lie.BlockCount);
+                s.WriteInt32(lie.BlockLength);
+                s.WriteInt32(s2length);
+                s.WriteInt32(lie.Remainder);
+                foreach (FakeToken token in lie.Tokens)
+                {
+                    if (token.Literal is byte[] literal)
+                    {
+                        s.WriteInt32(literal.Length);
+                        s.Write(literal);
+                    }
+                    else
+                    {
+                        s.WriteInt32(-(token.Block + 1));
+                    }
+                }
+                s.WriteInt32(0);
+                s.Write(lie.FileSum);
+                Log($"sent a made-up reply for {Show(entry.Name)}: basis type {lie.BasisType?.ToString("x2") ?? "-"}, xname {Show(lie.Xname ?? "-")}, {lie.Tokens.Count} token(s)");
+                continue;
             }
 
             WriteNdxAndAttrs(s, ndx, iflags, basisType, xname);
@@ -740,3 +815,17 @@ public sealed class FakeDaemon : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A delta token: literal bytes, or (when <see cref="Literal"/> is null) a copy of block
+/// <see cref="Block"/> of the receiver's basis.</summary>
+public sealed record FakeToken(byte[]? Literal, int Block)
+{
+    public static FakeToken Data(byte[] bytes) => new(bytes, 0);
+
+    public static FakeToken BasisBlock(int block) => new(null, block);
+}
+
+/// <summary>A sender's answer to a file request of the test's making: the basis type and extra name
+/// the sender claims (FNAMECMP_* byte, e.g. 0x83 fuzzy, 0..N a --compare-dest index), the block
+/// layout, the tokens and the whole-file MD5.</summary>
+public sealed record FakeTransferReply(int? BasisType, string? Xname, int BlockCount, int BlockLength, int Remainder, IReadOnlyList<FakeToken> Tokens, byte[] FileSum);
