@@ -389,19 +389,25 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     public List<FileEntry> Build()
     {
         _entries.Sort(FileNameComparer.Instance);
-        // A name given twice (or an implied directory also named) is sent once, keeping the
-        // fuller entry (flist.c, flist_sort_and_clean).
+        // A name given twice (or an implied directory also named) is sent once: a directory wins
+        // over anything else of that name, else the fuller entry, else the first; a receiver
+        // would drop the others (flist.c, flist_sort_and_clean).
+        var chosen = new Dictionary<string, FileEntry>(StringComparer.Ordinal);
+        foreach (var entry in _entries)
+        {
+            string key = Encoding.Latin1.GetString(entry.Name);
+            if (!chosen.TryGetValue(key, out var first))
+                chosen[key] = entry;
+            else if ((entry.IsDirectory && !first.IsDirectory)
+                || ((first.Flags & EntryFlags.ImpliedDir) != 0 && (entry.Flags & EntryFlags.ImpliedDir) == 0 && entry.IsDirectory == first.IsDirectory))
+                chosen[key] = entry;
+        }
         int kept = 0;
         for (int i = 0; i < _entries.Count; i++)
         {
             var entry = _entries[i];
-            if (kept > 0 && _entries[kept - 1].Name.AsSpan().SequenceEqual(entry.Name))
-            {
-                if ((_entries[kept - 1].Flags & EntryFlags.ImpliedDir) != 0 && (entry.Flags & EntryFlags.ImpliedDir) == 0)
-                    _entries[kept - 1] = entry;
-                continue;
-            }
-            _entries[kept++] = entry;
+            if (ReferenceEquals(chosen[Encoding.Latin1.GetString(entry.Name)], entry))
+                _entries[kept++] = entry;
         }
         _entries.RemoveRange(kept, _entries.Count - kept);
         _impliedDirs.Clear();

@@ -142,11 +142,35 @@ internal sealed class Receiver(ReceivingSide side)
             basisType = _in.ReadByte();
         if ((iflags & ItemFlags.XnameFollows) != 0)
             xname = _in.ReadVString(ProtocolLimits.MaxPath);
+        CheckBasisType(basisType, xname);
         if ((iflags & ItemFlags.Transfer) != 0 && (side.Files[ndx].Flags & EntryFlags.Inactive) != 0)
             throw new RsyncProtocolException($"received request to transfer a dropped duplicate: {ndx} [receiver]");
         if ((iflags & ItemFlags.Transfer) != 0 && !side.Files[ndx].IsRegular)
             throw new RsyncProtocolException($"received request to transfer non-regular file: {ndx} [receiver]");
         return ndx;
+    }
+
+    /// <summary>
+    /// The basis a sender names must be one this side offered: the file itself, its partial piece,
+    /// or its backup. A fuzzy match or a --compare-dest index we never asked for would make us open
+    /// a file the sender chose, and answer whether it matched (receiver.c, recv_files; the class of
+    /// CVE-2024-12086).
+    /// </summary>
+    private void CheckBasisType(byte basisType, byte[]? xname)
+    {
+        switch (basisType)
+        {
+            case BasisType.Name or BasisType.Backup:
+                return;
+            case BasisType.PartialDir when side.Ctx.Options.PartialDir is not null:
+                return;
+            case BasisType.Fuzzy:
+                side.Ctx.Error($"rsync: refusing malicious fuzzy operation for {(xname is null ? "" : ReceivingSide.Show(xname))}");
+                throw new RsyncProtocolException("refusing malicious fuzzy operation", ExitCodes.Protocol);
+            default:
+                side.Ctx.Error($"invalid basis_dir index: {basisType}.");
+                throw new RsyncProtocolException($"invalid basis_dir index: {basisType}", ExitCodes.Protocol);
+        }
     }
 
     /// <summary>Receives one file's tokens; true when it was verified and put in place.</summary>

@@ -22,6 +22,7 @@ internal static class BasisType
     public const byte Name = 0x80;
     public const byte PartialDir = 0x81;
     public const byte Backup = 0x82;
+    public const byte Fuzzy = 0x83;
 }
 
 /// <summary>

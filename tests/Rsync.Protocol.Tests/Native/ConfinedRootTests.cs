@@ -24,7 +24,16 @@ public sealed class ConfinedRootTests : IDisposable
         File.CreateSymbolicLink(Path.Join(_inside, "dirlink"), "dir");
     }
 
-    public void Dispose() => Directory.Delete(_base, recursive: true);
+    public void Dispose()
+    {
+        // .NET cannot name what is not UTF-8; the tree goes through the root's own calls.
+        using (var root = ConfinedRoot.Open(_base))
+        {
+            NetRsync.Protocol.Roles.ReceivingSide.RemoveTree(root, "inside"u8);
+            NetRsync.Protocol.Roles.ReceivingSide.RemoveTree(root, "outside"u8);
+        }
+        Directory.Delete(_base);
+    }
 
     private static byte[] B(string s) => Encoding.UTF8.GetBytes(s);
 
