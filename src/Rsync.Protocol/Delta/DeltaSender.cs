@@ -35,6 +35,7 @@ internal sealed class DeltaSender : IDisposable
     private int _bufferLength;
     private long _sentUpTo;
     private DeltaStats _stats;
+    private long _comparisons;
 
     public DeltaSender(RsyncWriter writer, int checksumSeed)
         : this(writer, new StrongChecksum(checksumSeed), new PlainTokenSender(writer))
@@ -55,6 +56,13 @@ internal sealed class DeltaSender : IDisposable
     /// </summary>
     public bool UpdatingBasisInPlace { get; set; }
 
+    /// <summary>
+    /// Candidate blocks examined plus strong sums computed during the last <see cref="Send"/>:
+    /// the search's work beyond rolling, which must stay linear in the file's length whatever
+    /// sums the peer sent.
+    /// </summary>
+    internal long Comparisons => _comparisons;
+
     /// <summary>Reports progress as bytes of the file dealt with so far.</summary>
     public Action<long>? Progress { get; set; }
 
@@ -67,6 +75,7 @@ internal sealed class DeltaSender : IDisposable
         _bufferLength = 0;
         _sentUpTo = 0;
         _stats = default;
+        _comparisons = 0;
 
         _tokens.BeginFile(compressionLevel);
         if (fileLength > 0 && sums.Count > 0)
@@ -188,6 +197,7 @@ internal sealed class DeltaSender : IDisposable
         int found = -1;
         for (int i = candidate; i >= 0; i = sums.Next(i))
         {
+            _comparisons++;
             if (sums.Weak(i) != weak || sums.LengthOf(i) != k)
                 continue;
             if (UpdatingBasisInPlace && (long)i * sums.BlockLength < offset)
@@ -195,6 +205,7 @@ internal sealed class DeltaSender : IDisposable
             if (!strongDone)
             {
                 _checksum.BlockSum(Window(offset, k), _strong);
+                _comparisons++;
                 strongDone = true;
             }
             if (!_strong.AsSpan(0, sums.StrongLength).SequenceEqual(sums.Strong(i)))
