@@ -5,8 +5,8 @@ using NetRsync.Protocol.Wire;
 namespace NetRsync.Protocol.Delta;
 
 /// <summary>
-/// The receiver's block checksums for one basis file (rsync.h, sum_struct), indexed by weak
-/// checksum for the sender's search. Flat arrays: no object per block.
+/// The receiver's block checksums for one basis file (rsync.h, sum_struct), indexed by weak sum
+/// and by weak and strong sum for the sender's search. Flat arrays: no object per block.
 /// </summary>
 public sealed class BlockSums
 {
