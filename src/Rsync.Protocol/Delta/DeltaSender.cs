@@ -41,7 +41,12 @@ internal sealed class DeltaSender : IDisposable
     private long _sentUpTo;
     private DeltaStats _stats;
     private long _comparisons;
+    private long _strongSums;
     private int[]? _firstUsable;
+
+    // The last offset whose window matched nothing and is one byte value throughout, and that value.
+    private long _uniformMissAt;
+    private byte _uniformByte;
 
     public DeltaSender(RsyncWriter writer, int checksumSeed)
         : this(writer, new StrongChecksum(checksumSeed), new PlainTokenSender(writer))
@@ -69,6 +74,9 @@ internal sealed class DeltaSender : IDisposable
     /// </summary>
     internal long Comparisons => _comparisons;
 
+    /// <summary>Strong sums of windows computed during the last <see cref="Send"/> (a part of <see cref="Comparisons"/>).</summary>
+    internal long StrongSums => _strongSums;
+
     /// <summary>Reports progress as bytes of the file dealt with so far.</summary>
     public Action<long>? Progress { get; set; }
 
@@ -82,6 +90,8 @@ internal sealed class DeltaSender : IDisposable
         _sentUpTo = 0;
         _stats = default;
         _comparisons = 0;
+        _strongSums = 0;
+        _uniformMissAt = -2;
         _firstUsable = UpdatingBasisInPlace && sums.Count > 0 ? sums.ResetFirstUsable() : null;
 
         _tokens.BeginFile(compressionLevel);
@@ -210,10 +220,17 @@ internal sealed class DeltaSender : IDisposable
         {
             if (!HasWeak(sums, weak))
                 return -1;
+            if (SameUniformWindowAsLastMiss(offset, k))
+                return -1;
             strong = WindowStrong(sums, offset, k);
             found = LowestWithSums(sums, weak, strong);
             if (found >= 0 && _firstUsable is not null)
                 found = FirstNotBehind(sums, found, offset);
+            if (found < 0)
+            {
+                NoteMiss(offset, k);
+                return -1;
+            }
         }
         else
         {
@@ -234,6 +251,31 @@ internal sealed class DeltaSender : IDisposable
                 found = wanted;
         }
         return found;
+    }
+
+    /// <summary>
+    /// In a run of one byte value (zeros in a disk image, say) each window equals the one before,
+    /// so a window that matched nothing settles the next one without another strong sum. Without
+    /// this a peer that knows the file could make it hash a whole block at every offset of the run.
+    /// A miss stays a miss further on: with --inplace, blocks passed stay passed.
+    /// </summary>
+    private bool SameUniformWindowAsLastMiss(long offset, int k)
+    {
+        if (offset != _uniformMissAt + 1 || Window(offset, k)[k - 1] != _uniformByte)
+            return false;
+        _comparisons++;
+        _uniformMissAt = offset;
+        return true;
+    }
+
+    private void NoteMiss(long offset, int k)
+    {
+        ReadOnlySpan<byte> window = Window(offset, k);
+        if (window.IndexOfAnyExcept(window[0]) < 0)
+        {
+            _uniformMissAt = offset;
+            _uniformByte = window[0];
+        }
     }
 
     private bool HasWeak(BlockSums sums, uint weak)
@@ -292,6 +334,7 @@ internal sealed class DeltaSender : IDisposable
     private ReadOnlySpan<byte> WindowStrong(BlockSums sums, long offset, int k)
     {
         _comparisons++;
+        _strongSums++;
         _checksum.BlockSum(Window(offset, k), _strong);
         return _strong.AsSpan(0, sums.StrongLength);
     }

@@ -140,7 +140,7 @@ public sealed partial class DeltaSenderTests
         sums.BuildIndex();
         byte[] file = new byte[CraftedFileLength];
 
-        var (stream, stats, comparisons) = RunCounted(file, sums, 0);
+        var (stream, stats, comparisons, _) = RunCounted(file, sums, 0);
 
         Assert.Equal(file.Length, Verify([], file, sums, 0, stream, stats));
         AssertLinear(comparisons, file.Length);
@@ -159,7 +159,7 @@ public sealed partial class DeltaSenderTests
         sums.BuildIndex();
         byte[] file = new byte[CraftedFileLength];
 
-        var (stream, stats, comparisons) = RunCounted(file, sums, 0);
+        var (stream, stats, comparisons, _) = RunCounted(file, sums, 0);
 
         Assert.Equal(file.Length, Verify([], file, sums, 0, stream, stats));
         AssertLinear(comparisons, file.Length);
@@ -180,7 +180,7 @@ public sealed partial class DeltaSenderTests
         for (int i = 0; i < 40; i++)
             file[CraftedBlockLength * CraftedBlockCount + random.Next(file.Length - CraftedBlockLength * CraftedBlockCount)] = (byte)(1 + random.Next(255));
 
-        var (stream, stats, comparisons) = RunCounted(file, sums, seed, inPlace);
+        var (stream, stats, comparisons, _) = RunCounted(file, sums, seed, inPlace);
 
         Verify(basis, file, sums, seed, stream, stats);
         var matches = MatchesIn(stream, sums);
@@ -215,12 +215,43 @@ public sealed partial class DeltaSenderTests
         }
         byte[] file = Concat(pieces);
 
-        var (stream, stats, comparisons) = RunCounted(file, sums, seed, inPlace);
+        var (stream, stats, comparisons, _) = RunCounted(file, sums, seed, inPlace);
 
         long literal = Verify(basis, file, sums, seed, stream, stats);
         if (!inPlace)
             Assert.InRange(literal, 1, file.Length / 4); // in place, blocks behind the offset are off limits
         Assert.Equal(ReferenceMatches(file, sums, seed, inPlace), MatchesIn(stream, sums));
+        AssertLinear(comparisons, file.Length);
+    }
+
+    [Fact]
+    public void RunsOfOneByteValueNeedOneStrongSumEach()
+    {
+        // A disk image's runs of zeros (and of 0x07) against blocks that claim their weak sums but
+        // not their strong sums. Each window of a run equals the one before, so one strong sum
+        // settles the run; otherwise every offset would hash a whole block.
+        const int blockLength = 4096;
+        var sums = new BlockSums(2, blockLength, 16, 0);
+        byte[] bogus = BlockStrong(WeakZeroBlock(blockLength, 0), 0);
+        sums.Set(0, RollingChecksumTests.Naive(new byte[blockLength]), bogus);
+        sums.Set(1, RollingChecksumTests.Naive(Enumerable.Repeat((byte)7, blockLength).ToArray()), bogus);
+        sums.BuildIndex();
+        var random = new Random(14);
+        var pieces = new List<byte[]>();
+        int runs = 0;
+        for (int length = 0; length < CraftedFileLength; runs++)
+        {
+            var run = Enumerable.Repeat((byte)(runs % 2 == 0 ? 0 : 7), 6000 + random.Next(20_000)).Append((byte)random.Next(256)).ToArray();
+            pieces.Add(run);
+            length += run.Length;
+        }
+        byte[] file = Concat(pieces);
+
+        var (stream, stats, comparisons, strongSums) = RunCounted(file, sums, 0);
+
+        Assert.Equal(file.Length, Verify([], file, sums, 0, stream, stats));
+        Assert.Empty(ReferenceMatches(file, sums, 0, inPlace: false));
+        Assert.InRange(strongSums, runs / 2, 2 * runs);
         AssertLinear(comparisons, file.Length);
     }
 
@@ -265,7 +296,7 @@ public sealed partial class DeltaSenderTests
             }));
             var sums = MakeSums(basis, t.blockLength, t.strongLength, t.seed);
 
-            var (stream, stats, comparisons) = RunCounted(file, sums, t.seed, t.inPlace);
+            var (stream, stats, comparisons, _) = RunCounted(file, sums, t.seed, t.inPlace);
 
             Verify(basis, file, sums, t.seed, stream, stats);
             Assert.Equal(ReferenceMatches(file, sums, t.seed, t.inPlace), MatchesIn(stream, sums));
