@@ -5,8 +5,8 @@ using NetRsync.Protocol.Wire;
 namespace NetRsync.Protocol.Delta;
 
 /// <summary>
-/// The receiver's block checksums for one basis file (rsync.h, sum_struct), indexed by weak
-/// checksum for the sender's search. Flat arrays: no object per block.
+/// The receiver's block checksums for one basis file (rsync.h, sum_struct), indexed by weak sum
+/// and by weak and strong sum for the sender's search. Flat arrays: no object per block.
 /// </summary>
 public sealed class BlockSums
 {
@@ -15,9 +15,20 @@ public sealed class BlockSums
 
     private readonly uint[] _weak;
     private readonly byte[] _strong;
-    private int[] _buckets = [];
-    private int[] _next = [];
+
+    // The sender's index. Blocks with one weak sum, and blocks with identical weak and strong
+    // sums, each count once, so sums a peer crafts to collide cannot make the search quadratic
+    // (match.c, hash_search). Both tables hash with a key chosen here, which a peer cannot aim at.
+    private int[] _buckets = [];    // by weak sum: a block for each distinct weak sum (its lowest)
+    private int[] _nextWeak = [];   // from such a block, the next in its bucket
+    private int[] _classes = [];    // by weak and strong sum: the lowest block with each distinct pair
+    private int[] _nextClass = [];  // from such a block, the next in its bucket
+    private int[] _nextSame = [];   // from any block, the next one with the same sums
+    private int[]? _firstUsable;    // per distinct pair, its first block not yet passed (--inplace)
+    private uint _multiplier;
     private int _shift;
+    private int _classKey;
+    private int _classMask;
 
     public BlockSums(int count, int blockLength, int strongLength, int remainder)
     {
@@ -89,37 +100,112 @@ public sealed class BlockSums
         strong[..StrongLength].CopyTo(_strong.AsSpan(index * StrongLength));
     }
 
-    /// <summary>Chains blocks by weak checksum; earlier blocks come first in each chain.</summary>
+    /// <summary>Blocks of the full block length: all but a shorter last one.</summary>
+    internal int FullLengthCount => Count > 0 && LengthOf(Count - 1) != BlockLength ? Count - 1 : Count;
+
+    /// <summary>Indexes the full-length blocks by weak sum and by weak and strong sum together.</summary>
     internal void BuildIndex()
     {
         int bits = Math.Clamp(BitOperations.Log2((uint)Math.Max(Count, 1)) + 4, 10, 24);
         _shift = 32 - bits;
+        _multiplier = ((uint)Random.Shared.Next() << 1) | 1;
+        _classKey = Random.Shared.Next();
         _buckets = new int[1 << bits];
         Array.Fill(_buckets, -1);
-        _next = new int[Count];
-        for (int i = Count - 1; i >= 0; i--)
+        int classBits = Math.Clamp(BitOperations.Log2((uint)Math.Max(Count, 1)) + 2, 4, 26);
+        _classMask = (1 << classBits) - 1;
+        _classes = new int[1 << classBits];
+        Array.Fill(_classes, -1);
+        _nextWeak = new int[Count];
+        _nextClass = new int[Count];
+        _nextSame = new int[Count];
+        _firstUsable = null;
+
+        // The last block of each distinct pair so far, to keep each pair's blocks in order.
+        var lastSame = new int[Count];
+        for (int i = 0; i < FullLengthCount; i++)
         {
-            int b = Bucket(_weak[i]);
-            _next[i] = _buckets[b];
-            _buckets[b] = i;
+            _nextSame[i] = -1;
+            uint weak = _weak[i];
+            ReadOnlySpan<byte> strong = Strong(i);
+            int slot = ClassSlot(weak, strong);
+            int first = _classes[slot];
+            while (first >= 0 && !(_weak[first] == weak && Strong(first).SequenceEqual(strong)))
+                first = _nextClass[first];
+            if (first >= 0)
+            {
+                _nextSame[lastSame[first]] = i;
+                lastSame[first] = i;
+                continue;
+            }
+            _nextClass[i] = _classes[slot];
+            _classes[slot] = i;
+            lastSame[i] = i;
+
+            int bucket = Bucket(weak);
+            int sameWeak = _buckets[bucket];
+            while (sameWeak >= 0 && _weak[sameWeak] != weak)
+                sameWeak = _nextWeak[sameWeak];
+            if (sameWeak < 0)
+            {
+                _nextWeak[i] = _buckets[bucket];
+                _buckets[bucket] = i;
+            }
         }
+        if (FullLengthCount < Count)
+            _nextSame[Count - 1] = -1;
     }
 
-    /// <summary>The chain heads, for the sender's tight scan loop.</summary>
+    /// <summary>The weak-sum table's heads, for the sender's tight scan loop.</summary>
     internal int[] Buckets => _buckets;
 
     internal int BucketShift => _shift;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int Bucket(uint weak, int shift) => (int)((weak * 0x9E3779B1u) >> shift);
+    internal uint BucketMultiplier => _multiplier;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Bucket(uint weak) => (int)((weak * 0x9E3779B1u) >> _shift);
-
-    /// <summary>First block whose weak sum may equal <paramref name="weak"/>, or -1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int First(uint weak) => _buckets[Bucket(weak)];
+    internal static int Bucket(uint weak, uint multiplier, int shift) => (int)((weak * multiplier) >> shift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Next(int index) => _next[index];
+    private int Bucket(uint weak) => (int)((weak * _multiplier) >> _shift);
+
+    private int ClassSlot(uint weak, ReadOnlySpan<byte> strong)
+    {
+        var hash = default(HashCode);
+        hash.Add(_classKey);
+        hash.Add(weak);
+        hash.AddBytes(strong);
+        return hash.ToHashCode() & _classMask;
+    }
+
+    /// <summary>A full-length block that may be the first with weak sum <paramref name="weak"/> (check its sum), or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int FirstWithWeak(uint weak) => _buckets[Bucket(weak)];
+
+    /// <summary>After a block from <see cref="FirstWithWeak"/> or this, the next with another weak sum, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int NextWeak(int index) => _nextWeak[index];
+
+    /// <summary>A full-length block that may be the lowest with these sums (check them), or -1.</summary>
+    internal int FirstWithSums(uint weak, ReadOnlySpan<byte> strong) => _classes[ClassSlot(weak, strong)];
+
+    /// <summary>After a block from <see cref="FirstWithSums"/> or this, the next lowest of another pair, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int NextWithOtherSums(int index) => _nextClass[index];
+
+    /// <summary>The next higher block with the same weak and strong sum as <paramref name="index"/>, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int NextSame(int index) => _nextSame[index];
+
+    /// <summary>
+    /// For --inplace: per lowest block of a distinct pair, the first of its blocks the search has
+    /// not passed yet; starts as the lowest itself.
+    /// </summary>
+    internal int[] ResetFirstUsable()
+    {
+        _firstUsable ??= new int[Count];
+        for (int i = 0; i < _firstUsable.Length; i++)
+            _firstUsable[i] = i;
+        return _firstUsable;
+    }
 }

@@ -23,6 +23,11 @@ internal sealed class DeltaSender : IDisposable
 {
     private const int WindowSize = 1024 * 1024;
 
+    // The most entries one bucket of the block index may offer at one offset. Its keys are random,
+    // so a bucket rarely holds more than two or three whatever sums arrive; the cap keeps the bound
+    // even if one does (match.c, hash_search: MAX_CHAIN_LEN).
+    private const int MaxProbes = 32;
+
     private readonly StrongChecksum _checksum;
     private readonly TokenSender _tokens;
     private readonly RsyncWriter _writer;
@@ -35,6 +40,13 @@ internal sealed class DeltaSender : IDisposable
     private int _bufferLength;
     private long _sentUpTo;
     private DeltaStats _stats;
+    private long _comparisons;
+    private long _strongSums;
+    private int[]? _firstUsable;
+
+    // The last offset whose window matched nothing and is one byte value throughout, and that value.
+    private long _uniformMissAt;
+    private byte _uniformByte;
 
     public DeltaSender(RsyncWriter writer, int checksumSeed)
         : this(writer, new StrongChecksum(checksumSeed), new PlainTokenSender(writer))
@@ -55,6 +67,16 @@ internal sealed class DeltaSender : IDisposable
     /// </summary>
     public bool UpdatingBasisInPlace { get; set; }
 
+    /// <summary>
+    /// Candidate blocks examined plus strong sums computed during the last <see cref="Send"/>:
+    /// the search's work beyond rolling, which must stay linear in the file's length whatever
+    /// sums the peer sent.
+    /// </summary>
+    internal long Comparisons => _comparisons;
+
+    /// <summary>Strong sums of windows computed during the last <see cref="Send"/> (a part of <see cref="Comparisons"/>).</summary>
+    internal long StrongSums => _strongSums;
+
     /// <summary>Reports progress as bytes of the file dealt with so far.</summary>
     public Action<long>? Progress { get; set; }
 
@@ -67,10 +89,15 @@ internal sealed class DeltaSender : IDisposable
         _bufferLength = 0;
         _sentUpTo = 0;
         _stats = default;
+        _comparisons = 0;
+        _strongSums = 0;
+        _uniformMissAt = -2;
+        _firstUsable = UpdatingBasisInPlace && sums.Count > 0 ? sums.ResetFirstUsable() : null;
 
         _tokens.BeginFile(compressionLevel);
         if (fileLength > 0 && sums.Count > 0)
             Search(sums);
+        _firstUsable = null;
         SendLiteral(fileLength);
         _tokens.EndFile();
 
@@ -105,11 +132,7 @@ internal sealed class DeltaSender : IDisposable
                 offset = ScanToCandidate(sums, ref rolling, offset, end, k);
             if (offset >= end)
                 break;
-            uint weak = rolling.Value;
-            int candidate = sums.First(weak);
-            int matched = -1;
-            if (candidate >= 0)
-                matched = FindStrongMatch(sums, candidate, weak, offset, k, wanted);
+            int matched = FindMatch(sums, rolling.Value, offset, k, wanted);
 
             if (matched >= 0)
             {
@@ -160,6 +183,7 @@ internal sealed class DeltaSender : IDisposable
         ReadOnlySpan<byte> window = WindowUpTo(offset, available);
         int limit = (int)Math.Min(stop - offset, window.Length - k);
         int[] buckets = sums.Buckets;
+        uint multiplier = sums.BucketMultiplier;
         int shift = sums.BucketShift;
         uint s1 = rolling.S1;
         uint s2 = rolling.S2;
@@ -168,7 +192,7 @@ internal sealed class DeltaSender : IDisposable
         for (; i < limit; i++)
         {
             uint weak = (s1 & 0xFFFF) | (s2 << 16);
-            if (buckets[BlockSums.Bucket(weak, shift)] >= 0)
+            if (buckets[BlockSums.Bucket(weak, multiplier, shift)] >= 0)
                 break;
             if (i + k >= window.Length)
                 break;
@@ -181,33 +205,138 @@ internal sealed class DeltaSender : IDisposable
         return offset + i;
     }
 
-    /// <summary>Walks the weak-sum chain; prefers the block after the last match so runs stay adjacent.</summary>
-    private int FindStrongMatch(BlockSums sums, int candidate, uint weak, long offset, int k, int wanted)
+    /// <summary>
+    /// The block rsync takes at this offset (match.c, hash_search): the one after the previous
+    /// match if it fits, else the lowest-numbered one whose length and sums fit (with --inplace,
+    /// not one behind the offset). Blocks with one weak sum, and blocks with identical sums, are
+    /// looked up once each, and the window's strong sum is computed at most once, so the work here
+    /// is bounded whatever sums the peer sent. Returns -1 when nothing fits.
+    /// </summary>
+    private int FindMatch(BlockSums sums, uint weak, long offset, int k, int wanted)
     {
-        bool strongDone = false;
-        int found = -1;
-        for (int i = candidate; i >= 0; i = sums.Next(i))
+        int found;
+        ReadOnlySpan<byte> strong;
+        if (k == sums.BlockLength)
         {
-            if (sums.Weak(i) != weak || sums.LengthOf(i) != k)
-                continue;
-            if (UpdatingBasisInPlace && (long)i * sums.BlockLength < offset)
-                continue;
-            if (!strongDone)
+            if (!HasWeak(sums, weak))
+                return -1;
+            if (SameUniformWindowAsLastMiss(offset, k))
+                return -1;
+            strong = WindowStrong(sums, offset, k);
+            found = LowestWithSums(sums, weak, strong);
+            if (found >= 0 && _firstUsable is not null)
+                found = FirstNotBehind(sums, found, offset);
+            if (found < 0)
             {
-                _checksum.BlockSum(Window(offset, k), _strong);
-                strongDone = true;
+                NoteMiss(offset, k);
+                return -1;
             }
-            if (!_strong.AsSpan(0, sums.StrongLength).SequenceEqual(sums.Strong(i)))
-                continue;
-            found = i;
-            break;
         }
-        if (found >= 0 && found != wanted && wanted < sums.Count
-            && !(UpdatingBasisInPlace && (long)wanted * sums.BlockLength < offset)
-            && sums.Weak(wanted) == weak && sums.LengthOf(wanted) == k
-            && _strong.AsSpan(0, sums.StrongLength).SequenceEqual(sums.Strong(wanted)))
-            found = wanted;
+        else
+        {
+            // Only the last block may be shorter than the rest.
+            found = sums.Count - 1;
+            _comparisons++;
+            if (sums.LengthOf(found) != k || sums.Weak(found) != weak || IsBehind(sums, found, offset))
+                return -1;
+            strong = WindowStrong(sums, offset, k);
+            if (!strong.SequenceEqual(sums.Strong(found)))
+                return -1;
+        }
+        if (found >= 0 && found != wanted && wanted < sums.Count)
+        {
+            _comparisons++;
+            if (!IsBehind(sums, wanted, offset) && sums.Weak(wanted) == weak && sums.LengthOf(wanted) == k
+                && strong.SequenceEqual(sums.Strong(wanted)))
+                found = wanted;
+        }
         return found;
+    }
+
+    /// <summary>
+    /// In a run of one byte value (zeros in a disk image, say) each window equals the one before,
+    /// so a window that matched nothing settles the next one without another strong sum. Without
+    /// this a peer that knows the file could make it hash a whole block at every offset of the run.
+    /// A miss stays a miss further on: with --inplace, blocks passed stay passed.
+    /// </summary>
+    private bool SameUniformWindowAsLastMiss(long offset, int k)
+    {
+        if (offset != _uniformMissAt + 1 || Window(offset, k)[k - 1] != _uniformByte)
+            return false;
+        _comparisons++;
+        _uniformMissAt = offset;
+        return true;
+    }
+
+    private void NoteMiss(long offset, int k)
+    {
+        ReadOnlySpan<byte> window = Window(offset, k);
+        if (window.IndexOfAnyExcept(window[0]) < 0)
+        {
+            _uniformMissAt = offset;
+            _uniformByte = window[0];
+        }
+    }
+
+    private bool HasWeak(BlockSums sums, uint weak)
+    {
+        int probes = 0;
+        for (int i = sums.FirstWithWeak(weak); i >= 0 && probes < MaxProbes; i = sums.NextWeak(i))
+        {
+            probes++;
+            if (sums.Weak(i) == weak)
+            {
+                _comparisons += probes;
+                return true;
+            }
+        }
+        _comparisons += probes;
+        return false;
+    }
+
+    private int LowestWithSums(BlockSums sums, uint weak, ReadOnlySpan<byte> strong)
+    {
+        int probes = 0;
+        for (int i = sums.FirstWithSums(weak, strong); i >= 0 && probes < MaxProbes; i = sums.NextWithOtherSums(i))
+        {
+            probes++;
+            if (sums.Weak(i) == weak && strong.SequenceEqual(sums.Strong(i)))
+            {
+                _comparisons += probes;
+                return i;
+            }
+        }
+        _comparisons += probes;
+        return -1;
+    }
+
+    /// <summary>
+    /// With --inplace, the first block with the same sums as <paramref name="lowest"/> that is not
+    /// behind the offset, or -1. Offsets only grow, so passed blocks are dropped for good and the
+    /// walk costs each block once per file.
+    /// </summary>
+    private int FirstNotBehind(BlockSums sums, int lowest, long offset)
+    {
+        int i = _firstUsable![lowest];
+        while (i >= 0 && IsBehind(sums, i, offset))
+        {
+            _comparisons++;
+            i = sums.NextSame(i);
+        }
+        _firstUsable[lowest] = i;
+        return i;
+    }
+
+    /// <summary>With --inplace, blocks before the offset may already be overwritten in the basis (match.c, updating_basis_file).</summary>
+    private bool IsBehind(BlockSums sums, int index, long offset) =>
+        _firstUsable is not null && (long)index * sums.BlockLength < offset;
+
+    private ReadOnlySpan<byte> WindowStrong(BlockSums sums, long offset, int k)
+    {
+        _comparisons++;
+        _strongSums++;
+        _checksum.BlockSum(Window(offset, k), _strong);
+        return _strong.AsSpan(0, sums.StrongLength);
     }
 
     /// <summary>Sends [sent, upTo) as literal tokens of at most 32 KiB.</summary>

@@ -17,7 +17,10 @@ public sealed class BlockSumsTests
         // Few distinct weak sums, so chains get long.
         from weakPool in Gen.Choose(1, 20)
         from weak in Gen.ArrayOf(Gen.Choose(0, weakPool).Select(w => (uint)w * 0x01000193u), count)
-        from strong in Gen.ArrayOf(Props.Bytes(16).Select(b => b.Concat(new byte[16]).Take(16).ToArray()), count)
+        // Few distinct strong sums too, so blocks with identical sums are common.
+        from strong in Gen.ArrayOf(Gen.Frequency(
+            (1, Props.Bytes(16).Select(b => b.Concat(new byte[16]).Take(16).ToArray())),
+            (2, Gen.Choose(0, 2).Select(v => Enumerable.Repeat((byte)v, 16).ToArray()))), count)
         from remainderFraction in Gen.Choose(0, 1000)
         select (blockLength, strongLength, weak, strong, (int)((long)blockLength * remainderFraction / 1000));
 
@@ -31,22 +34,51 @@ public sealed class BlockSumsTests
     }
 
     [Fact]
-    public void WeakChainsHoldEveryBlockInOrder() =>
-        Props.Check(AnySums, s =>
+    public void TheIndexFindsEachFullLengthBlockBySums() =>
+        Props.Check(AnySums, s => CheckIndex(Build(s)), maxTest: 200);
+
+    /// <summary>
+    /// Each distinct weak sum of the full-length blocks is found once; each distinct weak and
+    /// strong pair leads to its lowest block, and from there to all its blocks in order. A shorter
+    /// last block is not in the index.
+    /// </summary>
+    private static void CheckIndex(BlockSums sums)
+    {
+        int full = Enumerable.Range(0, sums.Count).Count(i => sums.LengthOf(i) == sums.BlockLength);
+        Assert.Equal(full, sums.FullLengthCount);
+        var blocks = Enumerable.Range(0, full);
+        foreach (var sameWeak in blocks.GroupBy(sums.Weak))
         {
-            var sums = Build(s);
-            foreach (uint weak in s.Weak.Distinct())
+            var withWeak = new List<int>();
+            for (int i = sums.FirstWithWeak(sameWeak.Key); i >= 0; i = sums.NextWeak(i))
             {
-                var chain = new List<int>();
-                for (int i = sums.First(weak); i >= 0; i = sums.Next(i))
-                {
-                    if (sums.Weak(i) == weak)
-                        chain.Add(i);
-                }
-                var expected = Enumerable.Range(0, s.Weak.Length).Where(i => s.Weak[i] == weak);
-                Assert.Equal(expected, chain);
+                if (sums.Weak(i) == sameWeak.Key)
+                    withWeak.Add(i);
             }
-        }, maxTest: 200);
+            Assert.Equal([sameWeak.First()], withWeak);
+        }
+        foreach (var sameSums in blocks.GroupBy(i => (sums.Weak(i), Convert.ToHexString(sums.Strong(i)))))
+        {
+            int lowest = sameSums.First();
+            var firsts = new List<int>();
+            for (int i = sums.FirstWithSums(sums.Weak(lowest), sums.Strong(lowest)); i >= 0; i = sums.NextWithOtherSums(i))
+            {
+                if (sums.Weak(i) == sums.Weak(lowest) && sums.Strong(i).SequenceEqual(sums.Strong(lowest)))
+                    firsts.Add(i);
+            }
+            Assert.Equal([lowest], firsts);
+            var same = new List<int>();
+            for (int i = lowest; i >= 0; i = sums.NextSame(i))
+                same.Add(i);
+            Assert.Equal(sameSums, same);
+        }
+        if (full < sums.Count)
+        {
+            int last = sums.Count - 1;
+            for (int i = sums.FirstWithWeak(sums.Weak(last)); i >= 0; i = sums.NextWeak(i))
+                Assert.NotEqual(last, i);
+        }
+    }
 
     [Fact]
     public void LengthsFollowTheRemainder() =>
@@ -90,17 +122,9 @@ public sealed class BlockSumsTests
             {
                 Assert.Equal(s.Weak[i], read.Weak(i));
                 Assert.Equal(s.Strong[i][..s.StrongLength], read.Strong(i).ToArray());
-                Assert.Contains(i, Chain(read, s.Weak[i]));
             }
+            CheckIndex(read);
         }, maxTest: 100);
-
-    private static List<int> Chain(BlockSums sums, uint weak)
-    {
-        var chain = new List<int>();
-        for (int i = sums.First(weak); i >= 0; i = sums.Next(i))
-            chain.Add(i);
-        return chain;
-    }
 
     [Theory]
     // sender.c / io.c, read_sum_head: each field is range-checked.

@@ -10,7 +10,7 @@ using Xunit;
 
 namespace NetRsync.Protocol.Tests.Delta;
 
-public sealed class DeltaSenderTests : IDisposable
+public sealed partial class DeltaSenderTests : IDisposable
 {
     private const int ChunkSize = 32 * 1024;
 
@@ -69,17 +69,29 @@ public sealed class DeltaSenderTests : IDisposable
 
     private (byte[] Stream, DeltaStats Stats) RunSender(byte[] newFile, BlockSums sums, int seed)
     {
+        var (stream, stats, _, _) = RunCounted(newFile, sums, seed);
+        return (stream, stats);
+    }
+
+    /// <summary>Runs the sender and also returns its counts of comparisons (candidates examined and strong sums) and of strong sums.</summary>
+    private (byte[] Stream, DeltaStats Stats, long Comparisons, long StrongSums) RunCounted(byte[] newFile, BlockSums sums, int seed, bool inPlace = false)
+    {
         string path = Path.Combine(_dir, $"f{_fileCount++}");
         File.WriteAllBytes(path, newFile);
         var output = new MemoryStream();
         var writer = new RsyncWriter(output);
         DeltaStats stats;
+        long comparisons, strongSums;
         using (var handle = File.OpenHandle(path))
-        using (var sender = new DeltaSender(writer, seed))
+        using (var sender = new DeltaSender(writer, seed) { UpdatingBasisInPlace = inPlace })
+        {
             stats = sender.Send(handle, newFile.Length, sums);
+            comparisons = sender.Comparisons;
+            strongSums = sender.StrongSums;
+        }
         writer.Flush();
         File.Delete(path);
-        return (output.ToArray(), stats);
+        return (output.ToArray(), stats, comparisons, strongSums);
     }
 
     /// <summary>Checks a delta against both files and returns the literal byte count.</summary>
