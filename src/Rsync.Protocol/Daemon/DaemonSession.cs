@@ -486,6 +486,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             Output = output,
             Protocol = greeting.Protocol,
             ModuleDontCompress = module.DontCompress ?? "",
+            MaxReceivedEntries = Math.Max(0, _config.Global.MaxFileListEntries),
+            MaxReceivedNameBytes = Math.Max(0, _config.Global.MaxFileListSize) * 1024L * 1024,
         };
         connection.Context = ctx;
         // util.c, full_fname: "sub/file" (in mod), never the module's own path.
@@ -598,9 +600,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             _log.Write($"sent {ctx.Stats.BytesSent} bytes  received {ctx.Stats.BytesReceived} bytes  total size {ctx.Stats.TotalSize}");
         }
-        catch (RsyncException ex) when (writer.Multiplexed && ex is not RsyncProtocolException)
+        catch (RsyncException ex) when (writer.Multiplexed)
         {
             // Tell the client why, then end as rsync does (log.c, rwrite; cleanup.c, _exit_cleanup).
+            // After a protocol error the client may be hostile: it gets little time to hang up.
             string text = ex.Message.TrimStart();
             output.Error(text.StartsWith("rsync", StringComparison.Ordinal) || text.StartsWith("ERROR", StringComparison.Ordinal) ? text : "rsync: " + text);
             try
@@ -608,9 +611,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
                 if (ctx.Protocol >= 31)
                     writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
                 connection.FinishSending();
-                reader.WaitForPeerToClose(TimeSpan.FromSeconds(2));
+                reader.WaitForPeerToClose(ex is RsyncProtocolException ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(2));
             }
-            catch (RsyncException)
+            catch (Exception closing) when (closing is RsyncException or IOException or SocketException or ObjectDisposedException)
             {
             }
             _log.Write($"rsync error: {ex.Message} (code {ex.ExitCode})");
@@ -831,37 +834,71 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
     }
 
+    /// <summary>The longest filter rule a client may send: rsync's line buffer is MAXPATHLEN + 1024 (exclude.c, recv_filter_list).</summary>
+    internal const int MaxFilterRuleLength = ProtocolLimits.MaxPath + 1024 - 1;
+
+    /// <summary>Most filter rules a client may send; rsync has no count limit, but each rule costs memory here.</summary>
+    internal const int MaxFilterRules = 100_000;
+
+    /// <summary>Most bytes of filter rules a client may send in all.</summary>
+    internal const long MaxFilterBytes = 16L * 1024 * 1024;
+
+    private static List<string> ReadFilterList(RsyncReader reader) => ReadFilterList(reader, MaxFilterRules, MaxFilterBytes);
+
     /// <summary>Rules the client sends: int length + text, ending with 0 (exclude.c, recv_filter_list).</summary>
-    private static List<string> ReadFilterList(RsyncReader reader)
+    internal static List<string> ReadFilterList(RsyncReader reader, int maxRules, long maxBytes)
     {
         var rules = new List<string>();
+        long total = 0;
         while (true)
         {
             int len = reader.ReadInt32();
             if (len == 0)
                 return rules;
-            if (len < 0 || len > ProtocolLimits.MaxPath * 2)
-                throw new RsyncProtocolException($"invalid filter rule length {len}");
+            if (len < 0 || len > MaxFilterRuleLength)
+                throw new RsyncProtocolException($"buffer overflow in recv_rules: a filter rule of {len} bytes");
+            if (rules.Count >= maxRules)
+                throw new RsyncProtocolException($"more than {maxRules} filter rules from the client");
+            total += len;
+            if (total > maxBytes)
+                throw new RsyncProtocolException($"more than {maxBytes} bytes of filter rules from the client");
             rules.Add(Encoding.UTF8.GetString(reader.ReadBytes(len)));
         }
     }
 
-    private static List<string> ReadForwardedNames(TransferContext ctx)
+    private static List<string> ReadForwardedNames(TransferContext ctx) =>
+        ReadForwardedNames(ctx.Reader, ctx.MaxReceivedEntries, ctx.MaxReceivedNameBytes);
+
+    /// <summary>
+    /// The --files-from names a pulling client forwards, NUL-terminated, ending with an empty one. A
+    /// name is read into a MAXPATHLEN buffer (io.c, read_line), so a longer one is an error; the
+    /// count and total follow the limits on a received file list (0 for none).
+    /// </summary>
+    internal static List<string> ReadForwardedNames(RsyncReader reader, int maxNames, long maxBytes)
     {
         var names = new List<string>();
-        var current = new List<byte>();
+        var current = new byte[ProtocolLimits.MaxPath];
+        int length = 0;
+        long total = 0;
         while (true)
         {
-            byte b = ctx.Reader.ReadByte();
+            byte b = reader.ReadByte();
             if (b != 0)
             {
-                current.Add(b);
+                if (length >= ProtocolLimits.MaxPath - 1)
+                    throw new RsyncProtocolException($"a --files-from name from the client is longer than {ProtocolLimits.MaxPath - 1} bytes");
+                current[length++] = b;
                 continue;
             }
-            if (current.Count == 0)
+            if (length == 0)
                 return names;
-            names.Add(Encoding.UTF8.GetString(current.ToArray()));
-            current.Clear();
+            if (maxNames > 0 && names.Count >= maxNames)
+                throw new RsyncProtocolException($"more than {maxNames} --files-from names from the client", ExitCodes.Malloc);
+            total += length;
+            if (maxBytes > 0 && total > maxBytes)
+                throw new RsyncProtocolException($"more than {maxBytes} bytes of --files-from names from the client", ExitCodes.Malloc);
+            names.Add(Encoding.UTF8.GetString(current, 0, length));
+            length = 0;
         }
     }
 
