@@ -32,6 +32,10 @@ public sealed class RsyncDaemon : IDisposable
     private readonly DaemonHostOptions _host;
     private readonly ConnectionLimits _limits;
     private SafeFileHandle? _spareDescriptor;
+    private int _refusalsWaiting;
+
+    /// <summary>Refused clients given a moment to read their error; each holds a descriptor meanwhile.</summary>
+    private const int MaxRefusalsWaiting = 16;
 
     /// <summary>How long accepting pauses after running out of descriptors.</summary>
     private static readonly TimeSpan AcceptBackoff = TimeSpan.FromMilliseconds(100);
@@ -52,7 +56,10 @@ public sealed class RsyncDaemon : IDisposable
         _listener.Bind(new IPEndPoint(ip, port));
         _listener.Listen(Math.Max(5, config.Global.ListenBacklog));
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
-        _limits = new ConnectionLimits(config.Global.MaxClients, config.Global.MaxClientsPerAddress);
+        int maxClients = ConnectionLimits.WithinDescriptorLimit(config.Global.MaxClients, ConnectionLimits.DescriptorLimit());
+        if (maxClients != config.Global.MaxClients)
+            Log.Write($"max clients lowered to {maxClients} by the limit on open files");
+        _limits = new ConnectionLimits(maxClients, config.Global.MaxClientsPerAddress);
         _spareDescriptor = OpenSpareDescriptor();
         Log.Write($"netrsyncd starting, listening on port {Port}");
     }
@@ -86,7 +93,7 @@ public sealed class RsyncDaemon : IDisposable
                 // Out of descriptors (EMFILE, ENFILE) or memory: turn the waiting client away with the
                 // spare descriptor kept for this, then pause so the loop does not spin.
                 Log.Write($"accept failed: {ex.Message}; refusing connections for a moment");
-                await TurnAwayOneAsync();
+                TurnAwayWaiting();
                 await PauseAsync(AcceptBackoff, cancellationToken);
                 continue;
             }
@@ -101,7 +108,8 @@ public sealed class RsyncDaemon : IDisposable
                 await PauseAsync(AcceptBackoff, cancellationToken);
                 continue;
             }
-            _ = ServeAsync(client, cancellationToken);
+            // Off the accept loop at once, so a burst of connections does not overflow the backlog.
+            _ = Task.Run(() => ServeAsync(client, cancellationToken), CancellationToken.None);
         }
         // Stopping: cut every connection, so each session removes its temporary file and ends.
         Socket[] open;
@@ -243,17 +251,29 @@ public sealed class RsyncDaemon : IDisposable
         _limits.Leave(address);
     }
 
-    /// <summary>Sends a refusal, then waits briefly for the client to hang up so the line is not lost to a reset.</summary>
-    private static async Task RefuseAndCloseAsync(Socket client, string text)
+    /// <summary>
+    /// Sends a refusal, then waits briefly for the client to hang up so the line is not lost to a
+    /// reset; under a flood of refusals, when too many already wait, closes at once.
+    /// </summary>
+    private async Task RefuseAndCloseAsync(Socket client, string text)
     {
         try
         {
             using var brief = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             await client.SendAsync(System.Text.Encoding.UTF8.GetBytes(text), SocketFlags.None, brief.Token);
             client.Shutdown(SocketShutdown.Send);
-            var drain = new byte[256];
-            while (await client.ReceiveAsync(drain, SocketFlags.None, brief.Token) > 0)
+            try
             {
+                if (Interlocked.Increment(ref _refusalsWaiting) > MaxRefusalsWaiting)
+                    return;
+                var drain = new byte[256];
+                while (await client.ReceiveAsync(drain, SocketFlags.None, brief.Token) > 0)
+                {
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _refusalsWaiting);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -265,8 +285,8 @@ public sealed class RsyncDaemon : IDisposable
         }
     }
 
-    /// <summary>With no descriptor left, gives up the spare one to accept a waiting client, refuse it, and close it.</summary>
-    private async Task TurnAwayOneAsync()
+    /// <summary>With no descriptor left, gives up the spare one to accept the waiting clients, refuse them, and close them.</summary>
+    private void TurnAwayWaiting()
     {
         if (_spareDescriptor is null)
             return;
@@ -274,10 +294,13 @@ public sealed class RsyncDaemon : IDisposable
         _spareDescriptor = null;
         try
         {
-            if (_listener.Poll(0, SelectMode.SelectRead))
+            // Every client waiting now: told at once and closed, so the descriptor comes straight back.
+            byte[] refusal = System.Text.Encoding.ASCII.GetBytes("@ERROR: daemon out of file descriptors -- try again later\n");
+            for (int i = 0; i < 64 && _listener.Poll(0, SelectMode.SelectRead); i++)
             {
-                var client = _listener.Accept();
-                await RefuseAndCloseAsync(client, "@ERROR: daemon out of file descriptors -- try again later\n");
+                using var client = _listener.Accept();
+                client.Blocking = false;
+                client.Send(refusal, SocketFlags.None, out _);
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OutOfMemoryException)
