@@ -150,34 +150,38 @@ public sealed class DaemonLimitTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public async Task AFileListFlood_IsCutOffWithinTheSessionBudget()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(64)]
+    public async Task AFileListFlood_IsCutOffWithinTheSessionBudget(int nameLength)
     {
         await using var f = await NetRsyncDaemonFixture.StartAsync(m => m with { ExtraLines = ["read only = no"] });
         long before = PeakResidentBytes(f.Daemon.ProcessId);
         using var s = await AdmitAsync(f.Daemon.Port, NetRsyncDaemonFixture.ModuleName);
         await StartPushAsync(s);
 
-        // Entries of 9 bytes each (flags, name length, a 4-letter name, size 0): far more than the default cap.
-        const int Entries = 3_000_000;
+        // Entries of flags, name length, name and size 0, repeating the first one's mode and time:
+        // more than the default caps allow (a million entries, 64 MiB of names).
+        const int Entries = 1_500_000;
+        int entrySize = 2 + nameLength + 3;
         var sw = Stopwatch.StartNew();
-        bool cut = await SendMultiplexedAsync(s, Entries * 9L, (chunk, offset) =>
+        bool cut = await SendMultiplexedAsync(s, (long)Entries * entrySize, entrySize * 1000, (chunk, offset) =>
         {
-            for (int i = 0; i < chunk.Length; i += 9)
+            for (int i = 0; i < chunk.Length; i += entrySize)
             {
-                long n = (offset + i) / 9;
+                long n = (offset + i) / entrySize;
                 chunk[i] = 0x82; // SameMode | SameTime
-                chunk[i + 1] = 4;
-                for (int k = 0; k < 4; k++)
-                    chunk[i + 2 + k] = (byte)('a' + (n >> (5 * k)) % 26);
-                chunk[i + 6] = chunk[i + 7] = chunk[i + 8] = 0;
+                chunk[i + 1] = (byte)nameLength;
+                for (int k = 0; k < nameLength; k++)
+                    chunk[i + 2 + k] = (byte)('a' + ((n >> (5 * (k % 6))) % 26));
+                chunk[i + 2 + nameLength] = chunk[i + 3 + nameLength] = chunk[i + 4 + nameLength] = 0;
             }
         }, firstChunk: FirstEntryHeader());
         long after = PeakResidentBytes(f.Daemon.ProcessId);
-        output.WriteLine($"file-list flood: cut={cut} after {sw.Elapsed.TotalSeconds:F1}s; peak RSS {before / 1048576} MiB before, {after / 1048576} MiB after");
-        Assert.True(cut, "the daemon read a file list past its entry cap");
+        output.WriteLine($"file-list flood, {nameLength}-byte names: cut={cut} after {sw.Elapsed.TotalSeconds:F1}s; peak RSS {before / 1048576} MiB before, {after / 1048576} MiB after");
+        Assert.True(cut, "the daemon read a file list past its caps");
         Assert.True(after - before <= SessionBudgetBytes, $"a file-list flood grew netrsyncd by {(after - before) / 1048576} MiB");
-        await f.Daemon.WaitForLogAsync(l => l.Contains("more than", StringComparison.Ordinal) && l.Contains("entries", StringComparison.Ordinal), "the file-list cap");
+        await f.Daemon.WaitForLogAsync(l => l.Contains("more than this side accepts", StringComparison.Ordinal), "the file-list cap");
         await AssertStillServesAsync(f);
     }
 
@@ -191,7 +195,7 @@ public sealed class DaemonLimitTests(ITestOutputHelper output)
         await ReadSetupAsync(s);
         var sw = Stopwatch.StartNew();
         // No filter rules (int 0), then one name of 200 MB.
-        bool cut = await SendMultiplexedAsync(s, 200L * 1024 * 1024, (chunk, _) => chunk.AsSpan().Fill((byte)'a'), firstChunk: [0, 0, 0, 0]);
+        bool cut = await SendMultiplexedAsync(s, 200L * 1024 * 1024, 64 * 1024, (chunk, _) => chunk.AsSpan().Fill((byte)'a'), firstChunk: [0, 0, 0, 0]);
         long after = PeakResidentBytes(f.Daemon.ProcessId);
         output.WriteLine($"files-from flood: cut={cut} after {sw.Elapsed.TotalSeconds:F1}s; peak RSS {before / 1048576} MiB before, {after / 1048576} MiB after");
         Assert.True(cut, "the daemon read a 200 MB --files-from name to its end");
@@ -291,17 +295,16 @@ public sealed class DaemonLimitTests(ITestOutputHelper output)
     /// Streams <paramref name="total"/> bytes in MSG_DATA frames, filled by <paramref name="fill"/>;
     /// true when the daemon cut the connection before all of it went out.
     /// </summary>
-    private static async Task<bool> SendMultiplexedAsync(Socket s, long total, Action<byte[], long> fill, byte[] firstChunk)
+    private static async Task<bool> SendMultiplexedAsync(Socket s, long total, int chunkSize, Action<byte[], long> fill, byte[] firstChunk)
     {
-        const int ChunkSize = 9 * 7000;
-        var chunk = new byte[ChunkSize];
-        var frame = new byte[4 + ChunkSize];
+        var chunk = new byte[chunkSize];
+        var frame = new byte[4 + chunkSize];
         try
         {
             await s.SendAsync(Frame(firstChunk), SocketFlags.None);
-            for (long offset = 0; offset < total; offset += ChunkSize)
+            for (long offset = 0; offset < total; offset += chunkSize)
             {
-                int len = (int)Math.Min(ChunkSize, total - offset);
+                int len = (int)Math.Min(chunkSize, total - offset);
                 fill(chunk, offset);
                 BitConverter.TryWriteBytes(frame, (7 << 24) | len);
                 chunk.AsSpan(0, len).CopyTo(frame.AsSpan(4));
