@@ -204,10 +204,13 @@ public sealed class DaemonLimitTests(ITestOutputHelper output)
         await AssertStillServesAsync(f);
     }
 
-    [Fact]
-    public async Task AProtocolError_ClosesTheConnectionAtOnce()
+    /// <summary>In the listening process, and in a connection process of its own (a chrooted module, run as root).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AProtocolError_ClosesTheConnectionAtOnce(bool handedOff)
     {
-        await using var f = await NetRsyncDaemonFixture.StartAsync(m => m with { ExtraLines = ["read only = no"] });
+        await using var f = await NetRsyncDaemonFixture.StartAsync(m => m with { ExtraLines = ["read only = no", handedOff ? "use chroot = yes" : "use chroot = no"] });
         using var s = await AdmitAsync(f.Daemon.Port, NetRsyncDaemonFixture.ModuleName);
         await StartPushAsync(s);
         // An entry that claims to share 200 bytes with a previous name that does not exist.

@@ -23,7 +23,7 @@ public sealed record DaemonHostOptions
 /// A drop-in rsync daemon: reads rsyncd.conf, listens, and serves each admitted client on its own
 /// thread, isolated from the others (clientserver.c, daemon_main).
 /// </summary>
-public sealed class RsyncDaemon : IDisposable
+public sealed partial class RsyncDaemon : IDisposable
 {
     private readonly Socket _listener;
     private readonly Dictionary<string, int> _active = new(StringComparer.Ordinal);
@@ -159,6 +159,9 @@ public sealed class RsyncDaemon : IDisposable
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
             environment[(string)e.Key] = (string?)e.Value ?? "";
+        // The handshake's asynchronous reads left the socket non-blocking, and the new process shares
+        // that mode with us; it expects a plain blocking socket on its stdin.
+        MakeBlocking((int)client.Handle);
         int pid = Native.Posix.SpawnWithSocket(process.Program, [.. process.Arguments, "--handoff=" + state.Encode()], environment, (int)client.Handle);
         int status = Native.Posix.WaitForChild(pid);
         if (status != 0)
@@ -334,6 +337,17 @@ public sealed class RsyncDaemon : IDisposable
         {
         }
     }
+
+    private static void MakeBlocking(int fd)
+    {
+        const int GetFlags = 3, SetFlags = 4, NonBlocking = 0x800;
+        int flags = Fcntl(fd, GetFlags, 0);
+        if (flags >= 0 && (flags & NonBlocking) != 0)
+            Fcntl(fd, SetFlags, flags & ~NonBlocking);
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
 
     /// <summary>A place among the module's "max connections", or null when it is full.</summary>
     internal IDisposable? TryEnterModule(DaemonModule module)
