@@ -39,6 +39,10 @@ public sealed class DaemonLimitTests(ITestOutputHelper output)
             output.WriteLine($"threads: {threadsBefore} before, {threadsDuring} with {Idle} idle connections");
             Assert.True(threadsDuring < threadsBefore + 50, $"{Idle} idle connections hold {threadsDuring - threadsBefore} threads");
 
+            // Each address holds its 100 places: one more from any of them is refused at once.
+            using (var extra = await ConnectAsync(f.Daemon.Port, IPAddress.Parse("127.0.0.2")))
+                Assert.Equal("@ERROR: max connections (100) from one address reached -- try again later", await FirstAnswerAsync(extra));
+
             var list = await ProcessRunner.RunAsync(RsyncPeers.DebianRsync, [f.Daemon.Url(null)], timeout: TimeSpan.FromSeconds(20));
             Assert.True(list.ExitCode == 0 && list.Stdout.Contains(NetRsyncDaemonFixture.ModuleName, StringComparison.Ordinal), list.ToString());
             string dst = f.Temp.Sub("dst");
