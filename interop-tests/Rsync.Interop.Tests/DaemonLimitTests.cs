@@ -154,6 +154,19 @@ public sealed class DaemonLimitTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task TheModulesTimeout_RunsFromAdmission()
+    {
+        await using var f = await NetRsyncDaemonFixture.StartAsync(m => m with { ExtraLines = ["timeout = 1"] }, globalLines: ["handshake timeout = 60"]);
+        using var s = await AdmitAsync(f.Daemon.Port, NetRsyncDaemonFixture.ModuleName);
+        var sw = Stopwatch.StartNew();
+        string rest = await ReadAllTextAsync(s, TimeSpan.FromSeconds(10));
+        output.WriteLine($"an admitted client that sends no arguments was cut off after {sw.Elapsed.TotalSeconds:F1}s");
+        Assert.NotEqual("(timeout)", rest);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(4), $"cut off only after {sw.Elapsed.TotalSeconds:F1}s");
+        await f.Daemon.WaitForIdleAsync(TimeSpan.FromSeconds(5));
+    }
+
     [Theory]
     [InlineData(4)]
     [InlineData(64)]
