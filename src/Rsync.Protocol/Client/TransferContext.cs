@@ -43,7 +43,15 @@ internal sealed class TransferContext
     {
         VarintFlags = VarintFlags,
         ChecksumLength = Checksums.ChecksumKinds.Length(Algorithms.FileChecksum),
+        MaxEntries = MaxReceivedEntries,
+        MaxNameBytes = MaxReceivedNameBytes,
     };
+
+    /// <summary>Most entries a list from the peer may have (a daemon's "max file list entries"); 0 for no limit.</summary>
+    public int MaxReceivedEntries { get; init; }
+
+    /// <summary>Most bytes of names a list from the peer may carry (a daemon's "max file list size"); 0 for no limit.</summary>
+    public long MaxReceivedNameBytes { get; init; }
 
     /// <summary>File-list flags travel as varints (CF_VARINT_FLIST_FLAGS).</summary>
     public bool VarintFlags => (Compat & CompatFlags.VarintFileListFlags) != 0;

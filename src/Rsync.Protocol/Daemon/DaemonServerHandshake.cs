@@ -7,20 +7,16 @@ namespace NetRsync.Protocol.Daemon;
 internal static class DaemonServerHandshake
 {
     /// <summary>Sends our greeting with the auth digests we accept, then the motd, and reads the client's greeting.</summary>
-    public static Greeting Exchange(RsyncReader reader, RsyncWriter writer, string? motd)
+    public static async Task<Greeting> ExchangeAsync(HandshakeChannel channel, string? motd, CancellationToken cancellationToken)
     {
-        writer.WriteAscii($"@RSYNCD: {ProtocolLimits.MaxProtocol}.0 {string.Join(' ', DaemonHandshake.SupportedAuthDigests)}\n");
+        var text = new System.Text.StringBuilder($"@RSYNCD: {ProtocolLimits.MaxProtocol}.0 {string.Join(' ', DaemonHandshake.SupportedAuthDigests)}\n");
         if (!string.IsNullOrEmpty(motd))
-        {
-            writer.WriteAscii(motd.EndsWith('\n') ? motd : motd + "\n");
-            writer.WriteAscii("\n");
-        }
-        writer.Flush();
-        string line = reader.ReadLine() ?? throw new RsyncException("client closed before its greeting", ExitCodes.StartClient);
+            text.Append(motd.EndsWith('\n') ? motd : motd + "\n").Append('\n');
+        await channel.WriteAsync(text.ToString(), cancellationToken).ConfigureAwait(false);
+        string line = await channel.ReadLineAsync(cancellationToken).ConfigureAwait(false) ?? throw new RsyncException("client closed before its greeting", ExitCodes.StartClient);
         if (!line.StartsWith("@RSYNCD: ", StringComparison.Ordinal))
         {
-            writer.WriteAscii("@ERROR: protocol startup error\n");
-            writer.Flush();
+            await channel.WriteAsync("@ERROR: protocol startup error\n", cancellationToken).ConfigureAwait(false);
             throw new RsyncException($"protocol startup error: \"{line}\"", ExitCodes.StartClient);
         }
         try
@@ -29,8 +25,7 @@ internal static class DaemonServerHandshake
         }
         catch (RsyncException ex)
         {
-            writer.WriteAscii($"@ERROR: {ex.Message}\n");
-            writer.Flush();
+            await channel.WriteAsync($"@ERROR: {ex.Message}\n", cancellationToken).ConfigureAwait(false);
             throw;
         }
     }

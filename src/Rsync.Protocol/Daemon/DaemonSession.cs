@@ -19,7 +19,7 @@ namespace NetRsync.Protocol.Daemon;
 /// module listing or selection, access checks, auth, the client's arguments, then the sender role
 /// for a pull or the generator and receiver for a push, confined to the module's path.
 /// </summary>
-internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? resumed)
+internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? resumed) : IDisposable
 {
     private readonly DaemonConfig _config = config;
     private readonly DaemonLog _daemonLog = log;
@@ -28,58 +28,65 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     private string _address = "";
     private bool _mungeLinks;
 
+    // From connecting until the client's arguments are in ("handshake timeout").
+    private readonly CancellationTokenSource? _deadline = config.Global.HandshakeTimeout > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(config.Global.HandshakeTimeout)) : null;
+    private CancellationTokenRegistration _deadlineWatch;
+    private DaemonModule? _module;
+    private Greeting? _greeting;
+    private IDisposable? _slot;
+
     /// <summary>A connection the listening daemon accepted.</summary>
     public DaemonSession(RsyncDaemon daemon, Socket socket)
         : this(daemon, daemon.Config, daemon.Log, socket, null)
     {
     }
 
+    /// <summary>The client's address as logs and access checks spell it.</summary>
+    public string Address => _address;
+
+    /// <summary>Serves the whole connection on the calling thread: the only one of this process (inetd, or handed off).</summary>
     public void Run(CancellationToken cancellationToken)
     {
-        var remote = (IPEndPoint)socket.RemoteEndPoint!;
-        _address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4().ToString() : remote.Address.ToString();
-        if (resumed is null)
-        {
-            _host = _config.Global.ReverseLookup ? ReverseLookup(remote.Address) : HostAccess.UndeterminedHostName;
-            _log.Write($"connect from {_host} ({_address})");
-        }
-        else
-            _host = resumed.Host;
+        if (resumed is null && !HandshakeAsync(cancellationToken).GetAwaiter().GetResult())
+            return;
+        Continue(cancellationToken);
+    }
 
-        using var connection = new Connection(socket, timeoutSeconds: 0, bandwidthLimitKiB: 0, cancellationToken);
-        using var moduleLog = new ModuleLogScope(this, _daemonLog);
-        var reader = connection.Reader;
-        var writer = connection.Writer;
-        reader.Role = "server";
+    /// <summary>
+    /// Greeting, module line, access check and the module's connection slot, without holding a
+    /// thread while the client is silent. True when the client is admitted to the module and goes
+    /// on with <see cref="Continue"/>; otherwise it has been answered and the session is over.
+    /// </summary>
+    public async Task<bool> HandshakeAsync(CancellationToken cancellationToken)
+    {
+        Identify();
+        _host = _config.Global.ReverseLookup ? ReverseLookup(RemoteAddress()) : HostAccess.UndeterminedHostName;
+        _log.Write($"connect from {_host} ({_address})");
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadline?.Token ?? CancellationToken.None);
+        var token = linked.Token;
+        var channel = new HandshakeChannel(socket);
         try
         {
-            if (resumed is not null)
-            {
-                var module = _config.FindModule(resumed.Module) ?? throw new RsyncException($"module {resumed.Module} is gone from the configuration", ExitCodes.FileSelect);
-                Admit(connection, module, resumed);
-                return;
-            }
-            string? motd = ReadMotd();
-            var greeting = DaemonServerHandshake.Exchange(reader, writer, motd);
-            string? line = reader.ReadLine();
+            var greeting = await DaemonServerHandshake.ExchangeAsync(channel, ReadMotd(), token).ConfigureAwait(false);
+            string? line = await channel.ReadLineAsync(token).ConfigureAwait(false);
             if (line is null)
-                return;
+                return false;
             if (line.Length == 0 || line == "#list")
             {
-                SendListing(writer);
-                return;
+                await channel.WriteAsync(Listing(), token).ConfigureAwait(false);
+                return false;
             }
             string name = line.TrimEnd('/');
             var found = _config.FindModule(name);
             if (found is null)
             {
-                Refuse(writer, $"Unknown module '{name}'");
+                await channel.WriteAsync($"@ERROR: Unknown module '{name}'\n", token).ConfigureAwait(false);
                 _log.Write($"rsync denied on module {name} from {_host} ({_address}): unknown module");
-                return;
+                return false;
             }
             // A module may look the name up when the daemon as a whole does not (clientserver.c, rsync_module).
             if (_host == HostAccess.UndeterminedHostName && found.ReverseLookup)
-                _host = ReverseLookup(remote.Address);
+                _host = ReverseLookup(RemoteAddress());
             var access = HostAccess.For(found).Check(_address, _host, new HostAccessOptions
             {
                 ForwardLookup = found.ForwardLookup,
@@ -92,17 +99,83 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             {
                 _log.Write($"rsync denied on module {name} from {_host} ({_address})");
                 // A hidden module is not admitted to exist (clientserver.c, rsync_module).
-                Refuse(writer, found.List ? $"access denied to {name} from {_host} ({_address})" : $"Unknown module '{name}'");
-                return;
+                string why = found.List ? $"access denied to {name} from {_host} ({_address})" : $"Unknown module '{name}'";
+                await channel.WriteAsync($"@ERROR: {why}\n", token).ConfigureAwait(false);
+                return false;
             }
             _log.Write($"rsync allowed access on module {name} from {_host} ({_address})");
-            using var slot = daemon?.TryEnterModule(found);
-            if (daemon is not null && slot is null)
+            _slot = daemon?.TryEnterModule(found);
+            if (daemon is not null && _slot is null)
             {
-                Refuse(writer, $"max connections ({found.MaxConnections}) reached -- try again later");
+                await channel.WriteAsync($"@ERROR: max connections ({found.MaxConnections}) reached -- try again later\n", token).ConfigureAwait(false);
                 _log.Write($"max connections ({found.MaxConnections}) reached");
+                return false;
+            }
+            _module = found;
+            _greeting = greeting;
+            return true;
+        }
+        catch (OperationCanceledException) when (_deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            _log.Write($"handshake with {_host} ({_address}) timed out after {_config.Global.HandshakeTimeout} seconds");
+            try
+            {
+                using var brief = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await channel.WriteAsync($"@ERROR: {HandshakeTimeoutMessage}\n", brief.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            {
+            }
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (RsyncException ex)
+        {
+            _log.Write($"{ex.Message} [{_host}]");
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            _log.Write($"connection with {_host} ({_address}) ended: {ex.Message}");
+            return false;
+        }
+    }
+
+    private string HandshakeTimeoutMessage => $"timed out after {_config.Global.HandshakeTimeout} seconds waiting for the client (handshake timeout)";
+
+    /// <summary>
+    /// The rest of an admitted client's session, on a thread of its own: auth, then the module's
+    /// transfer; or, in a handed-off process, the module's transfer straight away.
+    /// </summary>
+    public void Continue(CancellationToken cancellationToken)
+    {
+        if (resumed is not null)
+        {
+            Identify();
+            _host = resumed.Host;
+            _module = _config.FindModule(resumed.Module);
+        }
+        // The module's timeout runs from admission, not only once the transfer does.
+        using var connection = new Connection(socket, timeoutSeconds: _module?.Timeout ?? 0, bandwidthLimitKiB: 0, cancellationToken);
+        using var moduleLog = new ModuleLogScope(this, _daemonLog);
+        if (_deadline is not null)
+            _deadlineWatch = _deadline.Token.Register(() => HandshakeTimedOut(connection));
+        var reader = connection.Reader;
+        var writer = connection.Writer;
+        reader.Role = "server";
+        try
+        {
+            if (resumed is not null)
+            {
+                var module = _module ?? throw new RsyncException($"module {resumed.Module} is gone from the configuration", ExitCodes.FileSelect);
+                Admit(connection, module, resumed);
                 return;
             }
+            var found = _module!;
+            var greeting = _greeting!.Value;
             if (!Authenticate(reader, writer, found, greeting, out string user, out bool readOnly))
                 return;
             Admit(connection, found, DaemonHandoff.From(found.Name, user, readOnly || found.ReadOnly, _host, greeting));
@@ -115,6 +188,51 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         {
             _log.Write($"connection with {_host} ({_address}) ended: {ex.Message}");
         }
+        finally
+        {
+            EndHandshake();
+        }
+    }
+
+    /// <summary>Tells a client that took too long so, and cuts it off (its blocked read then fails).</summary>
+    private void HandshakeTimedOut(Connection connection)
+    {
+        _log.Write($"handshake with {_host} ({_address}) timed out after {_config.Global.HandshakeTimeout} seconds");
+        try
+        {
+            socket.Send(Encoding.UTF8.GetBytes($"@ERROR: {HandshakeTimeoutMessage}\n"));
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+        connection.Abort();
+    }
+
+    /// <summary>The client's arguments are in (or it is gone): the handshake deadline no longer applies.</summary>
+    private void EndHandshake()
+    {
+        _deadlineWatch.Dispose();
+        _deadline?.Dispose();
+    }
+
+    private void Identify()
+    {
+        var address = RemoteAddress();
+        _address = address.ToString();
+    }
+
+    private IPAddress RemoteAddress()
+    {
+        var remote = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+        return remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
+    }
+
+    /// <summary>Gives the module's connection slot back.</summary>
+    public void Dispose()
+    {
+        _slot?.Dispose();
+        _slot = null;
+        EndHandshake();
     }
 
     /// <summary>
@@ -135,7 +253,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
         if (isolation.Needed && daemon is not null)
         {
-            // This process serves many clients and cannot change root or user for one of them.
+            // This process serves many clients and cannot change root or user for one of them. The
+            // connection process keeps its own deadline and timeout; this one only waits for it.
+            EndHandshake();
+            connection.TimeoutSeconds = 0;
             daemon.HandOff(socket, state);
             return;
         }
@@ -253,16 +374,17 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     }
 
     /// <summary>Module names and comments as rsync lists them (clientserver.c, send_listing).</summary>
-    private void SendListing(RsyncWriter writer)
+    private string Listing()
     {
+        var text = new StringBuilder();
         foreach (var module in _config.Modules)
         {
             if (!module.List || !HostAccess.For(module).IsAllowed(_address, _host, new HostAccessOptions { InNetgroup = Posix.InNetgroup }))
                 continue;
-            writer.WriteAscii($"{module.Name,-15}\t{module.Comment ?? ""}\n");
+            text.Append($"{module.Name,-15}\t{module.Comment ?? ""}\n");
         }
-        writer.WriteAscii("@RSYNCD: EXIT\n");
-        writer.Flush();
+        text.Append("@RSYNCD: EXIT\n");
+        return text.ToString();
     }
 
     /// <summary>Challenge and response against the module's secrets (authenticate.c, auth_server).</summary>
@@ -332,6 +454,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         {
             argumentError = ex.Message;
         }
+        // Every argument is in: from here only the module's timeout watches the client.
+        EndHandshake();
         var options = invocation?.Options ?? new RsyncOptions();
         // Names in --checksum-choice and --compress-choice are checked with the other arguments (options.c, parse_arguments).
         var wanted = default(Negotiation.Wanted);
@@ -366,6 +490,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             Output = output,
             Protocol = greeting.Protocol,
             ModuleDontCompress = module.DontCompress ?? "",
+            MaxReceivedEntries = Math.Max(0, _config.Global.MaxFileListEntries),
+            MaxReceivedNameBytes = Math.Max(0, _config.Global.MaxFileListSize) * 1024L * 1024,
         };
         connection.Context = ctx;
         // util.c, full_fname: "sub/file" (in mod), never the module's own path.
@@ -478,9 +604,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             _log.Write($"sent {ctx.Stats.BytesSent} bytes  received {ctx.Stats.BytesReceived} bytes  total size {ctx.Stats.TotalSize}");
         }
-        catch (RsyncException ex) when (writer.Multiplexed && ex is not RsyncProtocolException)
+        catch (RsyncException ex) when (writer.Multiplexed)
         {
             // Tell the client why, then end as rsync does (log.c, rwrite; cleanup.c, _exit_cleanup).
+            // After a protocol error the client may be hostile: it gets little time to hang up.
             string text = ex.Message.TrimStart();
             output.Error(text.StartsWith("rsync", StringComparison.Ordinal) || text.StartsWith("ERROR", StringComparison.Ordinal) ? text : "rsync: " + text);
             try
@@ -488,9 +615,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
                 if (ctx.Protocol >= 31)
                     writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
                 connection.FinishSending();
-                reader.WaitForPeerToClose(TimeSpan.FromSeconds(2));
+                reader.WaitForPeerToClose(ex is RsyncProtocolException ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(2));
             }
-            catch (RsyncException)
+            catch (Exception closing) when (closing is RsyncException or IOException or SocketException or ObjectDisposedException)
             {
             }
             _log.Write($"rsync error: {ex.Message} (code {ex.ExitCode})");
@@ -727,37 +854,71 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
     }
 
+    /// <summary>The longest filter rule a client may send: rsync's line buffer is MAXPATHLEN + 1024 (exclude.c, recv_filter_list).</summary>
+    internal const int MaxFilterRuleLength = ProtocolLimits.MaxPath + 1024 - 1;
+
+    /// <summary>Most filter rules a client may send; rsync has no count limit, but each rule costs memory here.</summary>
+    internal const int MaxFilterRules = 100_000;
+
+    /// <summary>Most bytes of filter rules a client may send in all.</summary>
+    internal const long MaxFilterBytes = 16L * 1024 * 1024;
+
+    private static List<string> ReadFilterList(RsyncReader reader) => ReadFilterList(reader, MaxFilterRules, MaxFilterBytes);
+
     /// <summary>Rules the client sends: int length + text, ending with 0 (exclude.c, recv_filter_list).</summary>
-    private static List<string> ReadFilterList(RsyncReader reader)
+    internal static List<string> ReadFilterList(RsyncReader reader, int maxRules, long maxBytes)
     {
         var rules = new List<string>();
+        long total = 0;
         while (true)
         {
             int len = reader.ReadInt32();
             if (len == 0)
                 return rules;
-            if (len < 0 || len > ProtocolLimits.MaxPath * 2)
-                throw new RsyncProtocolException($"invalid filter rule length {len}");
+            if (len < 0 || len > MaxFilterRuleLength)
+                throw new RsyncProtocolException($"buffer overflow in recv_rules: a filter rule of {len} bytes");
+            if (rules.Count >= maxRules)
+                throw new RsyncProtocolException($"more than {maxRules} filter rules from the client");
+            total += len;
+            if (total > maxBytes)
+                throw new RsyncProtocolException($"more than {maxBytes} bytes of filter rules from the client");
             rules.Add(Encoding.UTF8.GetString(reader.ReadBytes(len)));
         }
     }
 
-    private static List<string> ReadForwardedNames(TransferContext ctx)
+    private static List<string> ReadForwardedNames(TransferContext ctx) =>
+        ReadForwardedNames(ctx.Reader, ctx.MaxReceivedEntries, ctx.MaxReceivedNameBytes);
+
+    /// <summary>
+    /// The --files-from names a pulling client forwards, NUL-terminated, ending with an empty one. A
+    /// name is read into a MAXPATHLEN buffer (io.c, read_line), so a longer one is an error; the
+    /// count and total follow the limits on a received file list (0 for none).
+    /// </summary>
+    internal static List<string> ReadForwardedNames(RsyncReader reader, int maxNames, long maxBytes)
     {
         var names = new List<string>();
-        var current = new List<byte>();
+        var current = new byte[ProtocolLimits.MaxPath];
+        int length = 0;
+        long total = 0;
         while (true)
         {
-            byte b = ctx.Reader.ReadByte();
+            byte b = reader.ReadByte();
             if (b != 0)
             {
-                current.Add(b);
+                if (length >= ProtocolLimits.MaxPath - 1)
+                    throw new RsyncProtocolException($"a --files-from name from the client is longer than {ProtocolLimits.MaxPath - 1} bytes");
+                current[length++] = b;
                 continue;
             }
-            if (current.Count == 0)
+            if (length == 0)
                 return names;
-            names.Add(Encoding.UTF8.GetString(current.ToArray()));
-            current.Clear();
+            if (maxNames > 0 && names.Count >= maxNames)
+                throw new RsyncProtocolException($"more than {maxNames} --files-from names from the client", ExitCodes.Malloc);
+            total += length;
+            if (maxBytes > 0 && total > maxBytes)
+                throw new RsyncProtocolException($"more than {maxBytes} bytes of --files-from names from the client", ExitCodes.Malloc);
+            names.Add(Encoding.UTF8.GetString(current, 0, length));
+            length = 0;
         }
     }
 

@@ -22,6 +22,12 @@ public readonly record struct FileListSettings(
 
     /// <summary>Length of a --checksum digest: the negotiated file checksum's.</summary>
     public int ChecksumLength { get; init; } = 16;
+
+    /// <summary>Most entries (and owner or group names) a received list may have; 0 for no limit.</summary>
+    public int MaxEntries { get; init; }
+
+    /// <summary>Most bytes of names and link targets a received list may carry; 0 for no limit.</summary>
+    public long MaxNameBytes { get; init; }
 }
 
 /// <summary>
@@ -269,6 +275,9 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
     public Dictionary<int, string> GroupNames { get; } = [];
     public IoErrorFlags IoError { get; private set; }
 
+    private long _nameBytes;
+    private int _idNames;
+
     /// <summary>Reads entries up to the end marker, then the id maps.</summary>
     public void ReadAll()
     {
@@ -282,6 +291,7 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
                     IoError = (IoErrorFlags)reader.ReadVarInt();
                     break;
                 }
+                CheckEntryCount();
                 Entries.Add(ReadEntry((XmitFlags)varFlags));
                 continue;
             }
@@ -297,6 +307,7 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
                 IoError = (IoErrorFlags)reader.ReadVarInt();
                 break;
             }
+            CheckEntryCount();
             Entries.Add(ReadEntry((XmitFlags)flags));
         }
         if (!settings.NumericIds)
@@ -308,12 +319,27 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
         }
     }
 
+    // A peer's list is held whole in memory: its size is bounded by what the settings allow.
+    private void CheckEntryCount()
+    {
+        if (settings.MaxEntries > 0 && Entries.Count >= settings.MaxEntries)
+            throw new RsyncProtocolException($"the file list has more than {settings.MaxEntries} entries, more than this side accepts", ExitCodes.Malloc);
+    }
+
+    private void CountNameBytes(int length)
+    {
+        _nameBytes += length;
+        if (settings.MaxNameBytes > 0 && _nameBytes > settings.MaxNameBytes)
+            throw new RsyncProtocolException($"the file list's names take more than {settings.MaxNameBytes} bytes, more than this side accepts", ExitCodes.Malloc);
+    }
+
     private FileEntry ReadEntry(XmitFlags x)
     {
         int same = (x & XmitFlags.SameName) != 0 ? reader.ReadByte() : 0;
         int rest = (x & XmitFlags.LongName) != 0 ? reader.ReadVarInt() : reader.ReadByte();
         if (same > _lastNameLength || rest < 0 || same + rest >= ProtocolLimits.MaxPath)
             throw new RsyncProtocolException($"overflow: xflags=0x{(int)x:x} l1={same} l2={rest} lastname={_lastNameLength}");
+        CountNameBytes(same + rest);
         var name = new byte[same + rest];
         _lastName.AsSpan(0, same).CopyTo(name);
         reader.ReadBytes(name.AsSpan(same));
@@ -384,6 +410,7 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             int len = reader.ReadVarInt();
             if (len < 0 || len >= ProtocolLimits.MaxPath)
                 throw new RsyncProtocolException($"invalid symlink length {len}");
+            CountNameBytes(len);
             file.LinkTarget = reader.ReadBytes(len);
         }
         if (settings.AlwaysChecksum && file.IsRegular)
@@ -398,7 +425,10 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             int id = reader.ReadVarInt();
             if (id == 0)
                 return;
+            if (settings.MaxEntries > 0 && ++_idNames > settings.MaxEntries)
+                throw new RsyncProtocolException($"the file list names more than {settings.MaxEntries} owners and groups, more than this side accepts", ExitCodes.Malloc);
             int len = reader.ReadByte();
+            CountNameBytes(len);
             names[id] = System.Text.Encoding.UTF8.GetString(reader.ReadBytes(len));
         }
     }

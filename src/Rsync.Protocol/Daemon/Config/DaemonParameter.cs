@@ -88,6 +88,13 @@ public static class DaemonParameters
     internal static readonly DaemonParameter Port = Add("port", DaemonParameterKind.Integer, DaemonParameterScope.Global, 0);
     internal static readonly DaemonParameter ProxyProtocol = Add("proxy protocol", DaemonParameterKind.Boolean, DaemonParameterScope.Global, false);
 
+    // netrsyncd's own limits, which rsync leaves to its one-process-per-client model.
+    internal static readonly DaemonParameter HandshakeTimeout = Add("handshake timeout", DaemonParameterKind.Integer, DaemonParameterScope.Global, 30);
+    internal static readonly DaemonParameter MaxClients = Add("max clients", DaemonParameterKind.Integer, DaemonParameterScope.Global, 1000);
+    internal static readonly DaemonParameter MaxClientsPerAddress = Add("max clients per address", DaemonParameterKind.Integer, DaemonParameterScope.Global, 100);
+    internal static readonly DaemonParameter MaxFileListEntries = Add("max file list entries", DaemonParameterKind.Integer, DaemonParameterScope.Global, 1_000_000);
+    internal static readonly DaemonParameter MaxFileListSize = Add("max file list size", DaemonParameterKind.Integer, DaemonParameterScope.Global, 64);
+
     // Module parameters (their global values are the defaults for modules).
     internal static readonly DaemonParameter AuthDigest = Add("auth digest", DaemonParameterKind.String, DaemonParameterScope.Module, null);
     internal static readonly DaemonParameter AuthUsers = Add("auth users", DaemonParameterKind.String, DaemonParameterScope.Module, null);

@@ -129,6 +129,21 @@ public sealed class DaemonGlobalSettings : DaemonSettings
     /// <summary>The port to listen on; 0 means the default (873) or --port.</summary>
     public int Port => (int)Get(DaemonParameters.Port)!;
     public bool ProxyProtocol => (bool)Get(DaemonParameters.ProxyProtocol)!;
+
+    /// <summary>Seconds a client has from connecting until its arguments are in (greeting, module, auth); 0 for none.</summary>
+    public int HandshakeTimeout => (int)Get(DaemonParameters.HandshakeTimeout)!;
+
+    /// <summary>Connections served at once by the whole daemon; 0 for no limit.</summary>
+    public int MaxClients => (int)Get(DaemonParameters.MaxClients)!;
+
+    /// <summary>Connections served at once from one client address; 0 for no limit.</summary>
+    public int MaxClientsPerAddress => (int)Get(DaemonParameters.MaxClientsPerAddress)!;
+
+    /// <summary>Entries a pushing client's file list may have in one session; 0 for no limit.</summary>
+    public int MaxFileListEntries => (int)Get(DaemonParameters.MaxFileListEntries)!;
+
+    /// <summary>Megabytes of names a pushing client's file list may carry in one session; 0 for no limit.</summary>
+    public int MaxFileListSize => (int)Get(DaemonParameters.MaxFileListSize)!;
 }
 
 /// <summary>One [module] section.</summary>

@@ -1,0 +1,43 @@
+using System.Net.Sockets;
+using System.Text;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Daemon;
+
+/// <summary>
+/// The daemon's line protocol before a client is admitted, read and written asynchronously so that
+/// a client that says nothing holds no thread. Reads one byte at a time: nothing past the line is
+/// taken from the socket, so the session's reader later starts exactly where this one stopped.
+/// </summary>
+internal sealed class HandshakeChannel(Socket socket)
+{
+    private readonly byte[] _one = new byte[1];
+
+    /// <summary>A text line without its newline (and without carriage returns); null at end of stream.</summary>
+    public async ValueTask<string?> ReadLineAsync(CancellationToken cancellationToken, int maxLength = 4096)
+    {
+        var bytes = new List<byte>();
+        while (true)
+        {
+            int n = await socket.ReceiveAsync(_one, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+                return bytes.Count == 0 ? null : Encoding.UTF8.GetString(bytes.ToArray());
+            byte b = _one[0];
+            if (b == (byte)'\n')
+                return Encoding.UTF8.GetString(bytes.ToArray());
+            if (b == (byte)'\r')
+                continue;
+            if (bytes.Count >= maxLength)
+                throw new RsyncProtocolException("over-long line received from the peer", ExitCodes.StreamIo);
+            bytes.Add(b);
+        }
+    }
+
+    public async ValueTask WriteAsync(string text, CancellationToken cancellationToken)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        int sent = 0;
+        while (sent < bytes.Length)
+            sent += await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+    }
+}
