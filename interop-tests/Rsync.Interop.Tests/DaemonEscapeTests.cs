@@ -63,6 +63,28 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     /// <summary>Starts the daemon under test serving <paramref name="module"/>.</summary>
     protected abstract Task<RunningDaemon> StartDaemonAsync(DaemonModule module);
 
+    /// <summary>Every stock client, and netrsync: a module must hold against both.</summary>
+    public static IEnumerable<string> Clients => [.. RsyncPeers.All, NetRsyncClient];
+
+    private const string NetRsyncClient = "netrsync";
+
+    private static void ResolveClient(string peer)
+    {
+        if (peer == NetRsyncClient)
+            NetRsync.Locate();
+        else
+            RsyncPeers.Resolve(peer);
+    }
+
+    private async Task<ProcessResult> RunClient(string peer, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null)
+    {
+        if (peer != NetRsyncClient)
+            return await RunStock(output, peer, args, env);
+        ProcessResult r = await NetRsync.Instance.RunAsync(args, env);
+        output.WriteLine(r.ToString());
+        return r;
+    }
+
     private sealed class EscapeSetup : IAsyncDisposable
     {
         public required TempDir Temp { get; init; }
@@ -209,7 +231,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string path in (string[])["rootlink/etc/hostname", "rootlink/etc/", "OUTSIDE_VIA_ROOTLINK/secret.txt", "OUTSIDE_VIA_ROOTLINK/",
                              "outlink/secret.txt", "outlink/", "outlink/sub/", "../OUTSIDE_NAME/secret.txt", "sub/../../OUTSIDE_NAME/"])
@@ -229,11 +251,11 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndEscapingPullPaths), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Pull_OfAPathLeadingOutOfTheModule_DeliversNothingFromOutside(string peer, string path)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string dest = s.Temp.Sub("dst");
 
-        ProcessResult r = await RunStock(output, peer, ["-a", s.Url + Expand(s, path), dest + "/"]);
+        ProcessResult r = await RunClient(peer, ["-a", s.Url + Expand(s, path), dest + "/"]);
 
         await AssertNothingFromOutside(s, dest, r);
         await AssertOutsideUntouched(s, r);
@@ -246,7 +268,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string option in (string[])["-L", "--copy-links", "-k", "--copy-unsafe-links"])
                 {
@@ -261,11 +283,11 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndLinkFollowingOptions), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Pull_OfTheWholeModuleFollowingLinks_DeliversNothingFromOutside(string peer, string option)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string dest = s.Temp.Sub("dst");
 
-        ProcessResult r = await RunStock(output, peer,
+        ProcessResult r = await RunClient(peer,
         [
             "-a", option,
             "--include=/rootlink/", "--include=/rootlink/etc/", "--include=/rootlink/etc/hostname",
@@ -282,7 +304,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 data.Add(peer, "absolute");
                 data.Add(peer, "relative");
@@ -296,19 +318,19 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndLinkTargets), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Pull_ThroughASymlinkTheClientPushed_DeliversNothingFromOutside(string peer, string target)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string src = s.Source;
         File.CreateSymbolicLink(Path.Combine(src, "planted"), target == "absolute" ? s.Outside : "../" + Path.GetFileName(s.Outside));
         PushFixture.StampTimes(src, 1_500_000_000);
-        ProcessResult push = await RunStock(output, peer, ["-a", src + "/", s.Url]);
+        ProcessResult push = await RunClient(peer, ["-a", src + "/", s.Url]);
         await AssertOutsideUntouched(s, push);
 
         foreach (string path in (string[])["planted/secret.txt", "planted/", "planted/sub/secret2.txt"])
         {
             string dest = Path.Combine(s.Temp.Sub("dst"), Path.GetFileName(path.TrimEnd('/')));
             Directory.CreateDirectory(dest);
-            ProcessResult r = await RunStock(output, peer, ["-a", s.Url + path, dest + "/"]);
+            ProcessResult r = await RunClient(peer, ["-a", s.Url + path, dest + "/"]);
             await AssertNothingFromOutside(s, dest, r);
         }
         await AssertOutsideUntouched(s, push);
@@ -323,7 +345,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string, bool>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string dest in (string[])["OUTSIDE_VIA_ROOTLINK/", "OUTSIDE_VIA_ROOTLINK/new-dir/", "outlink/", "outlink/sub/",
                              "../OUTSIDE_NAME/", "sub/../../OUTSIDE_NAME/", "./../OUTSIDE_NAME/sub/"])
@@ -340,7 +362,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersEscapingDestinationsAndRelative), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_ToADestinationLeadingOutOfTheModule_WritesNothingOutside(string peer, string destination, bool relative)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string src = s.Source;
         File.WriteAllText(Path.Combine(src, "pwned.txt"), "written by the client\n");
@@ -350,7 +372,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         List<string> args = relative
             ? ["-aR", src + "/./pwned.txt", src + "/./secret.txt", s.Url + Expand(s, destination)]
             : ["-a", src + "/", s.Url + Expand(s, destination)];
-        ProcessResult r = await RunStock(output, peer, args);
+        ProcessResult r = await RunClient(peer, args);
 
         await AssertOutsideUntouched(s, r);
     }
@@ -364,7 +386,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string target in (string[])["absolute", "relative"])
                 {
@@ -382,14 +404,14 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersLinkTargetsAndSecondPushes), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_OfASymlinkThenOfAFileBeneathIt_WritesNothingOutside(string peer, string target, string mode)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string src = s.Source;
         string linkTarget = target == "absolute" ? s.Outside : "../" + Path.GetFileName(s.Outside);
         File.CreateSymbolicLink(Path.Combine(src, "evil"), linkTarget);
         PushFixture.StampTimes(src, 1_500_000_000);
 
-        ProcessResult first = await RunStock(output, peer, ["-a", src + "/", s.Url]);
+        ProcessResult first = await RunClient(peer, ["-a", src + "/", s.Url]);
         output.WriteLine($"after the first push: mod/evil is {(Posix.TryLStat(Path.Combine(s.ModuleDir, "evil"), out PosixStat st, out _) ? st.Type + (st.Type == PosixFileType.Symlink ? " -> " + Posix.ReadLinkText(Path.Combine(s.ModuleDir, "evil")) : "") : "missing")}");
         await AssertOutsideUntouched(s, first);
 
@@ -406,7 +428,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
             "keep-dirlinks" => ["-aK", src2 + "/", s.Url],
             _ => throw new ArgumentException(mode),
         };
-        ProcessResult second = await RunStock(output, peer, args);
+        ProcessResult second = await RunClient(peer, args);
 
         await AssertOutsideUntouched(s, second);
     }
@@ -462,7 +484,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string name in (string[])["sub/../../OUTSIDE_NAME/sub/secret2.txt", "outlink/secret.txt"])
                 {
@@ -479,13 +501,13 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndOutsideNamesForFilesFrom), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Pull_WithFilesFromNamingAFileOutside_DeliversNothingFromOutside(string peer, string name)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string dest = s.Temp.Sub("dst");
         string list = Path.Combine(s.Source, "list");
         File.WriteAllText(list, "inside.txt\n" + Expand(s, name) + "\n");
 
-        ProcessResult r = await RunStock(output, peer, ["-a", "--files-from=" + list, s.Url, dest + "/"]);
+        ProcessResult r = await RunClient(peer, ["-a", "--files-from=" + list, s.Url, dest + "/"]);
 
         await AssertNothingFromOutside(s, dest, r);
         await AssertOutsideUntouched(s, r);
@@ -496,7 +518,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string dir in (string[])["ABSOLUTE_OUTSIDE", "../OUTSIDE_NAME"])
                 {
@@ -514,11 +536,11 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndOutsideDirs), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_WithAPartialDirOutside_NeitherReadsNorRemovesOutsideFiles(string peer, string dir)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string sent = WriteLookalikeOfTheSecret(s, s.Source);
 
-        ProcessResult r = await RunStock(output, peer, ["-rtI", "--block-size=1", "--partial-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+        ProcessResult r = await RunClient(peer, ["-rtI", "--block-size=1", "--partial-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
 
         await AssertOutsideUntouched(s, r);
         await AssertRefusedOrPushedAsSent(s, r, sent);
@@ -531,7 +553,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndOutsideDirs), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_WithABackupDirOutside_WritesNothingOutside(string peer, string dir)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         File.WriteAllText(Path.Combine(s.ModuleDir, "sub"), "a module file named like an outside dir\n");
         Posix.SetTimes(Path.Combine(s.ModuleDir, "sub"), 1_100_000_000, 0);
@@ -539,7 +561,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(s.Source, "sub"), "replaced by the client too\n");
         PushFixture.StampTimes(s.Source, 1_500_000_000);
 
-        ProcessResult r = await RunStock(output, peer, ["-rt", "-b", "--backup-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+        ProcessResult r = await RunClient(peer, ["-rt", "-b", "--backup-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
 
         await AssertOutsideUntouched(s, r);
     }
@@ -549,7 +571,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string dir in (string[])["ABSOLUTE_OUTSIDE", "../OUTSIDE_NAME"])
                 {
@@ -566,12 +588,12 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndOutsideTempDirs), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_WithATempDirOutside_WritesNothingOutside(string peer, string dir)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         File.WriteAllText(Path.Combine(s.Source, "pwned.txt"), "written by the client\n");
         PushFixture.StampTimes(s.Source, 1_500_000_000);
 
-        ProcessResult r = await RunStock(output, peer, ["-rt", "--temp-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+        ProcessResult r = await RunClient(peer, ["-rt", "--temp-dir=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
 
         await AssertOutsideUntouched(s, r);
     }
@@ -581,7 +603,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 data.Add(peer, "--compare-dest", "ABSOLUTE_OUTSIDE");
                 data.Add(peer, "--copy-dest", "ABSOLUTE_OUTSIDE");
@@ -600,11 +622,11 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersBasisOptionsAndOutsideDirs), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_WithABasisDirOutside_NeitherReadsNorLinksOutsideFiles(string peer, string option, string dir)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string sent = WriteLookalikeOfTheSecret(s, s.Source);
 
-        ProcessResult r = await RunStock(output, peer, ["-rt", option + "=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
+        ProcessResult r = await RunClient(peer, ["-rt", option + "=" + ExpandDir(s, dir), s.Source + "/", s.Url]);
         output.WriteLine($"{option}: the daemon {(r.ExitCode == 0 ? "accepted the push" : $"failed the push with exit {r.ExitCode}")}");
 
         await AssertOutsideUntouched(s, r);
@@ -617,7 +639,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (string peer in RsyncPeers.All)
+            foreach (string peer in Clients)
             {
                 foreach (string mode in (string[])["into-outlink", "into-rootlink", "dir-over-outlink", "dir-over-outlink-keep-dirlinks"])
                 {
@@ -636,7 +658,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
     [MemberData(nameof(PeersAndDeletesThroughLinks), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_WithDeleteThroughASymlinkInTheModule_RemovesNothingOutside(string peer, string mode)
     {
-        RsyncPeers.Resolve(peer);
+        ResolveClient(peer);
         await using EscapeSetup s = await StartAsync();
         string src = s.Source;
         List<string> args;
@@ -661,7 +683,7 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
             args = [mode.EndsWith("keep-dirlinks", StringComparison.Ordinal) ? "-rK" : "-r", "--delete", "--exclude=/rootlink", src + "/", s.Url];
         }
 
-        ProcessResult r = await RunStock(output, peer, args);
+        ProcessResult r = await RunClient(peer, args);
 
         await AssertOutsideUntouched(s, r);
     }
