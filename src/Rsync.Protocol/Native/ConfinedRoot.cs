@@ -82,7 +82,10 @@ public sealed class ConfinedRoot : IDisposable
     public int RemoveDirectory(ReadOnlySpan<byte> name)
     {
         int unused = 0;
-        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.UnlinkAt(dir, leaf, Confined.AtRemoveDir), ref unused);
+        int errno = WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.UnlinkAt(dir, leaf, Confined.AtRemoveDir), ref unused);
+        if (errno == 0)
+            Interlocked.Increment(ref _layoutChanges);
+        return errno;
     }
 
     public int Symlink(ReadOnlySpan<byte> target, ReadOnlySpan<byte> name)
@@ -148,17 +151,44 @@ public sealed class ConfinedRoot : IDisposable
     /// <summary>Renames within this root or into another; neither side follows a symlink.</summary>
     public int Rename(ReadOnlySpan<byte> from, ConfinedRoot toRoot, ReadOnlySpan<byte> to)
     {
-        int errno = OpenParent(from, out var fromDir, out int fromLeaf);
-        if (errno != 0)
-            return errno;
-        using (fromDir)
+        int errno;
+        if (ReferenceEquals(toRoot, this) && SameParent(from, to))
         {
-            errno = toRoot.OpenParent(to, out var toDir, out int toLeaf);
+            // The common case, a temporary file renamed over its target: one directory, one lookup.
+            errno = OpenParent(from, cache: true, out var owned, out int dirFd, out int leaf);
             if (errno != 0)
                 return errno;
-            using (toDir)
-                return Confined.RenameAt(DirFd(fromDir), from[fromLeaf..], toRoot.DirFd(toDir), to[toLeaf..]);
+            using (owned)
+                return RenameIn(dirFd, from[leaf..], dirFd, to[(to.LastIndexOf((byte)'/') + 1)..]);
         }
+        errno = OpenParent(from, cache: false, out var fromOwned, out int fromFd, out int fromLeaf);
+        if (errno != 0)
+            return errno;
+        using (fromOwned)
+        {
+            errno = toRoot.OpenParent(to, cache: false, out var toOwned, out int toFd, out int toLeaf);
+            if (errno != 0)
+                return errno;
+            using (toOwned)
+                return RenameIn(fromFd, from[fromLeaf..], toFd, to[toLeaf..]);
+        }
+    }
+
+    /// <summary>renameat; moving a directory changes what cached parent names lead to.</summary>
+    private int RenameIn(int fromFd, ReadOnlySpan<byte> fromLeaf, int toFd, ReadOnlySpan<byte> toLeaf)
+    {
+        bool directory = Confined.StatAt(fromFd, fromLeaf, Confined.AtSymlinkNoFollow, out var st) == 0 && st.IsDirectory;
+        int errno = Confined.RenameAt(fromFd, fromLeaf, toFd, toLeaf);
+        if (errno == 0 && directory)
+            Interlocked.Increment(ref _layoutChanges);
+        return errno;
+    }
+
+    private static bool SameParent(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        int sa = a.LastIndexOf((byte)'/');
+        int sb = b.LastIndexOf((byte)'/');
+        return sa == sb && (sa < 0 || a[..sa].SequenceEqual(b[..sb])) && a.Length > 0 && b.Length > 0 && a[^1] != (byte)'/' && b[^1] != (byte)'/';
     }
 
     public int Rename(ReadOnlySpan<byte> from, ReadOnlySpan<byte> to) => Rename(from, this, to);
@@ -166,16 +196,16 @@ public sealed class ConfinedRoot : IDisposable
     /// <summary>A hard link to an existing entry; neither name is followed through a symlink.</summary>
     public int HardLink(ReadOnlySpan<byte> existing, ReadOnlySpan<byte> name)
     {
-        int errno = OpenParent(existing, out var fromDir, out int fromLeaf);
+        int errno = OpenParent(existing, cache: false, out var fromOwned, out int fromFd, out int fromLeaf);
         if (errno != 0)
             return errno;
-        using (fromDir)
+        using (fromOwned)
         {
-            errno = OpenParent(name, out var toDir, out int toLeaf);
+            errno = OpenParent(name, cache: false, out var toOwned, out int toFd, out int toLeaf);
             if (errno != 0)
                 return errno;
-            using (toDir)
-                return Confined.LinkAt(DirFd(fromDir), existing[fromLeaf..], DirFd(toDir), name[toLeaf..]);
+            using (toOwned)
+                return Confined.LinkAt(fromFd, existing[fromLeaf..], toFd, name[toLeaf..]);
         }
     }
 
@@ -195,17 +225,40 @@ public sealed class ConfinedRoot : IDisposable
     {
         if (IsSelf(name))
             return Posix.EINVAL;
-        int errno = OpenParent(name, out var dir, out int leafStart);
+        int errno = OpenParent(name, cache: true, out var owned, out int dirFd, out int leafStart);
         if (errno != 0)
             return errno;
-        using (dir)
-            return call(DirFd(dir), name[leafStart..], ref state);
+        using (owned)
+            return call(dirFd, name[leafStart..], ref state);
     }
 
-    /// <summary>The directory holding the last component (null: the root itself) and where that component starts.</summary>
-    private int OpenParent(ReadOnlySpan<byte> name, out SafeFileHandle? dir, out int leafStart)
+    /// <summary>Bumped when a directory beneath the root is removed or moved: a cached parent handle may then lead elsewhere.</summary>
+    private int _layoutChanges;
+
+    /// <summary>
+    /// The last parent directory this thread opened: entries arrive in list order, so consecutive
+    /// names mostly share it, and one handle then serves them all.
+    /// </summary>
+    [ThreadStatic]
+    private static CachedParent? t_parent;
+
+    private sealed class CachedParent(ConfinedRoot root, byte[] name, int layout, SafeFileHandle handle)
     {
-        dir = null;
+        public readonly ConfinedRoot Root = root;
+        public readonly byte[] Name = name;
+        public readonly int Layout = layout;
+        public readonly SafeFileHandle Handle = handle;
+    }
+
+    /// <summary>
+    /// The directory holding the last component and where that component starts. The handle is
+    /// the root's own for a top-level name, else a fresh one (<paramref name="owned"/>, for the caller
+    /// to dispose) or, with <paramref name="cache"/>, this thread's cached one.
+    /// </summary>
+    private int OpenParent(ReadOnlySpan<byte> name, bool cache, out SafeFileHandle? owned, out int dirFd, out int leafStart)
+    {
+        owned = null;
+        dirFd = Fd;
         while (name.Length > 0 && name[^1] == (byte)'/')
             name = name[..^1];
         int slash = name.LastIndexOf((byte)'/');
@@ -213,22 +266,43 @@ public sealed class ConfinedRoot : IDisposable
         if (name.Length == 0 || name[leafStart..].SequenceEqual(".."u8) || name[leafStart..].SequenceEqual("."u8))
             return Posix.EINVAL;
         if (slash <= 0)
+            return slash == 0 ? Posix.EXDEV : 0;
+        var parent = name[..slash];
+        int layout = Volatile.Read(ref _layoutChanges);
+        if (cache && t_parent is { } hit && ReferenceEquals(hit.Root, this) && hit.Layout == layout && parent.SequenceEqual(hit.Name))
         {
-            if (slash == 0)
-                return Posix.EXDEV;
+            dirFd = (int)hit.Handle.DangerousGetHandle();
             return 0;
         }
-        return Confined.OpenDirectoryAt(Fd, name[..slash], Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out dir);
+        int errno = Confined.OpenDirectoryAt(Fd, parent, Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out var handle);
+        if (errno != 0)
+            return errno;
+        dirFd = (int)handle!.DangerousGetHandle();
+        if (!cache)
+        {
+            owned = handle;
+            return 0;
+        }
+        var old = t_parent;
+        t_parent = new CachedParent(this, parent.ToArray(), layout, handle);
+        old?.Handle.Dispose();
+        return 0;
     }
-
-    private int DirFd(SafeFileHandle? dir) => dir is null ? Fd : (int)dir.DangerousGetHandle();
 
     private static bool IsSelf(ReadOnlySpan<byte> name) => name.Length == 0 || name.SequenceEqual("."u8);
 
     private static string Join(string root, ReadOnlySpan<byte> name) =>
         System.IO.Path.Join(root, System.Text.Encoding.UTF8.GetString(name));
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (t_parent is { } cached && ReferenceEquals(cached.Root, this))
+        {
+            t_parent = null;
+            cached.Handle.Dispose();
+        }
+        _handle.Dispose();
+    }
 }
 
 /// <summary>The raw *at calls behind <see cref="ConfinedRoot"/>; every path is NUL-terminated bytes.</summary>
