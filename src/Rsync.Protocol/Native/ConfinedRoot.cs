@@ -332,6 +332,10 @@ internal static unsafe partial class Confined
     private const long SysOpenat2 = 437;
     private static volatile bool s_noOpenat2;
 
+    /// <summary>Tests only: this thread takes the path kernels without openat2 take.</summary>
+    [ThreadStatic]
+    internal static bool t_forceComponentWalk;
+
     [StructLayout(LayoutKind.Sequential)]
     private struct OpenHow
     {
@@ -396,7 +400,7 @@ internal static unsafe partial class Confined
         handle = null;
         byte[] z = Posix.Z(name);
         int fd;
-        if (!s_noOpenat2)
+        if (!s_noOpenat2 && !t_forceComponentWalk)
         {
             var how = new OpenHow { Flags = (ulong)(uint)(flags | OCloexec), Mode = (flags & OCreat) != 0 ? (ulong)mode : 0, Resolve = resolve };
             fixed (byte* p = z)
@@ -417,7 +421,7 @@ internal static unsafe partial class Confined
         return WalkOpen(dirfd, name, flags, mode, resolve, out handle);
     }
 
-    /// <summary>The fallback: each directory component opened with O_NOFOLLOW, ".." and absolute names refused.</summary>
+    /// <summary>The fallback: each component opened with O_NOFOLLOW, ".." and absolute names refused.</summary>
     private static int WalkOpen(int dirfd, ReadOnlySpan<byte> name, int flags, int mode, ulong resolve, out SafeFileHandle? handle)
     {
         handle = null;
@@ -436,9 +440,8 @@ internal static unsafe partial class Confined
                 if (part.SequenceEqual(".."u8))
                     return Posix.EXDEV;
                 bool last = slash < 0 || name[(slash + 1)..].TrimStart((byte)'/').IsEmpty;
-                int partFlags = last ? flags | OCloexec : OPath | ODirectory | OCloexec | ONoFollow;
-                if (last && (resolve & ResolveNoSymlinks) != 0)
-                    partFlags |= ONoFollow;
+                // Without openat2 nothing can tell a link that stays inside from one that leaves, so none is followed.
+                int partFlags = last ? flags | OCloexec | ONoFollow : OPath | ODirectory | OCloexec | ONoFollow;
                 int fd;
                 fixed (byte* p = Posix.Z(part.IsEmpty ? "."u8 : part))
                     fd = OpenAtRaw(current, p, partFlags, mode);
