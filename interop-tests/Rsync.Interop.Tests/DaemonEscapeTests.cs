@@ -566,26 +566,10 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         await AssertOutsideUntouched(s, r);
     }
 
-    public static TheoryData<string, string> PeersAndOutsideTempDirs
-    {
-        get
-        {
-            var data = new TheoryData<string, string>();
-            foreach (string peer in Clients)
-            {
-                foreach (string dir in (string[])["ABSOLUTE_OUTSIDE", "../OUTSIDE_NAME"])
-                {
-                    data.Add(peer, dir);
-                }
-            }
-            return data;
-        }
-    }
-
     /// <summary><c>--temp-dir</c> outside the module: a temp file created there and renamed away still
     /// changes the outside dir (its mtime), and one left behind is a file outside.</summary>
     [Theory]
-    [MemberData(nameof(PeersAndOutsideTempDirs), MemberType = typeof(DaemonEscapeScenarios))]
+    [MemberData(nameof(PeersAndOutsideDirs), MemberType = typeof(DaemonEscapeScenarios))]
     public async Task Push_WithATempDirOutside_WritesNothingOutside(string peer, string dir)
     {
         ResolveClient(peer);

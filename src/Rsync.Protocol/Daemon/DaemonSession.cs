@@ -749,19 +749,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     /// path simply missing, so the client hears "No such file" as from rsync; a push refuses it.</param>
     private static string ResolveInModule(string modulePath, string rel, bool danglingIsMissing = false)
     {
-        var parts = new List<string>();
-        foreach (string part in rel.Split('/'))
-        {
-            if (part.Length == 0 || part == ".")
-                continue;
-            if (part == "..")
-            {
-                if (parts.Count > 0)
-                    parts.RemoveAt(parts.Count - 1);
-                continue;
-            }
-            parts.Add(part);
-        }
+        string sanitized = ModulePath.Sanitize(rel);
+        var parts = sanitized == "." ? [] : sanitized.Split('/').ToList();
         string current = modulePath;
         for (int i = 0; i < parts.Count; i++)
         {
