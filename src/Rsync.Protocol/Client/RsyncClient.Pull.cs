@@ -199,6 +199,10 @@ public sealed partial class RsyncClient
                 // The receiver may be waiting on the peer for data that will now never come.
                 abort();
             }
+            finally
+            {
+                ConfinedRoot.ReleaseThreadCache();
+            }
         })
         { IsBackground = true, Name = "rsync-generator" };
         generatorThread.Start();

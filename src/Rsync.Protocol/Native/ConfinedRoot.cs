@@ -294,6 +294,14 @@ public sealed class ConfinedRoot : IDisposable
     private static string Join(string root, ReadOnlySpan<byte> name) =>
         System.IO.Path.Join(root, System.Text.Encoding.UTF8.GetString(name));
 
+    /// <summary>Closes this thread's cached parent handle; a thread that is done with its roots calls it before it ends.</summary>
+    public static void ReleaseThreadCache()
+    {
+        var cached = t_parent;
+        t_parent = null;
+        cached?.Handle.Dispose();
+    }
+
     public void Dispose()
     {
         if (t_parent is { } cached && ReferenceEquals(cached.Root, this))
