@@ -1,0 +1,63 @@
+using System.Buffers.Binary;
+using NetRsync.Protocol.Delta;
+using NetRsync.Protocol.Wire;
+using Xunit;
+
+namespace NetRsync.Protocol.Tests.Fuzz;
+
+/// <summary>One test per failure the fuzzer found, on the smallest input that shows it.</summary>
+public sealed class FuzzFindingTests
+{
+    private static byte[] SumHeadBytes(int count, int blockLength, int strongLength, int remainder)
+    {
+        var raw = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(raw, count);
+        BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(4), blockLength);
+        BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(8), strongLength);
+        BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(12), remainder);
+        return raw;
+    }
+
+    [Fact]
+    public void BlockSumsAnnouncingMillionsOfBlocksAllocateOnlyForTheSumsThatArrive()
+    {
+        // 16 bytes announcing 2^26 - 1 blocks used to allocate 1.3 GB before the first sum was read.
+        byte[] raw = [.. SumHeadBytes((1 << 26) - 1, 700, 16, 0), .. new byte[3 * 20]];
+        using var reader = new RsyncReader(new MemoryStream(raw));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<RsyncProtocolException>(() => BlockSums.Read(reader, 31));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 8 * 1024 * 1024, $"allocated {allocated} bytes");
+    }
+
+    [Fact]
+    public void BlockSumsLongerThanTheFirstAllocationArriveWhole()
+    {
+        // More blocks than are made room for up front: the arrays grow and keep every sum in place.
+        const int count = 150_000;
+        var raw = new MemoryStream();
+        var writer = new RsyncWriter(raw);
+        var sent = new BlockSums(count, 700, 3, 5);
+        for (int i = 0; i < count; i++)
+            sent.Set(i, (uint)i * 2654435761u, [(byte)i, (byte)(i >> 8), (byte)(i >> 16)]);
+        sent.Write(writer);
+        writer.Flush();
+
+        using var reader = new RsyncReader(new MemoryStream(raw.ToArray()));
+        var read = BlockSums.Read(reader, 31);
+        Assert.Equal(count, read.Count);
+        Assert.Equal(sent.FileLength, read.FileLength);
+        for (int i = 0; i < count; i++)
+        {
+            Assert.Equal(sent.Weak(i), read.Weak(i));
+            Assert.True(sent.Strong(i).SequenceEqual(read.Strong(i)), $"strong sum {i}");
+        }
+        foreach (int i in new[] { 0, 65_535, 65_536, count - 1 })
+        {
+            int j = read.First(read.Weak(i));
+            while (j >= 0 && j != i)
+                j = read.Next(j);
+            Assert.Equal(i, j);
+        }
+    }
+}
