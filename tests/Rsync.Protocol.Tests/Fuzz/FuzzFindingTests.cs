@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using NetRsync.Protocol.Delta;
+using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Wire;
 using Xunit;
 
@@ -59,5 +60,24 @@ public sealed class FuzzFindingTests
                 j = read.Next(j);
             Assert.Equal(i, j);
         }
+    }
+
+    [Fact]
+    public void FileNameLengthsWhoseSumWrapsAreRefused()
+    {
+        // 3 bytes shared with the previous name plus a varint of 2^31 - 2 more: the sum wrapped to a
+        // negative length and the array allocation threw OverflowException.
+        var settings = new FileListSettings(31, false, false, false, false, false, false, false, true, false);
+        var raw = new MemoryStream();
+        var writer = new RsyncWriter(raw);
+        new FileListEncoder(writer, settings).Write(new FileEntry("abc"u8.ToArray(), 0x81A4, 1, 1), 0);
+        writer.WriteByte((byte)(XmitFlags.SameName | XmitFlags.LongName));
+        writer.WriteByte(3);
+        writer.WriteVarInt(int.MaxValue - 1);
+        writer.Flush();
+
+        var decoder = new FileListDecoder(new RsyncReader(new MemoryStream(raw.ToArray())), settings);
+        var ex = Assert.Throws<RsyncProtocolException>(decoder.ReadAll);
+        Assert.StartsWith("overflow:", ex.Message);
     }
 }
