@@ -59,7 +59,7 @@ cp -r "$ROOT/artifacts/bin/Rsync.Fuzz/release" "$BIN"
 flock -u 9
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1
-export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_AUTORESUME=0
+export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export DOTNET_TieredPGO=0
 
 for h in "${SELECTED[@]}"; do
@@ -108,8 +108,8 @@ for h in "${SELECTED[@]}"; do
     fi
   done
   runtime=$(( $(date +%s) - start ))
-  saved_crashes=$(ls "$out"/default/crashes/id:* 2>/dev/null | wc -l)
-  saved_hangs=$(ls "$out"/default/hangs/id:* 2>/dev/null | wc -l)
+  saved_crashes=$(find "$out/default/crashes" -name 'id:*' | wc -l)
+  saved_hangs=$(find "$out/default/hangs" -name 'id:*' | wc -l)
 
   for f in "$out"/default/crashes/id:*; do
     [ -e "$f" ] || continue
@@ -119,9 +119,12 @@ for h in "${SELECTED[@]}"; do
   # The corpus keeps the queue's inputs that reached new edges ("+cov", and the starting inputs), the
   # smallest first, up to MAX_CORPUS. (afl-cmin cannot be used: afl-showmap sees no map from SharpFuzz.)
   rm -f "$corpus"/*
-  ls -S -r "$out"/default/queue | grep -E '\+cov|orig:' | head -n "$MAX_CORPUS" | while read -r f; do
-    cp "$out/default/queue/$f" "$corpus/$(sha1sum "$out/default/queue/$f" | cut -c1-16)"
-  done
+  find "$out/default/queue" -maxdepth 1 -type f \( -name '*+cov*' -o -name '*orig:*' \) -printf '%s %p\n' >"$WORK/queue-$h.txt"
+  sort -n "$WORK/queue-$h.txt" >"$WORK/queue-$h.sorted"
+  head -n "$MAX_CORPUS" "$WORK/queue-$h.sorted" | cut -d' ' -f2- >"$WORK/queue-$h.kept"
+  while read -r f; do
+    cp "$f" "$corpus/$(sha1sum "$f" | cut -c1-16)"
+  done <"$WORK/queue-$h.kept"
 
   line="$(date -u +%FT%TZ) harness=$h seconds=$runtime execs=$execs crashes=$saved_crashes hangs=$saved_hangs restarts=$aborts corpus=$(ls "$corpus" | wc -l)"
   echo "$line" | tee -a "$WORK/runs.log"
