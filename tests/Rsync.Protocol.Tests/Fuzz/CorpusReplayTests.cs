@@ -7,6 +7,7 @@ namespace NetRsync.Protocol.Tests.Fuzz;
 /// seeds through the harness it was found with: each may fail only as the product expects from a bad
 /// peer or config, within the allocation budget, and must finish in bounded time.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class CorpusReplayTests
 {
     private static readonly TimeSpan PerInput = TimeSpan.FromSeconds(20);
@@ -78,4 +79,14 @@ public sealed class CorpusReplayTests
         var run = Task.Factory.StartNew(() => FuzzHarnesses.Run(harness, data), TaskCreationOptions.LongRunning);
         Assert.True(run.Wait(PerInput), $"{harness}: an input of {data.Length} bytes ran longer than {PerInput.TotalSeconds} s");
     }
+}
+
+/// <summary>
+/// The allocation budget is measured process-wide (the demultiplexer allocates on its own thread), so
+/// these tests run alone, not beside other tests that allocate.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FuzzCollection
+{
+    public const string Name = "Fuzz replay";
 }

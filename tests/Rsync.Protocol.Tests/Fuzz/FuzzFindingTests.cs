@@ -7,6 +7,7 @@ using Xunit;
 namespace NetRsync.Protocol.Tests.Fuzz;
 
 /// <summary>One test per failure the fuzzer found, on the smallest input that shows it.</summary>
+[Collection(FuzzCollection.Name)]
 public sealed class FuzzFindingTests
 {
     private static byte[] SumHeadBytes(int count, int blockLength, int strongLength, int remainder)
