@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using NetRsync.Protocol.Daemon;
 using NetRsync.Protocol.Delta;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Wire;
@@ -80,5 +81,19 @@ public sealed class FuzzFindingTests
         var decoder = new FileListDecoder(new RsyncReader(new MemoryStream(raw.ToArray())), settings);
         var ex = Assert.Throws<RsyncProtocolException>(decoder.ReadAll);
         Assert.StartsWith("overflow:", ex.Message);
+    }
+
+    [Fact]
+    public void ANonAsciiClientGreetingGetsAnErrorLineBack()
+    {
+        // The daemon echoes the bad greeting in its @ERROR line; the byte 0x80 decodes to U+FFFD, three
+        // bytes in UTF-8, and the line overflowed a buffer sized in chars (ArgumentException).
+        byte[] greeting = [.. "@RSYNCD: 30."u8, 0x80, (byte)'\n'];
+        var sent = new MemoryStream();
+        var writer = new RsyncWriter(sent);
+        var ex = Assert.Throws<RsyncException>(() => DaemonServerHandshake.Exchange(new RsyncReader(new MemoryStream(greeting)), writer, null));
+        Assert.Contains("omitted the subprotocol", ex.Message);
+        string reply = System.Text.Encoding.UTF8.GetString(sent.ToArray());
+        Assert.EndsWith("@ERROR: " + ex.Message + "\n", reply);
     }
 }
