@@ -13,6 +13,10 @@ public sealed class BlockSums
     // Guards against a peer announcing absurd counts; 2^26 blocks of 128 KiB covers 8 TiB.
     private const int MaxBlockCount = 1 << 26;
 
+    // Blocks room is made for before any sum arrives; a longer list grows as its sums are read, so a
+    // count alone never makes us allocate.
+    private const int InitialReadCapacity = 1 << 16;
+
     private readonly uint[] _weak;
     private readonly byte[] _strong;
 
@@ -38,6 +42,16 @@ public sealed class BlockSums
         Remainder = remainder;
         _weak = new uint[count];
         _strong = new byte[(long)count * strongLength];
+    }
+
+    private BlockSums(int count, int blockLength, int strongLength, int remainder, uint[] weak, byte[] strong)
+    {
+        Count = count;
+        BlockLength = blockLength;
+        StrongLength = strongLength;
+        Remainder = remainder;
+        _weak = weak;
+        _strong = strong;
     }
 
     public int Count { get; }
@@ -71,12 +85,21 @@ public sealed class BlockSums
         if (count > 0 && blockLength == 0)
             throw new RsyncProtocolException($"Invalid block length {blockLength} [sender]");
 
-        var sums = new BlockSums(count, blockLength, strongLength, remainder);
+        int capacity = Math.Min(count, InitialReadCapacity);
+        var weak = new uint[capacity];
+        var strong = new byte[capacity * strongLength];
         for (int i = 0; i < count; i++)
         {
-            sums._weak[i] = (uint)reader.ReadInt32();
-            reader.ReadBytes(sums._strong.AsSpan(i * strongLength, strongLength));
+            if (i == weak.Length)
+            {
+                capacity = (int)Math.Min(2L * capacity, count);
+                Array.Resize(ref weak, capacity);
+                Array.Resize(ref strong, capacity * strongLength);
+            }
+            weak[i] = (uint)reader.ReadInt32();
+            reader.ReadBytes(strong.AsSpan(i * strongLength, strongLength));
         }
+        var sums = new BlockSums(count, blockLength, strongLength, remainder, weak, strong);
         sums.BuildIndex();
         return sums;
     }

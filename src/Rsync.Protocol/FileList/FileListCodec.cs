@@ -337,7 +337,8 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
     {
         int same = (x & XmitFlags.SameName) != 0 ? reader.ReadByte() : 0;
         int rest = (x & XmitFlags.LongName) != 0 ? reader.ReadVarInt() : reader.ReadByte();
-        if (same > _lastNameLength || rest < 0 || same + rest >= ProtocolLimits.MaxPath)
+        // Compared without adding, so a huge varint cannot wrap the sum (flist.c, recv_file_entry).
+        if (same > _lastNameLength || rest < 0 || rest >= ProtocolLimits.MaxPath - same)
             throw new RsyncProtocolException($"overflow: xflags=0x{(int)x:x} l1={same} l2={rest} lastname={_lastNameLength}");
         CountNameBytes(same + rest);
         var name = new byte[same + rest];

@@ -122,7 +122,9 @@ internal sealed class RsyncWriter
 
     public void WriteAscii(string text)
     {
-        Span<byte> tmp = text.Length <= 512 ? stackalloc byte[text.Length] : new byte[text.Length];
+        // Sized by bytes, not chars: text echoed from a peer or a config may hold non-ASCII (or U+FFFD).
+        int length = Encoding.UTF8.GetByteCount(text);
+        Span<byte> tmp = length <= 512 ? stackalloc byte[length] : new byte[length];
         Encoding.UTF8.GetBytes(text, tmp);
         WriteBytes(tmp);
     }

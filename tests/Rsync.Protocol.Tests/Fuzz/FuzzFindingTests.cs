@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using NetRsync.Protocol.Daemon;
+using NetRsync.Protocol.Delta;
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Wire;
+using Xunit;
+
+namespace NetRsync.Protocol.Tests.Fuzz;
+
+/// <summary>One test per failure the fuzzer found, on the smallest input that shows it.</summary>
+[Collection(FuzzCollection.Name)]
+public sealed class FuzzFindingTests
+{
+    private static byte[] SumHeadBytes(int count, int blockLength, int strongLength, int remainder)
+    {
+        var raw = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(raw, count);
+        BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(4), blockLength);
+        BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(8), strongLength);
+        BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(12), remainder);
+        return raw;
+    }
+
+    [Fact]
+    public void BlockSumsAnnouncingMillionsOfBlocksAllocateOnlyForTheSumsThatArrive()
+    {
+        // 16 bytes announcing 2^26 - 1 blocks used to allocate 1.3 GB before the first sum was read.
+        byte[] raw = [.. SumHeadBytes((1 << 26) - 1, 700, 16, 0), .. new byte[3 * 20]];
+        using var reader = new RsyncReader(new MemoryStream(raw));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<RsyncProtocolException>(() => BlockSums.Read(reader, 31));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 8 * 1024 * 1024, $"allocated {allocated} bytes");
+    }
+
+    [Fact]
+    public void BlockSumsLongerThanTheFirstAllocationArriveWhole()
+    {
+        // More blocks than are made room for up front: the arrays grow and keep every sum in place.
+        const int count = 150_000;
+        var raw = new MemoryStream();
+        var writer = new RsyncWriter(raw);
+        var sent = new BlockSums(count, 700, 3, 5);
+        for (int i = 0; i < count; i++)
+            sent.Set(i, (uint)i * 2654435761u, [(byte)i, (byte)(i >> 8), (byte)(i >> 16)]);
+        sent.Write(writer);
+        writer.Flush();
+
+        using var reader = new RsyncReader(new MemoryStream(raw.ToArray()));
+        var read = BlockSums.Read(reader, 31);
+        Assert.Equal(count, read.Count);
+        Assert.Equal(sent.FileLength, read.FileLength);
+        for (int i = 0; i < count; i++)
+        {
+            Assert.Equal(sent.Weak(i), read.Weak(i));
+            Assert.True(sent.Strong(i).SequenceEqual(read.Strong(i)), $"strong sum {i}");
+        }
+        foreach (int i in new[] { 0, 65_535, 65_536, count - 1 })
+        {
+            int j = read.First(read.Weak(i));
+            while (j >= 0 && j != i)
+                j = read.Next(j);
+            Assert.Equal(i, j);
+        }
+    }
+
+    [Fact]
+    public void FileNameLengthsWhoseSumWrapsAreRefused()
+    {
+        // 3 bytes shared with the previous name plus a varint of 2^31 - 2 more: the sum wrapped to a
+        // negative length and the array allocation threw OverflowException.
+        var settings = new FileListSettings(31, false, false, false, false, false, false, false, true, false);
+        var raw = new MemoryStream();
+        var writer = new RsyncWriter(raw);
+        new FileListEncoder(writer, settings).Write(new FileEntry("abc"u8.ToArray(), 0x81A4, 1, 1), 0);
+        writer.WriteByte((byte)(XmitFlags.SameName | XmitFlags.LongName));
+        writer.WriteByte(3);
+        writer.WriteVarInt(int.MaxValue - 1);
+        writer.Flush();
+
+        var decoder = new FileListDecoder(new RsyncReader(new MemoryStream(raw.ToArray())), settings);
+        var ex = Assert.Throws<RsyncProtocolException>(decoder.ReadAll);
+        Assert.StartsWith("overflow:", ex.Message);
+    }
+
+    [Fact]
+    public void ANonAsciiClientGreetingGetsAnErrorLineBack()
+    {
+        // The daemon echoes the bad greeting in its @ERROR line; the byte 0x80 decodes to U+FFFD, three
+        // bytes in UTF-8, and the line overflowed a buffer sized in chars (ArgumentException).
+        byte[] greeting = [.. "@RSYNCD: 30."u8, 0x80, (byte)'\n'];
+        var sent = new MemoryStream();
+        var writer = new RsyncWriter(sent);
+        var ex = Assert.Throws<RsyncException>(() => DaemonServerHandshake.Exchange(new RsyncReader(new MemoryStream(greeting)), writer, null));
+        Assert.Contains("omitted the subprotocol", ex.Message);
+        string reply = System.Text.Encoding.UTF8.GetString(sent.ToArray());
+        Assert.EndsWith("@ERROR: " + ex.Message + "\n", reply);
+    }
+}
