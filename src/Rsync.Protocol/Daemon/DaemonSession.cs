@@ -64,7 +64,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         _log.Write($"connect from {_host} ({_address})");
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadline?.Token ?? CancellationToken.None);
         var token = linked.Token;
-        var channel = new HandshakeChannel(socket);
+        var channel = new HandshakeChannel(new NetworkStream(socket, ownsSocket: false));
         try
         {
             var greeting = await DaemonServerHandshake.ExchangeAsync(channel, ReadMotd(), token).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text;
 using NetRsync.Protocol.Wire;
 
@@ -7,9 +6,9 @@ namespace NetRsync.Protocol.Daemon;
 /// <summary>
 /// The daemon's line protocol before a client is admitted, read and written asynchronously so that
 /// a client that says nothing holds no thread. Reads one byte at a time: nothing past the line is
-/// taken from the socket, so the session's reader later starts exactly where this one stopped.
+/// taken from the connection, so the session's reader later starts exactly where this one stopped.
 /// </summary>
-internal sealed class HandshakeChannel(Socket socket)
+internal sealed class HandshakeChannel(Stream stream)
 {
     private readonly byte[] _one = new byte[1];
 
@@ -19,7 +18,7 @@ internal sealed class HandshakeChannel(Socket socket)
         var bytes = new List<byte>();
         while (true)
         {
-            int n = await socket.ReceiveAsync(_one, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            int n = await stream.ReadAsync(_one, cancellationToken).ConfigureAwait(false);
             if (n == 0)
                 return bytes.Count == 0 ? null : Encoding.UTF8.GetString(bytes.ToArray());
             byte b = _one[0];
@@ -36,8 +35,6 @@ internal sealed class HandshakeChannel(Socket socket)
     public async ValueTask WriteAsync(string text, CancellationToken cancellationToken)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(text);
-        int sent = 0;
-        while (sent < bytes.Length)
-            sent += await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
     }
 }

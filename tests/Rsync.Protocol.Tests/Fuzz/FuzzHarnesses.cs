@@ -76,12 +76,15 @@ public static class FuzzHarnesses
     /// <summary>The daemon reading a client's greeting, module name and auth reply (clientserver.c, rsync_module; authenticate.c, auth_server).</summary>
     public static void GreetingServer(byte[] input)
     {
-        var reader = Reader(input);
-        var writer = Sink();
-        var greeting = DaemonServerHandshake.Exchange(reader, writer, "motd");
-        string? module = reader.ReadLine();
+        var incoming = new MemoryStream(input, writable: false);
+        var channel = new HandshakeChannel(new ReplayStream(incoming));
+        var greeting = DaemonServerHandshake.ExchangeAsync(channel, "motd", CancellationToken.None).GetAwaiter().GetResult();
+        string? module = channel.ReadLineAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
         if (module is null)
             return;
+        // The session reads on where the handshake stopped.
+        var reader = new RsyncReader(incoming);
+        var writer = Sink();
         string digest = DaemonServerHandshake.ChooseDigest(greeting.AuthDigests);
         const string challenge = "ABCDEFGHIJKLMNOPQRSTUV";
         var (user, response) = DaemonServerHandshake.Challenge(reader, writer, challenge);
@@ -200,11 +203,8 @@ public static class FuzzHarnesses
         var sums = BlockSums.Read(reader, ProtocolLimits.MaxProtocol, maxStrong);
         for (int i = 0; i < sums.Count; i++)
         {
-            for (int j = sums.First(sums.Weak(i)); j >= 0; j = sums.Next(j))
-            {
-                if (sums.Strong(j).SequenceEqual(sums.Strong(i)))
-                    break;
-            }
+            if (i < sums.FullLengthCount)
+                _ = sums.FirstWithSums(sums.Weak(i), sums.Strong(i));
             _ = sums.LengthOf(i);
         }
         _ = sums.FileLength;
@@ -304,3 +304,18 @@ public static class FuzzHarnesses
 
 /// <summary>An input made a parser allocate more than <see cref="FuzzHarnesses.AllocationBudget"/>.</summary>
 public sealed class UnboundedAllocationException(string message) : Exception(message);
+
+/// <summary>A connection that replays a client's bytes and swallows what the daemon writes.</summary>
+internal sealed class ReplayStream(Stream incoming) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override int Read(byte[] buffer, int offset, int count) => incoming.Read(buffer, offset, count);
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) { }
+}
