@@ -299,6 +299,41 @@ public abstract class DaemonEscapeScenarios(ITestOutputHelper output)
         await AssertOutsideUntouched(s, r);
     }
 
+    public static TheoryData<string> ClientsToFollowLinks
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (string peer in Clients)
+            {
+                data.Add(peer);
+            }
+            return data;
+        }
+    }
+
+    /// <summary>-L still follows the links that stay inside the module: confinement refuses only the way out.</summary>
+    [Theory]
+    [MemberData(nameof(ClientsToFollowLinks), MemberType = typeof(DaemonEscapeScenarios))]
+    public async Task Pull_FollowingLinks_TakesTheLinksThatStayInside(string peer)
+    {
+        ResolveClient(peer);
+        await using EscapeSetup s = await StartAsync();
+        Directory.CreateDirectory(Path.Combine(s.ModuleDir, "dir"));
+        File.WriteAllText(Path.Combine(s.ModuleDir, "dir", "deep.txt"), InsideContent);
+        File.CreateSymbolicLink(Path.Combine(s.ModuleDir, "dirlink"), "dir");
+        File.CreateSymbolicLink(Path.Combine(s.ModuleDir, "filelink"), "dir/deep.txt");
+        string dest = s.Temp.Sub("dst");
+
+        ProcessResult r = await RunClient(peer, ["-rL", "--exclude=/rootlink", "--exclude=/outlink", s.Url, dest + "/"]);
+
+        Assert.True(r.ExitCode == 0, $"expected exit 0\n{r}\n{await s.Daemon.Diagnostics()}");
+        Assert.Equal(InsideContent, File.ReadAllText(Path.Combine(dest, "dirlink", "deep.txt")));
+        Assert.False(new FileInfo(Path.Combine(dest, "filelink")).Attributes.HasFlag(FileAttributes.ReparsePoint), $"filelink should arrive as the file it names\n{r}");
+        Assert.Equal(InsideContent, File.ReadAllText(Path.Combine(dest, "filelink")));
+        await AssertOutsideUntouched(s, r);
+    }
+
     public static TheoryData<string, string> PeersAndLinkTargets
     {
         get

@@ -154,12 +154,15 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return Encoding.UTF8.GetBytes(rel);
     }
 
+    /// <summary>-L and --copy-unsafe-links walk through links; in a module only while they stay inside it.</summary>
+    private bool FollowsLinks => options.CopyLinks || options.CopyUnsafeLinks;
+
     private int LStat(string fullPath, out FileStatus st)
     {
         if (options.Jail is null)
             return Posix.TryLStat(fullPath, out st);
         st = default;
-        return InJail(fullPath) is { } rel ? options.Jail.LStat(rel, out st) : Posix.EXDEV;
+        return InJail(fullPath) is { } rel ? options.Jail.LStat(rel, out st, FollowsLinks) : Posix.EXDEV;
     }
 
     private void AddNamed(string root, string name)
@@ -213,7 +216,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if (options.Jail is not null)
         {
             var names = new List<byte[]>();
-            int listErr = InJail(dirPath) is { } rel ? options.Jail.List(rel, names) : Posix.EXDEV;
+            int listErr = InJail(dirPath) is { } rel ? options.Jail.List(rel, names, FollowsLinks) : Posix.EXDEV;
             if (listErr != 0)
             {
                 IoError |= IoErrorFlags.General;
@@ -330,7 +333,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             {
                 if (options.Jail is null)
                     StrongChecksum.FileSum(options.ChecksumKind, path, entry.Checksum);
-                else if (InJail(path) is { } rel && options.Jail.OpenRead(rel, out var handle) == 0)
+                else if (InJail(path) is { } rel && options.Jail.OpenRead(rel, out var handle, FollowsLinks) == 0)
                 {
                     using (handle)
                         StrongChecksum.FileSum(options.ChecksumKind, handle!, entry.Checksum);
@@ -357,7 +360,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     private string? ReadLink(string path, byte[]? inJail)
     {
         if (options.Jail is not null)
-            return inJail is not null && options.Jail.ReadLink(inJail, out var target) == 0 ? Encoding.UTF8.GetString(target!) : null;
+            return inJail is not null && options.Jail.ReadLink(inJail, out var target, FollowsLinks) == 0 ? Encoding.UTF8.GetString(target!) : null;
         try
         {
             return new FileInfo(path).LinkTarget;

@@ -59,12 +59,13 @@ public sealed class ConfinedRoot : IDisposable
         return errno;
     }
 
-    public int LStat(ReadOnlySpan<byte> name, out FileStatus status)
+    /// <param name="followInside">Links on the way that stay beneath the root are followed (-L in a module); the entry itself never is.</param>
+    public int LStat(ReadOnlySpan<byte> name, out FileStatus status, bool followInside = false)
     {
         status = default;
         if (IsSelf(name))
             return Confined.StatAt(Fd, ""u8, Confined.AtEmptyPath, out status);
-        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref FileStatus st) => Confined.StatAt(dir, leaf, Confined.AtSymlinkNoFollow, out st), ref status);
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref FileStatus st) => Confined.StatAt(dir, leaf, Confined.AtSymlinkNoFollow, out st), ref status, followInside);
     }
 
     public int MakeDirectory(ReadOnlySpan<byte> name, int mode)
@@ -127,10 +128,10 @@ public sealed class ConfinedRoot : IDisposable
         return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref int _) => Confined.SetTimesAt(dir, leaf, seconds, nanoseconds), ref unused);
     }
 
-    public int ReadLink(ReadOnlySpan<byte> name, out byte[]? target)
+    public int ReadLink(ReadOnlySpan<byte> name, out byte[]? target, bool followInside = false)
     {
         target = null;
-        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref byte[]? t) => Confined.ReadLinkAt(dir, leaf, out t), ref target);
+        return WithParent(name, (int dir, ReadOnlySpan<byte> leaf, ref byte[]? t) => Confined.ReadLinkAt(dir, leaf, out t), ref target, followInside);
     }
 
     /// <summary>Opens a regular file for reading; a symlink anywhere on the way fails with ELOOP.</summary>
@@ -210,10 +211,10 @@ public sealed class ConfinedRoot : IDisposable
     }
 
     /// <summary>The names in a directory, as the bytes the kernel returned ("." and ".." left out).</summary>
-    public int List(ReadOnlySpan<byte> name, List<byte[]> names)
+    public int List(ReadOnlySpan<byte> name, List<byte[]> names, bool followInside = false)
     {
-        int errno = Confined.OpenAt(Fd, IsSelf(name) ? "."u8 : name, Confined.ORdOnly | Confined.ODirectory | Confined.ONoFollow, 0,
-            Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out var handle);
+        int errno = Confined.OpenAt(Fd, IsSelf(name) ? "."u8 : name, Confined.ORdOnly | Confined.ODirectory | Confined.ONoFollowIf(!followInside), 0,
+            followInside ? Confined.ResolveBeneath : Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out var handle);
         if (errno != 0)
             return errno;
         return Confined.ReadDirectory(handle!, names);
@@ -221,11 +222,11 @@ public sealed class ConfinedRoot : IDisposable
 
     private delegate int AtCall<T>(int dir, ReadOnlySpan<byte> leaf, ref T state);
 
-    private int WithParent<T>(ReadOnlySpan<byte> name, AtCall<T> call, ref T state)
+    private int WithParent<T>(ReadOnlySpan<byte> name, AtCall<T> call, ref T state, bool followInside = false)
     {
         if (IsSelf(name))
             return Posix.EINVAL;
-        int errno = OpenParent(name, cache: true, out var owned, out int dirFd, out int leafStart);
+        int errno = OpenParent(name, cache: !followInside, out var owned, out int dirFd, out int leafStart, followInside);
         if (errno != 0)
             return errno;
         using (owned)
@@ -255,7 +256,7 @@ public sealed class ConfinedRoot : IDisposable
     /// the root's own for a top-level name, else a fresh one (<paramref name="owned"/>, for the caller
     /// to dispose) or, with <paramref name="cache"/>, this thread's cached one.
     /// </summary>
-    private int OpenParent(ReadOnlySpan<byte> name, bool cache, out SafeFileHandle? owned, out int dirFd, out int leafStart)
+    private int OpenParent(ReadOnlySpan<byte> name, bool cache, out SafeFileHandle? owned, out int dirFd, out int leafStart, bool followInside = false)
     {
         owned = null;
         dirFd = Fd;
@@ -274,7 +275,7 @@ public sealed class ConfinedRoot : IDisposable
             dirFd = (int)hit.Handle.DangerousGetHandle();
             return 0;
         }
-        int errno = Confined.OpenDirectoryAt(Fd, parent, Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out var handle);
+        int errno = Confined.OpenDirectoryAt(Fd, parent, followInside ? Confined.ResolveBeneath : Confined.ResolveBeneath | Confined.ResolveNoSymlinks, out var handle);
         if (errno != 0)
             return errno;
         dirFd = (int)handle!.DangerousGetHandle();
