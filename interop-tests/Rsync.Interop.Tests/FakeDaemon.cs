@@ -491,12 +491,10 @@ public sealed class FakeDaemon : IAsyncDisposable
 
     /// <summary>One connection's byte stream: raw lines before the handshake ends, multiplexed
     /// MSG_DATA frames after; rsync's int, varlong and index encodings (io.c).</summary>
-    private sealed class Exchange(Stream stream, Action<string> log)
+    private sealed class Exchange(Stream stream, Action<string> log) : WireReader
     {
         private readonly MemoryStream _out = new();
         private int _inFrameLeft;
-        private int _prevPositiveIn = -1;
-        private int _prevNegativeIn = 1;
         private int _prevPositiveOut = -1;
         private int _prevNegativeOut = 1;
 
@@ -641,7 +639,7 @@ public sealed class FakeDaemon : IAsyncDisposable
 
         /// <summary>Payload bytes: raw before multiplexing, MSG_DATA payload after (other messages are
         /// logged and skipped). Flushes pending output first, since the client may wait for it.</summary>
-        private void ReadExactly(Span<byte> into)
+        protected override void ReadExactly(Span<byte> into)
         {
             if (_out.Length > 0)
             {
@@ -692,34 +690,6 @@ public sealed class FakeDaemon : IAsyncDisposable
             }
         }
 
-        public byte[] ReadBytes(int n)
-        {
-            byte[] b = new byte[n];
-            ReadExactly(b);
-            return b;
-        }
-
-        public int ReadByte()
-        {
-            Span<byte> b = stackalloc byte[1];
-            ReadExactly(b);
-            return b[0];
-        }
-
-        public int ReadInt32()
-        {
-            Span<byte> b = stackalloc byte[4];
-            ReadExactly(b);
-            return BinaryPrimitives.ReadInt32LittleEndian(b);
-        }
-
-        public int ReadShortInt()
-        {
-            Span<byte> b = stackalloc byte[2];
-            ReadExactly(b);
-            return BinaryPrimitives.ReadUInt16LittleEndian(b);
-        }
-
         public byte[] ReadVString()
         {
             int len = ReadByte();
@@ -728,50 +698,6 @@ public sealed class FakeDaemon : IAsyncDisposable
                 len = ((len & 0x7F) << 8) + ReadByte();
             }
             return ReadBytes(len);
-        }
-
-        /// <summary>io.c read_ndx.</summary>
-        public int ReadNdx()
-        {
-            int first = ReadByte();
-            bool negative = false;
-            if (first == 0xFF)
-            {
-                negative = true;
-                first = ReadByte();
-            }
-            else if (first == 0)
-            {
-                return NdxDone;
-            }
-            int num;
-            int prev = negative ? _prevNegativeIn : _prevPositiveIn;
-            if (first == 0xFE)
-            {
-                int b0 = ReadByte();
-                int b1 = ReadByte();
-                if ((b0 & 0x80) != 0)
-                {
-                    int b2 = ReadByte();
-                    int b3 = ReadByte();
-                    num = b1 | (b2 << 8) | (b3 << 16) | ((b0 & 0x7F) << 24);
-                }
-                else
-                {
-                    num = (b0 << 8) + b1 + prev;
-                }
-            }
-            else
-            {
-                num = first + prev;
-            }
-            if (negative)
-            {
-                _prevNegativeIn = num;
-                return -num;
-            }
-            _prevPositiveIn = num;
-            return num;
         }
 
         /// <summary>A line up to '\n' (unmultiplexed; the handshake), without the newline.</summary>

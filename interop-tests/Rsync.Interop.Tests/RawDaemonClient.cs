@@ -9,7 +9,7 @@ namespace NetRsync.Interop.Tests;
 /// lets the test send whatever sum head and sums it likes (io.c, sender.c: what a hostile client
 /// sends to a daemon's sender). Server output is demultiplexed; message text (MSG_ERROR, MSG_INFO,
 /// ...) is kept in <see cref="Messages"/>.</summary>
-public sealed class RawDaemonClient : IDisposable
+public sealed class RawDaemonClient : WireReader, IDisposable
 {
     private const int MuxData = 7 << 24;
     private const int XmitExtendedFlags = 1 << 2;
@@ -25,7 +25,6 @@ public sealed class RawDaemonClient : IDisposable
     private readonly NetworkStream _stream;
     private readonly MemoryStream _out = new();
     private int _inFrameLeft;
-    private int _prevPositiveIn = -1;
     private int _prevPositiveOut = -1;
 
     /// <summary>Text of every non-data message the daemon sent.</summary>
@@ -270,7 +269,7 @@ public sealed class RawDaemonClient : IDisposable
         }
     }
 
-    private void ReadExactly(Span<byte> into)
+    protected override void ReadExactly(Span<byte> into)
     {
         if (_out.Length > 0)
         {
@@ -303,34 +302,6 @@ public sealed class RawDaemonClient : IDisposable
         }
     }
 
-    public byte[] ReadBytes(int n)
-    {
-        byte[] b = new byte[n];
-        ReadExactly(b);
-        return b;
-    }
-
-    public int ReadByte()
-    {
-        Span<byte> b = stackalloc byte[1];
-        ReadExactly(b);
-        return b[0];
-    }
-
-    public int ReadInt32()
-    {
-        Span<byte> b = stackalloc byte[4];
-        ReadExactly(b);
-        return BinaryPrimitives.ReadInt32LittleEndian(b);
-    }
-
-    public int ReadShortInt()
-    {
-        Span<byte> b = stackalloc byte[2];
-        ReadExactly(b);
-        return BinaryPrimitives.ReadUInt16LittleEndian(b);
-    }
-
     /// <summary>io.c read_varlong: <paramref name="minBytes"/> bytes, the first one's leading 1 bits
     /// counting the extra bytes that follow.</summary>
     public long ReadVarLong(int minBytes)
@@ -356,42 +327,6 @@ public sealed class RawDaemonClient : IDisposable
             u[minBytes - 1] = (byte)lead;
         }
         return BinaryPrimitives.ReadInt64LittleEndian(u);
-    }
-
-    /// <summary>io.c read_ndx (what a sender sends: positive indexes and NDX_DONE).</summary>
-    public int ReadNdx()
-    {
-        int first = ReadByte();
-        if (first == 0)
-        {
-            return -1;
-        }
-        if (first == 0xFF)
-        {
-            throw new InvalidDataException("negative index from the sender");
-        }
-        int num;
-        if (first == 0xFE)
-        {
-            int b0 = ReadByte();
-            int b1 = ReadByte();
-            if ((b0 & 0x80) != 0)
-            {
-                int b2 = ReadByte();
-                int b3 = ReadByte();
-                num = b1 | (b2 << 8) | (b3 << 16) | ((b0 & 0x7F) << 24);
-            }
-            else
-            {
-                num = (b0 << 8) + b1 + _prevPositiveIn;
-            }
-        }
-        else
-        {
-            num = first + _prevPositiveIn;
-        }
-        _prevPositiveIn = num;
-        return num;
     }
 
     /// <summary>checksum.c get_checksum1 (signed chars, CHAR_OFFSET 0).</summary>

@@ -432,7 +432,7 @@ public sealed class SecurityClassTests(ITestOutputHelper output)
             Directory.CreateDirectory(Path.Combine(netDest, dir));
         }
 
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        using var stop = new CancellationTokenSource();
         int swaps = 0;
         Task Swapper(string root, string target) => Task.Run(() =>
         {
@@ -476,7 +476,20 @@ public sealed class SecurityClassTests(ITestOutputHelper output)
         }
 
         var sw = Stopwatch.StartNew();
+        // At least 4 s of racing and enough transfers to mean something, however slow the machine is.
+        Task Stopper() => Task.Run(async () =>
+        {
+            while (sw.Elapsed < TimeSpan.FromSeconds(4) || (Volatile.Read(ref swaps) <= 10 || ResultCount() < 8) && sw.Elapsed < TimeSpan.FromSeconds(60))
+                await Task.Delay(50);
+            stop.Cancel();
+        });
+        int ResultCount()
+        {
+            lock (results)
+                return results.Count;
+        }
         await Task.WhenAll(
+            Stopper(),
             Swapper(f.ModuleDir, outside),
             Swapper(netDest, outsideOfDest),
             Loop(i =>
