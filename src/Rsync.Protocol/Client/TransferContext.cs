@@ -47,11 +47,24 @@ internal sealed class TransferContext
         MaxNameBytes = MaxReceivedNameBytes,
     };
 
-    /// <summary>Most entries a list from the peer may have (a daemon's "max file list entries"); 0 for no limit.</summary>
-    public int MaxReceivedEntries { get; init; }
+    /// <summary>Most entries a list from the peer may have (a daemon's "max file list entries", else what
+    /// --max-alloc leaves room for); 0 for no limit.</summary>
+    public int MaxReceivedEntries
+    {
+        get => _maxReceivedEntries ?? (int)Math.Min(int.MaxValue, Options.MaxAlloc / IntPtr.Size);
+        init => _maxReceivedEntries = value;
+    }
 
-    /// <summary>Most bytes of names a list from the peer may carry (a daemon's "max file list size"); 0 for no limit.</summary>
-    public long MaxReceivedNameBytes { get; init; }
+    /// <summary>Most bytes of names a list from the peer may carry (a daemon's "max file list size", else
+    /// --max-alloc); 0 for no limit.</summary>
+    public long MaxReceivedNameBytes
+    {
+        get => _maxReceivedNameBytes ?? Options.MaxAlloc;
+        init => _maxReceivedNameBytes = value;
+    }
+
+    private readonly int? _maxReceivedEntries;
+    private readonly long? _maxReceivedNameBytes;
 
     /// <summary>File-list flags travel as varints (CF_VARINT_FLIST_FLAGS).</summary>
     public bool VarintFlags => (Compat & CompatFlags.VarintFileListFlags) != 0;

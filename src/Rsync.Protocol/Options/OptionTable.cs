@@ -236,6 +236,7 @@ internal static class OptionTable
         Flag("no-itemize-changes", '\0', s => s.O.ItemizeChanges = 0);
         Flag("no-i", '\0', s => s.O.ItemizeChanges = 0);
         Str("bwlimit", '\0', BandwidthLimit);
+        Str("max-alloc", '\0', MaxAlloc);
         Str("block-size", 'B', BlockSize);
         Flag("no-bwlimit", '\0', s => s.O.BandwidthLimit = 0);
         Flag("backup", 'b', s => s.O.Backup = true);
@@ -318,6 +319,17 @@ internal static class OptionTable
         if (size > Wire.ProtocolLimits.MaxBlockSize)
             throw s.Error($"--block-size={size} is too large (max: {Wire.ProtocolLimits.MaxBlockSize})");
         s.O.BlockSize = (int)size;
+    }
+
+    private static void MaxAlloc(ParseState s, string value)
+    {
+        // options.c, max_alloc_arg: bytes by default, at least 1 MiB; 0 for no limit.
+        long size = OptionSyntax.ParseSizeArg(value, 'B');
+        if (size < 0)
+            throw s.Error($"--max-alloc value is invalid: {value}");
+        if (size != 0 && size < 1024 * 1024)
+            throw s.Error($"--max-alloc value is too small: {value}");
+        s.O.MaxAlloc = size;
     }
 
     private static void BandwidthLimit(ParseState s, string value)

@@ -248,6 +248,13 @@ public sealed class RsyncOptions
     /// <summary>--partial-dir after name cleaning; null when unset, empty or ".".</summary>
     public string? PartialDir { get; set; }
 
+    /// <summary>
+    /// --max-alloc: what this side holds for a peer's file list, 1 GiB by default as rsync's default
+    /// limit on one allocation (options.c, max_alloc): names up to that many bytes, and as many
+    /// entries as pointers fit in it. 0 is no limit.
+    /// </summary>
+    public long MaxAlloc { get; set; } = 1L << 30;
+
     /// <summary>--bwlimit in KiB per second (0 = no limit), rounded as rsync rounds it.</summary>
     public int BandwidthLimit { get; set; }
 
