@@ -189,6 +189,10 @@ public sealed partial class RsyncClient
                 return;
             }
             HandleMessage(ctx, code, payload);
+            // A server that gives up says so and waits for us to go (io.c, read_a_msg: MSG_ERROR_EXIT;
+            // cleanup.c, noop_io_until_death): staying would leave both sides waiting.
+            if (code == MessageCode.ErrorExit && payload.Length == 4 && BitConverter.ToInt32(payload) != 0)
+                connection.Abort();
         };
         writer.StartMultiplexing();
         reader.StartMultiplexing();
