@@ -43,7 +43,9 @@ public sealed record DaemonUrl(string? User, string Host, int? Port, string Modu
         }
         else
         {
-            int colons = argument.IndexOf("::", StringComparison.Ordinal);
+            // "[v6addr]::MODULE": the address's own colons are not the separator.
+            int hostEnd = argument.StartsWith('[') ? argument.IndexOf(']') + 1 : 0;
+            int colons = argument.IndexOf("::", hostEnd, StringComparison.Ordinal);
             int firstSlash = argument.IndexOf('/');
             if (colons <= 0 || (firstSlash >= 0 && firstSlash < colons))
                 return null;
