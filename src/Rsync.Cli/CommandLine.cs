@@ -62,7 +62,7 @@ internal static class CommandLine
         using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
-        var client = new RsyncClient(options, ConsoleOutput.Instance);
+        var client = new RsyncClient(options, new ConsoleOutput(options.EightBitOutput));
         try
         {
             if (positional.Count == 1)
