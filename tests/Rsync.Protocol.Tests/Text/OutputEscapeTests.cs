@@ -4,6 +4,7 @@ using NetRsync.Protocol.Client;
 using NetRsync.Protocol.Daemon;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Text;
+using NetRsync.Protocol.Wire;
 using Xunit;
 
 namespace NetRsync.Protocol.Tests.Text;
