@@ -56,7 +56,8 @@ public sealed partial class DaemonLog : IDisposable
     {
         var raw = new ArrayBufferWriter<byte>(line.Length + 1);
         NameText.Append(line, raw);
-        NameText.Append("\n", raw);
+        if (!line.EndsWith('\n'))
+            NameText.Append("\n", raw);
         var escaped = new ArrayBufferWriter<byte>(raw.WrittenCount + 16);
         OutputEscape.LogFile.Write(raw.WrittenSpan, escaped);
         return escaped.WrittenSpan.ToArray();
