@@ -60,7 +60,7 @@ public sealed partial class OutputEscapeTests(ITestOutputHelper output)
 
     public static TheoryData<string> Locales => new() { "LANG=C.UTF-8", "LC_ALL=C" };
 
-    private static readonly string[][] OptionSets = [["-rlv"], ["-rli"], ["-rl", "--out-format=%n%L"]];
+    private static readonly string[][] OptionSets = [["-rlv"], ["-rli"], ["-rl", "--out-format=%n%L"], ["-rli", "-8"]];
 
     [Theory]
     [MemberData(nameof(PeersAndLocales))]
