@@ -60,6 +60,21 @@ public sealed partial class OutputEscapeTests(ITestOutputHelper output)
 
     public static TheoryData<string> Locales => new() { "LANG=C.UTF-8", "LC_ALL=C" };
 
+    /// <summary>Also a locale that is usually not installed (both programs then fall back to C) and LC_CTYPE over LANG.</summary>
+    public static TheoryData<string, string> PeersAndMoreLocales
+    {
+        get
+        {
+            var data = PeersAndLocales;
+            foreach (string peer in RsyncPeers.All)
+            {
+                data.Add(peer, "LANG=en_US.UTF-8");
+                data.Add(peer, "LC_CTYPE=C.UTF-8");
+            }
+            return data;
+        }
+    }
+
     private static readonly string[][] OptionSets = [["-rlv"], ["-rli"], ["-rl", "--out-format=%n%L"], ["-rli", "-8"]];
 
     [Theory]
@@ -140,7 +155,7 @@ public sealed partial class OutputEscapeTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(PeersAndLocales))]
+    [MemberData(nameof(PeersAndMoreLocales))]
     public async Task LocalCopy_PrintsNamesAsStockDoes(string peer, string locale)
     {
         using var temp = new TempDir();
