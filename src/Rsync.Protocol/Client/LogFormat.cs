@@ -203,5 +203,4 @@ internal sealed record LogFormatDetails
     public string? ModuleName { get; init; }
     public string? ModulePath { get; init; }
     public string? UserName { get; init; }
-
 }
