@@ -137,7 +137,7 @@ public sealed partial class OutputEscapeTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The daemon's MSG_ERROR carries the name's bytes; the client escapes them.</summary>
+    /// <summary>The daemon's MSG_ERROR and "@ERROR" lines carry the name's bytes; the client escapes them.</summary>
     [Theory]
     [MemberData(nameof(PeersAndLocales))]
     public async Task MessagesFromTheDaemon_PrintAsStockDoes(string peer, string locale)
@@ -151,6 +151,15 @@ public sealed partial class OutputEscapeTests(ITestOutputHelper output)
         byte[] expected = LinesWith(stock.Stderr, "link_stat");
         Assert.True(expected.Length > 0, $"the stock client printed no link_stat error:\n{Show(stock.Stderr)}");
         Assert.True(expected.AsSpan().SequenceEqual(LinesWith(ours.Stderr, "link_stat")),
+            $"under {locale}\n--- {peer} ---\n{Show(stock.Stderr)}--- netrsync ---\n{Show(ours.Stderr)}");
+
+        // Refused before the transfer starts: the daemon's "@ERROR" line echoes the module's name.
+        string unknown = daemon.Url("no\u0001mod\u00e9\\#012");
+        stock = await RunAsync(Stock(peer), [unknown, temp.File("d3") + "/"], locale);
+        ours = await RunAsync(Ours(), [unknown, temp.File("d4") + "/"], locale);
+        expected = LinesWith(stock.Stderr, "@ERROR");
+        Assert.True(expected.Length > 0, $"the stock client printed no @ERROR line:\n{Show(stock.Stderr)}");
+        Assert.True(expected.AsSpan().SequenceEqual(LinesWith(ours.Stderr, "@ERROR")),
             $"under {locale}\n--- {peer} ---\n{Show(stock.Stderr)}--- netrsync ---\n{Show(ours.Stderr)}");
     }
 
