@@ -138,9 +138,9 @@ internal sealed class Generator(ReceivingSide side)
         string size = _o.HumanReadable > 0 ? file.Size.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : file.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
         int width = _o.HumanReadable > 0 ? 14 : 11;
         string time = DateTimeOffset.FromUnixTimeSeconds(file.ModTime).ToLocalTime().ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
-        string line = $"{PermString(file.Mode)} {size.PadLeft(width)} {time} {Client.LogFormat.Escape(file.NameString)}";
+        string line = $"{PermString(file.Mode)} {size.PadLeft(width)} {time} {file.NameString}";
         if (_o.PreserveLinks && file.IsSymlink)
-            line += " -> " + Client.LogFormat.Escape(NameText.FromBytes(file.LinkTarget ?? []));
+            line += " -> " + NameText.FromBytes(file.LinkTarget ?? []);
         side.Ctx.Info(line);
     }
 
