@@ -25,12 +25,13 @@ internal static class CommandLine
         }
         catch (RsyncUsageException ex)
         {
-            Console.Error.WriteLine(ex.Message);
+            // The message may quote an argument: its bytes are escaped as rsync escapes them.
+            ConsoleOutput.Instance.Error(ex.Message);
             return Fail(ex.ExitCode, "syntax or usage error");
         }
         catch (RsyncException ex)
         {
-            Console.Error.WriteLine(ex.Message);
+            ConsoleOutput.Instance.Error(ex.Message);
             return Fail(ex.ExitCode);
         }
 
@@ -71,7 +72,7 @@ internal static class CommandLine
             remote = positional.FirstOrDefault(p => DaemonUrl.TryParse(p) is not null);
         if (remote is not null)
         {
-            Console.Error.WriteLine($"netrsync: {remote}: transfers over a remote shell (HOST:PATH, -e/--rsh) are not supported yet; use a daemon (HOST::MODULE or rsync://HOST/MODULE) without -e");
+            ConsoleOutput.Instance.Error($"netrsync: {remote}: transfers over a remote shell (HOST:PATH, -e/--rsh) are not supported yet; use a daemon (HOST::MODULE or rsync://HOST/MODULE) without -e");
             return Fail(ExitCodes.Unsupported);
         }
 

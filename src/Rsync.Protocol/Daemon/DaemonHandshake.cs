@@ -21,7 +21,7 @@ internal static class DaemonHandshake
         string? line;
         try
         {
-            writer.WriteAscii($"@RSYNCD: {protocol}.0 {string.Join(' ', SupportedAuthDigests)}\n");
+            writer.WriteText($"@RSYNCD: {protocol}.0 {string.Join(' ', SupportedAuthDigests)}\n");
             writer.Flush();
             line = reader.ReadLine();
         }
@@ -114,7 +114,7 @@ internal static class DaemonHandshake
     private static bool SelectModuleCore(RsyncReader reader, RsyncWriter writer, Greeting greeting, string module,
         string user, Func<string> password, Action<string> printLine)
     {
-        writer.WriteAscii(module + "\n");
+        writer.WriteText(module + "\n");
         writer.Flush();
         while (true)
         {
@@ -123,7 +123,7 @@ internal static class DaemonHandshake
             {
                 string challenge = line["@RSYNCD: AUTHREQD ".Length..];
                 string digest = ChooseAuthDigest(greeting.AuthDigests);
-                writer.WriteAscii($"{user} {AuthResponse(digest, password(), challenge)}\n");
+                writer.WriteText($"{user} {AuthResponse(digest, password(), challenge)}\n");
                 writer.Flush();
                 continue;
             }

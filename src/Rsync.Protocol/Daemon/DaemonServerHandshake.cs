@@ -47,7 +47,7 @@ internal static class DaemonServerHandshake
     /// <summary>Sends the challenge and reads "USER RESPONSE"; null user when the reply is malformed.</summary>
     public static (string? User, string? Response) Challenge(RsyncReader reader, RsyncWriter writer, string challenge)
     {
-        writer.WriteAscii($"@RSYNCD: AUTHREQD {challenge}\n");
+        writer.WriteText($"@RSYNCD: AUTHREQD {challenge}\n");
         writer.Flush();
         string? line = reader.ReadLine();
         int space = line?.IndexOf(' ') ?? -1;

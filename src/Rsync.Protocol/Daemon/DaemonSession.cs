@@ -311,7 +311,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             Refuse(writer, "daemon security issue -- contact admin");
             return;
         }
-        writer.WriteAscii("@RSYNCD: OK\n");
+        writer.WriteText("@RSYNCD: OK\n");
         writer.Flush();
         var greeting = state.Greeting;
         var args = DaemonServerHandshake.ReadArguments(connection.Reader, greeting.Protocol);
@@ -370,7 +370,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
     private static void Refuse(RsyncWriter writer, string why)
     {
-        writer.WriteAscii($"@ERROR: {why}\n");
+        writer.WriteText($"@ERROR: {why}\n");
         writer.Flush();
     }
 

@@ -181,10 +181,10 @@ internal sealed class RsyncReader : IDisposable
         while (true)
         {
             if (_position == _length && !TryFill())
-                return bytes.Count == 0 ? null : Encoding.UTF8.GetString(bytes.ToArray());
+                return bytes.Count == 0 ? null : Text.NameText.FromBytes(bytes.ToArray());
             byte b = _buffer[_position++];
             if (b == (byte)'\n')
-                return Encoding.UTF8.GetString(bytes.ToArray());
+                return Text.NameText.FromBytes(bytes.ToArray());
             if (b == (byte)'\r')
                 continue;
             if (bytes.Count >= maxLength)

@@ -120,14 +120,8 @@ internal sealed class RsyncWriter
         WriteBytes(value);
     }
 
-    public void WriteAscii(string text)
-    {
-        // Sized by bytes, not chars: text echoed from a peer or a config may hold non-ASCII (or U+FFFD).
-        int length = Encoding.UTF8.GetByteCount(text);
-        Span<byte> tmp = length <= 512 ? stackalloc byte[length] : new byte[length];
-        Encoding.UTF8.GetBytes(text, tmp);
-        WriteBytes(tmp);
-    }
+    /// <summary>Handshake text: a module name, an error line echoing a peer, each byte as it came (<see cref="Text.NameText"/>).</summary>
+    public void WriteText(string text) => WriteBytes(Text.NameText.ToBytes(text));
 
     public void WriteBytes(ReadOnlySpan<byte> data)
     {
