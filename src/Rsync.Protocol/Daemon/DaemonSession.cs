@@ -441,7 +441,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         string? argumentError = null;
         try
         {
-            var refuse = string.IsNullOrWhiteSpace(module.RefuseOptions) ? null : new RefuseOptions(module.RefuseOptions);
+            // Without a "charset" the module refuses --iconv (options.c, parse_arguments).
+            bool charset = !string.IsNullOrEmpty(module.Charset);
+            var refuse = string.IsNullOrWhiteSpace(module.RefuseOptions) && !charset ? null : new RefuseOptions(module.RefuseOptions, charset);
             invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse });
             if (invocation.ProtectedArgsPending)
             {
@@ -502,8 +504,19 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             return $"\"{relative}\" (in {module.Name})";
         };
 
-        // compat.c, setup_protocol: what we honour of the client's capability letters.
-        var compat = CompatFlags.SymlinkTimes;
+        // The module's charset is this side's, whatever the client named after its comma; the
+        // client's --iconv only switches conversion on (clientserver.c, rsync_module).
+        if (options.Iconv is not null && !string.IsNullOrEmpty(module.Charset))
+        {
+            ctx.Iconv = Text.NameCharset.Resolve(module.Charset);
+            ctx.SymlinkIconv = invocation?.Capabilities.SymlinkIconv == true;
+        }
+        else
+            ctx.Iconv = null;
+
+        // compat.c, setup_protocol: what we honour of the client's capability letters; symlink
+        // conversion is offered whatever the client asked, as rsync built with iconv does.
+        var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv;
         var caps = invocation?.Capabilities ?? ClientCapabilities.None;
         if (caps.SafeFileList)
             compat |= CompatFlags.SafeFileList;

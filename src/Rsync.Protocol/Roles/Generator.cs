@@ -96,7 +96,7 @@ internal sealed class Generator(ReceivingSide side)
             else if (ev.Kind == ReceiverEventKind.Redo && handleRedo)
                 Generate(ev.Ndx, redo: true);
             else if (ev.Kind == ReceiverEventKind.Success)
-                _out.WriteMessageInt(MessageCode.Success, ev.Ndx);
+                _out.WriteMessageInt(MessageCode.Success, _out.WireNdx(ev.Ndx));
         }
     }
 
