@@ -20,6 +20,9 @@ public sealed class NameCharset
 
     private readonly Encoding _local;
     private readonly bool _localIsUtf8;
+    // .NET's code page 936 gives its user-defined areas (and 0xFF) private-use characters, which
+    // glibc's GBK refuses as invalid; they are refused here too.
+    private readonly bool _refusePrivateUse;
     // Bytes below 0x80 mean the same in both charsets, so such names need no conversion.
     private readonly bool _asciiCompatible;
 
@@ -31,6 +34,7 @@ public sealed class NameCharset
         _local = local;
         _localIsUtf8 = local.CodePage == Encoding.UTF8.CodePage;
         _asciiCompatible = IsAsciiCompatible(local);
+        _refusePrivateUse = local.CodePage == 936;
     }
 
     /// <summary>The charset as it was named (after "." was resolved to the locale's).</summary>
@@ -100,6 +104,11 @@ public sealed class NameCharset
             error = DecodeError(_local, local);
             return false;
         }
+        if (_refusePrivateUse && HasPrivateUse(text))
+        {
+            error = Posix.StrError(EILSEQ);
+            return false;
+        }
         wire = _localIsUtf8 ? local : StrictUtf8.GetBytes(text);
         return true;
     }
@@ -125,6 +134,8 @@ public sealed class NameCharset
             return true;
         try
         {
+            if (_refusePrivateUse && HasPrivateUse(text))
+                throw new EncoderFallbackException();
             local = _local.GetBytes(text);
         }
         catch (EncoderFallbackException)
@@ -135,6 +146,16 @@ public sealed class NameCharset
             return false;
         }
         return true;
+    }
+
+    private static bool HasPrivateUse(string text)
+    {
+        foreach (char c in text)
+        {
+            if (c is >= '\uE000' and <= '\uF8FF')
+                return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Text;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace NetRsync.Interop.Tests;
+
+/// <summary>
+/// --iconv against stock daemons, and netrsyncd's "charset =" against stock clients: each transfer is
+/// run once with stock rsync and once with ours into separate destinations, and the trees that land
+/// (names byte for byte, kinds, sizes, contents, link targets, mtimes) and the exit codes must agree.
+/// The trees hold names that convert, names that cannot (reported and left out by both), and
+/// files whose sorted order differs between the charsets, so that a file sent under the wrong index
+/// shows up as wrong content.
+/// </summary>
+[Collection(PushScenarios.Collection)]
+public sealed class IconvTests(ITestOutputHelper output)
+{
+    /// <summary>"中文.txt" in GBK.</summary>
+    private const string GbkChinese = @"\xd6\xd0\xce\xc4.txt";
+
+    /// <summary>"中文.txt" in UTF-8.</summary>
+    private static readonly byte[] Utf8Chinese = Encoding.UTF8.GetBytes("中文.txt");
+
+    public static TheoryData<string, string> PeersAndSpecs
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                data.Add(peer, "UTF-8,GBK");
+                data.Add(peer, "GBK,UTF-8");
+            }
+            return data;
+        }
+    }
+
+    private static string LocalCharset(string spec) => spec[..spec.IndexOf(',')];
+
+    private static string RemoteCharset(string spec) => spec[(spec.IndexOf(',') + 1)..];
+
+    /// <summary>Pulling from a stock daemon whose module holds names in the remote charset.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndSpecs))]
+    public async Task Pull_FromStockDaemon_LandsWhatStockLands(string peer, string spec)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string module = temp.Sub("module");
+        await MakeTree(module, RemoteCharset(spec));
+        await using StockDaemon daemon = await StockDaemon.StartAsync(peer, [Module(module, RemoteCharset(spec))]);
+
+        string stockDest = temp.Sub("stock");
+        string ourDest = temp.Sub("ours");
+        ProcessResult stock = await Run(peer, ["-rlt", "--iconv=" + spec, daemon.Url("m"), stockDest + "/"]);
+        ProcessResult ours = await RunOurs(["-rlt", "--iconv=" + spec, daemon.Url("m"), ourDest + "/"]);
+
+        await AssertSameOutcome(stock, ours, stockDest, ourDest, LocalCharset(spec));
+    }
+
+    /// <summary>Pushing a tree in the local charset into a stock daemon's module.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndSpecs))]
+    public async Task Push_ToStockDaemon_LandsWhatStockLands(string peer, string spec)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string source = temp.Sub("source");
+        await MakeTree(source, LocalCharset(spec));
+        string module = temp.Sub("module");
+        await using StockDaemon daemon = await StockDaemon.StartAsync(peer, [Module(module, RemoteCharset(spec))]);
+
+        ProcessResult stock = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", daemon.Url("m") + "stock/"]);
+        ProcessResult ours = await RunOurs(["-rlt", "--iconv=" + spec, source + "/", daemon.Url("m") + "ours/"]);
+
+        await AssertSameOutcome(stock, ours, Path.Combine(module, "stock"), Path.Combine(module, "ours"), RemoteCharset(spec));
+    }
+
+    /// <summary>
+    /// A stock client pulls from and pushes to netrsyncd with "charset =" in the module, and the same
+    /// against a stock daemon (the same binary as the client) with the same module.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PeersAndSpecs))]
+    public async Task StockClient_AgainstNetrsyncdWithCharset_LandsWhatStockDaemonLands(string peer, string spec)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string moduleCharset = RemoteCharset(spec);
+        string stockModule = temp.Sub("stock-module");
+        string ourModule = temp.Sub("our-module");
+        await MakeTree(stockModule, moduleCharset);
+        await MakeTree(ourModule, moduleCharset);
+        string source = temp.Sub("source");
+        await MakeTree(source, LocalCharset(spec));
+
+        await using StockDaemon stockDaemon = await StockDaemon.StartAsync(peer, [Module(stockModule, moduleCharset)]);
+        await using NetRsyncDaemon ourDaemon = await NetRsyncDaemon.StartAsync([Module(ourModule, moduleCharset)]);
+
+        // Pull: names land in the client's charset.
+        string fromStock = temp.Sub("pulled-stock");
+        string fromOurs = temp.Sub("pulled-ours");
+        ProcessResult stockPull = await Run(peer, ["-rlt", "--iconv=" + spec, stockDaemon.Url("m"), fromStock + "/"]);
+        ProcessResult ourPull = await Run(peer, ["-rlt", "--iconv=" + spec, ourDaemon.Url("m"), fromOurs + "/"]);
+        await AssertSameOutcome(stockPull, ourPull, fromStock, fromOurs, LocalCharset(spec), ourDaemon.Diagnostics());
+
+        // Push: names land in the module's charset.
+        ProcessResult stockPush = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", stockDaemon.Url("m") + "pushed/"]);
+        ProcessResult ourPush = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", ourDaemon.Url("m") + "pushed/"]);
+        await AssertSameOutcome(stockPush, ourPush, Path.Combine(stockModule, "pushed"), Path.Combine(ourModule, "pushed"), moduleCharset,
+            ourDaemon.Diagnostics());
+    }
+
+    /// <summary>Without "charset =" a module refuses --iconv, as a stock daemon's does.</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Netrsyncd_WithoutCharset_RefusesIconv(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string module = temp.Sub("module");
+        await MakeTree(module, "UTF-8");
+        await using NetRsyncDaemon ourDaemon = await NetRsyncDaemon.StartAsync([new DaemonModule("m", module)]);
+        ProcessResult pull = await Run(peer, ["-rlt", "--iconv=UTF-8,UTF-8", ourDaemon.Url("m"), temp.Sub("dest") + "/"]);
+        Assert.True(pull.ExitCode != 0, pull.ToString());
+        Assert.Contains("refuse --iconv", pull.Stderr + pull.Stdout, StringComparison.Ordinal);
+    }
+
+    private static DaemonModule Module(string path, string charset) =>
+        new("m", path) { ExtraLines = [$"charset = {charset}"] };
+
+    private async Task AssertSameOutcome(ProcessResult stock, ProcessResult ours, string stockTree, string ourTree, string landedCharset,
+        string? diagnostics = null)
+    {
+        output.WriteLine($"stock: {stock}");
+        output.WriteLine($"ours: {ours}");
+        Assert.True(stock.ExitCode == ours.ExitCode, $"exit codes differ: stock {stock.ExitCode}, ours {ours.ExitCode}\n{stock}\n{ours}\n{diagnostics}");
+        // The trees hold names that cannot be converted: both report them.
+        Assert.Contains("cannot convert filename", stock.Stderr, StringComparison.Ordinal);
+        Assert.Contains("cannot convert filename", ours.Stderr, StringComparison.Ordinal);
+
+        string expected = await Snapshot(stockTree);
+        string actual = await Snapshot(ourTree);
+        output.WriteLine("stock tree:\n" + Visible(expected));
+        Assert.True(expected == actual, $"trees differ\nstock:\n{Visible(expected)}\nours:\n{Visible(actual)}\n{diagnostics}");
+
+        // Not vacuous: the converted name is there, in the charset it should land in.
+        string chinese = landedCharset == "GBK" ? Unescape(GbkChinese) : Encoding.Latin1.GetString(Utf8Chinese);
+        Assert.Contains("./" + chinese + "\n", expected, StringComparison.Ordinal);
+    }
+
+    private Task<ProcessResult> Run(string peer, IEnumerable<string> args) => DaemonTestKit.RunStock(output, peer, args);
+
+    private static Task<ProcessResult> RunOurs(IEnumerable<string> args) =>
+        NetRsync.Instance.RunAsync(args, timeout: TimeSpan.FromMinutes(2));
+
+    /// <summary>
+    /// A tree in GBK or UTF-8: names that convert (CJK, "é", "€"), names that cannot ("caf\xe9" is
+    /// incomplete in both charsets; "\xff\xff" is not GBK; U+1F642 has no GBK form), a directory whose
+    /// name cannot be converted (its contents go unsent with it), and eight files named "测试N" whose
+    /// order differs between the charsets relative to the ASCII and Latin names around them.
+    /// </summary>
+    private static async Task MakeTree(string root, string charset)
+    {
+        string script = charset == "GBK"
+            ? """
+              n() { printf "$1"; }
+              echo plain > plain
+              echo chinese > "$(n '\xd6\xd0\xce\xc4.txt')"
+              mkdir "$(n '\xc4\xbf\xc2\xbc')"; echo inner > "$(n '\xc4\xbf\xc2\xbc')/$(n '\xce\xc4\xbc\xfe')"
+              ln -s "$(n '\xd6\xd0\xce\xc4.txt')" lnk
+              for i in 1 2 3 4 5 6 7 8; do echo "file $i" > "$(n '\xb2\xe2\xca\xd4')$i"; done
+              echo euro > "z$(n '\x80')"
+              echo eacute > "$(n '\xa8\xa6')t$(n '\xa8\xa6')"
+              echo bad > "$(n 'caf\xe9')"
+              mkdir "$(n 'bad\xff\xff')"; echo lost > "$(n 'bad\xff\xff')/inner"
+              """
+            : """
+              n() { printf "$1"; }
+              echo plain > plain
+              echo chinese > "中文.txt"
+              mkdir "目录"; echo inner > "目录/文件"
+              ln -s "中文.txt" lnk
+              for i in 1 2 3 4 5 6 7 8; do echo "file $i" > "测试$i"; done
+              echo euro > "z€"
+              echo eacute > "été"
+              echo bad > "$(n 'caf\xe9')"
+              mkdir "$(n 'bad\xff\xff')"; echo lost > "$(n 'bad\xff\xff')/inner"
+              """;
+        var psi = new ProcessStartInfo("/bin/bash", ["-euc", script]) { WorkingDirectory = root, RedirectStandardError = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        string err = await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"building the {charset} tree failed: {err}");
+        // Fixed times, so that the trees compare on mtimes too.
+        await Shell(root, "find . -mindepth 1 -exec touch -h -d @1500000000 {} +");
+    }
+
+    /// <summary>
+    /// Every entry below <paramref name="root"/> as exact bytes (held one char per byte): its path,
+    /// then its type, size and mtime, then its link target or a digest of its content.
+    /// </summary>
+    private static Task<string> Snapshot(string root) => Shell(root, """
+        find . -mindepth 1 -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' f; do
+          printf '%s\n' "$f"
+          stat -c '%F %s %Y' -- "$f"
+          if [ -L "$f" ]; then readlink -- "$f"; elif [ -f "$f" ]; then md5sum < "$f"; fi
+        done
+        """);
+
+    private static async Task<string> Shell(string directory, string script)
+    {
+        var psi = new ProcessStartInfo("/bin/bash", ["-euc", script])
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.Latin1,
+        };
+        using var p = Process.Start(psi)!;
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        string err = await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"{script} failed: {err}");
+        return await stdout;
+    }
+
+    private static string Unescape(string text)
+    {
+        var sb = new StringBuilder();
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\\' && i + 3 < text.Length && text[i + 1] == 'x')
+            {
+                sb.Append((char)Convert.ToByte(text.Substring(i + 2, 2), 16));
+                i += 3;
+            }
+            else
+                sb.Append(text[i]);
+        }
+        return sb.ToString();
+    }
+
+    private static string Visible(string bytes)
+    {
+        var sb = new StringBuilder();
+        foreach (char c in bytes)
+            sb.Append(c is >= ' ' and < '\x7f' or '\n' ? c.ToString() : $"\\x{(int)c:x2}");
+        return sb.ToString();
+    }
+}
