@@ -112,6 +112,52 @@ public sealed class IconvTests(ITestOutputHelper output)
             ourDaemon.Diagnostics());
     }
 
+    /// <summary>
+    /// A name (and a link target) that the receiving side's charset cannot hold: reported, left out,
+    /// the rest delivered, exit 23, as rsync 3.1.1 does, both with netrsync receiving from a 3.1.1
+    /// daemon and with netrsyncd receiving from a 3.1.1 client. (rsync 3.2 and later abort here
+    /// instead: their receivers refuse the empty name a failed conversion leaves.)
+    /// </summary>
+    [Fact]
+    public async Task ReceiverWithoutALocalFormForAName_ReportsAndLeavesItOut_As311Does()
+    {
+        string peer = RsyncPeers.All.FirstOrDefault(p => File.Exists(p) && RsyncPeers.VersionOf(p) is { Major: 3, Minor: 1 })
+            ?? throw new Xunit.Sdk.XunitException("this test needs rsync 3.1.x in RSYNC_PEERS (../shared/peers/rsync-3.1.1)");
+        using var temp = new TempDir();
+        string utf8Tree = temp.Sub("utf8");
+        await MakeTree(utf8Tree, "UTF-8");
+        await Shell(utf8Tree, "echo smile > smile🙂; ln -s smile🙂 lnk-smile; touch -h -d @1500000000 smile🙂 lnk-smile .");
+
+        // netrsync receiving from a 3.1.1 daemon.
+        await using (StockDaemon daemon = await StockDaemon.StartAsync(peer, [Module(utf8Tree, "UTF-8")]))
+        {
+            string stockDest = temp.Sub("stock-pull");
+            string ourDest = temp.Sub("our-pull");
+            ProcessResult stock = await Run(peer, ["-rlt", "--iconv=GBK,UTF-8", daemon.Url("m"), stockDest + "/"]);
+            ProcessResult ours = await RunOurs(["-rlt", "--iconv=GBK,UTF-8", daemon.Url("m"), ourDest + "/"]);
+            await AssertReceiverLeftOut(stock, ours, stockDest, ourDest);
+        }
+
+        // netrsyncd receiving from a 3.1.1 client.
+        string stockModule = temp.Sub("stock-module");
+        string ourModule = temp.Sub("our-module");
+        await using StockDaemon stockDaemon = await StockDaemon.StartAsync(peer, [Module(stockModule, "GBK")]);
+        await using NetRsyncDaemon ourDaemon = await NetRsyncDaemon.StartAsync([Module(ourModule, "GBK")]);
+        ProcessResult stockPush = await Run(peer, ["-rlt", "--iconv=UTF-8,GBK", utf8Tree + "/", stockDaemon.Url("m")]);
+        ProcessResult ourPush = await Run(peer, ["-rlt", "--iconv=UTF-8,GBK", utf8Tree + "/", ourDaemon.Url("m")]);
+        await AssertReceiverLeftOut(stockPush, ourPush, stockModule, ourModule, ourDaemon.Diagnostics());
+    }
+
+    private async Task AssertReceiverLeftOut(ProcessResult stock, ProcessResult ours, string stockTree, string ourTree, string? diagnostics = null)
+    {
+        await AssertSameOutcome(stock, ours, stockTree, ourTree, "GBK", diagnostics);
+        Assert.Equal(23, ours.ExitCode);
+        Assert.Contains("[Receiver] cannot convert filename: smile", ours.Stderr, StringComparison.Ordinal);
+        Assert.Contains("[Receiver] cannot convert symlink data for: ", ours.Stderr, StringComparison.Ordinal);
+        string tree = await Snapshot(ourTree);
+        Assert.DoesNotContain("smile", tree, StringComparison.Ordinal);
+    }
+
     /// <summary>Without "charset =" a module refuses --iconv, as a stock daemon's does.</summary>
     [Theory]
     [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
@@ -139,6 +185,8 @@ public sealed class IconvTests(ITestOutputHelper output)
         // The trees hold names that cannot be converted: both report them.
         Assert.Contains("cannot convert filename", stock.Stderr, StringComparison.Ordinal);
         Assert.Contains("cannot convert filename", ours.Stderr, StringComparison.Ordinal);
+        // The same side reports the same kind of failure, as often (names are shown escaped by the output sinks).
+        Assert.Equal(ConversionReports(stock.Stderr), ConversionReports(ours.Stderr));
 
         string expected = await Snapshot(stockTree);
         string actual = await Snapshot(ourTree);
@@ -149,6 +197,10 @@ public sealed class IconvTests(ITestOutputHelper output)
         string chinese = landedCharset == "GBK" ? Unescape(GbkChinese) : Encoding.Latin1.GetString(Utf8Chinese);
         Assert.Contains("./" + chinese + "\n", expected, StringComparison.Ordinal);
     }
+
+    private static List<string> ConversionReports(string stderr) =>
+        System.Text.RegularExpressions.Regex.Matches(stderr, @"^\[(\w+)\] cannot convert (filename|symlink data)", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => m.Groups[1].Value + " " + m.Groups[2].Value).Order(StringComparer.Ordinal).ToList();
 
     private Task<ProcessResult> Run(string peer, IEnumerable<string> args) => DaemonTestKit.RunStock(output, peer, args);
 
