@@ -489,7 +489,9 @@ internal sealed class Generator(ReceivingSide side)
             if (side.DeletionsAsMessages)
             {
                 // A directory's name carries a trailing NUL so the client can tell (log.c, log_delete).
-                _out.WriteMessage(MessageCode.Deleted, st.IsDirectory ? [.. rel, 0] : rel);
+                // Under --iconv the name goes as UTF-8, as every message text does (io.c, send_msg).
+                byte[] sent = side.Ctx.Iconv?.MessageToWire(rel) ?? rel;
+                _out.WriteMessage(MessageCode.Deleted, st.IsDirectory ? [.. sent, 0] : sent);
             }
             else if (_o.ItemizeChanges > 0)
                 side.Ctx.Info($"*deleting   {shown}{(st.IsDirectory ? "/" : "")}");

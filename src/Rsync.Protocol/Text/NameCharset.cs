@@ -148,6 +148,45 @@ public sealed class NameCharset
         return true;
     }
 
+    /// <summary>
+    /// Local text to UTF-8 for a message to the peer, as rsync's send_msg converts it: what converts
+    /// is converted and every byte that does not passes unchanged (io.c, send_msg with
+    /// ICB_INCLUDE_BAD | ICB_INCLUDE_INCOMPLETE).
+    /// </summary>
+    public byte[] MessageToWire(byte[] local)
+    {
+        if (TryToWire(local, out byte[] wire, out _))
+            return wire;
+        // Rare (a message naming a file that cannot be converted), so character by character.
+        var output = new List<byte>(local.Length * 3 / 2);
+        int i = 0;
+        while (i < local.Length)
+        {
+            int used = 0;
+            for (int length = 1; length <= 4 && i + length <= local.Length && used == 0; length++)
+            {
+                try
+                {
+                    string text = _local.GetString(local, i, length);
+                    if (_refusePrivateUse && HasPrivateUse(text))
+                        continue;
+                    output.AddRange(StrictUtf8.GetBytes(text));
+                    used = length;
+                }
+                catch (DecoderFallbackException)
+                {
+                }
+            }
+            if (used == 0)
+            {
+                output.Add(local[i]);
+                used = 1;
+            }
+            i += used;
+        }
+        return [.. output];
+    }
+
     private static bool HasPrivateUse(string text)
     {
         foreach (char c in text)

@@ -112,6 +112,16 @@ public sealed class NameCharsetTests
         Assert.Equal(Eilseq, error);
     }
 
+    [Fact]
+    public void MessagesConvertWhatConvertsAndPassTheRestUnchanged()
+    {
+        var gbk = NameCharset.Resolve("GBK");
+        // "deleting 中文.txt" then a byte that is not GBK, then an incomplete character at the end.
+        byte[] local = [.. "deleting "u8, .. GbkChinese, (byte)' ', 0xFF, (byte)'x', (byte)' ', 0xD6];
+        Assert.Equal([.. "deleting 中文.txt "u8, 0xFF, (byte)'x', (byte)' ', 0xD6], gbk.MessageToWire(local));
+        Assert.Equal("plain"u8.ToArray(), gbk.MessageToWire("plain"u8.ToArray()));
+    }
+
     /// <summary>
     /// Every one- and two-byte GBK sequence converts to UTF-8 exactly when glibc's iconv (what stock
     /// rsync uses) converts it, and to the same bytes.
