@@ -158,6 +158,39 @@ public sealed class IconvTests(ITestOutputHelper output)
         Assert.DoesNotContain("smile", tree, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A push with --delete -v into netrsyncd with "charset = GBK": the deletions it reports name the
+    /// files in UTF-8 on the wire, so the stock client prints what it prints for a stock daemon.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task DeletionsReportedByNetrsyncdWithCharset_ReadAsAStockDaemonsDo(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string source = temp.Sub("source");
+        await Shell(source, "echo keep > keep");
+        string stockModule = temp.Sub("stock-module");
+        string ourModule = temp.Sub("our-module");
+        foreach (string module in new[] { stockModule, ourModule })
+        {
+            await MakeTree(module, "GBK");
+            await Shell(module, "rm -rf \"$(printf 'caf\\xe9')\" \"$(printf 'bad\\xff\\xff')\"");
+        }
+        await using StockDaemon stockDaemon = await StockDaemon.StartAsync(peer, [Module(stockModule, "GBK")]);
+        await using NetRsyncDaemon ourDaemon = await NetRsyncDaemon.StartAsync([Module(ourModule, "GBK")]);
+
+        ProcessResult stock = await Run(peer, ["-rlt", "-v", "--delete", "--iconv=UTF-8,GBK", source + "/", stockDaemon.Url("m")]);
+        ProcessResult ours = await Run(peer, ["-rlt", "-v", "--delete", "--iconv=UTF-8,GBK", source + "/", ourDaemon.Url("m")]);
+        Assert.True(stock.ExitCode == 0 && ours.ExitCode == 0, $"{stock}\n{ours}\n{ourDaemon.Diagnostics()}");
+        static List<string> Deleted(string stdout) =>
+            stdout.Split('\n').Where(l => l.StartsWith("deleting ", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        List<string> expected = Deleted(stock.Stdout);
+        Assert.Contains("deleting 中文.txt", expected);
+        Assert.Equal(expected, Deleted(ours.Stdout));
+        Assert.Equal(await Snapshot(stockModule), await Snapshot(ourModule));
+    }
+
     /// <summary>Without "charset =" a module refuses --iconv, as a stock daemon's does.</summary>
     [Theory]
     [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
