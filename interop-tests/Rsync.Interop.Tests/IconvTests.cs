@@ -77,6 +77,22 @@ public sealed class IconvTests(ITestOutputHelper output)
         await AssertSameOutcome(stock, ours, Path.Combine(module, "stock"), Path.Combine(module, "ours"), RemoteCharset(spec));
     }
 
+    /// <summary>A local copy: the sending end names files in the first charset, the receiving end in the second.</summary>
+    [Theory]
+    [MemberData(nameof(PeersAndSpecs))]
+    public async Task LocalCopy_LandsWhatStockLands(string peer, string spec)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string source = temp.Sub("source");
+        await MakeTree(source, LocalCharset(spec));
+        string stockDest = Path.Combine(temp.Path, "stock");
+        string ourDest = Path.Combine(temp.Path, "ours");
+        ProcessResult stock = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", stockDest + "/"]);
+        ProcessResult ours = await RunOurs(["-rlt", "--iconv=" + spec, source + "/", ourDest + "/"]);
+        await AssertSameOutcome(stock, ours, stockDest, ourDest, RemoteCharset(spec));
+    }
+
     /// <summary>
     /// A stock client pulls from and pushes to netrsyncd with "charset =" in the module, and the same
     /// against a stock daemon (the same binary as the client) with the same module.
