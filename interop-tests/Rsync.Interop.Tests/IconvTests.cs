@@ -207,6 +207,33 @@ public sealed class IconvTests(ITestOutputHelper output)
         Assert.Equal(await Snapshot(stockModule), await Snapshot(ourModule));
     }
 
+    /// <summary>
+    /// With -s the client's arguments travel as UTF-8 and a module with a charset reads them in it:
+    /// a stock client can name a GBK directory in UTF-8.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task ProtectedArgumentsNamingAPath_AreReadInTheModulesCharset(string peer)
+    {
+        RsyncPeers.Resolve(peer);
+        using var temp = new TempDir();
+        string stockModule = temp.Sub("stock-module");
+        string ourModule = temp.Sub("our-module");
+        await MakeTree(stockModule, "GBK");
+        await MakeTree(ourModule, "GBK");
+        await using StockDaemon stockDaemon = await StockDaemon.StartAsync(peer, [Module(stockModule, "GBK")]);
+        await using NetRsyncDaemon ourDaemon = await NetRsyncDaemon.StartAsync([Module(ourModule, "GBK")]);
+        string fromStock = temp.Sub("pulled-stock");
+        string fromOurs = temp.Sub("pulled-ours");
+        ProcessResult stock = await Run(peer, ["-rlt", "-s", "--iconv=UTF-8,GBK", stockDaemon.Url("m") + "目录/", fromStock + "/"]);
+        ProcessResult ours = await Run(peer, ["-rlt", "-s", "--iconv=UTF-8,GBK", ourDaemon.Url("m") + "目录/", fromOurs + "/"]);
+        Assert.True(stock.ExitCode == 0, stock.ToString());
+        Assert.True(ours.ExitCode == 0, $"{ours}\n{ourDaemon.Diagnostics()}");
+        string tree = await Snapshot(fromStock);
+        Assert.Contains("./文件\n", Encoding.UTF8.GetString(Encoding.Latin1.GetBytes(tree)), StringComparison.Ordinal);
+        Assert.Equal(tree, await Snapshot(fromOurs));
+    }
+
     /// <summary>Without "charset =" a module refuses --iconv, as a stock daemon's does.</summary>
     [Theory]
     [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]

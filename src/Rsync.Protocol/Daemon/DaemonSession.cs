@@ -450,6 +450,12 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             {
                 // -s: the real arguments follow, always NUL-separated, and are parsed afresh (clientserver.c, rsync_module; io.c, read_args).
                 var protectedArgs = DaemonServerHandshake.ReadArguments(reader, protocol: 30);
+                // A module with a charset reads them as UTF-8 (clientserver.c, rsync_module; io.c, read_args with RL_CONVERT).
+                if (charset && Text.NameCharset.TryResolve(module.Charset!) is { } moduleCharset)
+                {
+                    for (int i = 0; i < protectedArgs.Count; i++)
+                        protectedArgs[i] = Text.NameText.FromBytes(moduleCharset.MessageFromWire(Text.NameText.ToBytes(protectedArgs[i])));
+                }
                 invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse, ProtectedArgs = protectedArgs });
             }
         }

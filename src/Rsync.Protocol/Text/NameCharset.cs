@@ -153,33 +153,47 @@ public sealed class NameCharset
     /// is converted and every byte that does not passes unchanged (io.c, send_msg with
     /// ICB_INCLUDE_BAD | ICB_INCLUDE_INCOMPLETE).
     /// </summary>
-    public byte[] MessageToWire(byte[] local)
+    public byte[] MessageToWire(byte[] local) =>
+        TryToWire(local, out byte[] wire, out _) ? wire : Lenient(local, _local, StrictUtf8, _refusePrivateUse);
+
+    /// <summary>
+    /// UTF-8 from the peer to local text the way rsync reads protected arguments (io.c, read_line
+    /// with RL_CONVERT): what converts is converted and every other byte passes unchanged.
+    /// </summary>
+    public byte[] MessageFromWire(byte[] wire) =>
+        TryFromWire(wire, out byte[] local, out _) ? local : Lenient(wire, StrictUtf8, _local, _refusePrivateUse);
+
+    // Character by character: rare (text naming something that cannot be converted), so kept simple.
+    private static byte[] Lenient(byte[] input, Encoding from, Encoding to, bool refusePrivateUse)
     {
-        if (TryToWire(local, out byte[] wire, out _))
-            return wire;
-        // Rare (a message naming a file that cannot be converted), so character by character.
-        var output = new List<byte>(local.Length * 3 / 2);
+        var output = new List<byte>(input.Length * 3 / 2);
         int i = 0;
-        while (i < local.Length)
+        while (i < input.Length)
         {
             int used = 0;
-            for (int length = 1; length <= 4 && i + length <= local.Length && used == 0; length++)
+            for (int length = 1; length <= 4 && i + length <= input.Length && used == 0; length++)
             {
                 try
                 {
-                    string text = _local.GetString(local, i, length);
-                    if (_refusePrivateUse && HasPrivateUse(text))
+                    string text = from.GetString(input, i, length);
+                    if (refusePrivateUse && HasPrivateUse(text))
                         continue;
-                    output.AddRange(StrictUtf8.GetBytes(text));
+                    output.AddRange(to.GetBytes(text));
                     used = length;
                 }
                 catch (DecoderFallbackException)
                 {
                 }
+                catch (EncoderFallbackException)
+                {
+                    // A whole character the other charset lacks: its bytes go as they are.
+                    output.AddRange(input.AsSpan(i, length));
+                    used = length;
+                }
             }
             if (used == 0)
             {
-                output.Add(local[i]);
+                output.Add(input[i]);
                 used = 1;
             }
             i += used;

@@ -120,6 +120,10 @@ public sealed class NameCharsetTests
         byte[] local = [.. "deleting "u8, .. GbkChinese, (byte)' ', 0xFF, (byte)'x', (byte)' ', 0xD6];
         Assert.Equal([.. "deleting 中文.txt "u8, 0xFF, (byte)'x', (byte)' ', 0xD6], gbk.MessageToWire(local));
         Assert.Equal("plain"u8.ToArray(), gbk.MessageToWire("plain"u8.ToArray()));
+
+        // Back: "中文" converts, U+1F642 has no GBK form and stays as sent, as does an invalid byte.
+        byte[] wire = [.. "m/中文/🙂"u8, 0xFF];
+        Assert.Equal([(byte)'m', (byte)'/', .. GbkChinese[..4], (byte)'/', .. "🙂"u8, 0xFF], gbk.MessageFromWire(wire));
     }
 
     /// <summary>
