@@ -11,8 +11,10 @@ internal static class LogFormat
     public const string Itemized = "%i %n%L";
     public const string Names = "%n%L";
 
-    public static string Format(string format, FileEntry file, ItemFlags iflags, string? hardLinkTarget, bool sender, bool preserveTimes, bool receiverSymlinkTimes, long bytes) =>
-        Format(format, file, iflags, hardLinkTarget, sender ? "send" : "recv", preserveTimes, receiverSymlinkTimes, new LogFormatDetails { BytesIn = bytes, BytesOut = bytes });
+    public static string Format(string format, FileEntry file, ItemFlags iflags, string? hardLinkTarget, bool sender, bool preserveTimes, bool receiverSymlinkTimes, long bytes,
+        bool localCopy = false) =>
+        Format(format, file, iflags, hardLinkTarget, sender ? "send" : "recv", preserveTimes, receiverSymlinkTimes,
+            new LogFormatDetails { BytesIn = bytes, BytesOut = bytes, LocalCopy = localCopy });
 
     /// <summary>
     /// Expands every escape of <paramref name="format"/>, each with an optional width ("%-10n", "%'l")
@@ -65,7 +67,8 @@ internal static class LogFormat
                 'n' => file.NameString + (file.IsDirectory ? "/" : ""),
                 'f' => details.FullName ?? file.NameString,
                 'L' => LinkSuffix(file, hardLinkTarget, hasWidth || left),
-                'i' => Itemize(file, iflags, sender, preserveTimes, receiverSymlinkTimes),
+                // A local copy shows its transfers as arriving, whichever side logs them (log.c: !local_server).
+                'i' => Itemize(file, iflags, sender && !details.LocalCopy, preserveTimes, receiverSymlinkTimes),
                 'l' => BigNumber(file.Size, humanize),
                 'b' => BigNumber((iflags & ItemFlags.Transfer) == 0 ? 0 : sender ? details.BytesOut : details.BytesIn, humanize),
                 'c' => BigNumber((iflags & ItemFlags.Transfer) == 0 ? 0 : sender ? details.BytesIn : details.BytesOut, humanize),
@@ -203,4 +206,7 @@ internal sealed record LogFormatDetails
     public string? ModuleName { get; init; }
     public string? ModulePath { get; init; }
     public string? UserName { get; init; }
+
+    /// <summary>Both ends are in this process (rsync's local_server).</summary>
+    public bool LocalCopy { get; init; }
 }
