@@ -37,7 +37,7 @@ public sealed partial class RsyncClient
 
         const int protocol = ProtocolLimits.MaxProtocol;
         // A local pair agrees on everything a server would offer (compat.c, setup_protocol with local_server).
-        var compat = CompatFlags.SymlinkTimes | CompatFlags.SafeFileList | CompatFlags.AvoidXattrOptim;
+        var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv | CompatFlags.SafeFileList | CompatFlags.AvoidXattrOptim;
         int seed = RandomNumberGenerator.GetInt32(1, int.MaxValue);
         // Both ends are ours: the options' choices hold as given (rsync compresses a local pipe too).
         var algorithms = Negotiation.Fixed(_wanted, seedFirst: true);
@@ -56,11 +56,15 @@ public sealed partial class RsyncClient
         {
             Reader = senderReader, Writer = senderWriter, Options = _options, Output = _output, Protocol = protocol, Progress = Progress,
             Compat = compat, ChecksumSeed = seed, Algorithms = algorithms,
+            // --iconv: the sending end (the client) converts with the charset before the comma,
+            // the receiving end (the server) with the one after it (rsync.c, setup_iconv).
+            Iconv = Text.NameCharset.ForOption(_options.Iconv, amServer: false),
         };
         var receiverCtx = new TransferContext
         {
             Reader = receiverReader, Writer = receiverWriter, Options = _options, Output = _output, Protocol = protocol,
             Compat = compat, ChecksumSeed = seed, Algorithms = algorithms,
+            Iconv = Text.NameCharset.ForOption(_options.Iconv, amServer: true),
         };
         senderReader.MessageHandler = (code, payload) => HandleMessage(senderCtx, code, payload);
         receiverReader.MessageHandler = (code, payload) => HandleMessage(receiverCtx, code, payload);

@@ -131,6 +131,8 @@ public sealed partial class RsyncClient
         }
         var files = new List<FileEntry>(received);
         files.Sort(FileNameComparer.Instance);
+        if (settings.Iconv is not null)
+            FollowSenderOrder(ctx, received, files);
         DropDuplicateNames(files, ctx);
         bool listOnly = destination.Length == 0;
         if (files.Count == 0 && mode.SenderSendsStats)
@@ -303,6 +305,28 @@ public sealed partial class RsyncClient
             if (ctx is not null && ctx.Options.Verbose > 2)
                 ctx.Info($"removing duplicate name {drop.NameString} from file list");
         }
+    }
+
+    /// <summary>
+    /// Under --iconv the names sort differently on each side, so indexes on the wire keep the
+    /// sender's order while this side works through its own sorted list (flist.c, recv_file_list
+    /// with need_unsorted_flist).
+    /// </summary>
+    private static void FollowSenderOrder(TransferContext ctx, List<FileEntry> received, List<FileEntry> sorted)
+    {
+        var wireIndex = new Dictionary<FileEntry, int>(received.Count, ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < received.Count; i++)
+            wireIndex[received[i]] = i;
+        var toWire = new int[sorted.Count];
+        var fromWire = new int[received.Count];
+        for (int i = 0; i < sorted.Count; i++)
+        {
+            int w = wireIndex[sorted[i]];
+            toWire[i] = w;
+            fromWire[w] = i;
+        }
+        ctx.Writer.NdxToWire = toWire;
+        ctx.Reader.NdxFromWire = fromWire;
     }
 
     /// <summary>Groups hard links; the first of each group in list order is transferred, the rest linked to it (hlink.c, match_hard_links).</summary>

@@ -261,7 +261,8 @@ public sealed partial class RsyncClient
             foreach (string source in sources)
                 builder.AddSource(source);
         }
-        var files = builder.Build();
+        // Under --iconv, what has no UTF-8 name is left out before indexes are given (flist.c, send_file_entry).
+        var files = FileListEncoder.DropUnconvertible(builder.Build(), ctx.FileListSettings());
         ctx.SentFiles = files;
         ctx.IoError |= builder.IoError;
         ctx.Stats.FileListBuildMilliseconds = Math.Max(1, buildClock.ElapsedMilliseconds);

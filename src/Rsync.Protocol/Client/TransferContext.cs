@@ -24,6 +24,55 @@ internal sealed class TransferContext
     /// <summary>The module's "dont compress" list on a daemon's side of a transfer; null elsewhere.</summary>
     public string? ModuleDontCompress { get; init; }
 
+    private bool _iconvSet;
+    private Text.NameCharset? _iconv;
+    private bool? _symlinkIconv;
+
+    /// <summary>
+    /// The local charset names are converted from and to under --iconv, or null for none. A client
+    /// takes it from the option's part before the comma; a daemon sets the module's "charset".
+    /// </summary>
+    public Text.NameCharset? Iconv
+    {
+        get
+        {
+            if (!_iconvSet)
+            {
+                _iconv = Text.NameCharset.ForOption(Options.Iconv, amServer: false);
+                _iconvSet = true;
+            }
+            return _iconv;
+        }
+        set
+        {
+            _iconv = value;
+            _iconvSet = true;
+        }
+    }
+
+    /// <summary>
+    /// Whether symlink targets are converted too: a client asks the server's compat flags, a server
+    /// the client's 's' capability (compat.c, setup_protocol, sender_symlink_iconv).
+    /// </summary>
+    public bool SymlinkIconv
+    {
+        get => _symlinkIconv ?? (Iconv is not null && (Compat & CompatFlags.SymlinkIconv) != 0);
+        set => _symlinkIconv = value;
+    }
+
+    /// <summary>A name or link target that could not be converted: noted as rsync's io_error, then reported.</summary>
+    public void ConversionFailed(string message, bool transferError)
+    {
+        IoError |= IoErrorFlags.General;
+        if (transferError)
+        {
+            NoteTransferError();
+            Output.TransferError(message);
+        }
+        else
+            Output.Error(message);
+    }
+
     /// <summary>A fresh strong checksum for this connection's block and file sums.</summary>
     public Checksums.StrongChecksum NewStrongChecksum() => new(Algorithms.Checksum, ChecksumSeed, Algorithms.SeedFirst);
 
@@ -45,6 +94,10 @@ internal sealed class TransferContext
         ChecksumLength = Checksums.ChecksumKinds.Length(Algorithms.FileChecksum),
         MaxEntries = MaxReceivedEntries,
         MaxNameBytes = MaxReceivedNameBytes,
+        Iconv = Iconv,
+        SymlinkIconv = SymlinkIconv,
+        ConversionFailed = Iconv is null ? null : ConversionFailed,
+        QuotePath = Quote,
     };
 
     /// <summary>Most entries a list from the peer may have (a daemon's "max file list entries", else what

@@ -442,12 +442,20 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         string? argumentError = null;
         try
         {
-            var refuse = string.IsNullOrWhiteSpace(module.RefuseOptions) ? null : new RefuseOptions(module.RefuseOptions);
+            // Without a "charset" the module refuses --iconv (options.c, parse_arguments).
+            bool charset = !string.IsNullOrEmpty(module.Charset);
+            var refuse = string.IsNullOrWhiteSpace(module.RefuseOptions) && !charset ? null : new RefuseOptions(module.RefuseOptions, charset);
             invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse });
             if (invocation.ProtectedArgsPending)
             {
                 // -s: the real arguments follow, always NUL-separated, and are parsed afresh (clientserver.c, rsync_module; io.c, read_args).
                 var protectedArgs = DaemonServerHandshake.ReadArguments(reader, protocol: 30);
+                // A module with a charset reads them as UTF-8 (clientserver.c, rsync_module; io.c, read_args with RL_CONVERT).
+                if (charset && Text.NameCharset.TryResolve(module.Charset!) is { } moduleCharset)
+                {
+                    for (int i = 0; i < protectedArgs.Count; i++)
+                        protectedArgs[i] = Text.NameText.FromBytes(moduleCharset.MessageFromWire(Text.NameText.ToBytes(protectedArgs[i])));
+                }
                 invocation = OptionParser.ParseServer(args, new ServerParseSettings { ModuleName = module.Name, Refuse = refuse, ProtectedArgs = protectedArgs });
             }
         }
@@ -503,8 +511,19 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             return $"\"{relative}\" (in {module.Name})";
         };
 
-        // compat.c, setup_protocol: what we honour of the client's capability letters.
-        var compat = CompatFlags.SymlinkTimes;
+        // The module's charset is this side's, whatever the client named after its comma; the
+        // client's --iconv only switches conversion on (clientserver.c, rsync_module).
+        if (options.Iconv is not null && !string.IsNullOrEmpty(module.Charset))
+        {
+            ctx.Iconv = Text.NameCharset.Resolve(module.Charset);
+            ctx.SymlinkIconv = invocation?.Capabilities.SymlinkIconv == true;
+        }
+        else
+            ctx.Iconv = null;
+
+        // compat.c, setup_protocol: what we honour of the client's capability letters; symlink
+        // conversion is offered whatever the client asked, as rsync built with iconv does.
+        var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv;
         var caps = invocation?.Capabilities ?? ClientCapabilities.None;
         if (caps.SafeFileList)
             compat |= CompatFlags.SafeFileList;

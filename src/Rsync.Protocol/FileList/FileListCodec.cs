@@ -1,4 +1,5 @@
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.FileList;
@@ -28,6 +29,19 @@ public readonly record struct FileListSettings(
 
     /// <summary>Most bytes of names and link targets a received list may carry; 0 for no limit.</summary>
     public long MaxNameBytes { get; init; }
+
+    /// <summary>--iconv: the local charset names are converted from and to; the wire carries UTF-8. Null for none.</summary>
+    public NameCharset? Iconv { get; init; }
+
+    /// <summary>Symlink targets are converted as well (compat.c, sender_symlink_iconv).</summary>
+    public bool SymlinkIconv { get; init; }
+
+    /// <summary>Reports a name that cannot be converted (the message, and whether it is a per-file
+    /// error, FERROR_XFER) and notes the I/O error; needed when <see cref="Iconv"/> is set.</summary>
+    public Action<string, bool>? ConversionFailed { get; init; }
+
+    /// <summary>How a path is shown in a message (util.c, full_fname).</summary>
+    public Func<string, string>? QuotePath { get; init; }
 }
 
 /// <summary>
@@ -127,6 +141,13 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         }
 
         byte[] name = file.Name;
+        byte[]? target = settings.PreserveLinks && file.IsSymlink ? file.LinkTarget ?? [] : null;
+        if (settings.Iconv is { } iconv)
+        {
+            // The list was cleared of what cannot be converted (DropUnconvertible) before any index was given.
+            if (!iconv.TryToWire(name, out name, out _) || (target is not null && settings.SymlinkIconv && !iconv.TryToWire(target, out target, out _)))
+                throw new InvalidOperationException("a name that cannot be converted reached the file-list encoder");
+        }
         int same = 0;
         int limit = Math.Min(Math.Min(_lastNameLength, name.Length), 255);
         while (same < limit && name[same] == _lastName[same])
@@ -189,9 +210,8 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
                 writer.WriteVarInt(Posix.Major(_rdev));
             writer.WriteVarInt(Posix.Minor(_rdev));
         }
-        if (settings.PreserveLinks && file.IsSymlink)
+        if (target is not null)
         {
-            byte[] target = file.LinkTarget ?? [];
             writer.WriteVarInt(target.Length);
             writer.WriteBytes(target);
         }
@@ -202,6 +222,60 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             else
                 writer.WriteBytes(new byte[settings.ChecksumLength]);
         }
+    }
+
+    /// <summary>
+    /// Under --iconv, leaves out every entry whose name (or, with symlink conversion, link target)
+    /// has no UTF-8 form, with rsync's message and io_error, and everything beneath a directory left
+    /// out (flist.c, send_file_entry fails before the entry joins the list, so it is never recursed).
+    /// Must run before entries get their indexes. Returns the list itself when nothing is left out.
+    /// </summary>
+    public static List<FileEntry> DropUnconvertible(List<FileEntry> files, FileListSettings settings)
+    {
+        if (settings.Iconv is not { } iconv)
+            return files;
+        List<FileEntry>? kept = null;
+        HashSet<string>? droppedDirs = null;
+        for (int i = 0; i < files.Count; i++)
+        {
+            FileEntry file = files[i];
+            string? failure = null;
+            if (droppedDirs is not null && droppedDirs.Contains(ParentKey(file.Name)))
+                failure = "";
+            else if (!iconv.TryToWire(file.Name, out _, out string? error))
+                failure = $"[sender] cannot convert filename: {file.NameString} ({error})";
+            else if (settings.SymlinkIconv && settings.PreserveLinks && file.IsSymlink && file.LinkTarget is { } target
+                && !iconv.TryToWire(target, out _, out error))
+            {
+                string path = file.LocalPath;
+                failure = $"[sender] cannot convert symlink data for: {settings.QuotePath?.Invoke(path) ?? path} ({error})";
+            }
+            if (failure is null)
+            {
+                kept?.Add(file);
+                continue;
+            }
+            if (kept is null)
+            {
+                kept = new List<FileEntry>(files.Count);
+                for (int j = 0; j < i; j++)
+                    kept.Add(files[j]);
+            }
+            if (file.IsDirectory)
+                (droppedDirs ??= new HashSet<string>(StringComparer.Ordinal)).Add(Key(file.Name));
+            if (failure.Length > 0)
+                settings.ConversionFailed?.Invoke(failure, true);
+        }
+        return kept ?? files;
+    }
+
+    // Names as exact byte keys for a set (Latin-1 maps each byte to one char).
+    private static string Key(ReadOnlySpan<byte> name) => System.Text.Encoding.Latin1.GetString(name);
+
+    private static string ParentKey(byte[] name)
+    {
+        int slash = Array.LastIndexOf(name, (byte)'/');
+        return slash < 0 ? "" : Key(name.AsSpan(0, slash));
     }
 
     /// <summary>Ends the list, then sends the id-to-name maps (flist.c, send_file_list; uidlist.c, send_id_list).</summary>
@@ -346,6 +420,19 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
         reader.ReadBytes(name.AsSpan(same));
         name.CopyTo(_lastName, 0);
         _lastNameLength = name.Length;
+        // The next entry shares bytes with this one as sent, so conversion comes after (flist.c, recv_file_entry).
+        bool unconvertible = false;
+        if (settings.Iconv is { } iconv)
+        {
+            if (iconv.TryFromWire(name, out byte[] local, out string? error))
+                name = local;
+            else
+            {
+                // Kept in the list, so that indexes still match the sender's, but never acted on.
+                unconvertible = true;
+                settings.ConversionFailed?.Invoke($"[Receiver] cannot convert filename: {NameText.FromBytes(name)} ({error})", false);
+            }
+        }
 
         if ((x & XmitFlags.HardLinked) != 0 && (x & XmitFlags.HardLinkFirst) == 0)
         {
@@ -369,7 +456,7 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
                 LinkTarget = leader.LinkTarget,
                 Checksum = leader.Checksum,
                 HardLinkIndex = first,
-                Flags = EntryFlags.HardLinkFollower,
+                Flags = EntryFlags.HardLinkFollower | (unconvertible ? EntryFlags.Inactive : 0),
             };
         }
 
@@ -385,6 +472,8 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             _gid = reader.ReadVarInt();
 
         var file = new FileEntry(name, _mode, size, _modTime) { ModNanoseconds = nsec, Uid = _uid, Gid = _gid };
+        if (unconvertible)
+            file.Flags |= EntryFlags.Inactive;
         if ((x & XmitFlags.HardLinked) != 0)
             file.Flags |= EntryFlags.HardLinkFirst;
         if (file.IsDirectory)
@@ -413,6 +502,17 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
                 throw new RsyncProtocolException($"invalid symlink length {len}");
             CountNameBytes(len);
             file.LinkTarget = reader.ReadBytes(len);
+            if (settings.SymlinkIconv && settings.Iconv is { } linkIconv && !unconvertible)
+            {
+                if (linkIconv.TryFromWire(file.LinkTarget, out byte[] local, out string? error))
+                    file.LinkTarget = local;
+                else
+                {
+                    file.Flags |= EntryFlags.Inactive;
+                    string path = file.NameString;
+                    settings.ConversionFailed?.Invoke($"[Receiver] cannot convert symlink data for: {settings.QuotePath?.Invoke(path) ?? path} ({error})", true);
+                }
+            }
         }
         if (settings.AlwaysChecksum && file.IsRegular)
             file.Checksum = reader.ReadBytes(settings.ChecksumLength);

@@ -25,6 +25,9 @@ public static partial class OptionParser
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(programName);
         var st = new ParseState(programName, standardInput);
+        // RSYNC_ICONV stands in for --iconv, which the command line may still set or undo (options.c, parse_arguments).
+        if (Environment.GetEnvironmentVariable("RSYNC_ICONV") is { Length: > 0 } iconv)
+            st.O.Iconv = iconv;
         if (!ReadOptions(st, args, OptionTable.Long, OptionTable.Short))
             return st.O;
         if (st.O.HumanReadable > 1 && args.Count == 1)

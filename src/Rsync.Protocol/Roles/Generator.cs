@@ -97,7 +97,7 @@ internal sealed class Generator(ReceivingSide side)
             else if (ev.Kind == ReceiverEventKind.Redo && handleRedo)
                 Generate(ev.Ndx, redo: true);
             else if (ev.Kind == ReceiverEventKind.Success)
-                _out.WriteMessageInt(MessageCode.Success, ev.Ndx);
+                _out.WriteMessageInt(MessageCode.Success, _out.WireNdx(ev.Ndx));
         }
     }
 
@@ -499,7 +499,9 @@ internal sealed class Generator(ReceivingSide side)
             if (side.DeletionsAsMessages)
             {
                 // A directory's name carries a trailing NUL so the client can tell (log.c, log_delete).
-                _out.WriteMessage(MessageCode.Deleted, st.IsDirectory ? [.. rel, 0] : rel);
+                // Under --iconv the name goes as UTF-8, as every message text does (io.c, send_msg).
+                byte[] sent = side.Ctx.Iconv?.MessageToWire(rel) ?? rel;
+                _out.WriteMessage(MessageCode.Deleted, st.IsDirectory ? [.. sent, 0] : sent);
             }
             else if (_o.ItemizeChanges > 0)
                 side.Ctx.Info($"*deleting   {shown}{(st.IsDirectory ? "/" : "")}");

@@ -141,8 +141,22 @@ internal sealed class RsyncReader : IDisposable
         else
             num = b + previous;
         previous = num;
-        return negative ? -num : num;
+        if (negative)
+            return -num;
+        if (NdxFromWire is { } map)
+        {
+            if ((uint)num >= (uint)map.Length)
+                throw new RsyncProtocolException($"Invalid file index: {num} (count={map.Length})", ExitCodes.Protocol);
+            return map[num];
+        }
+        return num;
     }
+
+    /// <summary>
+    /// Under --iconv, maps the sender's list order to this receiving side's sorted order
+    /// (see <see cref="RsyncWriter.NdxToWire"/>). Null otherwise.
+    /// </summary>
+    public int[]? NdxFromWire { get; set; }
 
     public void ReadBytes(Span<byte> destination)
     {

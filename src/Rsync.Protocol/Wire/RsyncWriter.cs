@@ -66,9 +66,19 @@ internal sealed class RsyncWriter
         WriteBytes(tmp[..VarInt.WriteVarLong(tmp, value, minBytes)]);
     }
 
+    /// <summary>
+    /// Under --iconv a receiving side sorts its converted names, but indexes on the wire stay the
+    /// sender's list order (flist.c, unsort_ndx): this maps a local index to the sender's. Null otherwise.
+    /// </summary>
+    public int[]? NdxToWire { get; set; }
+
+    /// <summary>A file's index as the peer knows it.</summary>
+    public int WireNdx(int ndx) => ndx >= 0 && NdxToWire is { } map ? map[ndx] : ndx;
+
     /// <summary>Writes an index as a delta from the previous one of the same sign (io.c, write_ndx).</summary>
     public void WriteNdx(int ndx)
     {
+        ndx = WireNdx(ndx);
         Span<byte> b = stackalloc byte[6];
         int count = 0;
         int diff;
