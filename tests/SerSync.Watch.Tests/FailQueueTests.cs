@@ -12,8 +12,8 @@ public sealed class FailQueueTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static Dictionary<string, ChangeFlags> Paths(params string[] names) =>
-        names.ToDictionary(n => n, _ => ChangeFlags.Update);
+    private static Dictionary<byte[], ChangeFlags> Paths(params string[] names) =>
+        N.Paths([.. names.Select(n => (n, ChangeFlags.Update))]);
 
     [Fact]
     public void OutstandingPushesSurviveAReopen()
@@ -22,7 +22,7 @@ public sealed class FailQueueTests : IDisposable
         using (var queue = FailQueue.Open(path))
         {
             long a = queue.Add("h::m", "/src", Paths("a", "b"));
-            long b = queue.Add("h::m", "/src", new Dictionary<string, ChangeFlags> { ["gone"] = ChangeFlags.MayRemove });
+            long b = queue.Add("h::m", "/src", N.Paths(("gone", ChangeFlags.MayRemove)));
             queue.Add("h2::m", "/src", Paths("c"));
             queue.Done(a);
             Assert.Equal(2, queue.Depth);
@@ -30,7 +30,7 @@ public sealed class FailQueueTests : IDisposable
         }
         using var reopened = FailQueue.Open(path);
         Assert.Equal(2, reopened.Recovered.Count);
-        Assert.Equal(ChangeFlags.MayRemove, reopened.Recovered[0].Paths["gone"]);
+        Assert.Equal(ChangeFlags.MayRemove, reopened.Recovered[0].Paths[N.B("gone")]);
         Assert.Equal("h2::m", reopened.Recovered[1].Remote);
         Assert.Equal(2, reopened.Depth);
         // New ids never reuse old ones.
@@ -45,7 +45,7 @@ public sealed class FailQueueTests : IDisposable
             queue.Add("h::m", "/src", Paths("a"));
         File.AppendAllText(path, "{\"op\":\"add\",\"id\":9,\"remo");
         using var reopened = FailQueue.Open(path);
-        Assert.Equal(["a"], Assert.Single(reopened.Recovered).Paths.Keys);
+        Assert.Equal(["a"], N.S(Assert.Single(reopened.Recovered).Paths.Keys));
     }
 
     [Fact]
@@ -95,6 +95,6 @@ public sealed class FailQueueTests : IDisposable
                 }
             }
             using var reopened = FailQueue.Open(path);
-            return reopened.Recovered.Select(p => (p.Id, p.Paths.Keys.Single())).SequenceEqual(model.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
+            return reopened.Recovered.Select(p => (p.Id, N.S(p.Paths.Keys.Single()))).SequenceEqual(model.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
         });
 }
