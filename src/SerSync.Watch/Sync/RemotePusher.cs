@@ -285,20 +285,12 @@ public sealed class RemotePusher
             string? listFile = null;
             try
             {
-                var extra = new List<string>(session.ExtraArgs);
                 if (session.FilesFrom is not null)
                 {
                     listFile = Path.Combine(Path.GetTempPath(), $"netsersync-{Environment.ProcessId}-{Guid.NewGuid():N}.list");
                     WriteList(listFile, session.FilesFrom);
-                    extra.Add("--files-from=" + listFile);
-                    extra.Add("--from0");
                 }
-                var options = BuildOptions(extra);
-                if (session.FilesFrom is not null)
-                {
-                    // The list names every path itself; recursing into listed directories would bypass the exclude rule.
-                    options.Recursive = false;
-                }
+                var options = SessionOptions(session, listFile);
                 var output = new LogOutput(Name);
                 var client = new RsyncClient(options, output);
                 var result = await client.PushAsync([_root + "/"], DestinationUrl());
@@ -348,6 +340,24 @@ public sealed class RemotePusher
             stream.Write(name);
             stream.WriteByte(0);
         }
+    }
+
+    /// <summary>The options of one session; <paramref name="listFile"/> holds its --files-from names, if it lists them.</summary>
+    internal RsyncOptions SessionOptions(PlannedSession session, string? listFile)
+    {
+        var extra = new List<string>(session.ExtraArgs);
+        if (listFile is not null)
+        {
+            extra.Add("--files-from=" + listFile);
+            extra.Add("--from0");
+        }
+        var options = BuildOptions(extra);
+        if (listFile is not null)
+        {
+            // The list names every path itself; recursing into listed directories would bypass the exclude rule.
+            options.Recursive = false;
+        }
+        return options;
     }
 
     /// <summary>The commonParams parsed as rsync parses its command line, plus the session's own arguments.</summary>
