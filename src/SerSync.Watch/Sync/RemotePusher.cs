@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Text;
 using NetRsync.Protocol;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 using NetRsync.SerSync.Config;
 
@@ -415,11 +415,18 @@ public sealed class RemotePusher
         /// <summary>True when every error was a source path gone before it could be sent.</summary>
         public bool OnlyVanished => _errors > 0 && _vanished == _errors;
 
-        public void Info(string text) => Log.Debug($"{name}: {text.TrimEnd()}");
+        public void Info(string text)
+        {
+            if (Log.DebugEnabled)
+                Log.Debug($"{name}: {Shown(text)}");
+        }
+
+        /// <summary>A message line for the log: the names it carries (as NameText) escaped as rsync escapes them.</summary>
+        private static string Shown(string text) => Names.Display(NameText.ToBytes(text.TrimEnd()));
 
         public void Error(string text)
         {
-            string line = text.TrimEnd();
+            string line = Shown(text);
             // rsync's closing summary repeats the exit code; only the lines before it say what failed.
             if (!line.StartsWith("rsync error:", StringComparison.Ordinal))
                 _errors++;
