@@ -56,9 +56,6 @@ public static class Names
     /// <summary>The path itself or something below it.</summary>
     public static bool IsSelfOrUnder(ReadOnlySpan<byte> path, ReadOnlySpan<byte> dir) => path.SequenceEqual(dir) || IsUnder(path, dir);
 
-    /// <summary>A name written in UTF-8 (tests, config values).</summary>
-    public static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
-
     /// <summary>
     /// A path for a person to read, escaped as rsync escapes names in its output for a UTF-8 locale
     /// (log.c, filtered_fwrite and the iconv branch of rwrite): a byte that is not part of valid UTF-8,
