@@ -87,6 +87,31 @@ public sealed class NameBytesTests : IDisposable
             return listExact && ruleExact;
         });
 
+    [Fact]
+    public void ThePlannerListsAndRemovesByteNames()
+    {
+        byte[] dir = [0x64, 0xE8, 0xFF];
+        byte[] latin1 = [0x63, 0x61, 0x66, 0xE9];
+        byte[] gbk = [0xD6, 0xD0, 0xCE, 0xC4, 0x2E, 0x74, 0x78, 0x74];
+        byte[] gone = [0x67, 0xF0, 0x0A];
+        RawFs.MakeDirectory(RawFs.Under(_dir, dir));
+        RawFs.WriteFile(RawFs.Under(_dir, Names.Join(dir, latin1)), "x"u8);
+        RawFs.WriteFile(RawFs.Under(_dir, gbk), "x"u8);
+        var planner = new SessionPlanner(_dir, new PathFilter([@"\xD6.*"]), []);
+
+        var rescan = Assert.Single(planner.Plan(new Dictionary<byte[], ChangeFlags>(Names.Comparer) { [Names.Empty] = ChangeFlags.Rescan }));
+        Assert.Equal([dir, Names.Join(dir, latin1)], rescan.FilesFrom!, Names.Comparer);
+
+        var sessions = planner.Plan(new Dictionary<byte[], ChangeFlags>(Names.Comparer)
+        {
+            [Names.Join(dir, latin1)] = ChangeFlags.Update | ChangeFlags.MayRemove,
+            [gone] = ChangeFlags.MayRemove,
+        });
+        Assert.Equal([Names.Join(dir, latin1)], Assert.Single(sessions, s => s.Purpose == "update").FilesFrom!, Names.Comparer);
+        var remove = Assert.Single(sessions, s => s.Purpose == "remove");
+        Assert.Equal(["-r", "--delete", "--include=/" + NameText.FromBytes(gone), "--include=/" + NameText.FromBytes(gone) + "/**", "--exclude=*"], remove.ExtraArgs);
+    }
+
     [Theory]
     [InlineData(@"caf\xE9", new byte[] { 0x63, 0x61, 0x66, 0xE9 }, true)]
     [InlineData(@"caf\xE9", new byte[] { 0x63, 0x61, 0x66, 0xC3, 0xA9 }, false)]
