@@ -62,6 +62,34 @@ public sealed class FailQueueTests : IDisposable
     }
 
     [Fact]
+    public void QueuesWrittenBeforeRawPathsStillReplay()
+    {
+        string path = Path.Combine(_dir, "fail.log");
+        // Lines as the earlier format wrote them: every name a key of "paths".
+        File.WriteAllText(path, """
+            {"op":"add","id":3,"remote":"h::m","root":"/src","paths":{"dir/caf\u00E9":1,"gone":2}}
+            {"op":"add","id":4,"remote":"h::m","root":"/src","paths":{"x":1}}
+            {"op":"done","id":4}
+
+            """);
+        using (var queue = FailQueue.Open(path))
+        {
+            var push = Assert.Single(queue.Recovered);
+            Assert.Equal(3, push.Id);
+            Assert.Equal(ChangeFlags.Update, push.Paths[[.. "dir/caf"u8, 0xC3, 0xA9]]);
+            Assert.Equal(ChangeFlags.MayRemove, push.Paths[N.B("gone")]);
+            queue.Add("h::m", "/src", new Dictionary<byte[], ChangeFlags>(Names.Comparer) { [[0x63, 0x61, 0x66, 0xE9]] = ChangeFlags.Update, [N.B("plain")] = ChangeFlags.Update });
+        }
+        // Valid UTF-8 stays readable text; the rest goes base64 beside it.
+        string text = File.ReadAllText(path);
+        Assert.Contains("\"paths\":{\"plain\":1}", text);
+        Assert.Contains("\"rawPaths\":{\"Y2Fm6Q==\":1}", text);
+        using var reopened = FailQueue.Open(path);
+        Assert.Equal(2, reopened.Recovered.Count);
+        Assert.Equal(ChangeFlags.Update, reopened.Recovered[1].Paths[[0x63, 0x61, 0x66, 0xE9]]);
+    }
+
+    [Fact]
     public void WithoutAPathTheQueueIsInMemory()
     {
         using var queue = FailQueue.Open(null);
