@@ -95,7 +95,9 @@ public sealed class NameBytesEndToEndTests(ITestOutputHelper output)
         var check = await RunAsync(RsyncPeers.DebianRsync, ["-ani", source + "/", $"rsync://127.0.0.1:{port}/mod/"]);
         string itemized = Encoding.UTF8.GetString(check.Stdout);
         output.WriteLine($"{phase}: converged after {clock.ElapsedMilliseconds} ms; rsync -ani exit {check.ExitCode}: [{itemized}]");
-        Assert.True(check.ExitCode == 0 && itemized.Length == 0, $"{phase}: stock rsync -ani found changes (exit {check.ExitCode}):\n{itemized}\n--- netsersync ---\n{watcher.Output}");
+        // The module root is the daemon's: its time is never pushed (a --files-from list does not name "."), as with sersync.
+        var changes = itemized.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line != ".d..t...... ./").ToList();
+        Assert.True(check.ExitCode == 0 && changes.Count == 0, $"{phase}: stock rsync -ani found changes (exit {check.ExitCode}):\n{itemized}\n--- netsersync ---\n{watcher.Output}");
     }
 
     /// <summary>Every entry below the root, NUL-separated: path, type, mode and size, sorted bytewise.</summary>
