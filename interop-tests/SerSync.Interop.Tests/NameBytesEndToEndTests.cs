@@ -73,6 +73,43 @@ public sealed class NameBytesEndToEndTests(ITestOutputHelper output)
         output.WriteLine(watcher.Output);
     }
 
+    /// <summary>
+    /// commonParams with --iconv=GBK,UTF-8: the GBK names land as stock rsync lands them when it
+    /// pushes the same tree with the same option to a second module of the same daemon.
+    /// </summary>
+    [Fact(Skip = "until the library converts names for --iconv: today it sends the GBK bytes as they are and the daemon's receiver refuses them (\"cannot convert filename\")")]
+    public async Task IconvInCommonParamsLandsTheNamesStockRsyncLands()
+    {
+        using var temp = new TempDir();
+        string source = temp.Sub("src");
+        string target = temp.Sub("dst");
+        string reference = temp.Sub("ref");
+        byte[] In(params byte[][] parts) => RawFs.Under(source, P(parts));
+        RawFs.WriteFile(In(Gbk), "gbk\n"u8);
+        RawFs.MakeDirectory(In(GbkDir));
+        RawFs.WriteFile(In(GbkDir, Gbk), "inside\n"u8);
+        RawFs.WriteFile(In("plain"u8.ToArray()), "plain\n"u8);
+        // A daemon takes --iconv only for a module with a charset (loadparm.c, charset; clientserver.c refuses it otherwise).
+        string[] charset = ["charset = UTF-8"];
+        await using var daemon = await StockDaemon.StartAsync(RsyncPeers.DebianRsync,
+            [new DaemonModule("mod", target) { ExtraLines = charset }, new DaemonModule("ref", reference) { ExtraLines = charset }]);
+        var stock = await RunAsync(RsyncPeers.DebianRsync, ["-rt", "--iconv=GBK,UTF-8", source + "/", $"rsync://127.0.0.1:{daemon.Port}/ref/"]);
+        Assert.True(stock.ExitCode == 0, Encoding.UTF8.GetString(stock.Stdout));
+
+        var setup = new WatchSetup(source, daemon.Port) { Params = "-rtu --iconv=GBK,UTF-8" };
+        await using var watcher = await WatcherProcess.StartAsync(setup.WriteTo(temp), ["-r"]);
+        var clock = Stopwatch.StartNew();
+        byte[] want = await ListingAsync(reference);
+        byte[] have;
+        while (!(have = await ListingAsync(target)).AsSpan().SequenceEqual(want))
+        {
+            if (clock.Elapsed > Deadline)
+                Assert.Fail($"the names did not land as stock's did within {Deadline.TotalSeconds:F0}s\nstock:\n{Show(want)}\nnetsersync:\n{Show(have)}\n--- netsersync ---\n{watcher.Output}");
+            await Task.Delay(100); // poll interval
+        }
+        output.WriteLine($"landed as stock's after {clock.ElapsedMilliseconds} ms:\n{Show(have)}");
+    }
+
     /// <summary>Waits until both trees list the same names, types, modes and sizes (as bytes) and
     /// diff -r finds no difference; then stock rsync -ani against the daemon must list nothing.</summary>
     private async Task ConvergedAsync(string source, string target, int port, WatcherProcess watcher, string phase)
