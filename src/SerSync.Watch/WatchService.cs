@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NetRsync.Protocol.Text;
 using NetRsync.SerSync.Config;
 using NetRsync.SerSync.Inotify;
 using NetRsync.SerSync.Plugins;
@@ -54,9 +55,10 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             if (plugins.Any)
             {
                 string root = roots[batch.RootIndex];
+                byte[] rootBytes = NameText.ToBytes(root);
                 plugins.Publish(root, batch.Paths
                     .Where(kv => kv.Key.Length > 0 && (kv.Value & ChangeFlags.Update) != 0)
-                    .Select(kv => root + "/" + kv.Key).ToList());
+                    .Select(kv => Names.Join(rootBytes, kv.Key)).ToList());
             }
         });
 
@@ -66,7 +68,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         if (commandLine.FullSyncFirst)
         {
             foreach (var pusher in allPushers)
-                pusher.Enqueue(new Dictionary<string, ChangeFlags> { [""] = FullSyncFlags }, 0);
+                pusher.Enqueue(new Dictionary<byte[], ChangeFlags>(Names.Comparer) { [Names.Empty] = FullSyncFlags }, 0);
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -86,7 +88,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
                 for (int i = 0; i < roots.Count; i++)
                 {
                     watcher.Rewatch(i);
-                    batcher.Report(i, "", FullSyncFlags);
+                    batcher.Report(i, Names.Empty, FullSyncFlags);
                 }
             }, stop.Token),
         };
@@ -96,7 +98,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             {
                 Log.Info("crontab: full sync of every watched directory");
                 foreach (var pusher in allPushers)
-                    pusher.Enqueue(new Dictionary<string, ChangeFlags> { [""] = FullSyncFlags | ChangeFlags.Crontab }, 0);
+                    pusher.Enqueue(new Dictionary<byte[], ChangeFlags>(Names.Comparer) { [Names.Empty] = FullSyncFlags | ChangeFlags.Crontab }, 0);
             }, stop.Token));
         }
 

@@ -12,14 +12,14 @@ public class BatcherAndCommandLineTests
     {
         var batches = new List<ChangeBatch>();
         var batcher = new ChangeBatcher(2, TimeSpan.Zero, batches.Add);
-        batcher.Report(0, "a", ChangeFlags.Update);
-        batcher.Report(0, "a", ChangeFlags.MayRemove);
-        batcher.Report(0, "b", ChangeFlags.Update);
-        batcher.Report(1, "a", ChangeFlags.Update);
+        batcher.Report(0, N.B("a"), ChangeFlags.Update);
+        batcher.Report(0, N.B("a"), ChangeFlags.MayRemove);
+        batcher.Report(0, N.B("b"), ChangeFlags.Update);
+        batcher.Report(1, N.B("a"), ChangeFlags.Update);
         batcher.Flush();
 
         Assert.Equal(2, batches.Count);
-        Assert.Equal(ChangeFlags.Update | ChangeFlags.MayRemove, batches[0].Paths["a"]);
+        Assert.Equal(ChangeFlags.Update | ChangeFlags.MayRemove, batches[0].Paths[N.B("a")]);
         Assert.Equal(2, batches[0].Paths.Count);
         Assert.Equal(1, batches[1].RootIndex);
         batcher.Flush();
@@ -31,14 +31,14 @@ public class BatcherAndCommandLineTests
     {
         var batches = new List<ChangeBatch>();
         var batcher = new ChangeBatcher(1, TimeSpan.Zero, batches.Add);
-        batcher.Report(0, "gone", ChangeFlags.MayRemove);
+        batcher.Report(0, N.B("gone"), ChangeFlags.MayRemove);
         for (int i = 0; i < ChangeBatcher.MaxPendingPaths; i++)
-            batcher.Report(0, "f" + i, ChangeFlags.Update);
+            batcher.Report(0, N.B("f" + i), ChangeFlags.Update);
         batcher.Flush();
         var batch = Assert.Single(batches);
         Assert.True(batch.Paths.Count < 10, $"{batch.Paths.Count} entries kept");
-        Assert.Equal(ChangeFlags.Rescan | ChangeFlags.Mirror, batch.Paths[""]);
-        Assert.Equal(ChangeFlags.Rescan, ChangeBatcher.Collapse(new Dictionary<string, ChangeFlags> { ["a"] = ChangeFlags.Update }));
+        Assert.Equal(ChangeFlags.Rescan | ChangeFlags.Mirror, batch.Paths[Names.Empty]);
+        Assert.Equal(ChangeFlags.Rescan, ChangeBatcher.Collapse(N.Paths(("a", ChangeFlags.Update))));
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public class BatcherAndCommandLineTests
         int n = 0;
         while (!flushed.Task.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(10))
         {
-            batcher.Report(0, "f" + n++, ChangeFlags.Update);
+            batcher.Report(0, N.B("f" + n++), ChangeFlags.Update);
             await Task.Delay(5);
         }
         Assert.True(flushed.Task.IsCompleted, "no batch within 10 s of a steady stream");
@@ -80,9 +80,9 @@ public class BatcherAndCommandLineTests
     public void CommandPluginRunsWithoutAShell()
     {
         var plugin = new CommandPlugin(new CommandPluginSettings("/bin/echo -n", "--end", true, [@"(.*)\.php"]));
-        Assert.Equal(["/bin/echo", "-n", "/w/it's a $file.php", "--end"], plugin.CommandFor("/w/it's a $file.php"));
-        Assert.True(plugin.Wants("/w/x.php"));
-        Assert.False(plugin.Wants("/w/x.txt"));
+        Assert.Equal(["/bin/echo", "-n", "/w/it's a $file.php", "--end"], N.S(plugin.CommandFor(N.B("/w/it's a $file.php"))));
+        Assert.True(plugin.Wants(N.B("/w/x.php")));
+        Assert.False(plugin.Wants(N.B("/w/x.txt")));
     }
 
     [Fact]

@@ -12,8 +12,8 @@ public sealed class FailQueueTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static Dictionary<string, ChangeFlags> Paths(params string[] names) =>
-        names.ToDictionary(n => n, _ => ChangeFlags.Update);
+    private static Dictionary<byte[], ChangeFlags> Paths(params string[] names) =>
+        N.Paths([.. names.Select(n => (n, ChangeFlags.Update))]);
 
     [Fact]
     public void OutstandingPushesSurviveAReopen()
@@ -22,7 +22,7 @@ public sealed class FailQueueTests : IDisposable
         using (var queue = FailQueue.Open(path))
         {
             long a = queue.Add("h::m", "/src", Paths("a", "b"));
-            long b = queue.Add("h::m", "/src", new Dictionary<string, ChangeFlags> { ["gone"] = ChangeFlags.MayRemove });
+            long b = queue.Add("h::m", "/src", N.Paths(("gone", ChangeFlags.MayRemove)));
             queue.Add("h2::m", "/src", Paths("c"));
             queue.Done(a);
             Assert.Equal(2, queue.Depth);
@@ -30,7 +30,7 @@ public sealed class FailQueueTests : IDisposable
         }
         using var reopened = FailQueue.Open(path);
         Assert.Equal(2, reopened.Recovered.Count);
-        Assert.Equal(ChangeFlags.MayRemove, reopened.Recovered[0].Paths["gone"]);
+        Assert.Equal(ChangeFlags.MayRemove, reopened.Recovered[0].Paths[N.B("gone")]);
         Assert.Equal("h2::m", reopened.Recovered[1].Remote);
         Assert.Equal(2, reopened.Depth);
         // New ids never reuse old ones.
@@ -45,7 +45,7 @@ public sealed class FailQueueTests : IDisposable
             queue.Add("h::m", "/src", Paths("a"));
         File.AppendAllText(path, "{\"op\":\"add\",\"id\":9,\"remo");
         using var reopened = FailQueue.Open(path);
-        Assert.Equal(["a"], Assert.Single(reopened.Recovered).Paths.Keys);
+        Assert.Equal(["a"], N.S(Assert.Single(reopened.Recovered).Paths.Keys));
     }
 
     [Fact]
@@ -59,6 +59,34 @@ public sealed class FailQueueTests : IDisposable
         Assert.Equal(script, File.ReadAllText(path + ".unreadable"));
         queue.Add("h::m", "/src", Paths("a"));
         Assert.Contains("\"op\":\"add\"", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void QueuesWrittenBeforeRawPathsStillReplay()
+    {
+        string path = Path.Combine(_dir, "fail.log");
+        // Lines as the earlier format wrote them: every name a key of "paths".
+        File.WriteAllText(path, """
+            {"op":"add","id":3,"remote":"h::m","root":"/src","paths":{"dir/caf\u00E9":1,"gone":2}}
+            {"op":"add","id":4,"remote":"h::m","root":"/src","paths":{"x":1}}
+            {"op":"done","id":4}
+
+            """);
+        using (var queue = FailQueue.Open(path))
+        {
+            var push = Assert.Single(queue.Recovered);
+            Assert.Equal(3, push.Id);
+            Assert.Equal(ChangeFlags.Update, push.Paths[[.. "dir/caf"u8, 0xC3, 0xA9]]);
+            Assert.Equal(ChangeFlags.MayRemove, push.Paths[N.B("gone")]);
+            queue.Add("h::m", "/src", new Dictionary<byte[], ChangeFlags>(Names.Comparer) { [[0x63, 0x61, 0x66, 0xE9]] = ChangeFlags.Update, [N.B("plain")] = ChangeFlags.Update });
+        }
+        // Valid UTF-8 stays readable text; the rest goes base64 beside it.
+        string text = File.ReadAllText(path);
+        Assert.Contains("\"paths\":{\"plain\":1}", text);
+        Assert.Contains("\"rawPaths\":{\"Y2Fm6Q==\":1}", text);
+        using var reopened = FailQueue.Open(path);
+        Assert.Equal(2, reopened.Recovered.Count);
+        Assert.Equal(ChangeFlags.Update, reopened.Recovered[1].Paths[[0x63, 0x61, 0x66, 0xE9]]);
     }
 
     [Fact]
@@ -95,6 +123,6 @@ public sealed class FailQueueTests : IDisposable
                 }
             }
             using var reopened = FailQueue.Open(path);
-            return reopened.Recovered.Select(p => (p.Id, p.Paths.Keys.Single())).SequenceEqual(model.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
+            return reopened.Recovered.Select(p => (p.Id, N.S(p.Paths.Keys.Single()))).SequenceEqual(model.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value)));
         });
 }

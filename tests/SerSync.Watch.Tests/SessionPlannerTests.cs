@@ -29,18 +29,16 @@ public sealed class SessionPlannerTests : IDisposable
         Touch("keep/a.txt");
         Touch("new/deep/b.txt");
         var planner = new SessionPlanner(_root, PathFilter.None, []);
-        var sessions = planner.Plan(new Dictionary<string, ChangeFlags>
-        {
-            ["keep/a.txt"] = ChangeFlags.Update,
-            ["new"] = ChangeFlags.Update,
-            ["new/deep/b.txt"] = ChangeFlags.Update,
-            ["gone"] = ChangeFlags.MayRemove,
-            ["gone/inner.txt"] = ChangeFlags.MayRemove,
-            ["vanished.txt"] = ChangeFlags.Update,
-        });
+        var sessions = planner.Plan(N.Paths(
+            ("keep/a.txt", ChangeFlags.Update),
+            ("new", ChangeFlags.Update),
+            ("new/deep/b.txt", ChangeFlags.Update),
+            ("gone", ChangeFlags.MayRemove),
+            ("gone/inner.txt", ChangeFlags.MayRemove),
+            ("vanished.txt", ChangeFlags.Update)));
 
         var update = Assert.Single(sessions, s => s.Purpose == "update");
-        Assert.Equal(["keep/a.txt", "new", "new/deep/b.txt"], update.FilesFrom);
+        Assert.Equal(["keep/a.txt", "new", "new/deep/b.txt"], N.S(update.FilesFrom));
         Assert.Equal(["--force"], update.ExtraArgs);
         var remove = Assert.Single(sessions, s => s.Purpose == "remove");
         Assert.Equal(["-r", "--delete", "--include=/gone", "--include=/gone/**", "--exclude=*"], remove.ExtraArgs);
@@ -49,14 +47,14 @@ public sealed class SessionPlannerTests : IDisposable
     [Fact]
     public void DeleteSwitchOffKeepsMissingPathsRemotely()
     {
-        var sessions = new SessionPlanner(_root, PathFilter.None, []).Plan(new Dictionary<string, ChangeFlags> { ["gone"] = ChangeFlags.Update });
+        var sessions = new SessionPlanner(_root, PathFilter.None, []).Plan(N.Paths(("gone", ChangeFlags.Update)));
         Assert.Empty(sessions);
     }
 
     [Fact]
     public void RemovalIncludesParentDirectoriesOnce()
     {
-        var args = SessionPlanner.RemovalArgs(["a/b/c", "a/b/d", "a/x"]);
+        var args = SessionPlanner.RemovalArgs([N.B("a/b/c"), N.B("a/b/d"), N.B("a/x")]);
         Assert.Equal(["-r", "--delete", "--include=/a/", "--include=/a/b/", "--include=/a/b/c", "--include=/a/b/c/**",
             "--include=/a/b/d", "--include=/a/b/d/**", "--include=/a/x", "--include=/a/x/**", "--exclude=*"], args);
         // rsync's own parser takes them as they are.
@@ -72,8 +70,8 @@ public sealed class SessionPlannerTests : IDisposable
         Touch("data/x.txt");
         Touch("b/c/two.txt");
         var planner = new SessionPlanner(_root, new PathFilter([@"(.*)\.php", "^data/*"]), []);
-        var update = Assert.Single(planner.Plan(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Rescan }));
-        Assert.Equal(["a", "a/one.txt", "b", "b/c", "b/c/two.txt"], update.FilesFrom);
+        var update = Assert.Single(planner.Plan(N.Paths(("", ChangeFlags.Rescan))));
+        Assert.Equal(["a", "a/one.txt", "b", "b/c", "b/c/two.txt"], N.S(update.FilesFrom));
     }
 
     [Fact]
@@ -82,8 +80,8 @@ public sealed class SessionPlannerTests : IDisposable
         Touch("d/e/skip.php");
         Touch("d/e/keep.txt");
         var planner = new SessionPlanner(_root, new PathFilter([@"(.*)\.php"]), []);
-        var sessions = planner.Plan(new Dictionary<string, ChangeFlags> { ["d/e"] = ChangeFlags.Mirror });
-        Assert.Equal(["d/e", "d/e/keep.txt"], Assert.Single(sessions, s => s.Purpose == "update").FilesFrom);
+        var sessions = planner.Plan(N.Paths(("d/e", ChangeFlags.Mirror)));
+        Assert.Equal(["d/e", "d/e/keep.txt"], N.S(Assert.Single(sessions, s => s.Purpose == "update").FilesFrom));
         var mirror = Assert.Single(sessions, s => s.Purpose == "mirror");
         Assert.Equal(["-r", "--delete", "--existing", "--ignore-existing", "--exclude=/d/e/skip.php", "--include=/d/", "--include=/d/e/***", "--exclude=*"], mirror.ExtraArgs);
         Assert.Null(mirror.FilesFrom);
@@ -95,10 +93,10 @@ public sealed class SessionPlannerTests : IDisposable
         Touch("a/one.txt");
         Touch("info/x.txt");
         var planner = new SessionPlanner(_root, PathFilter.None, ["*.php", "info/*"]);
-        var crontab = Assert.Single(planner.Plan(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Crontab }));
+        var crontab = Assert.Single(planner.Plan(N.Paths(("", ChangeFlags.Crontab))));
         Assert.Equal("crontab", crontab.Purpose);
         Assert.Equal(["--force", "--exclude=*.php", "--exclude=info/*"], crontab.ExtraArgs);
-        Assert.Equal(["a", "a/one.txt", "info", "info/x.txt"], crontab.FilesFrom);
+        Assert.Equal(["a", "a/one.txt", "info", "info/x.txt"], N.S(crontab.FilesFrom));
     }
 
     [Fact]
@@ -106,8 +104,8 @@ public sealed class SessionPlannerTests : IDisposable
     {
         Touch("a/one.txt");
         var planner = new SessionPlanner(_root, PathFilter.None, ["*.php"]);
-        var sessions = planner.Plan(new Dictionary<string, ChangeFlags> { [""] = ChangeFlags.Crontab | ChangeFlags.Rescan | ChangeFlags.Mirror });
-        Assert.Equal(["a", "a/one.txt"], Assert.Single(sessions, s => s.Purpose == "crontab").FilesFrom);
+        var sessions = planner.Plan(N.Paths(("", ChangeFlags.Crontab | ChangeFlags.Rescan | ChangeFlags.Mirror)));
+        Assert.Equal(["a", "a/one.txt"], N.S(Assert.Single(sessions, s => s.Purpose == "crontab").FilesFrom));
         Assert.Equal(["-r", "--delete", "--existing", "--ignore-existing", "--exclude=*.php"], Assert.Single(sessions, s => s.Purpose == "mirror").ExtraArgs);
         Assert.DoesNotContain(sessions, s => s.Purpose == "update");
     }
@@ -119,7 +117,7 @@ public sealed class SessionPlannerTests : IDisposable
     public Property OutermostKeepsExactlyThePathsWithNoListedAncestor() =>
         Prop.ForAll(RelativePaths(), paths =>
         {
-            var kept = SessionPlanner.Outermost(paths);
+            var kept = N.S(SessionPlanner.Outermost(paths.Select(N.B)));
             bool Under(string p, string d) => p.StartsWith(d + "/", StringComparison.Ordinal);
             return kept.All(k => !kept.Any(o => Under(k, o)))
                 && paths.All(p => kept.Contains(p) || kept.Any(k => Under(p, k)))
@@ -131,7 +129,7 @@ public sealed class SessionPlannerTests : IDisposable
     {
         string name = raw.Get.Replace('/', '_').Replace('\0', '_');
         string different = other.Get.Replace('/', '_').Replace('\0', '_');
-        byte[] pattern = Encoding.UTF8.GetBytes(SessionPlanner.EscapeWildcards(name));
+        byte[] pattern = SessionPlanner.EscapeWildcards(Encoding.UTF8.GetBytes(name));
         return WildMatch.Match(pattern, Encoding.UTF8.GetBytes(name))
             && (different == name || !WildMatch.Match(pattern, Encoding.UTF8.GetBytes(different)));
     }
@@ -142,5 +140,5 @@ public sealed class SessionPlannerTests : IDisposable
     [InlineData("star*.txt", "star\\*.txt")]
     [InlineData("q?[x]\\", "q\\?\\[x]\\\\")]
     public void PatternsEscapeOnlyWhenTheyMust(string name, string expected) =>
-        Assert.Equal(expected, SessionPlanner.EscapePattern(name));
+        Assert.Equal(expected, N.S(SessionPlanner.EscapePattern(N.B(name))));
 }

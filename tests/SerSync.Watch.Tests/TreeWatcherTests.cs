@@ -22,8 +22,8 @@ public sealed class TreeWatcherTests : IDisposable
     {
         public readonly ConcurrentDictionary<string, ChangeFlags> Seen = new();
 
-        public void Report(int rootIndex, string relativePath, ChangeFlags flags) =>
-            Seen.AddOrUpdate(relativePath, flags, (_, old) => old | flags);
+        public void Report(int rootIndex, byte[] relativePath, ChangeFlags flags) =>
+            Seen.AddOrUpdate(N.S(relativePath), flags, (_, old) => old | flags);
     }
 
     public TreeWatcherTests()

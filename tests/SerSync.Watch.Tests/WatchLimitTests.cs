@@ -18,7 +18,7 @@ public sealed class WatchLimitTests : IDisposable
     {
         public readonly ConcurrentDictionary<string, ChangeFlags> Seen = new();
 
-        public void Report(int rootIndex, string relativePath, ChangeFlags flags) => Seen[relativePath] = flags;
+        public void Report(int rootIndex, byte[] relativePath, ChangeFlags flags) => Seen[N.S(relativePath)] = flags;
     }
 
     [Fact]

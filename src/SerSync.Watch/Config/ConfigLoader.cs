@@ -236,7 +236,8 @@ public static partial class ConfigLoader
         {
             try
             {
-                _ = new Regex(expression, RegexOptions.CultureInvariant);
+                // Compiled as it is matched: over the bytes of names (see PathFilter).
+                _ = PathFilter.ByteRegex(expression);
             }
             catch (ArgumentException ex)
             {

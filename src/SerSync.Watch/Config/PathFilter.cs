@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Text;
 using System.Text.RegularExpressions;
+using NetRsync.Protocol.Text;
 
 namespace NetRsync.SerSync.Config;
 
@@ -9,53 +12,77 @@ namespace NetRsync.SerSync.Config;
 /// directories matches. Editor scratch files (vim swap files, emacs lock and backup files, gedit's
 /// .goutputstream-*, vim's 4913 probe) are ignored as well: only the file they become is pushed.
 /// </summary>
+/// <remarks>
+/// Paths are bytes, and so is the matching: the expression and the path are both read one byte to one
+/// character, so '.' matches one byte, a literal "é" in the expression matches its two UTF-8 bytes, and
+/// \xE9 matches the single byte 0xE9 (a Latin-1 é). Any name can be matched, whatever its encoding.
+/// </remarks>
 public sealed class PathFilter
 {
+    private const int StackChars = 512;
     private readonly Regex[] _excludes;
 
     public PathFilter(IEnumerable<string> excludeExpressions)
     {
-        _excludes = excludeExpressions
-            .Select(e => new Regex(@"\A(?:" + e + @")\z", RegexOptions.CultureInvariant | RegexOptions.Compiled))
-            .ToArray();
+        _excludes = excludeExpressions.Select(e => ByteRegex(e, RegexOptions.Compiled)).ToArray();
     }
 
     public static PathFilter None { get; } = new([]);
 
-    /// <summary>True when <paramref name="relativePath"/> itself matches an expression (parents not checked).</summary>
-    public bool ExcludesItself(string relativePath)
+    /// <summary>An expression from the config (text) as a whole-string regex over byte-per-character text.</summary>
+    public static Regex ByteRegex(string expression, RegexOptions options = RegexOptions.None) =>
+        new(@"\A(?:" + Encoding.Latin1.GetString(NameText.ToBytes(expression)) + @")\z", RegexOptions.CultureInvariant | options);
+
+    /// <summary>True when one of <paramref name="expressions"/> matches all of <paramref name="path"/>, byte for byte.</summary>
+    public static bool AnyMatches(Regex[] expressions, ReadOnlySpan<byte> path)
     {
-        foreach (var regex in _excludes)
-            if (regex.IsMatch(relativePath))
-                return true;
-        return false;
+        if (expressions.Length == 0)
+            return false;
+        char[]? rented = null;
+        Span<char> text = path.Length <= StackChars ? stackalloc char[StackChars] : (rented = ArrayPool<char>.Shared.Rent(path.Length));
+        try
+        {
+            text = text[..Encoding.Latin1.GetChars(path, text)];
+            foreach (var regex in expressions)
+                if (regex.IsMatch(text))
+                    return true;
+            return false;
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<char>.Shared.Return(rented);
+        }
     }
 
+    /// <summary>True when <paramref name="relativePath"/> itself matches an expression (parents not checked).</summary>
+    public bool ExcludesItself(ReadOnlySpan<byte> relativePath) => AnyMatches(_excludes, relativePath);
+
     /// <summary>True when the path, or a directory above it, is excluded or an editor scratch file.</summary>
-    public bool Excludes(string relativePath)
+    public bool Excludes(ReadOnlySpan<byte> relativePath)
     {
-        if (IsEditorScratch(FileName(relativePath)))
+        if (IsEditorScratch(Names.FileName(relativePath)))
             return true;
         if (_excludes.Length == 0)
             return false;
-        for (int slash = relativePath.IndexOf('/'); slash > 0; slash = relativePath.IndexOf('/', slash + 1))
+        for (int slash = relativePath.IndexOf((byte)'/'); slash > 0; slash = NextSlash(relativePath, slash))
             if (ExcludesItself(relativePath[..slash]))
                 return true;
         return ExcludesItself(relativePath);
     }
 
-    private static string FileName(string relativePath)
+    private static int NextSlash(ReadOnlySpan<byte> path, int slash)
     {
-        int slash = relativePath.LastIndexOf('/');
-        return slash < 0 ? relativePath : relativePath[(slash + 1)..];
+        int next = path[(slash + 1)..].IndexOf((byte)'/');
+        return next < 0 ? -1 : slash + 1 + next;
     }
 
     /// <summary>Temporary names editors write and rename or delete moments later.</summary>
-    public static bool IsEditorScratch(string name) =>
-        name == "4913"
-        || name.EndsWith('~')
-        || (name.StartsWith('.') && (name.EndsWith(".swp", StringComparison.Ordinal) || name.EndsWith(".swx", StringComparison.Ordinal) || name.EndsWith(".swpx", StringComparison.Ordinal)))
-        || name.StartsWith(".#", StringComparison.Ordinal)
-        || (name.Length > 1 && name.StartsWith('#') && name.EndsWith('#'))
-        || name.StartsWith(".goutputstream-", StringComparison.Ordinal);
+    public static bool IsEditorScratch(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("4913"u8)
+        || name.EndsWith("~"u8)
+        || (name.StartsWith("."u8) && (name.EndsWith(".swp"u8) || name.EndsWith(".swx"u8) || name.EndsWith(".swpx"u8)))
+        || name.StartsWith(".#"u8)
+        || (name.Length > 1 && name[0] == (byte)'#' && name[^1] == (byte)'#')
+        || name.StartsWith(".goutputstream-"u8);
 }

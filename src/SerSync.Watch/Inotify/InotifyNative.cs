@@ -48,8 +48,9 @@ internal static partial class InotifyNative
     [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
     public static partial int Init(int flags);
 
-    [LibraryImport("libc", EntryPoint = "inotify_add_watch", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int AddWatch(int fd, string path, uint mask);
+    /// <param name="path">NUL-terminated path bytes.</param>
+    [LibraryImport("libc", EntryPoint = "inotify_add_watch", SetLastError = true)]
+    public static unsafe partial int AddWatch(int fd, byte* path, uint mask);
 
     [LibraryImport("libc", EntryPoint = "inotify_rm_watch", SetLastError = true)]
     public static partial int RemoveWatch(int fd, int wd);

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using System.Text;
+using NetRsync.Protocol.Text;
 using NetRsync.SerSync.Config;
 using NetRsync.SerSync.Sync;
 using static NetRsync.SerSync.Inotify.InotifyNative;
@@ -11,6 +11,7 @@ namespace NetRsync.SerSync.Inotify;
 /// and turns the events into <see cref="ChangeFlags"/> for the sink. A new directory is watched
 /// before it is listed, so nothing created in it is missed: whatever appears before the watch is
 /// found by the listing, whatever appears after produces events (duplicates are merged later).
+/// Names stay the bytes inotify and readdir gave, whatever their encoding.
 /// </summary>
 public sealed class TreeWatcher : IDisposable
 {
@@ -18,21 +19,22 @@ public sealed class TreeWatcher : IDisposable
     private const int PairWaitMs = 2;
 
     private readonly IReadOnlyList<string> _roots;
+    private readonly byte[][] _rootBytes;
     private readonly PathFilter _filter;
     private readonly EventSwitches _switches;
     private readonly IChangeSink _sink;
     private readonly int _fd;
     private readonly uint _mask;
     private readonly Dictionary<int, WatchedDir> _byWd = [];
-    private readonly Dictionary<(int Root, string Rel), int> _byPath = [];
+    private readonly Dictionary<byte[], int>[] _byPath;
     private readonly Dictionary<uint, PendingMove> _movesFrom = [];
     private readonly byte[] _buffer = GC.AllocateArray<byte>(BufferSize, pinned: true);
     private readonly Lock _gate = new();
     private readonly int _watchBudget;
 
-    private sealed record WatchedDir(int Root, string Rel);
+    private sealed record WatchedDir(int Root, byte[] Rel);
 
-    private readonly record struct PendingMove(int Root, string Rel, bool IsDir);
+    private readonly record struct PendingMove(int Root, byte[] Rel, bool IsDir);
 
     public TreeWatcher(IReadOnlyList<string> roots, PathFilter filter, EventSwitches switches, IChangeSink sink)
         : this(roots, filter, switches, sink, int.MaxValue)
@@ -45,6 +47,8 @@ public sealed class TreeWatcher : IDisposable
     {
         _watchBudget = watchBudget;
         _roots = roots;
+        _rootBytes = roots.Select(NameText.ToBytes).ToArray();
+        _byPath = roots.Select(_ => new Dictionary<byte[], int>(Names.Comparer)).ToArray();
         _filter = filter;
         _switches = switches;
         _sink = sink;
@@ -72,7 +76,7 @@ public sealed class TreeWatcher : IDisposable
     {
         lock (_gate)
             for (int i = 0; i < _roots.Count; i++)
-                WatchTree(i, "", report: false);
+                WatchTree(i, Names.Empty, report: false);
     }
 
     /// <summary>Reads events until cancelled; runs on its own thread.</summary>
@@ -103,7 +107,7 @@ public sealed class TreeWatcher : IDisposable
                 // Whatever went wrong with these events, a rescan covers them; watching goes on.
                 Log.Error($"handling inotify events failed ({ex.GetType().Name}: {ex.Message}); rescanning every watched tree");
                 for (int i = 0; i < _roots.Count; i++)
-                    _sink.Report(i, "", ChangeFlags.Rescan);
+                    _sink.Report(i, Names.Empty, ChangeFlags.Rescan);
             }
         }
     }
@@ -141,16 +145,17 @@ public sealed class TreeWatcher : IDisposable
             uint mask = MemoryMarshal.Read<uint>(span[(offset + 4)..]);
             uint cookie = MemoryMarshal.Read<uint>(span[(offset + 8)..]);
             int nameLength = MemoryMarshal.Read<int>(span[(offset + 12)..]);
+            // The name is NUL-padded to an alignment boundary; its bytes are kept as they are.
             var nameBytes = span.Slice(offset + EventHeaderSize, nameLength);
             int nul = nameBytes.IndexOf((byte)0);
-            string name = Encoding.UTF8.GetString(nul >= 0 ? nameBytes[..nul] : nameBytes);
+            var name = nul >= 0 ? nameBytes[..nul] : nameBytes;
             offset += EventHeaderSize + nameLength;
             Interlocked.Increment(ref Counters.Events);
             Handle(wd, mask, cookie, name);
         }
     }
 
-    private void Handle(int wd, uint mask, uint cookie, string name)
+    private void Handle(int wd, uint mask, uint cookie, ReadOnlySpan<byte> name)
     {
         if ((mask & QueueOverflow) != 0)
         {
@@ -159,8 +164,8 @@ public sealed class TreeWatcher : IDisposable
             FinishUnpairedMoves();
             for (int i = 0; i < _roots.Count; i++)
             {
-                WatchTree(i, "", report: false);
-                _sink.Report(i, "", ChangeFlags.Rescan | (_switches.Delete ? ChangeFlags.Mirror : 0));
+                WatchTree(i, Names.Empty, report: false);
+                _sink.Report(i, Names.Empty, ChangeFlags.Rescan | (_switches.Delete ? ChangeFlags.Mirror : 0));
             }
             return;
         }
@@ -178,9 +183,10 @@ public sealed class TreeWatcher : IDisposable
             return;
         }
 
-        string rel = dir.Rel.Length == 0 ? name : dir.Rel + "/" + name;
+        byte[] rel = Names.Join(dir.Rel, name);
         bool isDir = (mask & IsDir) != 0;
-        Log.Debug($"event {EventNames(mask)} {_roots[dir.Root]}/{rel}");
+        if (Log.DebugEnabled)
+            Log.Debug($"event {EventNames(mask)} {_roots[dir.Root]}/{Names.Display(rel)}");
 
         if ((mask & MovedFrom) != 0)
         {
@@ -215,20 +221,11 @@ public sealed class TreeWatcher : IDisposable
             _sink.Report(dir.Root, rel, ChangeFlags.MayRemove);
     }
 
-    private bool IsLinkOrSpecial(int root, string rel)
-    {
-        try
-        {
-            return new FileInfo(Path.Combine(_roots[root], rel)).LinkTarget is not null;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    private bool IsLinkOrSpecial(int root, byte[] rel) =>
+        FileSystemBytes.LStat(FileSystemBytes.Full(_rootBytes[root], rel)) is FileSystemBytes.EntryType.Symlink or FileSystemBytes.EntryType.Other;
 
     /// <summary>A path appeared by creation or by a move into the tree.</summary>
-    private void Arrived(int root, string rel, bool isDir, bool push)
+    private void Arrived(int root, byte[] rel, bool isDir, bool push)
     {
         if (_filter.Excludes(rel))
             return;
@@ -245,16 +242,15 @@ public sealed class TreeWatcher : IDisposable
     /// <summary>The old half of a rename: the name goes remotely (moveFrom, with delete), and a directory's
     /// watches leave with it, or follow it when it lands in a watched tree (re-adding a watched
     /// directory returns its old descriptor, which then carries the new name).</summary>
-    private void MovedOut(PendingMove from, (int Root, string Rel, bool IsDir)? landing)
+    private void MovedOut(PendingMove from, (int Root, byte[] Rel, bool IsDir)? landing)
     {
         List<int>? stale = null;
-        string prefix = from.Rel + "/";
-        bool Under(WatchedDir d) => d.Root == from.Root && (d.Rel == from.Rel || d.Rel.StartsWith(prefix, StringComparison.Ordinal));
+        bool Under(WatchedDir d) => d.Root == from.Root && Names.IsSelfOrUnder(d.Rel, from.Rel);
         if (from.IsDir)
         {
             stale = _byWd.Where(kv => Under(kv.Value)).Select(kv => kv.Key).ToList();
             foreach (int wd in stale)
-                _byPath.Remove((_byWd[wd].Root, _byWd[wd].Rel));
+                _byPath[from.Root].Remove(_byWd[wd].Rel);
         }
         if (landing is { } to)
             Arrived(to.Root, to.Rel, to.IsDir, _switches.MoveTo);
@@ -288,59 +284,55 @@ public sealed class TreeWatcher : IDisposable
 
     private void Forget(int wd)
     {
-        if (_byWd.Remove(wd, out var dir) && _byPath.TryGetValue((dir.Root, dir.Rel), out int current) && current == wd)
-            _byPath.Remove((dir.Root, dir.Rel));
+        if (_byWd.Remove(wd, out var dir) && _byPath[dir.Root].TryGetValue(dir.Rel, out int current) && current == wd)
+            _byPath[dir.Root].Remove(dir.Rel);
     }
 
     /// <summary>Watches <paramref name="rel"/> and every directory below it, each before it is listed;
     /// with <paramref name="report"/> every entry found is reported for pushing.</summary>
-    private void WatchTree(int root, string rel, bool report)
+    private void WatchTree(int root, byte[] rel, bool report)
     {
-        var pending = new Stack<string>();
+        var pending = new Stack<byte[]>();
+        var entries = new List<(byte[] Name, FileSystemBytes.EntryType Type)>();
         pending.Push(rel);
         while (pending.Count > 0)
         {
-            string dirRel = pending.Pop();
-            string full = dirRel.Length == 0 ? _roots[root] : _roots[root] + "/" + dirRel;
+            byte[] dirRel = pending.Pop();
+            byte[] full = FileSystemBytes.Full(_rootBytes[root], dirRel);
             // Past the watch limit the folder is still listed and pushed; the periodic rescan covers its later changes.
             if (!AddWatch(root, dirRel, full) && !WatchLimitHit)
                 continue;
-            IEnumerable<FileSystemInfo> entries;
-            try
-            {
-                entries = new DirectoryInfo(full).EnumerateFileSystemInfos("*", new EnumerationOptions
-                {
-                    IgnoreInaccessible = true,
-                    RecurseSubdirectories = false,
-                    AttributesToSkip = 0,
-                    ReturnSpecialDirectories = false,
-                });
-                foreach (var entry in entries)
-                {
-                    string childRel = dirRel.Length == 0 ? entry.Name : dirRel + "/" + entry.Name;
-                    if (_filter.Excludes(childRel))
-                        continue;
-                    if (report)
-                        _sink.Report(root, childRel, ChangeFlags.Update);
-                    if (IsRealDirectory(entry))
-                        pending.Push(childRel);
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            entries.Clear();
+            int errno = FileSystemBytes.List(full, entries);
+            if (errno != 0)
             {
                 // Gone or unreadable meanwhile: its own events (or their absence) tell the rest.
-                Log.Debug($"cannot list {full}: {ex.Message}");
+                if (Log.DebugEnabled)
+                    Log.Debug($"cannot list {Names.Display(full)}: {Describe(errno)}");
+                continue;
+            }
+            foreach (var (name, type) in entries)
+            {
+                byte[] childRel = Names.Join(dirRel, name);
+                if (_filter.Excludes(childRel))
+                    continue;
+                if (report)
+                    _sink.Report(root, childRel, ChangeFlags.Update);
+                if (type == FileSystemBytes.EntryType.Directory)
+                    pending.Push(childRel);
             }
         }
     }
 
-    public static bool IsRealDirectory(FileSystemInfo entry) =>
-        entry.Attributes.HasFlag(FileAttributes.Directory) && !entry.Attributes.HasFlag(FileAttributes.ReparsePoint);
-
-    private bool AddWatch(int root, string rel, string full)
+    private unsafe bool AddWatch(int root, byte[] rel, byte[] full)
     {
-        bool overBudget = _byWd.Count >= _watchBudget && !_byPath.ContainsKey((root, rel));
-        int wd = overBudget ? -1 : InotifyNative.AddWatch(_fd, full, _mask);
+        bool overBudget = _byWd.Count >= _watchBudget && !_byPath[root].ContainsKey(rel);
+        int wd = -1;
+        if (!overBudget)
+        {
+            fixed (byte* path = FileSystemBytes.Z(full))
+                wd = InotifyNative.AddWatch(_fd, path, _mask);
+        }
         if (wd < 0)
         {
             int errno = overBudget ? ENOSPC : Marshal.GetLastPInvokeError();
@@ -348,19 +340,19 @@ public sealed class TreeWatcher : IDisposable
             {
                 Interlocked.Increment(ref Counters.WatchLimitHits);
                 if (!WatchLimitHit)
-                    Log.Error($"inotify watch limit reached at {full} (raise fs.inotify.max_user_watches): directories beyond the limit are not watched; periodic rescans cover them");
+                    Log.Error($"inotify watch limit reached at {Names.Display(full)} (raise fs.inotify.max_user_watches): directories beyond the limit are not watched; periodic rescans cover them");
                 WatchLimitHit = true;
             }
             else if (errno is not (ENOENT or ENOTDIR))
             {
-                Log.Error($"cannot watch {full}: {Describe(errno)}");
+                Log.Error($"cannot watch {Names.Display(full)}: {Describe(errno)}");
             }
             return false;
         }
         if (_byWd.TryGetValue(wd, out var old))
-            _byPath.Remove((old.Root, old.Rel));
+            _byPath[old.Root].Remove(old.Rel);
         _byWd[wd] = new WatchedDir(root, rel);
-        _byPath[(root, rel)] = wd;
+        _byPath[root][rel] = wd;
         return true;
     }
 
@@ -368,7 +360,7 @@ public sealed class TreeWatcher : IDisposable
     public void Rewatch(int root)
     {
         lock (_gate)
-            WatchTree(root, "", report: false);
+            WatchTree(root, Names.Empty, report: false);
     }
 
     private static string EventNames(uint mask)

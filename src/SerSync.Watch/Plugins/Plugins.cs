@@ -1,85 +1,83 @@
-using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
+using NetRsync.Protocol.Text;
 using NetRsync.SerSync.Config;
 
 namespace NetRsync.SerSync.Plugins;
 
-/// <summary>Something told about changed paths (full paths) once they settled.</summary>
+/// <summary>Something told about changed paths (full paths, as bytes) once they settled.</summary>
 public interface IChangePlugin
 {
     string Name { get; }
 
-    Task PublishAsync(string root, IReadOnlyList<string> fullPaths, CancellationToken cancel);
+    Task PublishAsync(string root, IReadOnlyList<byte[]> fullPaths, CancellationToken cancel);
 }
 
 /// <summary>
 /// sersync's command plugin: runs PREFIX FULLPATH SUFFIX for each changed file, directly (no shell,
-/// so names with spaces or quotes stay one argument). PREFIX and SUFFIX are split on whitespace.
-/// With the plugin's &lt;filter start="true"&gt;, only full paths matching an &lt;include
-/// expression&gt; (whole-path regex) run the command.
+/// so names with spaces or quotes stay one argument, and the path argument is the name's own bytes).
+/// PREFIX and SUFFIX are split on whitespace. With the plugin's &lt;filter start="true"&gt;, only full
+/// paths matching an &lt;include expression&gt; (whole-path regex, matched on bytes as the exclude
+/// filter is) run the command.
 /// </summary>
 public sealed class CommandPlugin(CommandPluginSettings settings) : IChangePlugin
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(10);
-    private readonly Regex[] _includes = settings.IncludeExpressions.Select(e => new Regex(@"\A(?:" + e + @")\z", RegexOptions.CultureInvariant)).ToArray();
-    private readonly string[] _prefix = settings.Prefix.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-    private readonly string[] _suffix = settings.Suffix.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+    private readonly Regex[] _includes = settings.IncludeExpressions.Select(e => PathFilter.ByteRegex(e)).ToArray();
+    private readonly byte[][] _prefix = Words(settings.Prefix);
+    private readonly byte[][] _suffix = Words(settings.Suffix);
 
     public string Name => "command";
 
-    public bool Wants(string fullPath) => _includes.Length == 0 || _includes.Any(r => r.IsMatch(fullPath));
+    private static byte[][] Words(string text) =>
+        text.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(NameText.ToBytes).ToArray();
 
-    public IReadOnlyList<string> CommandFor(string fullPath) => [.. _prefix, fullPath, .. _suffix];
+    public bool Wants(byte[] fullPath) => _includes.Length == 0 || PathFilter.AnyMatches(_includes, fullPath);
 
-    public async Task PublishAsync(string root, IReadOnlyList<string> fullPaths, CancellationToken cancel)
+    public IReadOnlyList<byte[]> CommandFor(byte[] fullPath) => [.. _prefix, fullPath, .. _suffix];
+
+    public async Task PublishAsync(string root, IReadOnlyList<byte[]> fullPaths, CancellationToken cancel)
     {
         if (_prefix.Length == 0)
         {
             Log.Error("command plugin: <param prefix> is empty; nothing to run");
             return;
         }
-        foreach (string path in fullPaths)
+        foreach (byte[] path in fullPaths)
         {
-            if (!Wants(path) || !File.Exists(path))
+            if (!Wants(path) || FileSystemBytes.LStat(path) is FileSystemBytes.EntryType.Missing or FileSystemBytes.EntryType.Directory)
                 continue;
             var command = CommandFor(path);
-            var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false };
-            foreach (string arg in command.Skip(1))
-                psi.ArgumentList.Add(arg);
             try
             {
-                using var process = Process.Start(psi)!;
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-                timeout.CancelAfter(CommandTimeout);
-                await process.WaitForExitAsync(timeout.Token);
-                if (process.ExitCode != 0)
+                int pid = ChildProcess.Start(command);
+                int exitCode = await ChildProcess.WaitAsync(pid, CommandTimeout, cancel);
+                if (exitCode != 0)
                 {
-                    string message = $"command plugin: {string.Join(' ', command)} exited with {process.ExitCode}";
+                    string message = $"command plugin: {string.Join(' ', command.Select(a => Names.Display(a)))} exited with {exitCode}";
                     if (settings.IgnoreError)
                         Log.Info(message);
                     else
                         Log.Error(message);
                 }
             }
-            catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or OperationCanceledException)
+            catch (Exception ex) when (ex is IOException or OperationCanceledException)
             {
-                Log.Error($"command plugin: cannot run {command[0]}: {ex.Message}");
+                Log.Error($"command plugin: {Names.Display(command[0])}: {ex.Message}");
             }
         }
     }
 }
 
-/// <summary>sersync's socket plugin: each changed full path, one per line (UTF-8, '\n'), over one
+/// <summary>sersync's socket plugin: each changed full path, one per line (its bytes, then '\n'), over one
 /// TCP connection per batch to every &lt;deshost&gt; of the matching &lt;localpath&gt;.</summary>
 public sealed class SocketPlugin(IReadOnlyList<SocketPluginTarget> targets) : IChangePlugin
 {
     public string Name => "socket";
 
-    public async Task PublishAsync(string root, IReadOnlyList<string> fullPaths, CancellationToken cancel)
+    public async Task PublishAsync(string root, IReadOnlyList<byte[]> fullPaths, CancellationToken cancel)
     {
         foreach (var target in targets.Where(t => t.WatchPath == root))
         {
@@ -88,10 +86,7 @@ public sealed class SocketPlugin(IReadOnlyList<SocketPluginTarget> targets) : IC
                 using var client = new TcpClient();
                 await client.ConnectAsync(target.Host, target.Port, cancel);
                 await using var stream = client.GetStream();
-                var text = new StringBuilder();
-                foreach (string path in fullPaths)
-                    text.Append(path).Append('\n');
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(text.ToString()), cancel);
+                await stream.WriteAsync(Lines(fullPaths), cancel);
             }
             catch (Exception ex) when (ex is SocketException or IOException)
             {
@@ -99,25 +94,38 @@ public sealed class SocketPlugin(IReadOnlyList<SocketPluginTarget> targets) : IC
             }
         }
     }
+
+    public static byte[] Lines(IReadOnlyList<byte[]> fullPaths)
+    {
+        var text = new MemoryStream();
+        foreach (byte[] path in fullPaths)
+        {
+            text.Write(path);
+            text.WriteByte((byte)'\n');
+        }
+        return text.ToArray();
+    }
 }
 
 /// <summary>The http plugin: one POST per batch to every URL of the matching &lt;localpath&gt;, with
-/// the body <c>{"root":"/watched","paths":["/watched/a", ...]}</c> (application/json).</summary>
+/// the body <c>{"root":"/watched","paths":["/watched/a", ...]}</c> (application/json). A byte of a
+/// name that is not valid UTF-8 is written as the lone surrogate \udcXX (PEP 383), so a reader can
+/// get the bytes back (Python: <c>os.fsencode(path)</c>).</summary>
 public sealed class HttpPlugin(IReadOnlyList<HttpPluginTarget> targets) : IChangePlugin
 {
     private static readonly HttpClient Client = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     public string Name => "http";
 
-    public sealed record Notification(string root, IReadOnlyList<string> paths);
-
-    public async Task PublishAsync(string root, IReadOnlyList<string> fullPaths, CancellationToken cancel)
+    public async Task PublishAsync(string root, IReadOnlyList<byte[]> fullPaths, CancellationToken cancel)
     {
         foreach (var target in targets.Where(t => t.WatchPath == root))
         {
             try
             {
-                using var response = await Client.PostAsJsonAsync(target.Url, new Notification(root, fullPaths), cancel);
+                using var content = new ByteArrayContent(Body(root, fullPaths));
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                using var response = await Client.PostAsync(target.Url, content, cancel);
                 if (!response.IsSuccessStatusCode)
                     Log.Error($"http plugin: {target.Url}: HTTP {(int)response.StatusCode}");
             }
@@ -127,17 +135,63 @@ public sealed class HttpPlugin(IReadOnlyList<HttpPluginTarget> targets) : IChang
             }
         }
     }
+
+    public static byte[] Body(string root, IReadOnlyList<byte[]> fullPaths)
+    {
+        var body = new MemoryStream();
+        body.Write("{\"root\":"u8);
+        JsonString(body, NameText.ToBytes(root));
+        body.Write(",\"paths\":["u8);
+        for (int i = 0; i < fullPaths.Count; i++)
+        {
+            if (i > 0)
+                body.WriteByte((byte)',');
+            JsonString(body, fullPaths[i]);
+        }
+        body.Write("]}"u8);
+        return body.ToArray();
+    }
+
+    private static void JsonString(MemoryStream output, ReadOnlySpan<byte> name)
+    {
+        output.WriteByte((byte)'"');
+        while (!name.IsEmpty)
+        {
+            byte b = name[0];
+            if (b < 0x80)
+            {
+                if (b is (byte)'"' or (byte)'\\')
+                    output.Write([(byte)'\\', b]);
+                else if (b < 0x20 || b == 0x7F)
+                    output.Write(Encoding.ASCII.GetBytes($"\\u{b:x4}"));
+                else
+                    output.WriteByte(b);
+                name = name[1..];
+            }
+            else if (Rune.DecodeFromUtf8(name, out _, out int used) == System.Buffers.OperationStatus.Done)
+            {
+                output.Write(name[..used]);
+                name = name[used..];
+            }
+            else
+            {
+                output.Write(Encoding.ASCII.GetBytes($"\\udc{b:x2}"));
+                name = name[1..];
+            }
+        }
+        output.WriteByte((byte)'"');
+    }
 }
 
 /// <summary>Feeds settled batches to the plugins on their own task, through a bounded queue.</summary>
 public sealed class PluginHost(IReadOnlyList<IChangePlugin> plugins)
 {
-    private readonly Channel<(string Root, IReadOnlyList<string> Paths)> _queue =
-        Channel.CreateBounded<(string, IReadOnlyList<string>)>(new BoundedChannelOptions(1024) { SingleReader = true });
+    private readonly Channel<(string Root, IReadOnlyList<byte[]> Paths)> _queue =
+        Channel.CreateBounded<(string, IReadOnlyList<byte[]>)>(new BoundedChannelOptions(1024) { SingleReader = true });
 
     public bool Any => plugins.Count > 0;
 
-    public void Publish(string root, IReadOnlyList<string> fullPaths)
+    public void Publish(string root, IReadOnlyList<byte[]> fullPaths)
     {
         if (plugins.Count == 0 || fullPaths.Count == 0)
             return;

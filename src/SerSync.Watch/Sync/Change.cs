@@ -20,7 +20,8 @@ public enum ChangeFlags : byte
 /// <summary>Receives the watcher's findings; called from the watcher's thread.</summary>
 public interface IChangeSink
 {
-    void Report(int rootIndex, string relativePath, ChangeFlags flags);
+    /// <param name="relativePath">The path's bytes below the root, "" for the root itself; the sink may keep the array.</param>
+    void Report(int rootIndex, byte[] relativePath, ChangeFlags flags);
 }
 
 /// <summary>Running totals for status lines.</summary>

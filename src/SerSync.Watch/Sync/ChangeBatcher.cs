@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace NetRsync.SerSync.Sync;
 
 /// <summary>A settled set of changes under one watch root: one entry per path.</summary>
-public sealed record ChangeBatch(int RootIndex, IReadOnlyDictionary<string, ChangeFlags> Paths, long FirstEventTimestamp);
+public sealed record ChangeBatch(int RootIndex, IReadOnlyDictionary<byte[], ChangeFlags> Paths, long FirstEventTimestamp);
 
 /// <summary>
 /// Gathers the watcher's reports for a short settle window (counted from the first report of a
@@ -18,7 +18,7 @@ public sealed class ChangeBatcher : IChangeSink
     private readonly TimeSpan _settle;
     private readonly Action<ChangeBatch> _consumer;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, ChangeFlags>[] _pending;
+    private readonly Dictionary<byte[], ChangeFlags>[] _pending;
     private readonly SemaphoreSlim _wake = new(0);
     private long _firstEvent;
     private bool _signalled;
@@ -27,7 +27,7 @@ public sealed class ChangeBatcher : IChangeSink
     {
         _settle = settle;
         _consumer = consumer;
-        _pending = Enumerable.Range(0, rootCount).Select(_ => new Dictionary<string, ChangeFlags>(StringComparer.Ordinal)).ToArray();
+        _pending = Enumerable.Range(0, rootCount).Select(_ => new Dictionary<byte[], ChangeFlags>(Names.Comparer)).ToArray();
     }
 
     public int PendingCount
@@ -39,7 +39,7 @@ public sealed class ChangeBatcher : IChangeSink
         }
     }
 
-    public void Report(int rootIndex, string relativePath, ChangeFlags flags)
+    public void Report(int rootIndex, byte[] relativePath, ChangeFlags flags)
     {
         bool wake = false;
         lock (_gate)
@@ -50,7 +50,7 @@ public sealed class ChangeBatcher : IChangeSink
                 Log.Error($"more than {MaxPendingPaths} paths pending under one root: rescanning the whole root instead");
                 var collapsed = Collapse(paths);
                 paths.Clear();
-                paths[""] = collapsed;
+                paths[Names.Empty] = collapsed;
             }
             paths[relativePath] = paths.GetValueOrDefault(relativePath) | flags;
             if (!_signalled)
@@ -65,7 +65,7 @@ public sealed class ChangeBatcher : IChangeSink
     }
 
     /// <summary>One rescan of the root standing for many entries; it mirrors when any of them was a removal.</summary>
-    public static ChangeFlags Collapse(IReadOnlyDictionary<string, ChangeFlags> paths)
+    public static ChangeFlags Collapse(IReadOnlyDictionary<byte[], ChangeFlags> paths)
     {
         var all = ChangeFlags.None;
         foreach (var flags in paths.Values)
@@ -107,7 +107,7 @@ public sealed class ChangeBatcher : IChangeSink
                 if (_pending[i].Count == 0)
                     continue;
                 batches.Add(new ChangeBatch(i, _pending[i], _firstEvent));
-                _pending[i] = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+                _pending[i] = new Dictionary<byte[], ChangeFlags>(Names.Comparer);
             }
             _signalled = false;
         }

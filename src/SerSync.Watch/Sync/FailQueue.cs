@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 namespace NetRsync.SerSync.Sync;
 
 /// <summary>A push not yet confirmed: which paths of which root still have to reach which remote.</summary>
-public sealed record QueuedPush(long Id, string Remote, string Root, Dictionary<string, ChangeFlags> Paths);
+public sealed record QueuedPush(long Id, string Remote, string Root, Dictionary<byte[], ChangeFlags> Paths);
 
 /// <summary>
 /// The durable queue behind every push (the &lt;failLog path&gt; file). Before a push its paths are
@@ -14,6 +14,9 @@ public sealed record QueuedPush(long Id, string Remote, string Root, Dictionary<
 /// pushes are read back and retried at startup. The file is JSON lines (data, not a shell script):
 /// <c>{"op":"add","id":7,"remote":"host::module","root":"/src","paths":{"dir/file":1}}</c> and
 /// <c>{"op":"done","id":7}</c>. Without a path the queue lives in memory only.
+/// Names are bytes: one that is valid UTF-8 is a key of "paths" (readable, and what earlier versions
+/// wrote); any other goes base64-encoded in "rawPaths" (<c>"rawPaths":{"Y2Fm6Q==":1}</c>), so every
+/// name comes back byte for byte.
 /// </summary>
 public sealed class FailQueue : IDisposable
 {
@@ -82,8 +85,16 @@ public sealed class FailQueue : IDisposable
             if (record is null)
                 continue;
             _nextId = Math.Max(_nextId, record.Id + 1);
-            if (record.Op == "add" && record.Remote is not null && record.Root is not null && record.Paths is not null)
-                _outstanding[record.Id] = new QueuedPush(record.Id, record.Remote, record.Root, record.Paths);
+            if (record.Op == "add" && record.Remote is not null && record.Root is not null && (record.Paths is not null || record.RawPaths is not null))
+            {
+                if (!TryReadPaths(record, out var paths))
+                {
+                    if (unreadable++ == 0)
+                        Log.Error($"{path}:{lineNumber}: unreadable fail-queue line skipped");
+                    continue;
+                }
+                _outstanding[record.Id] = new QueuedPush(record.Id, record.Remote, record.Root, paths);
+            }
             else if (record.Op == "done")
                 _outstanding.Remove(record.Id);
         }
@@ -92,14 +103,14 @@ public sealed class FailQueue : IDisposable
     }
 
     /// <summary>Records a push about to start; returns its id for <see cref="Done"/>.</summary>
-    public long Add(string remote, string root, Dictionary<string, ChangeFlags> paths)
+    public long Add(string remote, string root, Dictionary<byte[], ChangeFlags> paths)
     {
         lock (_gate)
         {
             long id = _nextId++;
             _outstanding[id] = new QueuedPush(id, remote, root, paths);
             Interlocked.Add(ref _depth, paths.Count);
-            Append(new Record { Op = "add", Id = id, Remote = remote, Root = root, Paths = paths });
+            Append(AddRecord(id, remote, root, paths));
             return id;
         }
     }
@@ -141,13 +152,52 @@ public sealed class FailQueue : IDisposable
         {
             foreach (var push in _outstanding.Values.OrderBy(p => p.Id))
             {
-                stream.Write(JsonSerializer.SerializeToUtf8Bytes(
-                    new Record { Op = "add", Id = push.Id, Remote = push.Remote, Root = push.Root, Paths = push.Paths }, RecordContext.Default.Record));
+                stream.Write(JsonSerializer.SerializeToUtf8Bytes(AddRecord(push.Id, push.Remote, push.Root, push.Paths), RecordContext.Default.Record));
                 stream.WriteByte((byte)'\n');
             }
             stream.Flush(flushToDisk: true);
         }
         File.Move(temp, _path, overwrite: true);
+    }
+
+    private static Record AddRecord(long id, string remote, string root, Dictionary<byte[], ChangeFlags> paths)
+    {
+        var record = new Record { Op = "add", Id = id, Remote = remote, Root = root, Paths = [] };
+        foreach (var (name, flags) in paths)
+        {
+            if (Names.IsUtf8(name))
+            {
+                record.Paths[Encoding.UTF8.GetString(name)] = flags;
+            }
+            else
+            {
+                record.RawPaths ??= [];
+                record.RawPaths[Convert.ToBase64String(name)] = flags;
+            }
+        }
+        return record;
+    }
+
+    /// <summary>The names of an "add" line, both forms; false when a rawPaths key is not base64.</summary>
+    private static bool TryReadPaths(Record record, out Dictionary<byte[], ChangeFlags> paths)
+    {
+        paths = new Dictionary<byte[], ChangeFlags>(Names.Comparer);
+        foreach (var (name, flags) in record.Paths ?? [])
+            paths[Encoding.UTF8.GetBytes(name)] = flags;
+        foreach (var (encoded, flags) in record.RawPaths ?? [])
+        {
+            byte[] name;
+            try
+            {
+                name = Convert.FromBase64String(encoded);
+            }
+            catch (FormatException)
+            {
+                return false;
+            }
+            paths[name] = flags;
+        }
+        return true;
     }
 
     public void Dispose()
@@ -178,6 +228,11 @@ public sealed class FailQueue : IDisposable
         [JsonPropertyName("paths")]
         [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
         public Dictionary<string, ChangeFlags>? Paths { get; set; }
+
+        /// <summary>Names that are not valid UTF-8, base64-encoded.</summary>
+        [JsonPropertyName("rawPaths")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public Dictionary<string, ChangeFlags>? RawPaths { get; set; }
     }
 }
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Text;
 using NetRsync.Protocol;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 using NetRsync.SerSync.Config;
 
@@ -28,15 +28,15 @@ public sealed class RemotePusher
     private readonly TimeSpan _retryCap;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _wake = new(0);
-    private Dictionary<string, ChangeFlags> _pending = new(StringComparer.Ordinal);
+    private Dictionary<byte[], ChangeFlags> _pending = new(Names.Comparer);
     private long _pendingSince;
     private readonly List<long> _failedIds = [];
-    private Dictionary<string, ChangeFlags>? _failed;
+    private Dictionary<byte[], ChangeFlags>? _failed;
     private long _failedSince;
     private DateTime _retryDue;
     private TimeSpan _backoff = FirstBackoff;
     private readonly HashSet<long> _inFlight = [];
-    private readonly HashSet<string> _inFlightPaths = new(StringComparer.Ordinal);
+    private readonly HashSet<byte[]> _inFlightPaths = new(Names.Comparer);
     private readonly OverlapTracker _overlaps = new();
     private bool _exclusiveRunning;
 
@@ -61,7 +61,7 @@ public sealed class RemotePusher
 
     public RemoteTarget Remote => _remote;
 
-    public void Enqueue(IReadOnlyDictionary<string, ChangeFlags> paths, long firstEventTimestamp)
+    public void Enqueue(IReadOnlyDictionary<byte[], ChangeFlags> paths, long firstEventTimestamp)
     {
         lock (_gate)
         {
@@ -78,7 +78,7 @@ public sealed class RemotePusher
     {
         lock (_gate)
         {
-            _failed ??= new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+            _failed ??= new Dictionary<byte[], ChangeFlags>(Names.Comparer);
             foreach (var (rel, flags) in push.Paths)
                 _failed[rel] = _failed.GetValueOrDefault(rel) | flags;
             _failedIds.Add(push.Id);
@@ -149,7 +149,7 @@ public sealed class RemotePusher
             {
                 if (_exclusiveRunning || _inFlight.Count >= MaxParallelBatches || !IsPlainUpdate(_pending))
                     return false;
-                foreach (string rel in _pending.Keys)
+                foreach (byte[] rel in _pending.Keys)
                     if (_inFlightPaths.Contains(rel))
                         return false;
             }
@@ -157,7 +157,7 @@ public sealed class RemotePusher
 
         var work = _pending;
         long since = _pendingSince;
-        _pending = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+        _pending = new Dictionary<byte[], ChangeFlags>(Names.Comparer);
         if (_failed is not null)
         {
             foreach (var (rel, flags) in _failed)
@@ -189,11 +189,11 @@ public sealed class RemotePusher
     /// Queues the parent directories again (under the lock): a later session sends their times as
     /// they are now, so parallel batches finishing out of order cannot leave an older one behind.
     /// </summary>
-    private void ResendParentDirectories(IEnumerable<string> paths)
+    private void ResendParentDirectories(IEnumerable<byte[]> paths)
     {
-        foreach (string rel in paths)
+        foreach (byte[] rel in paths)
         {
-            foreach (string parent in SessionPlanner.Parents(rel))
+            foreach (byte[] parent in Names.Parents(rel))
             {
                 if (_pending.Count == 0)
                     _pendingSince = Stopwatch.GetTimestamp();
@@ -202,7 +202,7 @@ public sealed class RemotePusher
         }
     }
 
-    private static bool IsPlainUpdate(Dictionary<string, ChangeFlags> paths)
+    private static bool IsPlainUpdate(Dictionary<byte[], ChangeFlags> paths)
     {
         foreach (var flags in paths.Values)
             if (flags != ChangeFlags.Update)
@@ -210,7 +210,7 @@ public sealed class RemotePusher
         return true;
     }
 
-    private async Task RunBatchAsync(long id, Dictionary<string, ChangeFlags> work, long since, bool retrying, bool exclusive)
+    private async Task RunBatchAsync(long id, Dictionary<byte[], ChangeFlags> work, long since, bool retrying, bool exclusive)
     {
         bool ok;
         await _workers.WaitAsync(CancellationToken.None);
@@ -245,13 +245,13 @@ public sealed class RemotePusher
             }
             else
             {
-                _failed ??= new Dictionary<string, ChangeFlags>(StringComparer.Ordinal);
+                _failed ??= new Dictionary<byte[], ChangeFlags>(Names.Comparer);
                 foreach (var (rel, flags) in work)
                     _failed[rel] = _failed.GetValueOrDefault(rel) | flags;
                 if (_failed.Count > ChangeBatcher.MaxPendingPaths)
                 {
                     // A remote down through heavy churn: one rescan of the root replaces the list.
-                    _failed = new Dictionary<string, ChangeFlags>(StringComparer.Ordinal) { [""] = ChangeBatcher.Collapse(_failed) };
+                    _failed = new Dictionary<byte[], ChangeFlags>(Names.Comparer) { [Names.Empty] = ChangeBatcher.Collapse(_failed) };
                 }
                 _failedIds.Add(id);
                 _failedSince = since;
@@ -266,7 +266,7 @@ public sealed class RemotePusher
     }
 
     /// <summary>Runs the batch's sessions; false when any failed (the whole batch is then retried).</summary>
-    private async Task<bool> PushAsync(Dictionary<string, ChangeFlags> work, long since, bool retrying)
+    private async Task<bool> PushAsync(Dictionary<byte[], ChangeFlags> work, long since, bool retrying)
     {
         List<PlannedSession> sessions;
         try
@@ -285,20 +285,12 @@ public sealed class RemotePusher
             string? listFile = null;
             try
             {
-                var extra = new List<string>(session.ExtraArgs);
                 if (session.FilesFrom is not null)
                 {
                     listFile = Path.Combine(Path.GetTempPath(), $"netsersync-{Environment.ProcessId}-{Guid.NewGuid():N}.list");
                     WriteList(listFile, session.FilesFrom);
-                    extra.Add("--files-from=" + listFile);
-                    extra.Add("--from0");
                 }
-                var options = BuildOptions(extra);
-                if (session.FilesFrom is not null)
-                {
-                    // The list names every path itself; recursing into listed directories would bypass the exclude rule.
-                    options.Recursive = false;
-                }
+                var options = SessionOptions(session, listFile);
                 var output = new LogOutput(Name);
                 var client = new RsyncClient(options, output);
                 var result = await client.PushAsync([_root + "/"], DestinationUrl());
@@ -339,15 +331,33 @@ public sealed class RemotePusher
         return allOk;
     }
 
-    private static void WriteList(string path, IReadOnlyList<string> names)
+    /// <summary>The --files-from list: each path's bytes as they are, NUL-terminated (read with --from0).</summary>
+    internal static void WriteList(string path, IReadOnlyList<byte[]> names)
     {
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024);
-        using var writer = new StreamWriter(stream, new UTF8Encoding(false));
-        foreach (string name in names)
+        foreach (byte[] name in names)
         {
-            writer.Write(name);
-            writer.Write('\0');
+            stream.Write(name);
+            stream.WriteByte(0);
         }
+    }
+
+    /// <summary>The options of one session; <paramref name="listFile"/> holds its --files-from names, if it lists them.</summary>
+    internal RsyncOptions SessionOptions(PlannedSession session, string? listFile)
+    {
+        var extra = new List<string>(session.ExtraArgs);
+        if (listFile is not null)
+        {
+            extra.Add("--files-from=" + listFile);
+            extra.Add("--from0");
+        }
+        var options = BuildOptions(extra);
+        if (listFile is not null)
+        {
+            // The list names every path itself; recursing into listed directories would bypass the exclude rule.
+            options.Recursive = false;
+        }
+        return options;
     }
 
     /// <summary>The commonParams parsed as rsync parses its command line, plus the session's own arguments.</summary>
@@ -405,11 +415,18 @@ public sealed class RemotePusher
         /// <summary>True when every error was a source path gone before it could be sent.</summary>
         public bool OnlyVanished => _errors > 0 && _vanished == _errors;
 
-        public void Info(string text) => Log.Debug($"{name}: {text.TrimEnd()}");
+        public void Info(string text)
+        {
+            if (Log.DebugEnabled)
+                Log.Debug($"{name}: {Shown(text)}");
+        }
+
+        /// <summary>A message line for the log: the names it carries (as NameText) escaped as rsync escapes them.</summary>
+        private static string Shown(string text) => Names.Display(NameText.ToBytes(text.TrimEnd()));
 
         public void Error(string text)
         {
-            string line = text.TrimEnd();
+            string line = Shown(text);
             // rsync's closing summary repeats the exit code; only the lines before it say what failed.
             if (!line.StartsWith("rsync error:", StringComparison.Ordinal))
                 _errors++;

@@ -1,11 +1,13 @@
-using System.Text;
+using NetRsync.Protocol.Text;
 using NetRsync.SerSync.Config;
 
 namespace NetRsync.SerSync.Sync;
 
 /// <summary>One rsync session to run against a remote: extra arguments after the commonParams,
 /// and the --files-from names when the session lists its paths.</summary>
-public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraArgs, IReadOnlyList<string>? FilesFrom, int PathCount);
+/// <remarks>Names in <see cref="ExtraArgs"/> (filter rules) are <see cref="NameText"/> strings, as the
+/// library reads its argv; the --files-from names are the path bytes.</remarks>
+public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraArgs, IReadOnlyList<byte[]>? FilesFrom, int PathCount);
 
 /// <summary>
 /// Turns a batch of changed paths into rsync sessions, deciding each path by what exists locally
@@ -25,13 +27,15 @@ public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraA
 /// </summary>
 public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList<string> crontabExcludes)
 {
-    public List<PlannedSession> Plan(IReadOnlyDictionary<string, ChangeFlags> paths)
+    private readonly byte[] _root = NameText.ToBytes(root);
+
+    public List<PlannedSession> Plan(IReadOnlyDictionary<byte[], ChangeFlags> paths)
     {
         var sessions = new List<PlannedSession>();
-        var updates = new HashSet<string>(StringComparer.Ordinal);
-        var removals = new List<string>();
-        var crontab = new HashSet<string>(StringComparer.Ordinal);
-        var mirrors = new List<string>();
+        var updates = new HashSet<byte[]>(Names.Comparer);
+        var removals = new List<byte[]>();
+        var crontab = new HashSet<byte[]>(Names.Comparer);
+        var mirrors = new List<byte[]>();
         bool crontabMirror = false;
 
         foreach (var (rel, flags) in paths)
@@ -56,112 +60,99 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
 
         // --force: a directory replaced by a file of the same name must go remotely even with deletions off.
         if (updates.Count > 0)
-            sessions.Add(new PlannedSession("update", ["--force"], updates.Order(StringComparer.Ordinal).ToList(), updates.Count));
+            sessions.Add(new PlannedSession("update", ["--force"], updates.Order(Names.Comparer).ToList(), updates.Count));
         if (crontab.Count > 0)
-            sessions.Add(new PlannedSession("crontab", ["--force", .. crontabExcludes.Select(e => "--exclude=" + e)], crontab.Order(StringComparer.Ordinal).ToList(), crontab.Count));
+            sessions.Add(new PlannedSession("crontab", ["--force", .. crontabExcludes.Select(e => "--exclude=" + e)], crontab.Order(Names.Comparer).ToList(), crontab.Count));
         if (removals.Count > 0)
         {
             var outermost = Outermost(removals);
             sessions.Add(new PlannedSession("remove", RemovalArgs(outermost), null, outermost.Count));
         }
-        foreach (string dir in Outermost(mirrors))
+        foreach (byte[] dir in Outermost(mirrors))
             sessions.Add(MirrorSession(dir, crontabMirror ? crontabExcludes : []));
         return sessions;
     }
 
-    private bool ExistsLocally(string rel)
-    {
-        string full = root + "/" + rel;
-        return File.Exists(full) || Directory.Exists(full) || new FileInfo(full).LinkTarget is not null;
-    }
+    private bool ExistsLocally(byte[] rel) =>
+        FileSystemBytes.LStat(FileSystemBytes.Full(_root, rel)) != FileSystemBytes.EntryType.Missing;
 
     /// <summary>Drops every path that lies under another path of the list.</summary>
-    public static List<string> Outermost(IEnumerable<string> paths)
+    public static List<byte[]> Outermost(IEnumerable<byte[]> paths)
     {
-        var sorted = paths.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var kept = new List<string>();
-        foreach (string path in sorted)
-        {
-            if (kept.Count > 0 && IsUnder(path, kept[^1]))
-                continue;
-            kept.Add(path);
-        }
-        return kept;
+        var all = new HashSet<byte[]>(paths, Names.Comparer);
+        if (all.Contains(Names.Empty))
+            return [Names.Empty];
+        // Checked by parents rather than by sort order: "a-b" sorts between "a" and "a/b".
+        return all.Where(path => !Names.Parents(path).Any(all.Contains)).Order(Names.Comparer).ToList();
     }
 
-    private static bool IsUnder(string path, string dir) =>
-        dir.Length == 0 || (path.Length > dir.Length && path[dir.Length] == '/' && path.StartsWith(dir, StringComparison.Ordinal));
-
-    public static List<string> RemovalArgs(IEnumerable<string> removed)
+    public static List<string> RemovalArgs(IEnumerable<byte[]> removed)
     {
         var args = new List<string> { "-r", "--delete" };
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string rel in removed)
+        var seen = new HashSet<byte[]>(Names.Comparer);
+        foreach (byte[] rel in removed)
         {
-            foreach (string parent in Parents(rel))
-                if (seen.Add(parent + "/"))
-                    args.Add("--include=/" + EscapePattern(parent) + "/");
+            foreach (byte[] parent in Names.Parents(rel))
+                if (seen.Add([.. parent, (byte)'/']))
+                    args.Add(Rule("--include=/", EscapePattern(parent), "/"));
             if (seen.Add(rel))
             {
                 // The path and all below it: an excluded child would protect a directory from deletion.
-                args.Add("--include=/" + EscapePattern(rel));
-                args.Add("--include=/" + EscapeWildcards(rel) + "/**");
+                args.Add(Rule("--include=/", EscapePattern(rel), ""));
+                args.Add(Rule("--include=/", EscapeWildcards(rel), "/**"));
             }
         }
         args.Add("--exclude=*");
         return args;
     }
 
+    /// <summary>A filter-rule argument naming a path: the path's bytes travel in the argument as <see cref="NameText"/>.</summary>
+    private static string Rule(string prefix, byte[] pattern, string suffix) => prefix + NameText.FromBytes(pattern) + suffix;
+
     /// <summary>Deletes what the remote has under <paramref name="dir"/> and the source does not, and
     /// nothing else: --existing with --ignore-existing transfers no file at all (the walk's own list
     /// does that, through the exclude rule), and the names the rule keeps out are protected.</summary>
-    private PlannedSession MirrorSession(string dir, IReadOnlyList<string> extraExcludes)
+    private PlannedSession MirrorSession(byte[] dir, IReadOnlyList<string> extraExcludes)
     {
         var args = new List<string> { "-r", "--delete", "--existing", "--ignore-existing" };
         args.AddRange(extraExcludes.Select(e => "--exclude=" + e));
-        var excluded = new List<string>();
+        var excluded = new List<byte[]>();
         Walk(dir, included: null, excluded);
-        foreach (string rel in excluded)
-            args.Add("--exclude=/" + EscapePattern(rel));
+        foreach (byte[] rel in excluded)
+            args.Add(Rule("--exclude=/", EscapePattern(rel), ""));
         if (dir.Length > 0)
         {
-            foreach (string parent in Parents(dir))
-                args.Add("--include=/" + EscapePattern(parent) + "/");
-            args.Add("--include=/" + EscapeWildcards(dir) + "/***");
+            foreach (byte[] parent in Names.Parents(dir))
+                args.Add(Rule("--include=/", EscapePattern(parent), "/"));
+            args.Add(Rule("--include=/", EscapeWildcards(dir), "/***"));
             args.Add("--exclude=*");
         }
         return new PlannedSession("mirror", args, null, 1);
     }
 
-    /// <summary>"a", "a/b" for "a/b/c".</summary>
-    public static IEnumerable<string> Parents(string rel)
-    {
-        for (int slash = rel.IndexOf('/'); slash > 0; slash = rel.IndexOf('/', slash + 1))
-            yield return rel[..slash];
-    }
-
     /// <summary>An rsync filter pattern matching exactly <paramref name="name"/>: a pattern with a
-    /// wildcard character is matched with backslash escapes, one without is matched literally.</summary>
-    public static string EscapePattern(string name) =>
-        name.IndexOfAny(['*', '?', '[']) < 0 ? name : EscapeWildcards(name);
+    /// wildcard character is matched with backslash escapes, one without is matched literally
+    /// (exclude.c, add_rule: only a pattern holding *, ? or [ is given to wildmatch).</summary>
+    public static byte[] EscapePattern(byte[] name) =>
+        name.AsSpan().IndexOfAny("*?["u8) < 0 ? name : EscapeWildcards(name);
 
     /// <summary><paramref name="name"/> escaped for a pattern that has wildcards of its own.</summary>
-    public static string EscapeWildcards(string name)
+    public static byte[] EscapeWildcards(byte[] name)
     {
-        var sb = new StringBuilder(name.Length + 8);
-        foreach (char c in name)
+        var escaped = new List<byte>(name.Length + 8);
+        foreach (byte b in name)
         {
-            if (c is '*' or '?' or '[' or '\\')
-                sb.Append('\\');
-            sb.Append(c);
+            if (b is (byte)'*' or (byte)'?' or (byte)'[' or (byte)'\\')
+                escaped.Add((byte)'\\');
+            escaped.Add(b);
         }
-        return sb.ToString();
+        return [.. escaped];
     }
 
     /// <summary>Lists <paramref name="rel"/> (when not the root) and everything below it that the
     /// filter lets through into <paramref name="included"/>, and the filtered-out names into
     /// <paramref name="excluded"/>, without descending into excluded directories or symlinks.</summary>
-    public void Walk(string rel, ISet<string>? included, List<string>? excluded)
+    public void Walk(byte[] rel, ISet<byte[]>? included, List<byte[]>? excluded)
     {
         if (rel.Length > 0)
         {
@@ -174,31 +165,32 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
                 return;
             included?.Add(rel);
         }
-        var pending = new Stack<string>();
+        var pending = new Stack<byte[]>();
+        var entries = new List<(byte[] Name, FileSystemBytes.EntryType Type)>();
         pending.Push(rel);
-        var options = new EnumerationOptions { IgnoreInaccessible = true, AttributesToSkip = 0, RecurseSubdirectories = false };
         while (pending.Count > 0)
         {
-            string dirRel = pending.Pop();
-            string full = dirRel.Length == 0 ? root : root + "/" + dirRel;
-            try
+            byte[] dirRel = pending.Pop();
+            byte[] full = FileSystemBytes.Full(_root, dirRel);
+            entries.Clear();
+            int errno = FileSystemBytes.List(full, entries);
+            if (errno != 0)
             {
-                foreach (var entry in new DirectoryInfo(full).EnumerateFileSystemInfos("*", options))
-                {
-                    string childRel = dirRel.Length == 0 ? entry.Name : dirRel + "/" + entry.Name;
-                    if (filter.Excludes(childRel))
-                    {
-                        excluded?.Add(childRel);
-                        continue;
-                    }
-                    included?.Add(childRel);
-                    if (Inotify.TreeWatcher.IsRealDirectory(entry))
-                        pending.Push(childRel);
-                }
+                if (Log.DebugEnabled)
+                    Log.Debug($"cannot list {Names.Display(full)}: errno {errno}");
+                continue;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            foreach (var (name, type) in entries)
             {
-                Log.Debug($"cannot list {full}: {ex.Message}");
+                byte[] childRel = Names.Join(dirRel, name);
+                if (filter.Excludes(childRel))
+                {
+                    excluded?.Add(childRel);
+                    continue;
+                }
+                included?.Add(childRel);
+                if (type == FileSystemBytes.EntryType.Directory)
+                    pending.Push(childRel);
             }
         }
     }

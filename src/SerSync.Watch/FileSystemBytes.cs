@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+
+namespace NetRsync.SerSync;
+
+/// <summary>
+/// The directory reads and stats the watcher and the planner need, by path bytes: .NET's own file
+/// APIs decode names as UTF-8 and would lose any name that is not.
+/// </summary>
+public static unsafe partial class FileSystemBytes
+{
+    public enum EntryType
+    {
+        Missing,
+        Directory,
+        Regular,
+        Symlink,
+        Other,
+    }
+
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxType = 0x1;
+    private const int StatxModeOffset = 28;
+    private const int SIfmt = 0xF000;
+    private const int SIfdir = 0x4000;
+    private const int SIfreg = 0x8000;
+    private const int SIflnk = 0xA000;
+    private const byte DtUnknown = 0;
+    private const byte DtDir = 4;
+    private const byte DtReg = 8;
+    private const byte DtLnk = 10;
+    // struct dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+    private const int DirentTypeOffset = 18;
+    private const int DirentNameOffset = 19;
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static partial int Statx(int dirfd, byte* path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "opendir", SetLastError = true)]
+    private static partial nint OpenDir(byte* path);
+
+    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
+    private static partial nint ReadDir(nint dir);
+
+    [LibraryImport("libc", EntryPoint = "closedir")]
+    private static partial int CloseDir(nint dir);
+
+    /// <summary>The path with a terminating NUL, for the libc calls.</summary>
+    public static byte[] Z(ReadOnlySpan<byte> path)
+    {
+        var z = new byte[path.Length + 1];
+        path.CopyTo(z);
+        return z;
+    }
+
+    /// <summary>ROOT/REL as bytes ("" is the root itself).</summary>
+    public static byte[] Full(byte[] root, ReadOnlySpan<byte> rel) => rel.IsEmpty ? root : Names.Join(root, rel);
+
+    /// <summary>What the path is, without following a final symlink.</summary>
+    public static EntryType LStat(ReadOnlySpan<byte> path)
+    {
+        byte* buffer = stackalloc byte[256];
+        byte[] z = Z(path);
+        fixed (byte* p = z)
+        {
+            if (Statx(AtFdCwd, p, AtSymlinkNoFollow, StatxType, buffer) != 0)
+                return EntryType.Missing;
+        }
+        return TypeOfMode(*(ushort*)(buffer + StatxModeOffset));
+    }
+
+    private static EntryType TypeOfMode(int mode) => (mode & SIfmt) switch
+    {
+        SIfdir => EntryType.Directory,
+        SIfreg => EntryType.Regular,
+        SIflnk => EntryType.Symlink,
+        _ => EntryType.Other,
+    };
+
+    /// <summary>The entries of a directory, names as the kernel returned them ("." and ".." left out);
+    /// returns 0 or the errno of opendir.</summary>
+    public static int List(ReadOnlySpan<byte> directory, List<(byte[] Name, EntryType Type)> entries)
+    {
+        byte[] z = Z(directory);
+        nint dir;
+        fixed (byte* p = z)
+            dir = OpenDir(p);
+        if (dir == 0)
+            return Marshal.GetLastPInvokeError();
+        try
+        {
+            nint entry;
+            while ((entry = ReadDir(dir)) != 0)
+            {
+                byte* d = (byte*)entry;
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(d + DirentNameOffset);
+                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))
+                    continue;
+                var type = d[DirentTypeOffset] switch
+                {
+                    DtDir => EntryType.Directory,
+                    DtReg => EntryType.Regular,
+                    DtLnk => EntryType.Symlink,
+                    DtUnknown => LStat(Names.Join(directory, name)),
+                    _ => EntryType.Other,
+                };
+                entries.Add((name.ToArray(), type));
+            }
+        }
+        finally
+        {
+            CloseDir(dir);
+        }
+        return 0;
+    }
+}
