@@ -113,6 +113,9 @@ public static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true)]
     private static partial int SymlinkNative(byte* target, byte* linkPath);
 
+    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true)]
+    private static partial int UnlinkNative(byte* path);
+
     [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true)]
     private static partial int MkdirNative(byte* path, uint mode);
 
@@ -226,6 +229,15 @@ public static unsafe partial class Posix
         fixed (byte* lp = CPath(linkPath))
         {
             Check(SymlinkNative(tp, lp), "symlink", linkPath);
+        }
+    }
+
+    /// <summary>unlink(2): removes a name (not a directory).</summary>
+    public static void Unlink(string path)
+    {
+        fixed (byte* p = CPath(path))
+        {
+            Check(UnlinkNative(p), "unlink", path);
         }
     }
 
