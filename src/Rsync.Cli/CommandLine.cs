@@ -16,6 +16,8 @@ internal static class CommandLine
 
     public static async Task<int> RunAsync(string[] args)
     {
+        // A file name argument keeps its bytes, whatever the locale.
+        args = Protocol.Text.RawArguments.Recover(args);
         RsyncOptions options;
         try
         {

@@ -12,7 +12,7 @@ bool detach = true;
 var dparams = new List<string>();
 DaemonHandoff? handoff = null;
 
-foreach (string arg in args)
+foreach (string arg in NetRsync.Protocol.Text.RawArguments.Recover(args))
 {
     string Value() => arg[(arg.IndexOf('=') + 1)..];
     if (arg is "--daemon")

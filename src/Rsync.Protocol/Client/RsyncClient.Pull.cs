@@ -6,6 +6,7 @@ using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Client;
@@ -62,9 +63,9 @@ public sealed partial class RsyncClient
         bool raw = ctx.Protocol < 31;
         if (raw)
             ctx.Writer.StopMultiplexing();
-        foreach (string name in ReadFilesFrom(list, _options.From0))
+        foreach (byte[] name in ReadFilesFrom(list, _options.From0))
         {
-            ctx.Writer.WriteBytes(Encoding.UTF8.GetBytes(name));
+            ctx.Writer.WriteBytes(name);
             ctx.Writer.WriteByte(0);
         }
         ctx.Writer.WriteByte(0);
@@ -80,7 +81,7 @@ public sealed partial class RsyncClient
         {
             if (rule.ReceiverOnly)
                 continue;
-            byte[] text = Encoding.UTF8.GetBytes(rule.WireText);
+            byte[] text = NameText.ToBytes(rule.WireText);
             ctx.Writer.WriteInt32(text.Length);
             ctx.Writer.WriteBytes(text);
         }

@@ -9,6 +9,7 @@ using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Client;
@@ -212,7 +213,7 @@ public sealed partial class RsyncClient
                 continue;
             if (_options.DeleteExcluded && !rule.ReceiverOnly)
                 continue;
-            byte[] text = Encoding.UTF8.GetBytes(rule.WireText);
+            byte[] text = NameText.ToBytes(rule.WireText);
             ctx.Writer.WriteInt32(text.Length);
             ctx.Writer.WriteBytes(text);
         }
@@ -220,7 +221,7 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Builds and sends the sender's list (flist.c, send_file_list); <paramref name="filesFrom"/> names are relative to the one source.</summary>
-    internal static List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<string>? filesFrom,
+    internal static List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<byte[]>? filesFrom,
         string? confineTo = null, ConfinedRoot? jail = null)
     {
         var buildClock = Stopwatch.StartNew();
@@ -252,7 +253,7 @@ public sealed partial class RsyncClient
         {
             if (sources.Count != 1)
                 throw new RsyncException("--files-from needs exactly one source directory", ExitCodes.Syntax);
-            foreach (string name in filesFrom)
+            foreach (byte[] name in filesFrom)
                 builder.AddFromList(sources[0], name);
         }
         else
@@ -300,20 +301,44 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>The local --files-from names, or null without the option.</summary>
-    private IEnumerable<string>? FilesFromNames() =>
+    private IEnumerable<byte[]>? FilesFromNames() =>
         _options.FilesFrom is { } list && _options.FilesFromHost is null ? ReadFilesFrom(list, _options.From0) : null;
 
-    internal static IEnumerable<string> ReadFilesFrom(string path, bool from0)
+    /// <summary>
+    /// The names of a --files-from list, as bytes: one per line (a CR ends one too) or NUL-terminated
+    /// with --from0; blank lines and, without --from0, lines starting with '#' or ';' are skipped
+    /// (io.c, read_line with RL_DUMP_COMMENTS).
+    /// </summary>
+    internal static IEnumerable<byte[]> ReadFilesFrom(string path, bool from0)
     {
-        string text = path == "-" ? Console.In.ReadToEnd() : File.ReadAllText(path);
-        var names = from0 ? text.Split('\0') : text.Split('\n');
-        foreach (string raw in names)
+        using var stream = path == "-" ? Console.OpenStandardInput() : OpenFilesFrom(path);
+        var current = new List<byte>();
+        int b;
+        while (true)
         {
-            string name = raw.TrimEnd('\r');
-            if (name.Length == 0 || (!from0 && (name[0] == '#' || name[0] == ';')))
+            b = stream.ReadByte();
+            bool end = b < 0 || (from0 ? b == 0 : b is '\n' or '\r');
+            if (!end)
+            {
+                if (current.Count >= ProtocolLimits.MaxPath)
+                    throw new RsyncException($"--files-from: a name longer than {ProtocolLimits.MaxPath - 1} bytes in {path}", ExitCodes.FileIo);
+                current.Add((byte)b);
                 continue;
-            yield return name;
+            }
+            if (current.Count > 0 && (from0 || (current[0] != '#' && current[0] != ';')))
+                yield return [.. current];
+            current.Clear();
+            if (b < 0)
+                yield break;
         }
+    }
+
+    private static Stream OpenFilesFrom(string path)
+    {
+        int errno = Confined.OpenAt(Confined.AtFdCwd, NameText.ToBytes(path), Confined.ORdOnly, 0, 0, out var handle);
+        if (errno != 0)
+            throw new RsyncException($"rsync: failed to open files-from file {path}: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
+        return new BufferedStream(new FileStream(handle!, FileAccess.Read, 1));
     }
 
     private sealed class ContextReporter(TransferContext ctx) : IFileListReporter
@@ -390,16 +415,11 @@ public sealed partial class RsyncClient
             ctx.Error($"rsync: [sender] skipping source file that changed: {path}");
             return;
         }
-        try
-        {
-            File.Delete(path);
-            if (_options.Verbose > 1)
-                ctx.Info($"sender removed {file.NameString}");
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            ctx.TransferError($"sender failed to remove {path}: {ex.Message}");
-        }
+        int errno = Confined.UnlinkAt(Confined.AtFdCwd, NameText.ToBytes(path), 0);
+        if (errno != 0)
+            ctx.TransferError($"sender failed to remove {path}: {Posix.StrError(errno)}");
+        else if (_options.Verbose > 1)
+            ctx.Info($"sender removed {file.NameString}");
     }
 
     private void LogDeleted(TransferContext ctx, byte[] payload)

@@ -142,7 +142,7 @@ internal static class DaemonHandshake
     {
         foreach (string arg in args)
         {
-            writer.WriteBytes(Encoding.UTF8.GetBytes(arg));
+            writer.WriteBytes(Text.NameText.ToBytes(arg));
             writer.WriteByte(0);
         }
         writer.WriteByte(0);

@@ -83,7 +83,7 @@ internal static class DaemonServerHandshake
         {
             byte b = reader.ReadByte();
             if (b == 0)
-                return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
+                return Text.NameText.FromBytes(bytes.ToArray());
             if (bytes.Count >= ProtocolLimits.MaxPath * 2)
                 throw new RsyncException("over-long argument from the client", ExitCodes.Protocol);
             bytes.Add(b);

@@ -10,6 +10,7 @@ using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Daemon;
@@ -780,10 +781,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     {
         var clientRules = ReadFilterList(ctx.Reader);
         var filters = FilterList.Parse(clientRules.Concat(daemonFilters.Rules.Select(r => r.WireText)));
-        IEnumerable<string>? filesFrom = null;
+        IEnumerable<byte[]>? filesFrom = null;
         // A listed name cannot climb out of the source directory (flist.c, send_file_list: sanitize_path).
         if (ctx.Options.FilesFrom == "-")
-            filesFrom = ReadForwardedNames(ctx).Select(n => ModulePath.Sanitize(n)).ToList();
+            filesFrom = ReadForwardedNames(ctx).Select(n => ModulePath.Sanitize(n.AsSpan())).ToList();
 
         var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
         if (module.IgnoreErrors)
@@ -838,7 +839,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         using var jail = ConfinedRoot.Open(modulePath);
         RsyncClient.Receive(ctx, destination, filters, chmod,
             new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false, DeletionsAsMessages: true), connection.Abort,
-            module: new RsyncClient.ModuleTarget(jail, Encoding.UTF8.GetBytes(destRel), partialInModule));
+            module: new RsyncClient.ModuleTarget(jail, NameText.ToBytes(destRel), partialInModule));
         ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
     }
@@ -871,11 +872,11 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             total += len;
             if (total > maxBytes)
                 throw new RsyncProtocolException($"more than {maxBytes} bytes of filter rules from the client");
-            rules.Add(Encoding.UTF8.GetString(reader.ReadBytes(len)));
+            rules.Add(NameText.FromBytes(reader.ReadBytes(len)));
         }
     }
 
-    private static List<string> ReadForwardedNames(TransferContext ctx) =>
+    private static List<byte[]> ReadForwardedNames(TransferContext ctx) =>
         ReadForwardedNames(ctx.Reader, ctx.MaxReceivedEntries, ctx.MaxReceivedNameBytes);
 
     /// <summary>
@@ -883,9 +884,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     /// name is read into a MAXPATHLEN buffer (io.c, read_line), so a longer one is an error; the
     /// count and total follow the limits on a received file list (0 for none).
     /// </summary>
-    internal static List<string> ReadForwardedNames(RsyncReader reader, int maxNames, long maxBytes)
+    internal static List<byte[]> ReadForwardedNames(RsyncReader reader, int maxNames, long maxBytes)
     {
-        var names = new List<string>();
+        var names = new List<byte[]>();
         var current = new byte[ProtocolLimits.MaxPath];
         int length = 0;
         long total = 0;
@@ -906,7 +907,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             total += length;
             if (maxBytes > 0 && total > maxBytes)
                 throw new RsyncProtocolException($"more than {maxBytes} bytes of --files-from names from the client", ExitCodes.Malloc);
-            names.Add(Encoding.UTF8.GetString(current, 0, length));
+            names.Add(current[..length]);
             length = 0;
         }
     }

@@ -20,10 +20,10 @@ internal sealed class HandshakeChannel(Stream stream)
         {
             int n = await stream.ReadAsync(_one, cancellationToken).ConfigureAwait(false);
             if (n == 0)
-                return bytes.Count == 0 ? null : Encoding.UTF8.GetString(bytes.ToArray());
+                return bytes.Count == 0 ? null : Text.NameText.FromBytes(bytes.ToArray());
             byte b = _one[0];
             if (b == (byte)'\n')
-                return Encoding.UTF8.GetString(bytes.ToArray());
+                return Text.NameText.FromBytes(bytes.ToArray());
             if (b == (byte)'\r')
                 continue;
             if (bytes.Count >= maxLength)
@@ -34,7 +34,7 @@ internal sealed class HandshakeChannel(Stream stream)
 
     public async ValueTask WriteAsync(string text, CancellationToken cancellationToken)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        byte[] bytes = Text.NameText.ToBytes(text);
         await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
     }
 }

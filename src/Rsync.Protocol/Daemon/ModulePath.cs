@@ -36,4 +36,33 @@ public static class ModulePath
             parts.Add(part);
         }
     }
+
+    /// <summary>A listed name (bytes) made module-relative the same way; ".." at the top is dropped.</summary>
+    public static byte[] Sanitize(ReadOnlySpan<byte> path)
+    {
+        var parts = new List<Range>();
+        foreach (var range in path.Split((byte)'/'))
+        {
+            var part = path[range];
+            if (part.IsEmpty || part.SequenceEqual("."u8))
+                continue;
+            if (part.SequenceEqual(".."u8))
+            {
+                if (parts.Count > 0)
+                    parts.RemoveAt(parts.Count - 1);
+                continue;
+            }
+            parts.Add(range);
+        }
+        if (parts.Count == 0)
+            return [(byte)'.'];
+        var result = new List<byte>(path.Length);
+        foreach (var range in parts)
+        {
+            if (result.Count > 0)
+                result.Add((byte)'/');
+            result.AddRange(path[range]);
+        }
+        return [.. result];
+    }
 }

@@ -1,5 +1,5 @@
-using System.Text;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Text;
 
 namespace NetRsync.Protocol.FileList;
 
@@ -83,9 +83,10 @@ public sealed class FileEntry
     public bool IsDevice => Posix.IsDevice(Mode);
     public bool IsSpecial => Posix.IsSpecial(Mode);
 
-    public string NameString => Encoding.UTF8.GetString(Name);
+    /// <summary>The name for a message line; the output escapes it as rsync does.</summary>
+    public string NameString => NameText.FromBytes(Name);
 
-    /// <summary>The local path on the sending side.</summary>
+    /// <summary>The local path on the sending side, as a <see cref="NameText"/> string.</summary>
     public string LocalPath => Root is null ? NameString
         : Name is [(byte)'.'] ? Root
         : Path.Join(Root, NameString);

@@ -1,7 +1,9 @@
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Checksums;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.FileList;
@@ -50,8 +52,8 @@ public static class MungedSymlink
     public static byte[] Munge(byte[] target) => [.. PrefixBytes, .. target];
 
     /// <summary>The target as the sender sends it: the prefix taken off when there is more after it (flist.c, readlink_stat).</summary>
-    public static string Unmunge(string target) =>
-        target.Length > Prefix.Length && target.StartsWith(Prefix, StringComparison.Ordinal) ? target[Prefix.Length..] : target;
+    public static byte[] Unmunge(byte[] target) =>
+        target.Length > PrefixBytes.Length && target.AsSpan().StartsWith(PrefixBytes) ? target[PrefixBytes.Length..] : target;
 }
 
 /// <summary>Reports from the walk, worded as rsync words them.</summary>
@@ -82,17 +84,26 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         AddNamed(root, name);
     }
 
-    /// <summary>Adds a name read from --files-from, relative to <paramref name="root"/>.</summary>
-    public void AddFromList(string root, string listedName)
+    /// <summary>Adds a name read from --files-from (bytes, as the list holds them), relative to <paramref name="root"/>.</summary>
+    public void AddFromList(string root, ReadOnlySpan<byte> listedName)
     {
-        string name = listedName.TrimStart('/');
-        while (name.StartsWith("./", StringComparison.Ordinal))
-            name = name[2..];
-        name = name.TrimEnd('/');
-        if (name.Length == 0)
-            name = ".";
-        AddNamed(root, name);
+        // flist.c, send_file_list: leading slashes and "./" go, a trailing slash too.
+        var name = listedName;
+        while (true)
+        {
+            if (name.Length > 0 && name[0] == (byte)'/')
+                name = name[1..];
+            else if (name.StartsWith("./"u8))
+                name = name[2..];
+            else
+                break;
+        }
+        name = name.TrimEnd((byte)'/');
+        AddNamed(root, name.IsEmpty ? Dot : name.ToArray());
     }
+
+    /// <summary>Adds a name read from --files-from, relative to <paramref name="root"/>.</summary>
+    public void AddFromList(string root, string listedName) => AddFromList(root, NameText.ToBytes(listedName));
 
     private (string Root, string Name) SplitSource(string argument)
     {
@@ -145,105 +156,152 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return parts.Length == 0 ? "." : string.Join('/', parts);
     }
 
-    /// <summary>A path's name beneath the module, or null when it is not beneath it.</summary>
-    private byte[]? InJail(string fullPath)
+    private static readonly byte[] Dot = [(byte)'.'];
+
+    private static bool IsDot(ReadOnlySpan<byte> name) => name.Length == 1 && name[0] == (byte)'.';
+
+    private static byte[] Join(ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)
     {
-        string rel = Path.GetRelativePath(options.ConfineTo!, fullPath);
-        if (rel == ".." || rel.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(rel))
+        bool slash = dir.Length > 0 && dir[^1] == (byte)'/';
+        var joined = new byte[dir.Length + (slash ? 0 : 1) + name.Length];
+        dir.CopyTo(joined);
+        if (!slash)
+            joined[dir.Length] = (byte)'/';
+        name.CopyTo(joined.AsSpan(joined.Length - name.Length));
+        return joined;
+    }
+
+    private byte[]? _confineBytes;
+
+    /// <summary>A path's name beneath the module, or null when it is not beneath it.</summary>
+    private byte[]? InJail(byte[] fullPath) =>
+        BeneathRoot(_confineBytes ??= NameText.ToBytes(options.ConfineTo!), fullPath);
+
+    /// <summary><paramref name="path"/> relative to <paramref name="root"/> ("." for the root itself), or null when it is not beneath it.</summary>
+    internal static byte[]? BeneathRoot(ReadOnlySpan<byte> root, ReadOnlySpan<byte> path)
+    {
+        var rootParts = Components(root);
+        var pathParts = Components(path);
+        if (pathParts.Count < rootParts.Count || rootParts.Concat(pathParts).Any(p => p is [(byte)'.', (byte)'.']))
             return null;
-        return Encoding.UTF8.GetBytes(rel);
+        for (int i = 0; i < rootParts.Count; i++)
+        {
+            if (!rootParts[i].AsSpan().SequenceEqual(pathParts[i]))
+                return null;
+        }
+        if (pathParts.Count == rootParts.Count)
+            return Dot;
+        var rel = new List<byte>(path.Length);
+        for (int i = rootParts.Count; i < pathParts.Count; i++)
+        {
+            if (rel.Count > 0)
+                rel.Add((byte)'/');
+            rel.AddRange(pathParts[i]);
+        }
+        return [.. rel];
+    }
+
+    private static List<byte[]> Components(ReadOnlySpan<byte> path)
+    {
+        var parts = new List<byte[]>();
+        foreach (var range in path.Split((byte)'/'))
+        {
+            var part = path[range];
+            if (part.IsEmpty || IsDot(part))
+                continue;
+            parts.Add(part.ToArray());
+        }
+        return parts;
     }
 
     /// <summary>-L and --copy-unsafe-links walk through links; in a module only while they stay inside it.</summary>
     private bool FollowsLinks => options.CopyLinks || options.CopyUnsafeLinks;
 
-    private int LStat(string fullPath, out FileStatus st)
+    /// <param name="rel">The name beneath the module, with a jail.</param>
+    private int LStat(byte[] fullPath, byte[]? rel, out FileStatus st)
     {
         if (options.Jail is null)
-            return Posix.TryLStat(fullPath, out st);
+            return Confined.StatAt(Confined.AtFdCwd, fullPath, Confined.AtSymlinkNoFollow, out st);
         st = default;
-        return InJail(fullPath) is { } rel ? options.Jail.LStat(rel, out st, FollowsLinks) : Posix.EXDEV;
+        return rel is not null ? options.Jail.LStat(rel, out st, FollowsLinks) : Posix.EXDEV;
     }
 
-    private void AddNamed(string root, string name)
+    private void AddNamed(string root, string name) => AddNamed(root, NameText.ToBytes(name));
+
+    private void AddNamed(string root, byte[] name)
     {
-        string fullPath = name == "." ? root : Path.Join(root, name);
-        int errno = LStat(fullPath, out var st);
+        byte[] rootBytes = NameText.ToBytes(root);
+        bool isDotDir = IsDot(name);
+        byte[] fullPath = isDotDir ? rootBytes : Join(rootBytes, name);
+        byte[]? rel = options.Jail is null ? null : InJail(fullPath);
+        int errno = LStat(fullPath, rel, out var st);
         // "NAME/" is looked at as "NAME/.", through a link (flist.c, send_file_list).
-        if (errno == 0 && name == "." && st.IsSymlink)
-            errno = options.Jail is null ? Posix.TryStat(fullPath, out st) : Posix.ELOOP;
+        if (errno == 0 && isDotDir && st.IsSymlink)
+            errno = options.Jail is null ? Confined.StatAt(Confined.AtFdCwd, fullPath, 0, out st) : Posix.ELOOP;
         if (errno != 0)
         {
             LinkStatFailed(fullPath, errno);
             return;
         }
-        bool isDotDir = name == ".";
 
-        if (!isDotDir && options.Filters.IsExcludedBySender(Encoding.UTF8.GetBytes(name), st.IsDirectory))
+        if (!isDotDir && options.Filters.IsExcludedBySender(name, st.IsDirectory))
             return;
 
         if (options.Relative && options.ImpliedDirs)
         {
             int slash = -1;
-            while ((slash = name.IndexOf('/', slash + 1)) > 0)
+            while ((slash = Array.IndexOf(name, (byte)'/', slash + 1)) > 0)
             {
-                string parent = name[..slash];
-                if (!_impliedDirs.Add(parent))
+                byte[] parent = name[..slash];
+                if (!_impliedDirs.Add(Encoding.Latin1.GetString(parent)))
                     continue;
-                if (LStat(Path.Join(root, parent), out var pst) == 0 && pst.IsDirectory)
-                    Add(MakeEntry(root, parent, pst, EntryFlags.ImpliedDir), parent);
+                byte[] parentPath = Join(rootBytes, parent);
+                if (LStat(parentPath, options.Jail is null ? null : InJail(parentPath), out var pst) == 0 && pst.IsDirectory)
+                    Add(MakeEntry(root, parent, pst, EntryFlags.ImpliedDir));
             }
         }
 
         if (st.IsDirectory && !options.Recursive && !(options.Dirs || isDotDir))
         {
-            reporter.Info($"skipping directory {name}");
+            reporter.Info($"skipping directory {NameText.FromBytes(name)}");
             return;
         }
 
         var flags = st.IsDirectory && (options.Recursive || isDotDir) ? EntryFlags.TopDir | EntryFlags.ContentDir : EntryFlags.None;
-        var entry = MakeFileEntry(root, name, fullPath, st, flags);
+        var entry = MakeFileEntry(root, name, fullPath, rel, st, flags);
         if (entry is null)
             return;
-        Add(entry, name);
+        Add(entry);
         if (entry.IsDirectory && options.Recursive)
-            Walk(root, name, fullPath, st.Device);
+            Walk(root, name, fullPath, rel, st.Device);
     }
 
-    private void Walk(string root, string dirName, string dirPath, long device)
+    /// <summary>The names in a directory, as bytes; the errno when it cannot be read.</summary>
+    private int List(byte[] dirPath, byte[]? dirRel, List<byte[]> names)
     {
-        IEnumerable<string> children;
         if (options.Jail is not null)
+            return dirRel is not null ? options.Jail.List(dirRel, names, FollowsLinks) : Posix.EXDEV;
+        int errno = Confined.OpenAt(Confined.AtFdCwd, dirPath, Confined.ORdOnly | Confined.ODirectory, 0, 0, out var handle);
+        return errno != 0 ? errno : Confined.ReadDirectory(handle!, names);
+    }
+
+    private void Walk(string root, byte[] dirName, byte[] dirPath, byte[]? dirRel, long device)
+    {
+        var children = new List<byte[]>();
+        int listErr = List(dirPath, dirRel, children);
+        if (listErr != 0)
         {
-            var names = new List<byte[]>();
-            int listErr = InJail(dirPath) is { } rel ? options.Jail.List(rel, names, FollowsLinks) : Posix.EXDEV;
-            if (listErr != 0)
-            {
-                IoError |= IoErrorFlags.General;
-                reporter.TransferError($"opendir {reporter.Quote(dirPath)} failed: {Posix.StrError(listErr)} ({listErr})");
-                return;
-            }
-            children = names.Select(n => Encoding.UTF8.GetString(n)).ToList();
-        }
-        else
-        {
-            try
-            {
-                children = Directory.EnumerateFileSystemEntries(dirPath).Select(Path.GetFileName).ToList()!;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                IoError |= IoErrorFlags.General;
-                reporter.TransferError($"opendir {reporter.Quote(dirPath)} failed: {Posix.StrError(Posix.EACCES)} ({Posix.EACCES})");
-                return;
-            }
+            IoError |= IoErrorFlags.General;
+            reporter.TransferError($"opendir {Quote(dirPath)} failed: {Posix.StrError(listErr)} ({listErr})");
+            return;
         }
 
-        foreach (string child in children)
+        foreach (byte[] child in children)
         {
-            string name = dirName == "." ? child : dirName + "/" + child;
-            string path = Path.Join(dirPath, child);
-            int errno = LStat(path, out var st);
+            byte[] name = IsDot(dirName) ? child : Join(dirName, child);
+            byte[] path = Join(dirPath, child);
+            byte[]? rel = dirRel is null ? null : IsDot(dirRel) ? child : Join(dirRel, child);
+            int errno = LStat(path, rel, out var st);
             if (errno != 0)
             {
                 if (errno == Posix.ENOENT)
@@ -251,67 +309,70 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
                 LinkStatFailed(path, errno);
                 continue;
             }
-            if (options.Filters.IsExcludedBySender(Encoding.UTF8.GetBytes(name), st.IsDirectory))
+            if (options.Filters.IsExcludedBySender(name, st.IsDirectory))
                 continue;
-            var entry = MakeFileEntry(root, name, path, st, st.IsDirectory ? EntryFlags.ContentDir : EntryFlags.None);
+            var entry = MakeFileEntry(root, name, path, rel, st, st.IsDirectory ? EntryFlags.ContentDir : EntryFlags.None);
             if (entry is null)
                 continue;
-            Add(entry, name);
+            Add(entry);
             if (entry.IsDirectory)
             {
                 if (options.OneFileSystem && st.Device != device)
                     continue;
-                Walk(root, name, path, device);
+                Walk(root, name, path, rel, device);
             }
         }
     }
 
+    private string Quote(byte[] path) => reporter.Quote(NameText.FromBytes(path));
+
     /// <summary>Turns an lstat result into an entry, or null when the type is not being sent (flist.c, make_file).</summary>
-    private FileEntry? MakeFileEntry(string root, string name, string path, FileStatus st, EntryFlags flags)
+    private FileEntry? MakeFileEntry(string root, byte[] name, byte[] path, byte[]? rel, FileStatus st, EntryFlags flags)
     {
         if (st.IsSymlink)
         {
-            string? target = ReadLink(path, options.Jail is null ? null : InJail(path));
+            byte[]? target = ReadLink(path, rel);
             if (target is null)
                 return null;
             if (options.MungeLinks)
                 target = MungedSymlink.Unmunge(target);
-            bool unsafeLink = IsUnsafeSymlink(target, name);
+            bool unsafeLink = UnsafeSymlink.IsUnsafe(target, name);
             if (options.CopyLinks || (options.CopyUnsafeLinks && unsafeLink))
             {
-                if (options.ConfineTo is { } jail && (Posix.RealPath(path) is not { } real || !Posix.IsWithin(real, jail)))
+                string pathText = NameText.FromBytes(path);
+                if (options.ConfineTo is { } jail && (Posix.RealPath(pathText) is not { } real || !Posix.IsWithin(real, jail)))
                 {
                     IoError |= IoErrorFlags.General;
-                    reporter.TransferError($"symlink \"{name}\" leads outside the module; not following it");
+                    reporter.TransferError($"symlink \"{NameText.FromBytes(name)}\" leads outside the module; not following it");
                     return null;
                 }
-                int errno = Posix.TryStat(path, out var followed);
+                int errno = Confined.StatAt(Confined.AtFdCwd, path, 0, out var followed);
                 if (errno != 0)
                 {
                     IoError |= IoErrorFlags.General;
-                    reporter.TransferError($"symlink has no referent: {reporter.Quote(path)}");
+                    reporter.TransferError($"symlink has no referent: {Quote(path)}");
                     return null;
                 }
-                return MakeFileEntry(root, name, path, followed, followed.IsDirectory ? flags | EntryFlags.ContentDir : flags);
+                return MakeFileEntry(root, name, path, rel, followed, followed.IsDirectory ? flags | EntryFlags.ContentDir : flags);
             }
             if (!options.PreserveLinks)
             {
-                reporter.Info($"skipping non-regular file \"{name}\"");
+                reporter.Info($"skipping non-regular file \"{NameText.FromBytes(name)}\"");
                 return null;
             }
             if (options.SafeLinks && unsafeLink)
             {
-                reporter.Info($"ignoring unsafe symlink \"{name}\" -> \"{target}\"");
+                reporter.Info($"ignoring unsafe symlink \"{NameText.FromBytes(name)}\" -> \"{NameText.FromBytes(target)}\"");
                 return null;
             }
             var link = MakeEntry(root, name, st, flags);
-            link.LinkTarget = Encoding.UTF8.GetBytes(target);
-            link.Size = link.LinkTarget.Length;
+            link.LinkTarget = target;
+            link.Size = target.Length;
             return link;
         }
         if ((Posix.IsDevice(st.Mode) && !options.PreserveDevices) || (Posix.IsSpecial(st.Mode) && !options.PreserveSpecials))
         {
-            reporter.Info($"skipping non-regular file \"{name}\"");
+            reporter.Info($"skipping non-regular file \"{NameText.FromBytes(name)}\"");
             return null;
         }
 
@@ -329,26 +390,28 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if (options.AlwaysChecksum && entry.IsRegular)
         {
             entry.Checksum = new byte[ChecksumKinds.Length(options.ChecksumKind)];
-            try
+            SafeFileHandle? handle = null;
+            int openErr = options.Jail is null
+                ? Confined.OpenAt(Confined.AtFdCwd, path, Confined.ORdOnly | Confined.ONoFollowIf(!FollowsLinks), 0, 0, out handle)
+                : rel is not null ? options.Jail.OpenRead(rel, out handle, FollowsLinks) : Posix.EXDEV;
+            // On failure rsync leaves the sum zeroed and reports the read error at transfer time.
+            if (openErr == 0)
             {
-                if (options.Jail is null)
-                    StrongChecksum.FileSum(options.ChecksumKind, path, entry.Checksum);
-                else if (InJail(path) is { } rel && options.Jail.OpenRead(rel, out var handle, FollowsLinks) == 0)
+                try
                 {
                     using (handle)
                         StrongChecksum.FileSum(options.ChecksumKind, handle!, entry.Checksum);
                 }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // rsync leaves the sum zeroed and reports the read error at transfer time.
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                }
             }
         }
         return entry;
     }
 
-    private FileEntry MakeEntry(string root, string name, FileStatus st, EntryFlags flags) =>
-        new(Encoding.UTF8.GetBytes(name), options.Chmod?.Apply(st.Mode) ?? st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds)
+    private FileEntry MakeEntry(string root, byte[] name, FileStatus st, EntryFlags flags) =>
+        new(name, options.Chmod?.Apply(st.Mode) ?? st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds)
         {
             ModNanoseconds = st.MtimeNanoseconds,
             Uid = st.Uid,
@@ -357,36 +420,30 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             Root = root,
         };
 
-    private string? ReadLink(string path, byte[]? inJail)
+    private byte[]? ReadLink(byte[] path, byte[]? rel)
     {
+        byte[]? target;
         if (options.Jail is not null)
-            return inJail is not null && options.Jail.ReadLink(inJail, out var target, FollowsLinks) == 0 ? Encoding.UTF8.GetString(target!) : null;
-        try
-        {
-            return new FileInfo(path).LinkTarget;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
+            return rel is not null && options.Jail.ReadLink(rel, out target, FollowsLinks) == 0 ? target : null;
+        return Confined.ReadLinkAt(Confined.AtFdCwd, path, out target) == 0 ? target : null;
     }
 
     /// <summary>A link is unsafe when it could lead out of the transfer (util1.c, unsafe_symlink).</summary>
     public static bool IsUnsafeSymlink(string target, string linkName) =>
-        UnsafeSymlink.IsUnsafe(Encoding.UTF8.GetBytes(target), Encoding.UTF8.GetBytes(linkName));
+        UnsafeSymlink.IsUnsafe(NameText.ToBytes(target), NameText.ToBytes(linkName));
 
-    private void LinkStatFailed(string path, int errno)
+    private void LinkStatFailed(byte[] path, int errno)
     {
         if (errno != Posix.ENOENT)
             IoError |= IoErrorFlags.General;
-        reporter.TransferError($"link_stat {reporter.Quote(path)} failed: {Posix.StrError(errno)} ({errno})");
+        reporter.TransferError($"link_stat {Quote(path)} failed: {Posix.StrError(errno)} ({errno})");
         HadMissingSource = true;
     }
 
     /// <summary>A named source could not be read (got_xfer_error in rsync: the run ends with code 23).</summary>
     public bool HadMissingSource { get; private set; }
 
-    private void Add(FileEntry entry, string name) => _entries.Add(entry);
+    private void Add(FileEntry entry) => _entries.Add(entry);
 
     /// <summary>The list in rsync's order; indexes into it are the file indexes on the wire.</summary>
     public List<FileEntry> Build()

@@ -36,7 +36,7 @@ public sealed class FilterRule
         }
         HasWildcards = p.AsSpan().IndexOfAny("*?[") >= 0;
         HasSlash = p.Contains('/') || p.Contains("**", StringComparison.Ordinal);
-        _pattern = Encoding.UTF8.GetBytes(p);
+        _pattern = NetRsync.Protocol.Text.NameText.ToBytes(p);
     }
 
     public FilterAction Action { get; }

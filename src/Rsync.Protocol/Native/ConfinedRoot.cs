@@ -293,7 +293,7 @@ public sealed class ConfinedRoot : IDisposable
     private static bool IsSelf(ReadOnlySpan<byte> name) => name.Length == 0 || name.SequenceEqual("."u8);
 
     private static string Join(string root, ReadOnlySpan<byte> name) =>
-        System.IO.Path.Join(root, System.Text.Encoding.UTF8.GetString(name));
+        System.IO.Path.Join(root, Text.NameText.FromBytes(name));
 
     /// <summary>Closes this thread's cached parent handle; a thread that is done with its roots calls it before it ends.</summary>
     public static void ReleaseThreadCache()

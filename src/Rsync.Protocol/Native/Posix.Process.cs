@@ -143,7 +143,7 @@ public static partial class Posix
         var allocations = new List<nint>();
         byte* Utf8Z(string s)
         {
-            byte[] bytes = System.Text.Encoding.UTF8.GetBytes(s);
+            byte[] bytes = Text.NameText.ToBytes(s);
             nint p = Marshal.AllocHGlobal(bytes.Length + 1);
             allocations.Add(p);
             Marshal.Copy(bytes, 0, p, bytes.Length);

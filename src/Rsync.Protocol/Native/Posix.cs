@@ -34,10 +34,10 @@ public static partial class Posix
     public static long MakeDev(int major, int minor) =>
         ((long)(uint)minor & 0xFF) | (((long)(uint)major & 0xFFF) << 8) | (((long)(uint)minor & ~0xFFL) << 12) | (((long)(uint)major & ~0xFFFL) << 32);
 
-    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static unsafe partial int LStatRaw(string path, byte* buffer);
 
-    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static unsafe partial int StatRaw(string path, byte* buffer);
 
     [LibraryImport("libc", EntryPoint = "getpwuid_r", SetLastError = true)]
@@ -89,7 +89,8 @@ public static partial class Posix
         return z;
     }
 
-    internal static byte[] Utf8Z(string s) => Encoding.UTF8.GetBytes(s + "\0");
+    /// <summary>A path string (<see cref="Text.NameText"/>) as NUL-terminated bytes.</summary>
+    internal static byte[] Utf8Z(string s) => Z(Text.NameText.ToBytes(s));
 
     public static unsafe string? UserName(int uid)
     {
@@ -131,47 +132,47 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "getgrnam_r", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int GetGrNam(string name, byte* grp, byte* buffer, nuint size, byte** result);
 
-    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial int ChmodRaw(string path, uint mode);
 
-    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial int LChownRaw(string path, int uid, int gid);
 
-    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static unsafe partial int UtimensatRaw(int dirfd, string path, long* times, int flags);
 
-    [LibraryImport("libc", EntryPoint = "mknod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "mknod", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial int MknodRaw(string path, uint mode, ulong dev);
 
-    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial int LinkRaw(string existing, string newPath);
 
-    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial int RenameRaw(string from, string to);
 
-    [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial int SymlinkRaw(string target, string path);
 
-    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial int MkdirRaw(string path, uint mode);
 
     public static int MakeDirectory(string path, int mode) => Errno(MkdirRaw(path, (uint)mode));
 
-    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static partial nint RealPathRaw(string path, nint resolved);
 
     [LibraryImport("libc", EntryPoint = "free")]
     private static partial void Free(nint pointer);
 
     /// <summary>The path with every symlink resolved, or null when some part does not exist.</summary>
-    public static string? RealPath(string path)
+    public static unsafe string? RealPath(string path)
     {
         nint p = RealPathRaw(path, 0);
         if (p == 0)
             return null;
         try
         {
-            return Marshal.PtrToStringUTF8(p);
+            return Text.NameText.FromBytes(MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)p));
         }
         finally
         {

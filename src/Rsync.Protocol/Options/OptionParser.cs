@@ -530,7 +530,7 @@ public static partial class OptionParser
             // The line is used as a C string, so it ends at an embedded NUL.
             int length = Array.IndexOf(data, (byte)0, start, i - start) is int nul and >= 0 ? nul - start : i - start;
             if (length > 0 && data[start] != ';' && data[start] != '#')
-                AddOldStyleRule(st, Encoding.UTF8.GetString(data, start, length), include);
+                AddOldStyleRule(st, Text.NameText.FromBytes(data.AsSpan(start, length)), include);
             start = i + 1;
         }
     }

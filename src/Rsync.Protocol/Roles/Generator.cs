@@ -4,6 +4,7 @@ using NetRsync.Protocol.Delta;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Wire;
 
@@ -139,7 +140,7 @@ internal sealed class Generator(ReceivingSide side)
         string time = DateTimeOffset.FromUnixTimeSeconds(file.ModTime).ToLocalTime().ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
         string line = $"{PermString(file.Mode)} {size.PadLeft(width)} {time} {Client.LogFormat.Escape(file.NameString)}";
         if (_o.PreserveLinks && file.IsSymlink)
-            line += " -> " + Client.LogFormat.Escape(Encoding.UTF8.GetString(file.LinkTarget ?? []));
+            line += " -> " + Client.LogFormat.Escape(NameText.FromBytes(file.LinkTarget ?? []));
         side.Ctx.Info(line);
     }
 

@@ -6,6 +6,7 @@ using NetRsync.Protocol.Compression;
 using NetRsync.Protocol.Delta;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Roles;
@@ -51,7 +52,7 @@ internal sealed class Receiver(ReceivingSide side)
                 continue;
             }
             FileEntry file = side.Files[ndx];
-            string hardLink = xname is null ? "" : Encoding.UTF8.GetString(xname);
+            string hardLink = xname is null ? "" : NameText.FromBytes(xname);
             if ((iflags & ItemFlags.Transfer) == 0)
             {
                 side.MaybeLogItem(file, iflags, hardLink);

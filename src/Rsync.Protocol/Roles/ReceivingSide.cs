@@ -4,6 +4,7 @@ using NetRsync.Protocol.Client;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Roles;
@@ -101,7 +102,7 @@ internal sealed class ReceivingSide
 
     /// <summary>An entry's name relative to <see cref="Root"/>.</summary>
     public byte[] NameOf(FileEntry file) =>
-        SoloPath is null ? file.Name : _soloLeaf ??= Encoding.UTF8.GetBytes(Path.GetFileName(SoloPath));
+        SoloPath is null ? file.Name : _soloLeaf ??= NameText.ToBytes(Path.GetFileName(SoloPath));
 
     /// <summary>lstat of an entry beneath the root; a symlink on the way is ELOOP.</summary>
     public int Stat(ReadOnlySpan<byte> name, out FileStatus status)
@@ -155,7 +156,7 @@ internal sealed class ReceivingSide
     }
 
     /// <summary>A name for a message.</summary>
-    public static string Show(ReadOnlySpan<byte> name) => Encoding.UTF8.GetString(name);
+    public static string Show(ReadOnlySpan<byte> name) => NameText.FromBytes(name);
 
     /// <summary>Applies owner, permissions and mtime the options ask for, never through a symlink (rsync.c, set_file_attrs).</summary>
     public bool SetAttributes(ReadOnlySpan<byte> name, FileEntry file, bool isNew)
@@ -239,7 +240,7 @@ internal sealed class ReceivingSide
             return true;
         if (Root.LStat(name, out var st) != 0 || st.IsDirectory)
             return true;
-        byte[] suffix = Encoding.UTF8.GetBytes(o.BackupSuffix);
+        byte[] suffix = NameText.ToBytes(o.BackupSuffix);
         ConfinedRoot targetRoot = Root;
         byte[] target = [.. name, .. suffix];
         if (o.BackupDir is { } dir)
@@ -311,7 +312,7 @@ internal sealed class ReceivingSide
         error = null;
         if (Jail is not null)
         {
-            byte[] rel = Encoding.UTF8.GetBytes(dir);
+            byte[] rel = NameText.ToBytes(dir);
             int errno = MakeParents(Jail, [.. rel, (byte)'/', (byte)'x']);
             if (errno == 0 && Jail.TryOpenBeneath(rel, out var sub) is var e && e == 0)
                 return sub;
@@ -319,14 +320,18 @@ internal sealed class ReceivingSide
             return null;
         }
         string full = Path.IsPathRooted(dir) ? dir : Path.Join(Root?.Path ?? Destination, dir);
-        try
+        // mkdir -p, by bytes: the option's name may be any bytes.
+        for (int slash = full.IndexOf('/', 1); ; slash = full.IndexOf('/', slash + 1))
         {
-            Directory.CreateDirectory(full);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            error = ex.Message;
-            return null;
+            string step = slash < 0 ? full : full[..slash];
+            int mkErr = step.Length == 0 ? 0 : Posix.MakeDirectory(step, 0x1FF);
+            if (mkErr != 0 && mkErr != Posix.EEXIST)
+            {
+                error = Posix.StrError(mkErr);
+                return null;
+            }
+            if (slash < 0)
+                break;
         }
         int openErr = ConfinedRoot.TryOpen(full, out var root);
         if (openErr != 0)
@@ -399,7 +404,7 @@ internal sealed class ReceivingSide
             _partialRoot ??= OpenAuxDirectory(dir, out _);
             return _partialRoot is null ? null : new Place(_partialRoot, leaf.ToArray());
         }
-        byte[] d = Encoding.UTF8.GetBytes(dir.TrimEnd('/'));
+        byte[] d = NameText.ToBytes(dir.TrimEnd('/'));
         return new Place(Root, slash < 0 ? [.. d, (byte)'/', .. leaf] : [.. name[..(slash + 1)], .. d, (byte)'/', .. leaf]);
     }
 

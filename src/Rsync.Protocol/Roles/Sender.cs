@@ -6,6 +6,7 @@ using NetRsync.Protocol.Compression;
 using NetRsync.Protocol.Delta;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Roles;
@@ -52,7 +53,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             }
 
             FileEntry file = files[ndx];
-            string hardLinkTarget = xname is null ? "" : Encoding.UTF8.GetString(xname);
+            string hardLinkTarget = xname is null ? "" : NameText.FromBytes(xname);
             if ((iflags & ItemFlags.Transfer) == 0)
             {
                 ctx.ItemLog?.Item(file, iflags, hardLinkTarget, file.LocalPath);
@@ -104,17 +105,17 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
     private int OpenSource(string path, out SafeFileHandle? handle)
     {
         bool followLinks = ctx.Options.CopyLinks || ctx.Options.CopyUnsafeLinks;
+        byte[] pathBytes = NameText.ToBytes(path);
         if (Jail is not null && JailPath is not null)
         {
-            string rel = Path.GetRelativePath(JailPath, path);
-            if (rel == ".." || rel.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(rel))
+            if (FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath), pathBytes) is not { } rel)
             {
                 handle = null;
                 return Posix.EXDEV;
             }
-            return Jail.OpenRead(System.Text.Encoding.UTF8.GetBytes(rel), out handle, followInside: followLinks);
+            return Jail.OpenRead(rel, out handle, followInside: followLinks);
         }
-        return Confined.OpenAt(Confined.AtFdCwd, System.Text.Encoding.UTF8.GetBytes(path), Confined.ORdOnly | Confined.ONoFollowIf(!followLinks), 0, 0, out handle);
+        return Confined.OpenAt(Confined.AtFdCwd, pathBytes, Confined.ORdOnly | Confined.ONoFollowIf(!followLinks), 0, 0, out handle);
     }
 
     private void SendOne(DeltaSender delta, int ndx, FileEntry file, ItemFlags iflags, byte basisType, byte[]? xname, BlockSums sums, string hardLinkTarget)

@@ -112,8 +112,8 @@ public sealed class DaemonLimitsTests
     [Fact]
     public void ForwardedNames_AreReadUpToTheEmptyOne()
     {
-        var names = DaemonSession.ReadForwardedNames(Reader(Names("a", "dir/b", new string('n', ProtocolLimits.MaxPath - 1))), 0, 0);
-        Assert.Equal(["a", "dir/b", new string('n', ProtocolLimits.MaxPath - 1)], names);
+        var names = DaemonSession.ReadForwardedNames(Reader([.. Names("a", "dir/b", new string('n', ProtocolLimits.MaxPath - 1))[..^1], (byte)'c', (byte)'a', (byte)'f', 0xE9, 0, 0]), 0, 0);
+        Assert.Equal(["a", "dir/b", new string('n', ProtocolLimits.MaxPath - 1), "caf\xE9"], names.Select(n => Encoding.Latin1.GetString(n)));
     }
 
     [Fact]
