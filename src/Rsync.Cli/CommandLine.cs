@@ -64,6 +64,17 @@ internal static class CommandLine
         using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
+        // HOST:PATH needs a remote shell, and so does a daemon address given with -e/--rsh (a daemon
+        // run over the shell). Taking one for a local name would make a folder "HOST:PATH" and exit 0.
+        string? remote = positional.FirstOrDefault(DaemonUrl.IsRemoteShellPath);
+        if (remote is null && options.RemoteShell is not null)
+            remote = positional.FirstOrDefault(p => DaemonUrl.TryParse(p) is not null);
+        if (remote is not null)
+        {
+            Console.Error.WriteLine($"netrsync: {remote}: transfers over a remote shell (HOST:PATH, -e/--rsh) are not supported yet; use a daemon (HOST::MODULE or rsync://HOST/MODULE) without -e");
+            return Fail(ExitCodes.Unsupported);
+        }
+
         var client = new RsyncClient(options, ConsoleOutput.Instance);
         try
         {

@@ -21,6 +21,9 @@ public sealed partial class RsyncClient
     private TransferResult Copy(IReadOnlyList<string> sources, string destination, CancellationToken cancellationToken)
     {
         RejectUnsupported();
+        // rsync reads HOST:PATH as remote; a local copy must not quietly make a folder of that name.
+        if (sources.Append(destination).FirstOrDefault(Daemon.DaemonUrl.IsRemoteShellPath) is { } remote)
+            throw new RsyncException($"{remote}: transfers over a remote shell are not supported yet", ExitCodes.Unsupported);
         var clock = Stopwatch.StartNew();
         var filters = FilterList.Parse(_options.FilterRules);
         var chmod = ChmodRules();

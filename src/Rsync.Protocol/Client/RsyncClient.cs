@@ -345,6 +345,8 @@ public sealed partial class RsyncClient
     {
         public void TransferError(string message) => ctx.TransferError(message);
 
+        public void Warning(string message) => ctx.Error(message);
+
         public void Info(string message)
         {
             if (ctx.Options.Verbose > 0)

@@ -5,6 +5,26 @@ public sealed record DaemonUrl(string? User, string Host, int? Port, string Modu
 {
     public const int DefaultPort = 873;
 
+    /// <summary>
+    /// A remote-shell location, [USER@]HOST:PATH: a colon before any slash makes an argument remote
+    /// (options.c, check_for_hostspec and parse_hostspec), "[v6addr]:PATH" too. Daemon forms are not.
+    /// </summary>
+    public static bool IsRemoteShellPath(string argument)
+    {
+        if (TryParse(argument) is not null)
+            return false;
+        int colon = argument.IndexOf(':');
+        if (colon <= 0)
+            return false;
+        if (argument.StartsWith('['))
+        {
+            int close = argument.IndexOf(']');
+            return close > 0 && close + 1 < argument.Length && argument[close + 1] == ':';
+        }
+        int slash = argument.IndexOf('/');
+        return slash < 0 || colon < slash;
+    }
+
     /// <summary>Recognises both daemon forms; null for a local path.</summary>
     public static DaemonUrl? TryParse(string argument)
     {
@@ -23,7 +43,9 @@ public sealed record DaemonUrl(string? User, string Host, int? Port, string Modu
         }
         else
         {
-            int colons = argument.IndexOf("::", StringComparison.Ordinal);
+            // "[v6addr]::MODULE": the address's own colons are not the separator.
+            int hostEnd = argument.StartsWith('[') ? argument.IndexOf(']') + 1 : 0;
+            int colons = argument.IndexOf("::", hostEnd, StringComparison.Ordinal);
             int firstSlash = argument.IndexOf('/');
             if (colons <= 0 || (firstSlash >= 0 && firstSlash < colons))
                 return null;

@@ -62,6 +62,9 @@ public interface IFileListReporter
     /// <summary>A per-file error that makes the run a partial transfer (FERROR_XFER).</summary>
     void TransferError(string message);
 
+    /// <summary>A warning that does not make the run partial by itself (FWARNING), such as a vanished file.</summary>
+    void Warning(string message) => Info(message);
+
     /// <summary>An informational line shown with -v (FINFO).</summary>
     void Info(string message);
 
@@ -289,6 +292,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     {
         var children = new List<byte[]>();
         int listErr = List(dirPath, dirRel, children);
+        if (listErr == Posix.ENOENT)
+            return; // gone since it was listed: its entry is already sent (flist.c, send_directory)
         if (listErr != 0)
         {
             IoError |= IoErrorFlags.General;
@@ -304,9 +309,18 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             int errno = LStat(path, rel, out var st);
             if (errno != 0)
             {
+                // An excluded name is not reported; one that vanished since readdir makes the run
+                // end with code 24 (flist.c, make_file).
+                if (options.Filters.IsExcludedBySender(name, false) || options.Filters.IsExcludedBySender(name, true))
+                    continue;
                 if (errno == Posix.ENOENT)
-                    continue; // vanished between readdir and lstat; rsync says nothing either
-                LinkStatFailed(path, errno);
+                {
+                    IoError |= IoErrorFlags.Vanished;
+                    reporter.Warning($"file has vanished: {Quote(path)}");
+                    continue;
+                }
+                IoError |= IoErrorFlags.General;
+                reporter.TransferError($"readlink_stat({Quote(path)}) failed: {Posix.StrError(errno)} ({errno})");
                 continue;
             }
             if (options.Filters.IsExcludedBySender(name, st.IsDirectory))
