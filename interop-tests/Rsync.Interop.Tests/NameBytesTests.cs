@@ -140,7 +140,8 @@ public enum NameRoute
 
 /// <summary>Options that take names, given names that are not UTF-8: <c>--delete</c> of extraneous files
 /// that differ from kept ones only in an invalid byte, <c>--files-from</c> with and without
-/// <c>--from0</c>, <c>--exclude</c> patterns whose bytes are on the command line, and <c>--backup</c>
+/// <c>--from0</c>, <c>--exclude</c> patterns whose bytes are on the command line (and literal patterns
+/// holding a backslash or ending in a newline), and <c>--backup</c>
 /// (with and without a <c>--backup-dir</c> whose name is not UTF-8). Each case runs along every route
 /// (<see cref="NameRoute"/>) and is compared with what a stock local <c>rsync</c> lands with the same
 /// options from the same starting point (the twin); the case's own facts are checked on the twin too,
@@ -271,6 +272,28 @@ public sealed class NameBytesOptionTests(NameBytesDaemons names, ITestOutputHelp
                 MustNotExist(dst, Dir + "/" + Gbk);
                 MustNotExist(dst, Dir + "/" + Sub);
                 MustHold(dst, Dir + "/" + Inner, ContentOf(Dir + "/" + Inner));
+            },
+            TreeCompareOptions.Default),
+        // A pattern without '*', '?' or '[' is compared as it is (exclude.c, rule_matches: strcmp), so a
+        // backslash in it is just a byte; and a pattern given as an argument keeps a trailing newline.
+        new("exclude-literal",
+            _ => ["-aH", "--exclude=back\\slash", "--exclude=tnl\n"],
+            (reference, src, dst) =>
+            {
+                CopyTree(reference, src);
+                foreach (string n in (string[])["back\\slash", "backslash", "tnl\n", "tnl"])
+                {
+                    Posix.CreateFile(src + "/" + n, ContentOf(n));
+                    Posix.SetTimes(src + "/" + n, 1_200_000_000, 0);
+                }
+                Posix.SetTimes(src, 1_200_000_000, 0);
+            },
+            dst =>
+            {
+                MustNotExist(dst, "back\\slash");
+                MustHold(dst, "backslash", ContentOf("backslash"));
+                MustNotExist(dst, "tnl\n");
+                MustHold(dst, "tnl", ContentOf("tnl"));
             },
             TreeCompareOptions.Default),
         // rsync does not restore directory times after -b without --backup-dir (options.c), so a
