@@ -85,7 +85,7 @@ internal sealed class ConfigScanner
         _buf[index] = (byte)c;
     }
 
-    private string Text(int start, int end) => Encoding.UTF8.GetString(_buf, start, Math.Max(0, end - start));
+    private string Text(int start, int end) => NetRsync.Protocol.Text.NameText.FromBytes(_buf.AsSpan(start, Math.Max(0, end - start)));
 
     // params.c, Continuation: the index of a '\' that is the last non-blank before `end`, else -1.
     private int ContinuationAt(int start, int end)

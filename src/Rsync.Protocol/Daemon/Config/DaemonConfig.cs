@@ -78,7 +78,7 @@ public sealed class DaemonConfig
 
     /// <summary>Reads config text; <paramref name="fileName"/> names it in messages. Relative includes resolve from the current directory, as in rsync.</summary>
     public static DaemonConfig Parse(string text, string fileName, DaemonConfigOptions? options = null) =>
-        Loader.Run(Encoding.UTF8.GetBytes(text), fileName, options ?? new DaemonConfigOptions());
+        Loader.Run(NetRsync.Protocol.Text.NameText.ToBytes(text), fileName, options ?? new DaemonConfigOptions());
 
     /// <summary>
     /// Expands %NAME% where NAME starts with an upper-case letter and is set in the environment; anything
