@@ -10,6 +10,10 @@ public sealed class NameBytesDaemons : IAsyncLifetime
 {
     public const string ModuleName = "names";
 
+    /// <summary>A second module whose <c>path =</c> is not UTF-8 (<see cref="LatinModuleDir"/>), holding a
+    /// copy of the reference tree in <c>ref/</c>.</summary>
+    public const string LatinModuleName = "latin";
+
     private readonly Dictionary<string, StockDaemon> _stock = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _lock = new(1, 1);
     private NetRsyncDaemon? _netrsyncd;
@@ -20,11 +24,18 @@ public sealed class NameBytesDaemons : IAsyncLifetime
     /// <summary>The reference tree; never written to by a case.</summary>
     public string Reference => Temp.Path + "/ref";
 
+    /// <summary>The directory of module "latin": a name with Latin-1 and invalid UTF-8 bytes.</summary>
+    public string LatinModuleDir => Temp.Path + "/" + NameBytesTree.B("m\u00f3dulo\u00ff");
+
     public Task InitializeAsync()
     {
         NameBytesTree.Create(Reference);
+        Posix.Mkdir(LatinModuleDir, Posix.Mode("755"));
+        NameBytesTree.CopyTree(Reference, LatinModuleDir + "/ref");
         return Task.CompletedTask;
     }
+
+    private DaemonModule[] Modules => [new DaemonModule(ModuleName, Temp.Path), new DaemonModule(LatinModuleName, LatinModuleDir)];
 
     /// <summary>A fresh directory for one case (inside the module), named after it for the logs.</summary>
     public string NewCaseDir(string label)
@@ -49,7 +60,7 @@ public sealed class NameBytesDaemons : IAsyncLifetime
         {
             if (!_stock.TryGetValue(binary, out StockDaemon? d) || d.HasExited)
             {
-                d = await StockDaemon.StartAsync(binary, [new DaemonModule(ModuleName, Temp.Path)]);
+                d = await StockDaemon.StartAsync(binary, Modules);
                 _stock[binary] = d;
             }
             return d;
@@ -68,7 +79,7 @@ public sealed class NameBytesDaemons : IAsyncLifetime
         {
             if (_netrsyncd is null || _netrsyncd.HasExited)
             {
-                _netrsyncd = await NetRsyncDaemon.StartAsync([new DaemonModule(ModuleName, Temp.Path)]);
+                _netrsyncd = await NetRsyncDaemon.StartAsync(Modules);
             }
             return _netrsyncd;
         }

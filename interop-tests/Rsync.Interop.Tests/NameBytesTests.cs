@@ -126,6 +126,58 @@ public sealed class NameBytesTests(NameBytesDaemons names, ITestOutputHelper out
             ("tree", () => { TreeComparer.AssertIdentical(names.Reference, dst, DaemonTestKit.CompareOptionsFor(protocol)); return Task.CompletedTask; }),
             ("stock dry run", () => StockClient.AssertNothingToPull(peer, url, dst, protocol)));
     }
+
+    public static TheoryData<string, bool> PeersWithEitherDaemon
+    {
+        get
+        {
+            var data = new TheoryData<string, bool>();
+            foreach (string peer in RsyncPeers.All)
+            {
+                data.Add(peer, true);
+                data.Add(peer, false);
+            }
+            return data;
+        }
+    }
+
+    /// <summary>A module whose <c>path =</c> is not UTF-8: a stock client pushes the tree into it and pulls
+    /// it back out. Against netrsyncd (the case under test) and a stock daemon (proof the case is sound).</summary>
+    [Theory]
+    [MemberData(nameof(PeersWithEitherDaemon))]
+    public async Task ModulePathNotUtf8_StockClientPushesAndPulls(string peer, bool netrsyncd)
+    {
+        var client = new StockClient(RsyncPeers.Resolve(peer));
+        string moduleUrl;
+        Func<string> diagnostics;
+        if (netrsyncd)
+        {
+            NetRsyncDaemon d = await names.NetRsyncdAsync();
+            (moduleUrl, diagnostics) = (d.Url(NameBytesDaemons.LatinModuleName), d.Diagnostics);
+        }
+        else
+        {
+            StockDaemon d = await names.StockAsync(peer);
+            (moduleUrl, diagnostics) = (d.Url(NameBytesDaemons.LatinModuleName), d.Diagnostics);
+        }
+        string caseName = Path.GetFileName(names.NewCaseDir($"latin-{(netrsyncd ? "netrsyncd" : "stock")}"));
+        string pushed = names.LatinModuleDir + "/" + caseName;
+        string pushUrl = moduleUrl + caseName + "/";
+        string pullUrl = moduleUrl + "ref/";
+        string dst = names.NewCaseDir("latin-pull") + "/dst";
+        TreeCompareOptions options = netrsyncd ? DaemonTestKit.CompareOptionsFor(RsyncPeers.DefaultProtocol) : RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol);
+
+        ProcessResult push = await Run(client, ["-aH", names.Reference + "/", pushUrl]);
+        AssertExitZero(push, diagnostics);
+        ProcessResult pull = await Run(client, ["-aH", pullUrl, dst + "/"]);
+        AssertExitZero(pull, diagnostics);
+
+        await AssertAll(
+            ("pushed tree", () => { TreeComparer.AssertIdentical(names.Reference, pushed, options); return Task.CompletedTask; }),
+            ("pulled tree", () => { TreeComparer.AssertIdentical(names.Reference, dst, options with { ExpectSanitizedSymlinks = false }); return Task.CompletedTask; }),
+            ("stock push dry run", () => StockClient.AssertNothingToChange(peer, names.Reference, pushUrl, RsyncPeers.DefaultProtocol)),
+            ("stock pull dry run", () => StockClient.AssertNothingToPull(peer, pullUrl, dst, RsyncPeers.DefaultProtocol)));
+    }
 }
 
 /// <summary>Which programs move the files in a <see cref="NameBytesOptionTests"/> case.</summary>

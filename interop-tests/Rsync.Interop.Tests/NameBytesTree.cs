@@ -83,7 +83,8 @@ public static class NameBytesTree
     /// <summary>A copy of a tree with everything kept (cp -a: bytes of names, times, modes, hard links).</summary>
     public static void CopyTree(string from, string to)
     {
-        using var cp = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("cp", ["-a", "--", from + "/.", to])
+        (string file, string[] args) = ProcessRunner.WithByteArguments("/bin/cp", ["-a", "--", from + "/.", to]);
+        using var cp = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, args)
         {
             RedirectStandardError = true,
             UseShellExecute = false,
