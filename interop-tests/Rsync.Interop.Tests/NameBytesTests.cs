@@ -127,6 +127,46 @@ public sealed class NameBytesTests(NameBytesDaemons names, ITestOutputHelper out
             ("stock dry run", () => StockClient.AssertNothingToPull(peer, url, dst, protocol)));
     }
 
+    public static TheoryData<string> OutputRoutes => new() { "local", "push", "pull" };
+
+    /// <summary>The same transfer of the tree by Debian's rsync and by netrsync with <c>-i</c>: the itemized
+    /// lines must be the same, names escaped as rsync escapes bytes it cannot print (log.c, \#ooo).
+    /// Stdout is read as UTF-8, so a raw byte that is not UTF-8 shows as U+FFFD and cannot pass for an escape.</summary>
+    [Theory]
+    [MemberData(nameof(OutputRoutes))]
+    public async Task ItemizedOutput_ShowsNamesAsStockDoes(string route)
+    {
+        string peer = RsyncPeers.DebianRsync;
+        var stock = new StockClient(RsyncPeers.Resolve(peer));
+        StockDaemon daemon = await names.StockAsync(peer);
+        string moduleUrl = daemon.Url(NameBytesDaemons.ModuleName);
+        string caseDir = names.NewCaseDir($"itemize-{route}");
+        // Both destinations exist beforehand (no "created directory PATH" line naming different paths);
+        // no -H, so hard links, itemized at the end by rsync, do not take part.
+        foreach (string who in (string[])["stock", "netrsync"])
+        {
+            Posix.Mkdir(caseDir + "/" + who, Posix.Mode("755"));
+            Posix.SetTimes(caseDir + "/" + who, 631_152_000, 0);
+        }
+        (string Source, string Destination) Where(string who) => route switch
+        {
+            "local" => (names.Reference + "/", caseDir + "/" + who + "/"),
+            "push" => (names.Reference + "/", NameBytesDaemons.UrlOf(moduleUrl, names.ModuleRelative(caseDir) + "/" + who)),
+            _ => (NameBytesDaemons.UrlOf(moduleUrl, "ref"), caseDir + "/" + who + "/"),
+        };
+
+        (string s1, string d1) = Where("stock");
+        ProcessResult expected = await Run(stock, ["-ai", s1, d1]);
+        (string s2, string d2) = Where("netrsync");
+        ProcessResult actual = await Run(NetRsync.Instance, ["-ai", s2, d2]);
+
+        Assert.True(expected.ExitCode == 0, $"the stock run failed:\n{expected}");
+        AssertExitZero(actual, daemon.Diagnostics);
+        string[] want = StockClient.ItemizedLines(expected.Stdout), got = StockClient.ItemizedLines(actual.Stdout);
+        Assert.True(want.SequenceEqual(got, StringComparer.Ordinal),
+            $"-i output differs from stock's.\n--- stock ---\n  {string.Join("\n  ", want)}\n--- netrsync ---\n  {string.Join("\n  ", got)}");
+    }
+
     public static TheoryData<string, bool> PeersWithEitherDaemon
     {
         get
