@@ -75,7 +75,8 @@ internal static class CommandLine
             return Fail(ExitCodes.Unsupported);
         }
 
-        var client = new RsyncClient(options, ConsoleOutput.Instance);
+        var output = new ConsoleOutput(options.EightBitOutput);
+        var client = new RsyncClient(options, output);
         try
         {
             if (positional.Count == 1)
@@ -84,7 +85,7 @@ internal static class CommandLine
                 if (only is { Module.Length: 0 })
                 {
                     foreach (string line in await client.ListModulesAsync(positional[0], cancel.Token))
-                        Console.WriteLine(line);
+                        output.Info(line);
                     return 0;
                 }
                 if (only is not null)
@@ -137,7 +138,7 @@ internal static class CommandLine
             string message = ex.Message;
             if (ex is RsyncProtocolException && !message.StartsWith("rsync", StringComparison.Ordinal))
                 message = "rsync: " + message;
-            Console.Error.WriteLine(message);
+            output.Error(message);
             return Fail(ex.ExitCode);
         }
         catch (Exception) when (cancel.IsCancellationRequested)

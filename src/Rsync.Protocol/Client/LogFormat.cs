@@ -1,5 +1,6 @@
 using System.Text;
 using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Client;
@@ -10,8 +11,10 @@ internal static class LogFormat
     public const string Itemized = "%i %n%L";
     public const string Names = "%n%L";
 
-    public static string Format(string format, FileEntry file, ItemFlags iflags, string? hardLinkTarget, bool sender, bool preserveTimes, bool receiverSymlinkTimes, long bytes) =>
-        Format(format, file, iflags, hardLinkTarget, sender ? "send" : "recv", preserveTimes, receiverSymlinkTimes, new LogFormatDetails { BytesIn = bytes, BytesOut = bytes });
+    public static string Format(string format, FileEntry file, ItemFlags iflags, string? hardLinkTarget, bool sender, bool preserveTimes, bool receiverSymlinkTimes, long bytes,
+        bool localCopy = false) =>
+        Format(format, file, iflags, hardLinkTarget, sender ? "send" : "recv", preserveTimes, receiverSymlinkTimes,
+            new LogFormatDetails { BytesIn = bytes, BytesOut = bytes, LocalCopy = localCopy });
 
     /// <summary>
     /// Expands every escape of <paramref name="format"/>, each with an optional width ("%-10n", "%'l")
@@ -61,10 +64,11 @@ internal static class LogFormat
             char code = format[i];
             string? value = code switch
             {
-                'n' => Name(file.NameString, details.EscapeNames) + (file.IsDirectory ? "/" : ""),
-                'f' => details.FullName ?? Name(file.NameString, details.EscapeNames),
-                'L' => LinkSuffix(file, hardLinkTarget, details.EscapeNames, hasWidth || left),
-                'i' => Itemize(file, iflags, sender, preserveTimes, receiverSymlinkTimes),
+                'n' => file.NameString + (file.IsDirectory ? "/" : ""),
+                'f' => details.FullName ?? file.NameString,
+                'L' => LinkSuffix(file, hardLinkTarget, hasWidth || left),
+                // A local copy shows its transfers as arriving, whichever side logs them (log.c: !local_server).
+                'i' => Itemize(file, iflags, sender && !details.LocalCopy, preserveTimes, receiverSymlinkTimes),
                 'l' => BigNumber(file.Size, humanize),
                 'b' => BigNumber((iflags & ItemFlags.Transfer) == 0 ? 0 : sender ? details.BytesOut : details.BytesIn, humanize),
                 'c' => BigNumber((iflags & ItemFlags.Transfer) == 0 ? 0 : sender ? details.BytesIn : details.BytesOut, humanize),
@@ -89,22 +93,35 @@ internal static class LogFormat
                 sb.Append(format, start, i - start + 1);
                 continue;
             }
-            if (hasWidth && value.Length < width)
-                value = left ? value.PadRight(width) : value.PadLeft(width);
+            // The width counts bytes, as printf's does on rsync's byte strings.
+            int shortBy = hasWidth ? width - ByteCount(value) : 0;
+            if (shortBy > 0 && !left)
+                sb.Append(' ', shortBy);
             sb.Append(value);
+            if (shortBy > 0 && left)
+                sb.Append(' ', shortBy);
         }
         return sb.ToString();
     }
 
-    private static string Name(string name, bool escape) => escape ? Escape(name) : name;
+    /// <summary>How many bytes <paramref name="text"/> (a <see cref="NameText"/> string) stands for.</summary>
+    private static int ByteCount(string text)
+    {
+        if (!NameText.HasEscapedBytes(text))
+            return Encoding.UTF8.GetByteCount(text);
+        int count = 0;
+        foreach (char c in text)
+            count += c is >= '\uDC80' and <= '\uDCFF' ? 1 : c < 0x80 ? 1 : c < 0x800 ? 2 : char.IsSurrogate(c) ? 2 : 3;
+        return count;
+    }
 
     /// <summary>" -> target" for a symlink, " => target" for a hard link; with a width, four spaces otherwise (log.c, the 'L' escape).</summary>
-    private static string LinkSuffix(FileEntry file, string? hardLinkTarget, bool escape, bool padded)
+    private static string LinkSuffix(FileEntry file, string? hardLinkTarget, bool padded)
     {
         if (hardLinkTarget is { Length: > 0 })
-            return " => " + Name(hardLinkTarget, escape);
+            return " => " + hardLinkTarget;
         if (file.IsSymlink && file.LinkTarget is not null)
-            return " -> " + Name(Encoding.UTF8.GetString(file.LinkTarget), escape);
+            return " -> " + NameText.FromBytes(file.LinkTarget);
         return padded ? "    " : "";
     }
 
@@ -127,28 +144,6 @@ internal static class LogFormat
             unit++;
         }
         return value.ToString("0.00", inv) + "KMGTP"[unit];
-    }
-
-    /// <summary>
-    /// Control characters other than tab are shown as \#ooo, and so is the backslash of a literal
-    /// "\#ddd", so the output stays one line per name (log.c, filtered_fwrite).
-    /// </summary>
-    public static string Escape(string name)
-    {
-        if (!name.AsSpan().ContainsAnyInRange('\0', '\x1f') && !name.Contains("\\#", StringComparison.Ordinal))
-            return name;
-        var sb = new StringBuilder(name.Length + 8);
-        for (int i = 0; i < name.Length; i++)
-        {
-            char c = name[i];
-            bool literalEscape = c == '\\' && i + 4 < name.Length && name[i + 1] == '#'
-                && char.IsAsciiDigit(name[i + 2]) && char.IsAsciiDigit(name[i + 3]) && char.IsAsciiDigit(name[i + 4]);
-            if (literalEscape || (c < 0x20 && c != '\t'))
-                sb.Append("\\#").Append(Convert.ToString(c, 8).PadLeft(3, '0'));
-            else
-                sb.Append(c);
-        }
-        return sb.ToString();
     }
 
     /// <summary>The 11-character change summary (log.c, the 'i' escape).</summary>
@@ -212,6 +207,6 @@ internal sealed record LogFormatDetails
     public string? ModulePath { get; init; }
     public string? UserName { get; init; }
 
-    /// <summary>Client output escapes control characters; a daemon's log file gets names as they are (log.c, rwrite).</summary>
-    public bool EscapeNames { get; init; } = true;
+    /// <summary>Both ends are in this process (rsync's local_server).</summary>
+    public bool LocalCopy { get; init; }
 }

@@ -93,7 +93,7 @@ public sealed partial class RsyncClient
         try
         {
             var files = SendFileList(senderCtx, sources, filters, chmod, FilesFromNames());
-            new Sender(senderCtx, files).Run();
+            new Sender(senderCtx, files) { LocalCopy = true }.Run();
         }
         catch (Exception) when (receiverFailure is not null)
         {

@@ -158,7 +158,8 @@ public sealed partial class RsyncClient
             int errno = module is null ? Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF) : module.Jail.MakeDirectory(module.Destination, 0x1FF);
             if (errno != 0)
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
-            if (ctx.Options.Verbose > 0)
+            // rsync 3.5 says so with -i as well (main.c, get_local_name).
+            if (ctx.Options.Verbose > 0 || ctx.Options.ItemizeChanges > 0 || (ctx.Options.OutFormat is { } format && System.Text.RegularExpressions.Regex.IsMatch(format, "%[-'0-9]*i")))
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
             // The generator then shows "." as new (main.c, get_local_name).
             if (files[0].Name is [(byte)'.'])

@@ -359,7 +359,8 @@ public sealed partial class RsyncClient
     /// <summary>Out-of-band messages from the daemon, on the demultiplexer thread (io.c, read_a_msg).</summary>
     private void HandleMessage(TransferContext ctx, MessageCode code, byte[] payload)
     {
-        string Text() => Encoding.UTF8.GetString(payload);
+        // The bytes go to the output as sent; the sink escapes them (log.c, rwrite via read_a_msg).
+        string Text() => Protocol.Text.NameText.FromBytes(payload);
         switch (code)
         {
             case MessageCode.Info:
@@ -427,7 +428,7 @@ public sealed partial class RsyncClient
     private void LogDeleted(TransferContext ctx, byte[] payload)
     {
         int nul = Array.IndexOf(payload, (byte)0);
-        string name = LogFormat.Escape(Encoding.UTF8.GetString(payload, 0, nul < 0 ? payload.Length : nul));
+        string name = Protocol.Text.NameText.FromBytes(payload.AsSpan(0, nul < 0 ? payload.Length : nul));
         if (nul >= 0)
             name += "/";
         if (_options.ItemizeChanges > 0)

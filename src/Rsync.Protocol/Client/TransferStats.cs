@@ -61,21 +61,36 @@ public interface IRsyncOutput
 /// <summary>Progress of one file's transfer.</summary>
 public readonly record struct FileProgress(string Name, long BytesDone, long Size);
 
-/// <summary>Writes to the console the way rsync's client does.</summary>
+/// <summary>
+/// Writes to the console the way rsync's client does: each line as bytes, names escaped for the
+/// locale (or only for control bytes with -8), so a name reaches the terminal as stock rsync shows it.
+/// </summary>
 public sealed class ConsoleOutput : IRsyncOutput
 {
-    public static readonly ConsoleOutput Instance = new();
+    public static readonly ConsoleOutput Instance = new(eightBitOutput: false);
 
-    public void Info(string text)
-    {
-        Console.Out.Write(text.EndsWith('\n') ? text : text + "\n");
-        Console.Out.Flush();
-    }
+    private static readonly object Gate = new();
+    private static readonly Lazy<Stream> Stdout = new(Console.OpenStandardOutput);
+    private static readonly Lazy<Stream> Stderr = new(Console.OpenStandardError);
+    private readonly Text.OutputEscape _escape;
 
-    public void Error(string text)
+    /// <param name="eightBitOutput">-8/--8-bit-output: bytes above 0x7f pass unescaped.</param>
+    public ConsoleOutput(bool eightBitOutput) => _escape = Text.OutputEscape.ForConsole(eightBitOutput);
+
+    public void Info(string text) => Write(Stdout.Value, text);
+
+    public void Error(string text) => Write(Stderr.Value, text);
+
+    private void Write(Stream stream, string text)
     {
-        Console.Out.Flush();
-        Console.Error.Write(text.EndsWith('\n') ? text : text + "\n");
+        byte[] line = _escape.Escape(text.EndsWith('\n') ? text : text + "\n");
+        lock (Gate)
+        {
+            // Whatever went through Console.Out first stays ahead of this line.
+            Console.Out.Flush();
+            stream.Write(line);
+            stream.Flush();
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text;
+using System.Buffers;
+using NetRsync.Protocol.Text;
 
 namespace NetRsync.Protocol.Daemon;
 
@@ -37,7 +38,7 @@ public sealed partial class DaemonLog : IDisposable
     public void Write(string text)
     {
         string line = $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {text.TrimEnd('\n')}";
-        byte[] bytes = Encoding.UTF8.GetBytes(line + "\n");
+        byte[] bytes = Escape(line);
         lock (_gate)
         {
             // One write per line: with O_APPEND each lands whole at the end.
@@ -45,6 +46,21 @@ public sealed partial class DaemonLog : IDisposable
                 WriteAll(_fd, bytes);
             _echo?.Invoke(line);
         }
+    }
+
+    /// <summary>
+    /// The line as bytes, with control bytes, "\#ddd" and C1 bytes escaped so a client's file name
+    /// cannot forge lines or terminal sequences in the log (rsync 3.5's log.c, logit).
+    /// </summary>
+    internal static byte[] Escape(string line)
+    {
+        var raw = new ArrayBufferWriter<byte>(line.Length + 1);
+        NameText.Append(line, raw);
+        if (!line.EndsWith('\n'))
+            NameText.Append("\n", raw);
+        var escaped = new ArrayBufferWriter<byte>(raw.WrittenCount + 16);
+        OutputEscape.LogFile.Write(raw.WrittenSpan, escaped);
+        return escaped.WrittenSpan.ToArray();
     }
 
     private static unsafe void WriteAll(int fd, byte[] bytes)

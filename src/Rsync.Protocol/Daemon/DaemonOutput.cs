@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Text;
 using NetRsync.Protocol.Client;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Daemon;
@@ -59,8 +59,9 @@ internal sealed class DaemonOutput : IRsyncOutput
         _draining = true;
         try
         {
+            // The line's own bytes: the client escapes them for its terminal (log.c, rwrite: send_msg).
             while (_pending.TryDequeue(out var m))
-                _writer.WriteMessage(m.Code, Encoding.UTF8.GetBytes(m.Text));
+                _writer.WriteMessage(m.Code, NameText.ToBytes(m.Text));
         }
         finally
         {

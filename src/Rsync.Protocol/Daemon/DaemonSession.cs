@@ -581,7 +581,6 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
                 ModuleName = module.Name,
                 ModulePath = configured.Length > 1 ? configured.TrimEnd('/') : configured,
                 UserName = user,
-                EscapeNames = false,
             }, sender: invocation.IsSender);
             if (invocation.IsSender)
             {

@@ -68,7 +68,7 @@ internal sealed class DaemonTransferLog : IItemLog
             return;
         // rsync formats a blank entry that has only the mode (log.c, log_delete).
         string name = ModuleRelative(localPath);
-        var entry = new FileEntry(System.Text.Encoding.UTF8.GetBytes(name), mode, 0, 0);
+        var entry = new FileEntry(Text.NameText.ToBytes(name), mode, 0, 0);
         string format = _hasOperationOrItemize ? _format : "deleting %n";
         _log.Write(LogFormat.Format(format, entry, ItemFlags.Deleted, null, "del.", _ctx.Options.PreserveTimes, true,
             _connection with { FullName = name, OwnerPreserved = _ctx.Options.PreserveOwner, GroupPreserved = _ctx.Options.PreserveGroup }));

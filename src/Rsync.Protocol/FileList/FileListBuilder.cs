@@ -243,6 +243,14 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             errno = options.Jail is null ? Confined.StatAt(Confined.AtFdCwd, fullPath, 0, out st) : Posix.ELOOP;
         if (errno != 0)
         {
+            // "NAME/" is entered with chdir, and is reported as such (flist.c, send_file_list).
+            if (isDotDir)
+            {
+                IoError |= IoErrorFlags.General;
+                reporter.TransferError($"change_dir {Quote(fullPath)} failed: {Posix.StrError(errno)} ({errno})");
+                HadMissingSource = true;
+                return;
+            }
             LinkStatFailed(fullPath, errno);
             return;
         }

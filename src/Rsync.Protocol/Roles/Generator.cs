@@ -138,9 +138,9 @@ internal sealed class Generator(ReceivingSide side)
         string size = _o.HumanReadable > 0 ? file.Size.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : file.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
         int width = _o.HumanReadable > 0 ? 14 : 11;
         string time = DateTimeOffset.FromUnixTimeSeconds(file.ModTime).ToLocalTime().ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
-        string line = $"{PermString(file.Mode)} {size.PadLeft(width)} {time} {Client.LogFormat.Escape(file.NameString)}";
+        string line = $"{PermString(file.Mode)} {size.PadLeft(width)} {time} {file.NameString}";
         if (_o.PreserveLinks && file.IsSymlink)
-            line += " -> " + Client.LogFormat.Escape(NameText.FromBytes(file.LinkTarget ?? []));
+            line += " -> " + NameText.FromBytes(file.LinkTarget ?? []);
         side.Ctx.Info(line);
     }
 
@@ -212,7 +212,10 @@ internal sealed class Generator(ReceivingSide side)
     private void GenerateSymlink(int ndx, FileEntry file, string path, bool exists, FileStatus st)
     {
         if (!_o.PreserveLinks)
+        {
+            SkippingNonRegular(file);
             return;
+        }
         byte[] target = file.LinkTarget ?? [];
         string shown = ReceivingSide.Show(target);
         if (_o.SafeLinks && UnsafeSymlink.IsUnsafe(target, file.Name))
@@ -229,11 +232,17 @@ internal sealed class Generator(ReceivingSide side)
     private void GenerateNode(int ndx, FileEntry file, string path, bool exists, FileStatus st)
     {
         if ((file.IsDevice && (!_o.PreserveDevices || !side.IsRoot)) || (file.IsSpecial && !_o.PreserveSpecials))
+        {
+            SkippingNonRegular(file);
             return;
+        }
         bool same = exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev);
         byte[] name = side.NameOf(file);
         MakeNonRegular(ndx, file, path, exists, st, same, () => side.Root!.MakeNode(name, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
     }
+
+    /// <summary>A link or node this side will not make is said so, not dropped quietly (generator.c, recv_generator).</summary>
+    private void SkippingNonRegular(FileEntry file) => side.Ctx.Info($"skipping non-regular file \"{file.NameString}\"");
 
     /// <summary>
     /// Links, devices and specials the generator makes itself: kept when already right, else

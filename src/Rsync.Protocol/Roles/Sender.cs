@@ -94,6 +94,9 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
     /// <summary>A daemon's module: every file is opened beneath it, with no symlink on the way.</summary>
     public ConfinedRoot? Jail { get; init; }
 
+    /// <summary>The receiver is in this process too: itemized lines show files as arriving.</summary>
+    public bool LocalCopy { get; init; }
+
     /// <summary>The module's real path, which <see cref="FileEntry.LocalPath"/> starts with.</summary>
     public string? JailPath { get; init; }
 
@@ -263,7 +266,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         if (format is null)
             return;
         bool symlinkTimes = (ctx.Compat & CompatFlags.SymlinkTimes) != 0;
-        ctx.Info(LogFormat.Format(format, file, iflags, hardLinkTarget, sender: true, ctx.Options.PreserveTimes, symlinkTimes, bytes));
+        ctx.Info(LogFormat.Format(format, file, iflags, hardLinkTarget, sender: true, ctx.Options.PreserveTimes, symlinkTimes, bytes, LocalCopy));
     }
 
     /// <summary>The closing handshake; protocol 31 adds one more round (main.c, read_final_goodbye).</summary>

@@ -183,3 +183,24 @@ public sealed class ByteNameWalkTests : IDisposable
         }
     }
 }
+
+/// <summary>rsyncd.conf is bytes: a module's path may name a directory that is not UTF-8.</summary>
+public sealed class ModulePathBytesTests
+{
+    [Fact]
+    public void APathOfAnyBytesIsKeptAsItsBytes()
+    {
+        string file = Path.Join(Path.GetTempPath(), $"rsyncd-bytes-{Guid.NewGuid():N}.conf");
+        byte[] path = [.. "/srv/caf"u8, 0xE9, (byte)'/', 0xD6, 0xD0];
+        File.WriteAllBytes(file, [.. "[m]\npath = "u8, .. path, (byte)'\n']);
+        try
+        {
+            var config = NetRsync.Protocol.Daemon.Config.DaemonConfig.Load(file);
+            Assert.Equal(Convert.ToHexString(path), Convert.ToHexString(NameText.ToBytes(config.FindModule("m")!.Path!)));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
