@@ -194,7 +194,8 @@ public sealed partial class NetRsyncDaemon : IAsyncDisposable
     {
         string config = dir.File("rsyncd.conf");
         string log = dir.File("rsyncd.log");
-        File.WriteAllText(config, configText?.Invoke(dir) ?? GenerateConfig(modules, dir, globals));
+        // As bytes: a module path given as a NameText string keeps bytes that are not UTF-8.
+        File.WriteAllBytes(config, global::NetRsync.Protocol.Text.NameText.ToBytes(configText?.Invoke(dir) ?? GenerateConfig(modules, dir, globals)));
 
         var (process, output) = ProcessRunner.StartCaptured(fileName,
             prefix.Concat(["--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"]));

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using NetRsync.Protocol.Text;
 
 namespace NetRsync.Interop.Tests;
 
@@ -86,33 +87,71 @@ public static unsafe partial class Posix
         public long Nanoseconds;
     }
 
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int StatxNative(int dirfd, string path, int flags, uint mask, Statx* buffer);
+    // Paths cross into libc as their bytes (NameText), never as UTF-8 of a replaced string: a test
+    // name such as "caf\xe9" must reach the kernel as the four bytes it is.
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static partial int StatxNative(int dirfd, byte* path, int flags, uint mask, Statx* buffer);
 
-    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int UtimensatNative(int dirfd, string path, Timespec* times, int flags);
+    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true)]
+    private static partial int UtimensatNative(int dirfd, byte* path, Timespec* times, int flags);
 
-    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int MkfifoNative(string path, uint mode);
+    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static partial int MkfifoNative(byte* path, uint mode);
 
-    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int ChmodNative(string path, uint mode);
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true)]
+    private static partial int ChmodNative(byte* path, uint mode);
 
-    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int LchownNative(string path, uint uid, uint gid);
+    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true)]
+    private static partial int LchownNative(byte* path, uint uid, uint gid);
 
-    [LibraryImport("libc", EntryPoint = "readlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint ReadlinkNative(string path, byte* buffer, nuint size);
+    [LibraryImport("libc", EntryPoint = "readlink", SetLastError = true)]
+    private static partial nint ReadlinkNative(byte* path, byte* buffer, nuint size);
 
-    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int LinkNative(string existing, string newPath);
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static partial int LinkNative(byte* existing, byte* newPath);
+
+    [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true)]
+    private static partial int SymlinkNative(byte* target, byte* linkPath);
+
+    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true)]
+    private static partial int UnlinkNative(byte* path);
+
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true)]
+    private static partial int MkdirNative(byte* path, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static partial int OpenNative(byte* path, int flags, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "opendir", SetLastError = true)]
+    private static partial nint OpendirNative(byte* path);
+
+    [LibraryImport("libc", EntryPoint = "readdir", SetLastError = true)]
+    private static partial nint ReaddirNative(nint dir);
+
+    [LibraryImport("libc", EntryPoint = "closedir", SetLastError = true)]
+    private static partial int ClosedirNative(nint dir);
+
+    private const int OpenReadOnly = 0, OpenWriteOnly = 1, OpenCreate = 0x40, OpenExclusive = 0x80, OpenNoFollow = 0x20000, OpenCloseOnExec = 0x80000;
+
+    /// <summary>A path as the NUL-terminated bytes libc wants: a <see cref="NameText"/> string gives back
+    /// exactly the bytes it was made from (plain text is its UTF-8).</summary>
+    public static byte[] CPath(string path)
+    {
+        byte[] bytes = NameText.ToBytes(path);
+        byte[] z = new byte[bytes.Length + 1];
+        bytes.CopyTo(z, 0);
+        return z;
+    }
+
+    /// <summary>A path shown in a message: bytes that are not UTF-8 as \xNN.</summary>
+    private static string ShowPath(string path) => TreeComparer.ShowBytes(path);
 
     private static void Check(int rc, string what, string path)
     {
         if (rc != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"{what}(\"{path}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+            throw new IOException($"{what}(\"{ShowPath(path)}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
         }
     }
 
@@ -121,7 +160,7 @@ public static unsafe partial class Posix
     {
         if (!TryLStat(path, out PosixStat st, out int errno))
         {
-            throw new IOException($"lstat(\"{path}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+            throw new IOException($"lstat(\"{ShowPath(path)}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
         }
         return st;
     }
@@ -130,7 +169,12 @@ public static unsafe partial class Posix
     public static bool TryLStat(string path, out PosixStat st, out int errno)
     {
         Statx sx;
-        if (StatxNative(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, &sx) != 0)
+        int rc;
+        fixed (byte* p = CPath(path))
+        {
+            rc = StatxNative(AtFdCwd, p, AtSymlinkNoFollow, StatxBasicStats, &sx);
+        }
+        if (rc != 0)
         {
             errno = Marshal.GetLastPInvokeError();
             st = default;
@@ -160,36 +204,169 @@ public static unsafe partial class Posix
         Timespec* times = stackalloc Timespec[2];
         times[0] = new Timespec { Seconds = seconds, Nanoseconds = nanoseconds };
         times[1] = times[0];
-        Check(UtimensatNative(AtFdCwd, path, times, AtSymlinkNoFollow), "utimensat", path);
+        fixed (byte* p = CPath(path))
+        {
+            Check(UtimensatNative(AtFdCwd, p, times, AtSymlinkNoFollow), "utimensat", path);
+        }
     }
 
     /// <summary>link(2): a new name for an existing file (a hard link).</summary>
-    public static void Link(string existing, string newPath) => Check(LinkNative(existing, newPath), "link", newPath);
+    public static void Link(string existing, string newPath)
+    {
+        fixed (byte* e = CPath(existing))
+        fixed (byte* n = CPath(newPath))
+        {
+            Check(LinkNative(e, n), "link", newPath);
+        }
+    }
 
-    public static void MkFifo(string path, uint mode) => Check(MkfifoNative(path, mode), "mkfifo", path);
+    /// <summary>symlink(2): <paramref name="linkPath"/> pointing at exactly the bytes of <paramref name="target"/>.</summary>
+    public static void Symlink(byte[] target, string linkPath)
+    {
+        byte[] t = new byte[target.Length + 1];
+        target.CopyTo(t, 0);
+        fixed (byte* tp = t)
+        fixed (byte* lp = CPath(linkPath))
+        {
+            Check(SymlinkNative(tp, lp), "symlink", linkPath);
+        }
+    }
+
+    /// <summary>unlink(2): removes a name (not a directory).</summary>
+    public static void Unlink(string path)
+    {
+        fixed (byte* p = CPath(path))
+        {
+            Check(UnlinkNative(p), "unlink", path);
+        }
+    }
+
+    /// <summary>mkdir(2) (the mode is subject to the umask).</summary>
+    public static void Mkdir(string path, uint mode)
+    {
+        fixed (byte* p = CPath(path))
+        {
+            Check(MkdirNative(p, mode), "mkdir", path);
+        }
+    }
+
+    /// <summary>Creates a new regular file (fails if the name exists) holding <paramref name="content"/>.</summary>
+    public static void CreateFile(string path, ReadOnlySpan<byte> content, uint mode = 0x1A4 /* 0644 */)
+    {
+        using FileStream fs = OpenStream(path, OpenWriteOnly | OpenCreate | OpenExclusive | OpenNoFollow, mode, FileAccess.Write);
+        fs.Write(content);
+    }
+
+    /// <summary>Opens an existing file for reading by its bytes (.NET's own FileStream would encode the
+    /// name as UTF-8 and open a different file, or none).</summary>
+    public static FileStream OpenRead(string path) => OpenStream(path, OpenReadOnly, 0, FileAccess.Read);
+
+    private static FileStream OpenStream(string path, int flags, uint mode, FileAccess access)
+    {
+        int fd;
+        fixed (byte* p = CPath(path))
+        {
+            fd = OpenNative(p, flags | OpenCloseOnExec, mode);
+        }
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"open(\"{ShowPath(path)}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        }
+        return new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), access, 1);
+    }
+
+    /// <summary>The names in a directory (without "." and ".."), as <see cref="NameText"/> strings made
+    /// from the bytes readdir(3) returns: unlike Directory.EnumerateFileSystemEntries, which decodes
+    /// names as UTF-8 and replaces what is not, two names that differ only in invalid bytes stay apart.</summary>
+    public static List<string> ReadDirectory(string path)
+    {
+        nint dir;
+        fixed (byte* p = CPath(path))
+        {
+            dir = OpendirNative(p);
+        }
+        if (dir == 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"opendir(\"{ShowPath(path)}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        }
+        var names = new List<string>();
+        try
+        {
+            while (true)
+            {
+                Marshal.SetLastPInvokeError(0);
+                nint entry = ReaddirNative(dir);
+                if (entry == 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != 0)
+                    {
+                        throw new IOException($"readdir(\"{ShowPath(path)}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+                    }
+                    break;
+                }
+                // struct dirent on 64-bit Linux (glibc): d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)entry + 19);
+                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))
+                {
+                    continue;
+                }
+                names.Add(NameText.FromBytes(name));
+            }
+        }
+        finally
+        {
+            ClosedirNative(dir);
+        }
+        return names;
+    }
+
+    public static void MkFifo(string path, uint mode)
+    {
+        fixed (byte* p = CPath(path))
+        {
+            Check(MkfifoNative(p, mode), "mkfifo", path);
+        }
+    }
 
     /// <summary>chmod(2) with the full 07777 bits (unlike File.SetUnixFileMode, nothing is masked).</summary>
-    public static void Chmod(string path, uint mode) => Check(ChmodNative(path, mode), "chmod", path);
+    public static void Chmod(string path, uint mode)
+    {
+        fixed (byte* p = CPath(path))
+        {
+            Check(ChmodNative(p, mode), "chmod", path);
+        }
+    }
 
-    public static void LChown(string path, uint uid, uint gid) => Check(LchownNative(path, uid, gid), "lchown", path);
+    public static void LChown(string path, uint uid, uint gid)
+    {
+        fixed (byte* p = CPath(path))
+        {
+            Check(LchownNative(p, uid, gid), "lchown", path);
+        }
+    }
 
     /// <summary>The raw bytes of a symlink's target.</summary>
     public static byte[] ReadLink(string path)
     {
         byte[] buffer = new byte[8192];
         fixed (byte* p = buffer)
+        fixed (byte* cpath = CPath(path))
         {
-            nint n = ReadlinkNative(path, p, (nuint)buffer.Length);
+            nint n = ReadlinkNative(cpath, p, (nuint)buffer.Length);
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                throw new IOException($"readlink(\"{path}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+                throw new IOException($"readlink(\"{ShowPath(path)}\") failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
             }
             return buffer.AsSpan(0, (int)n).ToArray();
         }
     }
 
-    public static string ReadLinkText(string path) => Encoding.UTF8.GetString(ReadLink(path));
+    /// <summary>A symlink's target as a <see cref="NameText"/> string (lossless; plain text reads as itself).</summary>
+    public static string ReadLinkText(string path) => NameText.FromBytes(ReadLink(path));
 
     /// <summary>Parses an octal mode such as "2755".</summary>
     public static uint Mode(string octal) => Convert.ToUInt32(octal, 8);

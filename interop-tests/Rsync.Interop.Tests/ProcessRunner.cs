@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using NetRsync.Protocol.Text;
 using Xunit;
 
 namespace NetRsync.Interop.Tests;
@@ -84,6 +85,9 @@ public static class ProcessRunner
         string? workingDirectory = null)
     {
         TimeSpan limit = timeout ?? DefaultTimeout;
+        string[] argv = arguments.ToArray();
+        string commandLine = FormatCommandLine(fileName, argv);
+        (fileName, argv) = WithByteArguments(fileName, argv);
         var psi = new ProcessStartInfo(fileName)
         {
             RedirectStandardInput = true,
@@ -93,7 +97,7 @@ public static class ProcessRunner
             StandardOutputEncoding = new UTF8Encoding(false),
             StandardErrorEncoding = new UTF8Encoding(false),
         };
-        foreach (string a in arguments)
+        foreach (string a in argv)
         {
             psi.ArgumentList.Add(a);
         }
@@ -117,7 +121,6 @@ public static class ProcessRunner
             }
         }
 
-        string commandLine = FormatCommandLine(fileName, psi.ArgumentList);
         var stopwatch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = psi };
         try
@@ -166,11 +169,58 @@ public static class ProcessRunner
         return finished == reader ? await reader : "(output pipe still held open by a descendant process after 30s)";
     }
 
+    /// <summary>The command line for messages; an argument holding bytes that are not UTF-8 is written
+    /// the way bash's $'...' would take it back.</summary>
     public static string FormatCommandLine(string fileName, IEnumerable<string> arguments) =>
         string.Join(' ', new[] { fileName }.Concat(arguments).Select(Quote));
 
-    private static string Quote(string s) =>
-        s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=@,+%".Contains(c))
-            ? s
-            : "'" + s.Replace("'", "'\\''").Replace("\n", "\\n") + "'";
+    private static string Quote(string s)
+    {
+        if (s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=@,+%".Contains(c)))
+        {
+            return s;
+        }
+        if (!NameText.HasEscapedBytes(s) && !s.Any(char.IsControl))
+        {
+            return "'" + s.Replace("'", "'\\''") + "'";
+        }
+        var sb = new StringBuilder("$'");
+        foreach (byte b in NameText.ToBytes(s))
+        {
+            sb.Append(b is >= 0x20 and < 0x7F && b != (byte)'\'' && b != (byte)'\\' ? ((char)b).ToString() : $"\\x{b:x2}");
+        }
+        return sb.Append('\'').ToString();
+    }
+
+    /// <summary>.NET hands a child its arguments as UTF-8, so a <see cref="NameText"/> argument carrying a
+    /// byte that is not UTF-8 (say the Latin-1 name "caf\xe9") would arrive as U+FFFD. Such a command is
+    /// run through /bin/sh instead: every argument goes as printf %b octal escapes (plain ASCII), the
+    /// shell rebuilds the bytes and execs the program with them. Other commands run as they are.</summary>
+    public static (string FileName, string[] Arguments) WithByteArguments(string fileName, string[] arguments)
+    {
+        if (!arguments.Any(a => NameText.HasEscapedBytes(a)) && !NameText.HasEscapedBytes(fileName))
+        {
+            return (fileName, arguments);
+        }
+        // A trailing "x" protects trailing newlines from the command substitution; it is cut off again.
+        const string Script = "n=$#; while [ \"$n\" -gt 0 ]; do a=$(printf '%bx' \"$1\"); shift; set -- \"$@\" \"${a%x}\"; n=$((n - 1)); done; exec \"$@\"";
+        return ("/bin/sh", ["-c", Script, "sh", .. new[] { fileName }.Concat(arguments).Select(OctalEscaped)]);
+    }
+
+    private static string OctalEscaped(string argument)
+    {
+        var sb = new StringBuilder();
+        foreach (byte b in NameText.ToBytes(argument))
+        {
+            if (char.IsAsciiLetterOrDigit((char)b) || "-_./:=@,+".Contains((char)b))
+            {
+                sb.Append((char)b);
+            }
+            else
+            {
+                sb.Append('\\').Append('0').Append(Convert.ToString(b, 8).PadLeft(3, '0'));
+            }
+        }
+        return sb.ToString();
+    }
 }

@@ -150,7 +150,8 @@ public sealed class StockDaemon : IAsyncDisposable
     {
         string config = dir.File("rsyncd.conf");
         string log = dir.File("rsyncd.log");
-        File.WriteAllText(config, GenerateConfig(modules, dir, globals));
+        // As bytes: a module path given as a NameText string keeps bytes that are not UTF-8.
+        File.WriteAllBytes(config, global::NetRsync.Protocol.Text.NameText.ToBytes(GenerateConfig(modules, dir, globals)));
 
         var (process, output) = ProcessRunner.StartCaptured(binary,
             ["--daemon", "--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1", $"--log-file={log}"]);

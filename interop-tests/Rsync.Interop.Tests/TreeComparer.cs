@@ -1,4 +1,5 @@
 using System.Text;
+using NetRsync.Protocol.Text;
 using Xunit;
 
 namespace NetRsync.Interop.Tests;
@@ -36,7 +37,8 @@ public sealed record TreeCompareOptions
     public static TreeCompareOptions Default { get; } = new();
 }
 
-/// <summary>One lstat'ed entry of a scanned tree.</summary>
+/// <summary>One lstat'ed entry of a scanned tree. Paths are <see cref="NameText"/> strings: the names'
+/// bytes, losslessly (a name that is not UTF-8 keeps every byte).</summary>
 public sealed record TreeEntry(string RelativePath, string FullPath, PosixStat Stat, byte[]? LinkTarget);
 
 /// <summary>Compares two directory trees the way a faithful `rsync -aH` copy must match its source.</summary>
@@ -149,12 +151,12 @@ public static class TreeComparer
                 break;
             case PosixFileType.Symlink:
                 byte[] expectedTarget = o.ExpectSanitizedSymlinks
-                    ? Encoding.UTF8.GetBytes(SanitizeSymlinkTarget(e.RelativePath, Encoding.UTF8.GetString(e.LinkTarget!)))
+                    ? NameText.ToBytes(SanitizeSymlinkTarget(e.RelativePath, NameText.FromBytes(e.LinkTarget!)))
                     : e.LinkTarget!;
                 if (!expectedTarget.AsSpan().SequenceEqual(a.LinkTarget))
                 {
-                    diffs.Add($"{n}: symlink target {Show(Encoding.UTF8.GetString(expectedTarget))} expected, {Show(Encoding.UTF8.GetString(a.LinkTarget!))} found"
-                        + (o.ExpectSanitizedSymlinks ? $" (source target {Show(Encoding.UTF8.GetString(e.LinkTarget!))}, sanitized as an unchrooted daemon does)" : ""));
+                    diffs.Add($"{n}: symlink target {Show(NameText.FromBytes(expectedTarget))} expected, {Show(NameText.FromBytes(a.LinkTarget!))} found"
+                        + (o.ExpectSanitizedSymlinks ? $" (source target {Show(NameText.FromBytes(e.LinkTarget!))}, sanitized as an unchrooted daemon does)" : ""));
                 }
                 break;
             case PosixFileType.CharDevice:
@@ -204,7 +206,9 @@ public static class TreeComparer
     }
 
     /// <summary>lstat's every entry below (and including, as ".") <paramref name="root"/>, without
-    /// following symlinks; hidden (dot) files included.</summary>
+    /// following symlinks; hidden (dot) files included. Directories are read with readdir(3) and names
+    /// kept as bytes (<see cref="Posix.ReadDirectory"/>), so names that differ only in bytes that are not
+    /// UTF-8 are told apart.</summary>
     public static SortedDictionary<string, TreeEntry> Scan(string root, Func<string, bool>? exclude = null)
     {
         root = Path.GetFullPath(root).TrimEnd('/');
@@ -219,22 +223,14 @@ public static class TreeComparer
             Assert.Fail($"{root} is not a directory ({rootStat.Type})");
         }
         result["."] = new TreeEntry(".", root, rootStat, null);
-        var options = new EnumerationOptions
-        {
-            AttributesToSkip = 0,
-            IgnoreInaccessible = false,
-            RecurseSubdirectories = false,
-            ReturnSpecialDirectories = false,
-            MatchType = MatchType.Simple,
-        };
         var pending = new Stack<(string Full, string Rel)>();
         pending.Push((root, ""));
         while (pending.Count > 0)
         {
             (string dirFull, string dirRel) = pending.Pop();
-            foreach (string full in Directory.EnumerateFileSystemEntries(dirFull, "*", options))
+            foreach (string name in Posix.ReadDirectory(dirFull))
             {
-                string name = Path.GetFileName(full);
+                string full = dirFull + "/" + name;
                 string rel = dirRel.Length == 0 ? name : dirRel + "/" + name;
                 if (exclude?.Invoke(rel) == true)
                 {
@@ -273,8 +269,8 @@ public static class TreeComparer
     /// length). Reads both in 1 MiB chunks; never holds a whole file in memory.</summary>
     public static long FirstDifference(string path1, string path2)
     {
-        using var f1 = new FileStream(path1, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
-        using var f2 = new FileStream(path2, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        using FileStream f1 = Posix.OpenRead(path1);
+        using FileStream f2 = Posix.OpenRead(path2);
         byte[] b1 = new byte[ChunkSize];
         byte[] b2 = new byte[ChunkSize];
         long offset = 0;
@@ -303,7 +299,7 @@ public static class TreeComparer
     private static string Describe(TreeEntry e) => e.Stat.Type switch
     {
         PosixFileType.Regular => $"file of {e.Stat.Size} bytes",
-        PosixFileType.Symlink => $"symlink to {Show(Encoding.UTF8.GetString(e.LinkTarget!))}",
+        PosixFileType.Symlink => $"symlink to {Show(NameText.FromBytes(e.LinkTarget!))}",
         PosixFileType.Directory => "directory",
         var t => t.ToString(),
     };
@@ -311,7 +307,34 @@ public static class TreeComparer
     private static string FormatTime(PosixStat s) =>
         $"{DateTimeOffset.FromUnixTimeSeconds(s.MtimeSeconds):yyyy-MM-dd HH:mm:ss}.{s.MtimeNanoseconds:D9} ({s.MtimeSeconds}s+{s.MtimeNanoseconds}ns)";
 
-    /// <summary>A name quoted so that newlines and tabs are visible.</summary>
+    /// <summary>A name quoted so that newlines, tabs and bytes that are not UTF-8 (\xNN) are visible.</summary>
     public static string Show(string name) =>
-        "\"" + name.Replace("\\", "\\\\").Replace("\n", "\\n").Replace("\t", "\\t").Replace("\"", "\\\"") + "\"";
+        "\"" + ShowBytes(name.Replace("\\", "\\\\").Replace("\n", "\\n").Replace("\t", "\\t").Replace("\"", "\\\"")) + "\"";
+
+    /// <summary>A <see cref="NameText"/> string with each byte that is not UTF-8 written as \xNN and
+    /// other control characters as \u00NN.</summary>
+    public static string ShowBytes(string text)
+    {
+        if (!NameText.HasEscapedBytes(text) && !text.Any(char.IsControl))
+        {
+            return text;
+        }
+        var sb = new StringBuilder(text.Length + 8);
+        foreach (char c in text)
+        {
+            if (c >= '\uDC80' && c <= '\uDCFF')
+            {
+                sb.Append($"\\x{c - 0xDC00:x2}");
+            }
+            else if (char.IsControl(c))
+            {
+                sb.Append($"\\u{(int)c:x4}");
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+        return sb.ToString();
+    }
 }
