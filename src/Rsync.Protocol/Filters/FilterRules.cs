@@ -64,7 +64,8 @@ public sealed class FilterRule
     /// <summary>Parses one rule: "- pat", "+ pat", "exclude pat", "include pat", "P pat", "!" and their modifiers.</summary>
     public static FilterRule Parse(string rule)
     {
-        string r = rule.TrimEnd('\r', '\n');
+        // A rule from the command line or the wire keeps a trailing CR or LF: it is part of the name.
+        string r = rule;
         if (r == "!" || r == "clear")
             return new FilterRule(FilterAction.Clear, "", "");
 
@@ -137,11 +138,11 @@ public sealed class FilterRule
                 return true;
         }
         if (Anchored)
-            return WildMatch.Match(_pattern, path);
+            return Match(_pattern, path);
         if (!HasSlash)
         {
             int slash = path.LastIndexOf((byte)'/');
-            return WildMatch.Match(_pattern, path[(slash + 1)..]);
+            return Match(_pattern, path[(slash + 1)..]);
         }
         // A leading ** may stand for no directories at all (exclude.c, rule_matches).
         if (_pattern.AsSpan().StartsWith("**"u8))
@@ -156,17 +157,21 @@ public sealed class FilterRule
     }
 
     /// <summary>An unanchored pattern with slashes matches the path's tail at a component boundary.</summary>
-    private static bool MatchAt(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> path)
+    private bool MatchAt(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> path)
     {
-        if (WildMatch.Match(pattern, path))
+        if (Match(pattern, path))
             return true;
         for (int i = 0; i < path.Length; i++)
         {
-            if (path[i] == (byte)'/' && WildMatch.Match(pattern, path[(i + 1)..]))
+            if (path[i] == (byte)'/' && Match(pattern, path[(i + 1)..]))
                 return true;
         }
         return false;
     }
+
+    /// <summary>Without *, ? or [ a pattern is compared as it is, a backslash included (exclude.c, rule_matches: strcmp).</summary>
+    private bool Match(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> text) =>
+        HasWildcards ? WildMatch.Match(pattern, text) : pattern.SequenceEqual(text);
 }
 
 /// <summary>An ordered rule list; the first matching rule decides (exclude.c, check_filter).</summary>
