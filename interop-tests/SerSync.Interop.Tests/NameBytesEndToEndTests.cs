@@ -77,7 +77,7 @@ public sealed class NameBytesEndToEndTests(ITestOutputHelper output)
     /// commonParams with --iconv=GBK,UTF-8: the GBK names land as stock rsync lands them when it
     /// pushes the same tree with the same option to a second module of the same daemon.
     /// </summary>
-    [Fact(Skip = "until the library converts names for --iconv: today it sends the GBK bytes as they are and the daemon's receiver refuses them (\"cannot convert filename\")")]
+    [Fact]
     public async Task IconvInCommonParamsLandsTheNamesStockRsyncLands()
     {
         using var temp = new TempDir();
