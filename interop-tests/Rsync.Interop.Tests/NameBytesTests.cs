@@ -30,23 +30,7 @@ public sealed class NameBytesTests(NameBytesDaemons names, ITestOutputHelper out
         }
     }
 
-    /// <summary>Runs every check even when one fails, and reports them all.</summary>
-    private static async Task AssertAll(params (string What, Func<Task> Check)[] checks)
-    {
-        var failures = new List<string>();
-        foreach ((string what, Func<Task> check) in checks)
-        {
-            try
-            {
-                await check();
-            }
-            catch (Xunit.Sdk.XunitException e)
-            {
-                failures.Add($"{what}:\n{e.Message}");
-            }
-        }
-        Assert.True(failures.Count == 0, $"{failures.Count} of {checks.Length} checks failed.\n\n{string.Join("\n\n", failures)}");
-    }
+    private static Task AssertAll(params (string What, Func<Task> Check)[] checks) => DaemonTestKit.AssertAllAsync(diagnostics: null, checks);
 
     [Theory]
     [MemberData(nameof(RsyncPeers.PeersAndProtocols), MemberType = typeof(RsyncPeers))]

@@ -581,7 +581,11 @@ public static class DaemonTestKit
 
     /// <summary>Runs every check even when an earlier one fails, then fails with all their messages and
     /// the daemon's diagnostics (so one failing check does not hide what the others would say).</summary>
-    public static async Task AssertAllAsync(NetRsyncDaemon daemon, params (string What, Func<Task> Check)[] checks)
+    public static Task AssertAllAsync(NetRsyncDaemon daemon, params (string What, Func<Task> Check)[] checks) =>
+        AssertAllAsync(() => daemon.DiagnosticsWhenIdleAsync(), checks);
+
+    /// <summary>As above, with <paramref name="diagnostics"/> (when given) added to the failure.</summary>
+    public static async Task AssertAllAsync(Func<Task<string>>? diagnostics, params (string What, Func<Task> Check)[] checks)
     {
         var failures = new List<string>();
         foreach ((string what, Func<Task> check) in checks)
@@ -597,7 +601,8 @@ public static class DaemonTestKit
         }
         if (failures.Count > 0)
         {
-            Assert.Fail($"{failures.Count} of {checks.Length} checks failed.\n\n{string.Join("\n\n", failures)}\n\n{await daemon.DiagnosticsWhenIdleAsync()}");
+            string extra = diagnostics is null ? "" : "\n\n" + await diagnostics();
+            Assert.Fail($"{failures.Count} of {checks.Length} checks failed.\n\n{string.Join("\n\n", failures)}{extra}");
         }
     }
 

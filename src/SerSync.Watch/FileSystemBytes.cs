@@ -56,6 +56,40 @@ public static unsafe partial class FileSystemBytes
     /// <summary>ROOT/REL as bytes ("" is the root itself).</summary>
     public static byte[] Full(byte[] root, ReadOnlySpan<byte> rel) => rel.IsEmpty ? root : Names.Join(root, rel);
 
+    /// <summary>
+    /// Walks the directories below <paramref name="rel"/> depth first. <paramref name="enter"/> is asked
+    /// (relative name, full path) before a directory is listed; <paramref name="visit"/> sees each entry
+    /// found (relative name, type) and says whether a directory among them is walked in turn.
+    /// </summary>
+    public static void WalkTree(byte[] root, byte[] rel, Func<byte[], byte[], bool> enter, Func<byte[], EntryType, bool> visit)
+    {
+        var pending = new Stack<byte[]>();
+        var entries = new List<(byte[] Name, EntryType Type)>();
+        pending.Push(rel);
+        while (pending.Count > 0)
+        {
+            byte[] dirRel = pending.Pop();
+            byte[] full = Full(root, dirRel);
+            if (!enter(dirRel, full))
+                continue;
+            entries.Clear();
+            int errno = List(full, entries);
+            if (errno != 0)
+            {
+                // Gone or unreadable meanwhile: its own events (or their absence) tell the rest.
+                if (Log.DebugEnabled)
+                    Log.Debug($"cannot list {Names.Display(full)}: {Inotify.InotifyNative.Describe(errno)}");
+                continue;
+            }
+            foreach (var (name, type) in entries)
+            {
+                byte[] childRel = Names.Join(dirRel, name);
+                if (visit(childRel, type) && type == EntryType.Directory)
+                    pending.Push(childRel);
+            }
+        }
+    }
+
     /// <summary>What the path is, without following a final symlink.</summary>
     public static EntryType LStat(ReadOnlySpan<byte> path)
     {

@@ -631,6 +631,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             output.Error(text.StartsWith("rsync", StringComparison.Ordinal) || text.StartsWith("ERROR", StringComparison.Ordinal) ? text : "rsync: " + text);
             try
             {
+                // The reason goes out before MSG_ERROR_EXIT: a client leaves as soon as it reads that.
+                output.Drain();
                 if (ctx.Protocol >= 31)
                     writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
                 connection.FinishSending();

@@ -290,39 +290,18 @@ public sealed class TreeWatcher : IDisposable
 
     /// <summary>Watches <paramref name="rel"/> and every directory below it, each before it is listed;
     /// with <paramref name="report"/> every entry found is reported for pushing.</summary>
-    private void WatchTree(int root, byte[] rel, bool report)
-    {
-        var pending = new Stack<byte[]>();
-        var entries = new List<(byte[] Name, FileSystemBytes.EntryType Type)>();
-        pending.Push(rel);
-        while (pending.Count > 0)
-        {
-            byte[] dirRel = pending.Pop();
-            byte[] full = FileSystemBytes.Full(_rootBytes[root], dirRel);
+    private void WatchTree(int root, byte[] rel, bool report) =>
+        FileSystemBytes.WalkTree(_rootBytes[root], rel,
             // Past the watch limit the folder is still listed and pushed; the periodic rescan covers its later changes.
-            if (!AddWatch(root, dirRel, full) && !WatchLimitHit)
-                continue;
-            entries.Clear();
-            int errno = FileSystemBytes.List(full, entries);
-            if (errno != 0)
+            enter: (dirRel, full) => AddWatch(root, dirRel, full) || WatchLimitHit,
+            visit: (childRel, _) =>
             {
-                // Gone or unreadable meanwhile: its own events (or their absence) tell the rest.
-                if (Log.DebugEnabled)
-                    Log.Debug($"cannot list {Names.Display(full)}: {Describe(errno)}");
-                continue;
-            }
-            foreach (var (name, type) in entries)
-            {
-                byte[] childRel = Names.Join(dirRel, name);
                 if (_filter.Excludes(childRel))
-                    continue;
+                    return false;
                 if (report)
                     _sink.Report(root, childRel, ChangeFlags.Update);
-                if (type == FileSystemBytes.EntryType.Directory)
-                    pending.Push(childRel);
-            }
-        }
-    }
+                return true;
+            });
 
     private unsafe bool AddWatch(int root, byte[] rel, byte[] full)
     {

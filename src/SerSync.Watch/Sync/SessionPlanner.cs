@@ -165,33 +165,15 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
                 return;
             included?.Add(rel);
         }
-        var pending = new Stack<byte[]>();
-        var entries = new List<(byte[] Name, FileSystemBytes.EntryType Type)>();
-        pending.Push(rel);
-        while (pending.Count > 0)
+        FileSystemBytes.WalkTree(_root, rel, enter: (_, _) => true, visit: (childRel, _) =>
         {
-            byte[] dirRel = pending.Pop();
-            byte[] full = FileSystemBytes.Full(_root, dirRel);
-            entries.Clear();
-            int errno = FileSystemBytes.List(full, entries);
-            if (errno != 0)
+            if (filter.Excludes(childRel))
             {
-                if (Log.DebugEnabled)
-                    Log.Debug($"cannot list {Names.Display(full)}: errno {errno}");
-                continue;
+                excluded?.Add(childRel);
+                return false;
             }
-            foreach (var (name, type) in entries)
-            {
-                byte[] childRel = Names.Join(dirRel, name);
-                if (filter.Excludes(childRel))
-                {
-                    excluded?.Add(childRel);
-                    continue;
-                }
-                included?.Add(childRel);
-                if (type == FileSystemBytes.EntryType.Directory)
-                    pending.Push(childRel);
-            }
-        }
+            included?.Add(childRel);
+            return true;
+        });
     }
 }
