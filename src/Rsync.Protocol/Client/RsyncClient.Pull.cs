@@ -155,7 +155,8 @@ public sealed partial class RsyncClient
         }
         else if (files.Count == 1 && !files[0].IsDirectory && !destIsDir && !destination.EndsWith('/'))
             solo = destination;
-        else if (files.Count > 0 && !ctx.Options.DryRun && !destExists)
+        // A destination named with a trailing slash is made even for an empty list (main.c, get_local_name).
+        else if ((files.Count > 0 || destination.EndsWith('/')) && !ctx.Options.DryRun && !destExists)
         {
             int errno = module is null ? Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF) : module.Jail.MakeDirectory(module.Destination, 0x1FF);
             if (errno != 0)
@@ -164,7 +165,7 @@ public sealed partial class RsyncClient
             if (ctx.Options.Verbose > 0 || ctx.Options.ItemizeChanges > 0 || (ctx.Options.OutFormat is { } format && System.Text.RegularExpressions.Regex.IsMatch(format, "%[-'0-9]*i")))
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
             // The generator then shows "." as new (main.c, get_local_name).
-            if (files[0].Name is [(byte)'.'])
+            if (files.Count > 0 && files[0].Name is [(byte)'.'])
                 files[0].Flags |= EntryFlags.DirCreated;
         }
         else if (files.Count > 0 && destExists && !destIsDir)

@@ -279,13 +279,14 @@ public sealed partial class RsyncClient
         encoder.WriteEnd(ctx.IoError, ctx.Options.IgnoreErrors);
         if (ctx.IoError != IoErrorFlags.None && !ctx.Options.IgnoreErrors && !ctx.SafeFileList)
             ctx.Writer.WriteMessageInt(MessageCode.IoError, (int)ctx.IoError);
+        // Said before the list leaves, so a receiver in this process cannot report first.
+        if (ctx.Options.Verbose > 0)
+            ctx.Info("building file list ... done");
         ctx.Writer.Flush();
         ctx.Stats.TotalSize = encoder.TotalSize;
         ctx.Stats.NumFiles = files.Count;
         ctx.Stats.FileListSize = ctx.Writer.BytesWritten - startBytes;
         ctx.Stats.FileListTransferMilliseconds = transferClock.ElapsedMilliseconds;
-        if (ctx.Options.Verbose > 0)
-            ctx.Info("building file list ... done");
         return files;
     }
 

@@ -434,18 +434,11 @@ public static partial class OptionParser
         else
         {
             o.FilesFromPath = filesFrom;
-            if (!Directory.Exists(filesFrom))
-            {
-                try
-                {
-                    using var probe = File.OpenRead(filesFrom);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    var (text, _) = Errno.Describe(ex);
-                    throw st.Error($"failed to open files-from file {filesFrom}: {text}");
-                }
-            }
+            // Opened by its bytes: the list's own name may be any name.
+            int errno = Native.Confined.OpenAt(Native.Confined.AtFdCwd, Text.NameText.ToBytes(filesFrom), Native.Confined.ORdOnly, 0, 0, out var probe);
+            probe?.Dispose();
+            if (errno != 0)
+                throw st.Error($"failed to open files-from file {filesFrom}: {Native.Posix.StrError(errno)}");
         }
     }
 
@@ -502,23 +495,27 @@ public static partial class OptionParser
             input.CopyTo(buffer);
             data = buffer.ToArray();
         }
-        else if (Directory.Exists(fileName))
-        {
-            // fopen succeeds on a directory and the first read fails, so rsync gets no rules.
-            return;
-        }
         else
         {
+            // Opened by its bytes: the file's own name may be any name.
+            int errno = Native.Confined.OpenAt(Native.Confined.AtFdCwd, Text.NameText.ToBytes(fileName), Native.Confined.ORdOnly, 0, 0, out var handle);
+            if (errno != 0)
+            {
+                throw new RsyncUsageException(
+                    $"{st.Program}: failed to open {(include ? "in" : "ex")}clude file {fileName}: {Native.Posix.StrError(errno)} ({errno})",
+                    RsyncUsageException.FileIoError);
+            }
             try
             {
-                data = File.ReadAllBytes(fileName);
+                using var stream = new FileStream(handle!, FileAccess.Read, 1);
+                using var buffer = new MemoryStream();
+                stream.CopyTo(buffer);
+                data = buffer.ToArray();
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (IOException)
             {
-                var (text, errno) = Errno.Describe(ex);
-                throw new RsyncUsageException(
-                    $"{st.Program}: failed to open {(include ? "in" : "ex")}clude file {fileName}: {text} ({errno})",
-                    RsyncUsageException.FileIoError);
+                // fopen succeeds on a directory and the first read fails, so rsync gets no rules.
+                return;
             }
         }
 

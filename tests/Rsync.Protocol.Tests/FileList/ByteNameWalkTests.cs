@@ -165,6 +165,22 @@ public sealed class ByteNameWalkTests : IDisposable
         Assert.Equal(remote, DaemonUrl.IsRemoteShellPath(argument));
 
     [Fact]
+    public async Task AnEmptyListStillMakesADestinationNamedWithASlash()
+    {
+        // Every listed name excluded: rsync still makes "dst/" and exits 0 (main.c, get_local_name).
+        byte[] name = [.. "caf"u8, 0xE9];
+        Write(name, "x");
+        string list = Path.Join(_root, "list");
+        File.WriteAllBytes(list, [.. name, (byte)'\n']);
+        var options = new NetRsync.Protocol.Options.RsyncOptions { Recursive = true, FilesFrom = list };
+        options.FilterRules.Add("- " + NameText.FromBytes(name));
+        var client = new RsyncClient(options, NullOutput.Instance);
+        var result = await client.CopyAsync([_root + "/"], Path.Join(_root, "dst") + "/");
+        Assert.Equal(0, result.ExitCode);
+        Assert.True(Directory.Exists(Path.Join(_root, "dst")));
+    }
+
+    [Fact]
     public void ALocalCopyRefusesAHostPathAndWritesNothing()
     {
         string before = Environment.CurrentDirectory;
