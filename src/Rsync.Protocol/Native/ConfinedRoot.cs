@@ -498,7 +498,11 @@ internal static unsafe partial class Confined
     {
         byte* buf = stackalloc byte[256];
         int rc;
-        fixed (byte* p = Posix.Z(leaf))
+        // The list walk stats every name: a short one is terminated on the stack, not in a new array.
+        Span<byte> z = leaf.Length < 512 ? stackalloc byte[leaf.Length + 1] : new byte[leaf.Length + 1];
+        leaf.CopyTo(z);
+        z[^1] = 0;
+        fixed (byte* p = z)
             rc = FStatAtRaw(dirfd, p, buf, flags);
         if (rc != 0)
         {
