@@ -153,7 +153,8 @@ public sealed partial class RsyncClient
         if (listOnly)
         {
         }
-        else if (files.Count == 1 && !files[0].IsDirectory && !destIsDir && !destination.EndsWith('/'))
+        // One file, or none, into a name without a slash: the destination is that name (main.c, get_local_name).
+        else if ((files.Count == 0 || (files.Count == 1 && !files[0].IsDirectory)) && !destIsDir && !destination.EndsWith('/'))
             solo = destination;
         // A destination named with a trailing slash is made even for an empty list (main.c, get_local_name).
         else if ((files.Count > 0 || destination.EndsWith('/')) && !ctx.Options.DryRun && !destExists)

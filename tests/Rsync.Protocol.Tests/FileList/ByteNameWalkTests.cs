@@ -178,6 +178,10 @@ public sealed class ByteNameWalkTests : IDisposable
         var result = await client.CopyAsync([_root + "/"], Path.Join(_root, "dst") + "/");
         Assert.Equal(0, result.ExitCode);
         Assert.True(Directory.Exists(Path.Join(_root, "dst")));
+        // Without the slash the name stands for one file, and none comes: nothing is made, still 0.
+        var bare = await new RsyncClient(options, NullOutput.Instance).CopyAsync([_root + "/"], Path.Join(_root, "bare"));
+        Assert.Equal(0, bare.ExitCode);
+        Assert.False(Path.Exists(Path.Join(_root, "bare")));
     }
 
     [Fact]
