@@ -123,9 +123,12 @@ internal sealed class DaemonTransferLog : IItemLog
             return null;
         if (file.Checksum is { Length: > 0 } listed && _ctx.Options.Checksum)
             return Convert.ToHexStringLower(listed);
+        // Opened by the name's bytes, never through a final symlink.
+        if (Native.Confined.OpenAt(Native.Confined.AtFdCwd, Text.NameText.ToBytes(localPath), Native.Confined.ORdOnly | Native.Confined.ONoFollow, 0, 0, out var handle) != 0)
+            return null;
         try
         {
-            using var stream = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var stream = new FileStream(handle!, FileAccess.Read, 1);
             return Convert.ToHexStringLower(MD5.HashData(stream));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

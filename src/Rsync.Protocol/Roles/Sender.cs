@@ -94,6 +94,8 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
     /// <summary>A daemon's module: every file is opened beneath it, with no symlink on the way.</summary>
     public ConfinedRoot? Jail { get; init; }
 
+    private byte[]? _jailPathBytes;
+
     /// <summary>The receiver is in this process too: itemized lines show files as arriving.</summary>
     public bool LocalCopy { get; init; }
 
@@ -111,7 +113,7 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
         byte[] pathBytes = NameText.ToBytes(path);
         if (Jail is not null && JailPath is not null)
         {
-            if (FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath), pathBytes) is not { } rel)
+            if (FileListBuilder.BeneathRoot(_jailPathBytes ??= NameText.ToBytes(JailPath), pathBytes) is not { } rel)
             {
                 handle = null;
                 return Posix.EXDEV;
