@@ -107,9 +107,11 @@ public static class DaemonHealth
     /// <summary>The greeting as printable ASCII, for a one-line message.</summary>
     private static string Printable(ReadOnlySpan<byte> bytes)
     {
+        if (bytes.Length > 0 && bytes[^1] == (byte)'\r')
+            bytes = bytes[..^1];
         var text = new StringBuilder(bytes.Length);
         foreach (byte b in bytes)
             text.Append(b is >= 0x20 and < 0x7F ? (char)b : '?');
-        return text.ToString().TrimEnd('\r');
+        return text.ToString();
     }
 }

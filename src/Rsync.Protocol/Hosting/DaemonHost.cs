@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Reflection;
 using System.Runtime.InteropServices;
 using NetRsync.Protocol.Daemon;
 using NetRsync.Protocol.Daemon.Config;
@@ -316,8 +315,9 @@ public static class DaemonHost
     private static (string Program, IReadOnlyList<string> Prefix) Self()
     {
         string program = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program's executable");
-        if (Path.GetFileNameWithoutExtension(program) == "dotnet" && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } assembly)
-            return (program, [assembly]);
+        // Under "dotnet", the first command-line word is the entry assembly's path (a native build has none).
+        if (Path.GetFileNameWithoutExtension(program) == "dotnet" && Environment.GetCommandLineArgs() is [{ Length: > 0 } assembly, ..])
+            return (program, [Path.GetFullPath(assembly)]);
         return (program, []);
     }
 
