@@ -89,6 +89,8 @@ public sealed class SingleInstanceTests(ITestOutputHelper output)
         await using (var next = await WatcherProcess.StartAsync(config, ["--pid-file=" + pidFile], Environment(temp)))
         {
             Assert.Equal($"{next.ProcessId}\n", File.ReadAllText(pidFile));
+            // The new instance holds the locks again.
+            Assert.Equal(AlreadyRunning, (await RunSecond(temp, "--no-detach", "-o", config)).ExitCode);
         }
         Assert.False(File.Exists(pidFile), "a clean exit left the pid file");
 
