@@ -53,7 +53,8 @@ public sealed class SystemdUnitTests(ITestOutputHelper output)
             Assert.Contains("--no-detach", unit.ExecStart);
             Assert.Equal("journal", unit.Get("Service", "StandardOutput"));
             Assert.Equal("journal", unit.Get("Service", "StandardError"));
-            Assert.Equal("mixed", unit.Get("Service", "KillMode"));
+            // SIGTERM to every process: a daemon's connection processes end their transfers cleanly too.
+            Assert.Equal("control-group", unit.Get("Service", "KillMode"));
             Assert.Equal("multi-user.target", unit.Get("Install", "WantedBy"));
         }
         Assert.Equal("on-failure", Load("netrsyncd.service").Get("Service", "Restart"));
