@@ -130,6 +130,13 @@ public sealed class WrittenTableTests : IDisposable
         Directory.CreateDirectory(N.S(path));
         table.Add(RecordOf(PathOf("d")) with { Kind = WrittenKind.Directory, Inode = 1 });
         Assert.False(table.Matches(path, State(path)));
+        // Announced before the mkdir, when its inode was not known yet.
+        table.Add(RecordOf(PathOf("d")) with { Kind = WrittenKind.Directory, Inode = 0 });
+        Assert.True(table.Matches(path, State(path)));
+        Directory.Delete(N.S(path));
+        File.WriteAllText(N.S(path), "a file now");
+        table.Add(new WrittenRecord(WrittenKind.Directory, path, 0, 0, 0, 0));
+        Assert.False(table.Matches(path, State(path)));
     }
 
     [Fact]
@@ -527,4 +534,100 @@ internal static class RealPaths
 {
     /// <summary>The directory as the daemon names it: every symlink resolved (a temp dir may lie under one).</summary>
     public static string Of(string path) => NetRsync.Protocol.Native.Posix.RealPath(path)!;
+}
+
+/// <summary>
+/// The watcher on a real node link: a daemon that announces each change before making it visible
+/// (the temp file written, WRITTEN sent, then renamed into place) has none of its changes pushed
+/// back, while a local change in between is; its questions are answered from the dirty set.
+/// </summary>
+public sealed class LinkedWatcherTests : IDisposable
+{
+    private readonly string _base = Directory.CreateTempSubdirectory("netsersync-linked-").FullName;
+    private readonly string _root;
+    private readonly string _runDirectory;
+
+    public LinkedWatcherTests()
+    {
+        _root = RealPaths.Of(Directory.CreateDirectory(Path.Combine(_base, "tree")).FullName);
+        _runDirectory = Path.Combine(_base, "run");
+    }
+
+    public void Dispose() => Directory.Delete(_base, recursive: true);
+
+    private string Full(string rel) => Path.Combine(_root, rel);
+
+    /// <summary>As the receiver finishes a file: temp beside it, times set, announced, renamed.</summary>
+    private static void DaemonWrites(NodeLinkServer server, string path, string content)
+    {
+        string temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Random.Shared.Next(0x100000, 0xFFFFFF):X6}");
+        File.WriteAllText(temp, content);
+        File.SetLastWriteTimeUtc(temp, new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc).AddTicks(Random.Shared.Next(1, 10_000_000)));
+        var s = State(N.B(temp));
+        server.Publish(new WrittenRecord(WrittenKind.File, N.B(path), s.Size, s.MtimeSeconds, s.MtimeNanoseconds, s.Inode));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    [Fact]
+    public async Task TheDaemonsChangesAreNotPushedBack()
+    {
+        using var server = NodeLinkServer.Start(_runDirectory);
+        var sink = new RecordingSink();
+        var dirty = new DirtySet([N.B(_root)], [1]);
+        var gate = new EchoGate([N.B(_root)], sink, dirty);
+        using var watcher = new TreeWatcher([_root], PathFilter.None, new EventSwitches { Delete = true, CreateFile = true }, gate);
+        gate.CatchUpEvents = watcher.CatchUp;
+        watcher.WatchAll();
+        using var link = new NodeLinkClient(_runDirectory, [N.B(_root)], gate) { ReconnectInterval = TimeSpan.FromMilliseconds(20) };
+        gate.DrainLink = link.Drain;
+        link.Start();
+        await Until(() => server.WatcherCount == 1, "the watcher's HELLO");
+        using var stop = new CancellationTokenSource();
+        var thread = new Thread(() => watcher.Run(stop.Token)) { IsBackground = true };
+        thread.Start();
+        long echoes = Interlocked.Read(ref Counters.EchoesDropped);
+        try
+        {
+            Directory.CreateDirectory(Full("sub"));
+            await Until(() => sink.Got("sub"), "the local folder");
+            for (int i = 0; i < 100; i++)
+                DaemonWrites(server, Full(i % 2 == 0 ? $"peer-{i}.txt" : $"sub/peer-{i}.txt"), $"from the peer {i}\n");
+            // Written again: the newer record replaces the older one.
+            DaemonWrites(server, Full("peer-0.txt"), "from the peer, again\n");
+            File.WriteAllText(Full("old.txt"), "to be removed by the daemon");
+            await Until(() => sink.Got("old.txt"), "the local file");
+            server.Publish(new WrittenRecord(WrittenKind.Deleted, N.B(Full("old.txt")), 0, 0, 0, 0));
+            File.Delete(Full("old.txt"));
+            File.WriteAllText(Full("local.txt"), "made here after all of it");
+            await Until(() => sink.Got("local.txt"), "the local change");
+
+            var pushed = sink.Seen.Select(s => s.Path).Where(p => p.Contains("peer-", StringComparison.Ordinal) || p.StartsWith(".", StringComparison.Ordinal)).Distinct().ToList();
+            Assert.True(pushed.Count == 0, $"pushed back: {string.Join(", ", pushed.Take(20))}");
+            Assert.DoesNotContain(sink.Seen, s => s.Path == "old.txt" && s.Flags == ChangeFlags.MayRemove);
+            Assert.True(Interlocked.Read(ref Counters.EchoesDropped) - echoes >= 102, "echoes were not counted");
+
+            // The daemon's questions: a local change not yet pushed is one; what it wrote itself is not.
+            var local = State(N.B(Full("local.txt")));
+            Assert.Equal(LocalChange.Pending, server.Query(N.B(Full("local.txt")), local.Size, local.MtimeSeconds, local.MtimeNanoseconds, local.Inode));
+            Assert.Equal(LocalChange.Delivered, server.Query(N.B(Full("peer-2.txt")), 0, 0, 0, 0));
+            // An edit of the daemon's file just before the question counts, though no round read it yet.
+            File.AppendAllText(Full("peer-4.txt"), "edited here\n");
+            Assert.Equal(LocalChange.Pending, server.Query(N.B(Full("peer-4.txt")), 0, 0, 0, 0));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            thread.Join();
+        }
+    }
+
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"no {what} within 10 s");
+            await Task.Delay(10); // poll interval
+        }
+    }
 }

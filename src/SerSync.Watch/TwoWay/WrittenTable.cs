@@ -13,7 +13,8 @@ namespace NetRsync.SerSync.TwoWay;
 /// Bounded: at most <see cref="MaxRecords"/> records, none older than <see cref="MaxAge"/>.
 /// </summary>
 /// <remarks>A directory's size and times move with every entry made in it (each with an event of its
-/// own), so a directory record is matched by its inode alone. Not thread-safe: one caller at a time.</remarks>
+/// own), so a directory record is matched by its inode alone. A record with inode 0 was made before
+/// the inode existed; its inode is not compared. Not thread-safe: one caller at a time.</remarks>
 public sealed class WrittenTable(TimeProvider? time = null)
 {
     public const int MaxRecords = 65536;
@@ -96,7 +97,7 @@ public sealed class WrittenTable(TimeProvider? time = null)
     public static bool SameState(WrittenRecord record, FileState state) => record.Kind switch
     {
         WrittenKind.Deleted => state.Type == EntryType.Missing,
-        WrittenKind.Directory => state.Type == EntryType.Directory && state.Inode == record.Inode,
+        WrittenKind.Directory => state.Type == EntryType.Directory && SameInode(record, state),
         WrittenKind.File => state.Type == EntryType.Regular && SameContentState(record, state),
         WrittenKind.Symlink => state.Type == EntryType.Symlink && SameContentState(record, state),
         WrittenKind.Attributes => state.Type != EntryType.Missing && SameContentState(record, state),
@@ -105,7 +106,10 @@ public sealed class WrittenTable(TimeProvider? time = null)
 
     private static bool SameContentState(WrittenRecord record, FileState state) =>
         state.Size == record.Size && state.MtimeSeconds == record.MtimeSeconds
-        && state.MtimeNanoseconds == record.MtimeNanoseconds && state.Inode == record.Inode;
+        && state.MtimeNanoseconds == record.MtimeNanoseconds && SameInode(record, state);
+
+    /// <summary>Inode 0 is a record made before the inode existed (a directory announced before its mkdir): not compared.</summary>
+    private static bool SameInode(WrittenRecord record, FileState state) => record.Inode == 0 || state.Inode == record.Inode;
 
     private void ExpireOld(long now)
     {
