@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NetRsync.Protocol.Hosting;
 using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Text;
 using NetRsync.Protocol.TwoWay;
@@ -125,9 +126,11 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             Log.Info(Counters.Summary(queue.Depth, watcher.WatchCount, dirty.Count));
         });
 
-        Log.Info($"netsersync ready: watching {watcher.WatchCount} directories under {string.Join(", ", roots)}; " +
+        string ready = $"watching {watcher.WatchCount} directories under {string.Join(", ", roots)}; " +
             (pushing ? $"pushing to {string.Join(", ", allPushers.Select(p => p.Remote.Key).Distinct())}" : $"plugin {commandLine.PluginOnly} only") +
-            $"; {queue.Recovered.Sum(p => p.Paths.Count)} path(s) queued from before");
+            $"; {queue.Recovered.Sum(p => p.Paths.Count)} path(s) queued from before";
+        Log.Info("netsersync ready: " + ready);
+        SystemdNotify.Ready(ready);
 
         try
         {
@@ -138,6 +141,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         }
 
         Log.Info("stopping: pushing what is pending");
+        SystemdNotify.Stopping("pushing what is pending");
         await stop.CancelAsync();
         watcherThread.Join();
         await batcherTask;
