@@ -251,7 +251,8 @@ public sealed partial class TwoWayTests
             StockDaemon.WriteSecretFile(secrets, "rsync:rsync\n");
             _passwordFile = _temp.File("user.pass");
             StockDaemon.WriteSecretFile(_passwordFile, "rsync\n");
-            // The seed's rsyncd.conf, with this node's folder and files.
+            // The seed's rsyncd.conf, with this node's folder and files, and symlinks stored as they are
+            // (with "use chroot=no" rsync would rewrite their targets, so the two trees could never agree).
             _daemonConfig = _temp.File("rsyncd.conf");
             File.WriteAllText(_daemonConfig, $"""
                 uid=root
@@ -268,6 +269,7 @@ public sealed partial class TwoWayTests
                 comment  = rsync
                 path={Tree}
                 hosts allow = *
+                munge symlinks = no
 
                 """);
         }

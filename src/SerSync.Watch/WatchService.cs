@@ -127,7 +127,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         });
 
         string ready = $"watching {watcher.WatchCount} directories under {string.Join(", ", roots)}; " +
-            (pushing ? $"pushing to {string.Join(", ", allPushers.Select(p => p.Remote.Key).Distinct())}" : $"plugin {commandLine.PluginOnly} only") +
+            (pushing ? $"pushing to {string.Join(", ", allPushers.Select(p => RemotePusher.RemoteDisplay(p.Remote, config.Rsync)).Distinct())}" : $"plugin {commandLine.PluginOnly} only") +
             $"; {queue.Recovered.Sum(p => p.Paths.Count)} path(s) queued from before";
         Log.Info("netsersync ready: " + ready);
         SystemdNotify.Ready(ready);
