@@ -33,6 +33,19 @@ public static class NodeLink
 
     public static string SocketPath(string runDirectory) => Path.Join(runDirectory, SocketFileName);
 
+    /// <summary>The socket's address; a path too long for sun_path (108 bytes) is an <see cref="IOException"/>.</summary>
+    public static UnixDomainSocketEndPoint EndPoint(string socketPath)
+    {
+        try
+        {
+            return new UnixDomainSocketEndPoint(socketPath);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new IOException($"{socketPath}: too long for a Unix socket address", ex);
+        }
+    }
+
     /// <summary>
     /// Creates the run directory (0700) if needed and checks that nobody else can replace what is
     /// in it: a real directory (not a link), owned by this user or root, writable by no one else.

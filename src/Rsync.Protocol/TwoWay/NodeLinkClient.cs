@@ -140,7 +140,7 @@ public sealed class NodeLinkClient : IDisposable
         try
         {
             NodeLink.CheckRunDirectory(_runDirectory);
-            socket.Connect(new UnixDomainSocketEndPoint(_socketPath));
+            socket.Connect(NodeLink.EndPoint(_socketPath));
             int peer = NodeLink.PeerUserId(socket);
             if (!NodeLink.IsTrustedPeer(peer))
                 throw new IOException($"the process listening on {_socketPath} runs as uid {peer}");

@@ -13,8 +13,12 @@ public enum WrittenKind : byte
 }
 
 /// <summary>
-/// A change the daemon makes, announced before it becomes visible: the path (absolute bytes) and
-/// the state it will have (lstat's size, mtime and inode; zeros for a deletion).
+/// A change the daemon makes, announced before it becomes visible: the path (absolute bytes, the
+/// real path beneath a watched root) and the state lstat will then give: size, mtime and inode.
+/// <see cref="Inode"/> is 0 when that state cannot be known beforehand (a directory, symlink or
+/// device being created, and every deletion, whose other fields are 0 too): such a record matches
+/// on the path alone, present for a creation and gone for <see cref="WrittenKind.Deleted"/>.
+/// <see cref="WrittenKind.Attributes"/> names an existing path whose mode, owner or mtime changes.
 /// </summary>
 public readonly record struct WrittenRecord(WrittenKind Kind, byte[] Path, long Size, long MtimeSeconds, int MtimeNanoseconds, ulong Inode);
 

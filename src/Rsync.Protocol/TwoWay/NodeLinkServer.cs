@@ -16,12 +16,22 @@ public enum LocalChange
     Pending,
 }
 
+/// <summary>What a daemon's transfer needs of the node link: announce its changes, ask about local ones.</summary>
+public interface INodeLinkPublisher
+{
+    /// <summary>Returns once every watcher covering the path has the record.</summary>
+    void Publish(WrittenRecord record);
+
+    /// <summary>Whether this local version of the path is a change the watchers have not delivered yet.</summary>
+    LocalChange Query(byte[] path, long size, long mtimeSeconds, int mtimeNanoseconds, ulong inode);
+}
+
 /// <summary>
 /// The daemon's end of the node link: listens on &lt;run dir&gt;/netrsyncd.sock (0600, peers of
 /// this uid or root only), learns each watcher's roots, sends WRITTEN records to the watchers
 /// whose roots cover a path, and asks them QUERY with a bounded wait.
 /// </summary>
-public sealed class NodeLinkServer : IAsyncDisposable, IDisposable
+public sealed class NodeLinkServer : INodeLinkPublisher, IAsyncDisposable, IDisposable
 {
     /// <summary>Watchers connected at once; more are turned away.</summary>
     public const int MaxWatchers = 64;
@@ -79,7 +89,7 @@ public sealed class NodeLinkServer : IAsyncDisposable, IDisposable
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Bind(NodeLink.EndPoint(path));
             int rc = Posix.Chmod(path, 0x180);
             if (rc != 0)
                 throw new IOException($"chmod 0600 {path}: {Posix.StrError(rc)}");
@@ -111,7 +121,7 @@ public sealed class NodeLinkServer : IAsyncDisposable, IDisposable
         {
             try
             {
-                probe.Connect(new UnixDomainSocketEndPoint(path));
+                probe.Connect(NodeLink.EndPoint(path));
                 throw new IOException($"another daemon already listens on {path}");
             }
             catch (SocketException)
