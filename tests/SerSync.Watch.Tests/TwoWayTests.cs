@@ -140,6 +140,28 @@ public sealed class WrittenTableTests : IDisposable
     }
 
     [Fact]
+    public void ARecordMadeBeforeTheEntryExistedMatchesItsTypeForAShortWhile()
+    {
+        byte[] link = PathOf("link");
+        File.CreateSymbolicLink(N.S(link), "somewhere");
+        var table = new WrittenTable(_time);
+        table.Add(new WrittenRecord(WrittenKind.Symlink, link, 0, 0, 0, 0));
+        Assert.True(table.Matches(link, State(link)));
+
+        byte[] file = PathOf("file");
+        File.WriteAllText(N.S(file), "x");
+        table.Add(new WrittenRecord(WrittenKind.Symlink, file, 0, 0, 0, 0));
+        Assert.False(table.Matches(file, State(file)), "a file is not the symlink announced");
+
+        // Never matched (the daemon's mkdir failed, say): a directory made there later is someone else's.
+        byte[] dir = PathOf("dir");
+        table.Add(new WrittenRecord(WrittenKind.Directory, dir, 0, 0, 0, 0));
+        _time.Advance(WrittenTable.StatelessMaxAge + TimeSpan.FromSeconds(1));
+        Directory.CreateDirectory(N.S(dir));
+        Assert.False(table.Matches(dir, State(dir)));
+    }
+
+    [Fact]
     public void TheTableIsBounded()
     {
         var table = new WrittenTable(_time);

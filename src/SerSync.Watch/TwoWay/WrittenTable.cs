@@ -14,12 +14,18 @@ namespace NetRsync.SerSync.TwoWay;
 /// </summary>
 /// <remarks>A directory's size and times move with every entry made in it (each with an event of its
 /// own), so a directory record is matched by its inode alone. A record with inode 0 was made before
-/// the inode existed; its inode is not compared. Not thread-safe: one caller at a time.</remarks>
+/// the inode existed; its inode is not compared, and one with no state at all (made in place:
+/// a directory, a symlink, a device; a deletion) matches on the type alone and waits for its event
+/// at most <see cref="StatelessMaxAge"/>. Not thread-safe: one caller at a time.</remarks>
 public sealed class WrittenTable(TimeProvider? time = null)
 {
     public const int MaxRecords = 65536;
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(10);
     public static readonly TimeSpan MatchedGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a record without a state (see <see cref="IsStateless"/>) waits for its event: it
+    /// matches on the type alone, so it must not linger where a later change of anyone's could meet it.</summary>
+    public static readonly TimeSpan StatelessMaxAge = TimeSpan.FromMinutes(1);
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<byte[], LinkedListNode<Entry>> _byPath = new(Names.Comparer);
@@ -58,7 +64,7 @@ public sealed class WrittenTable(TimeProvider? time = null)
             return false;
         var entry = node.Value;
         long now = _time.GetTimestamp();
-        if (_time.GetElapsedTime(entry.Added, now) > MaxAge)
+        if (_time.GetElapsedTime(entry.Added, now) > Lifetime(entry.Record))
         {
             Remove(node);
             return false;
@@ -87,7 +93,7 @@ public sealed class WrittenTable(TimeProvider? time = null)
     {
         if (!_byPath.TryGetValue(path, out var node))
             return false;
-        if (_time.GetElapsedTime(node.Value.Added) <= MaxAge)
+        if (_time.GetElapsedTime(node.Value.Added) <= Lifetime(node.Value.Record))
             return true;
         Remove(node);
         return false;
@@ -98,11 +104,23 @@ public sealed class WrittenTable(TimeProvider? time = null)
     {
         WrittenKind.Deleted => state.Type == EntryType.Missing,
         WrittenKind.Directory => state.Type == EntryType.Directory && SameInode(record, state),
+        // A device, fifo or socket is announced as a file made in place.
+        WrittenKind.File when IsStateless(record) => state.Type is EntryType.Regular or EntryType.Other,
         WrittenKind.File => state.Type == EntryType.Regular && SameContentState(record, state),
+        WrittenKind.Symlink when IsStateless(record) => state.Type == EntryType.Symlink,
         WrittenKind.Symlink => state.Type == EntryType.Symlink && SameContentState(record, state),
         WrittenKind.Attributes => state.Type != EntryType.Missing && SameContentState(record, state),
         _ => false,
     };
+
+    /// <summary>
+    /// A record sent before the entry existed (a directory, symlink or device made in place, a
+    /// deletion): size, time and inode all 0. It matches on the type alone.
+    /// </summary>
+    public static bool IsStateless(WrittenRecord record) =>
+        record.Size == 0 && record.MtimeSeconds == 0 && record.MtimeNanoseconds == 0 && record.Inode == 0;
+
+    private static TimeSpan Lifetime(WrittenRecord record) => IsStateless(record) ? StatelessMaxAge : MaxAge;
 
     private static bool SameContentState(WrittenRecord record, FileState state) =>
         state.Size == record.Size && state.MtimeSeconds == record.MtimeSeconds
