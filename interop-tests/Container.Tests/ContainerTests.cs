@@ -265,8 +265,7 @@ public sealed class ContainerTests(ImageFixture image, ITestOutputHelper output)
             await container.WaitServingAsync(port);
             Assert.Equal("host", await Podman.CheckedAsync("inspect", "--format", "{{.HostConfig.NetworkMode}}", name));
             Assert.Equal("always", await Podman.CheckedAsync("inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", name));
-            await Podman.CheckedAsync("kill", "--signal", "TERM", name);
-            Assert.Equal("0", (await Podman.RunAsync(["wait", name], StopLimit)).Stdout.Trim());
+            Assert.Equal(0, await Container.Terminate(name, StopLimit));
         }
         finally
         {

@@ -163,13 +163,18 @@ public sealed class Container : IAsyncDisposable
         return n;
     }
 
-    /// <summary>Sends SIGTERM to the container's first process and waits for it to end: the exit code.</summary>
-    public async Task<int> TerminateAsync(TimeSpan limit)
+    /// <summary>`podman stop`: the image's STOPSIGNAL (SIGTERM) to the first process, and SIGKILL only if it
+    /// has not ended after <paramref name="limit"/>, which fails the test. Returns the exit code.</summary>
+    public Task<int> TerminateAsync(TimeSpan limit) => Terminate(Name, limit);
+
+    public static async Task<int> Terminate(string name, TimeSpan limit)
     {
-        await Podman.CheckedAsync("kill", "--signal", "TERM", Name);
-        var wait = await Podman.RunAsync(["wait", Name], limit);
-        Assert.True(wait.ExitCode == 0, wait.ToString());
-        return int.Parse(wait.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(await Podman.CheckedAsync("inspect", "--format", "{{.Config.StopSignal}}", name), new[] { "15", "SIGTERM" });
+        var clock = Stopwatch.StartNew();
+        var stop = await Podman.RunAsync(["stop", "--time", ((int)limit.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture), name], limit + TimeSpan.FromSeconds(30));
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.True(clock.Elapsed < limit, $"{name} took {clock.Elapsed.TotalSeconds:F0}s to stop after SIGTERM");
+        return int.Parse(await Podman.CheckedAsync("inspect", "--format", "{{.State.ExitCode}}", name), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Kills the process named <paramref name="program"/> inside the container with SIGKILL.</summary>
