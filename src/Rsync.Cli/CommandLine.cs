@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using NetRsync.Protocol;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.Daemon;
+using NetRsync.Protocol.Hosting;
 using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Wire;
 
@@ -18,6 +19,9 @@ internal static class CommandLine
     {
         // A file name argument keeps its bytes, whatever the locale.
         args = Protocol.Text.RawArguments.Recover(args);
+        // --daemon (or --config, --dparam, --detach, --no-detach) reads the whole line as a daemon's (options.c, OPT_DAEMON).
+        if (DaemonCommandLine.SelectsDaemonMode(args))
+            return await DaemonHost.RunAsync(args, Daemon);
         RsyncOptions options;
         try
         {
@@ -233,12 +237,36 @@ internal static class CommandLine
         return $"{prefix}: {n(total)} ({string.Join(", ", parts)})";
     }
 
+    /// <summary>netrsync --daemon: the same daemon as netrsyncd, started as rsync users start theirs.</summary>
+    private static readonly DaemonProgram Daemon = new(
+        Name: ProgramName,
+        ModeArguments: ["--daemon"],
+        Usage: $"""
+            {ProgramName}  version {Version}  protocol version {ProtocolLimits.MaxProtocol}
+
+            Usage: {ProgramName} --daemon [OPTION]...
+                 --address=ADDRESS       bind to the specified address
+                 --config=FILE           specify alternate rsyncd.conf file
+             -M, --dparam=OVERRIDE       override global daemon config parameter
+                 --no-detach             do not detach from the parent
+                 --port=PORT             listen on alternate port number
+                 --log-file=FILE         override the "log file" setting
+                 --health                check that the configured daemon answers (exit 0 or 1)
+                 --help                  show this help screen
+
+            If you were not trying to invoke {ProgramName} as a daemon, avoid using any of the
+            daemon-specific options.  See also the rsyncd.conf(5) man page.
+            """,
+        Version: $"{ProgramName}  version {Version}  protocol version {ProtocolLimits.MaxProtocol}",
+        RequiresDaemonOption: true);
+
     private const string Usage = """
         netrsync: a managed rsync client (protocols 30 and 31)
 
         Usage: netrsync [OPTION]... SRC [SRC]... rsync://[USER@]HOST[:PORT]/MODULE[/DEST]
           or   netrsync [OPTION]... SRC [SRC]... [USER@]HOST::MODULE[/DEST]
           or   netrsync rsync://[USER@]HOST[:PORT]/     (list the daemon's modules)
+          or   netrsync --daemon [--config=FILE] [--port=PORT] [--no-detach] ...  (run a daemon)
 
         Options are rsync's: -a -r -l -p -t -g -o -D -H -R -u -c -v -q -i -n -W, --delete and its
         variants, --exclude, --include, --exclude-from, --include-from, --filter, --files-from,
