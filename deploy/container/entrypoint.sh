@@ -19,46 +19,6 @@ watch_password=/app/local/sersync/user.pass
 
 say() { printf '%(%Y-%m-%d %H:%M:%S)T netrsync-entrypoint: %s\n' -1 "$*"; }
 
-# The daemon's listening port and address from rsyncd.conf's global section (before the first
-# [module]); rsync matches parameter names ignoring case and blanks (loadparm.c, map_parameter).
-daemon_endpoint() {
-  local line key value port=873 address=127.0.0.1
-  while IFS= read -r line || [ -n "$line" ]; do
-    line=${line#"${line%%[![:space:]]*}"}
-    case $line in
-      '['*) break ;;
-      '#'* | ';'* | '') continue ;;
-      *=*) ;;
-      *) continue ;;
-    esac
-    key=${line%%=*}
-    key=${key//[[:space:]]/}
-    value=${line#*=}
-    value=${value#"${value%%[![:space:]]*}"}
-    value=${value%"${value##*[![:space:]]}"}
-    case ${key,,} in
-      port) port=$value ;;
-      address) address=$value ;;
-    esac
-  done < "$daemon_config"
-  # A wildcard address is reached on the loopback.
-  case $address in 0.0.0.0 | '' ) address=127.0.0.1 ;; :: | '[::]') address=::1 ;; esac
-  printf '%s %s\n' "$address" "$port"
-}
-
-health() {
-  local address port greeting
-  read -r address port < <(daemon_endpoint) || return 1
-  # bash's /dev/tcp: no client program is needed in the image.
-  exec 3<>"/dev/tcp/$address/$port" || return 1
-  IFS= read -r -t 5 greeting <&3 || return 1
-  exec 3<&-
-  case $greeting in
-    @RSYNCD:*) return 0 ;;
-    *) echo "unexpected greeting: $greeting" >&2; return 1 ;;
-  esac
-}
-
 # Writes a credentials file readable by this user alone, unless one is there (mounted or made
 # earlier). The path may be the image's link into /var/lib/netrsync.
 make_secret() {
@@ -74,8 +34,8 @@ make_secret() {
 id_of_self() { printf %s "$EUID"; }
 
 if [ "${1:-}" = "--health" ]; then
-  health
-  exit
+  # Connects to the port (and address) rsyncd.conf gives and expects the @RSYNCD greeting.
+  exec netrsyncd --health --config="$daemon_config"
 fi
 if [ $# -gt 0 ]; then
   exec "$@"
