@@ -33,7 +33,7 @@ printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' > "$root
 
 # The credentials the entrypoint makes when none are mounted live in one folder that root and
 # netrsync can both write; the paths the configs name link there.
-mkdir -p "$root/var/lib/netrsync" "$root/app/local/sersync" "$root/syncdir" "$root/var/log" "$root/tmp" "$root/root"
+mkdir -p "$root/var/lib/netrsync" "$root/app/local/sersync" "$root/syncdir" "$root/var/log" "$root/tmp" "$root/root" "$root/run"
 chown 873:873 "$root/var/lib/netrsync" "$root/syncdir"
 chmod 700 "$root/var/lib/netrsync"
 chmod 755 "$root/syncdir" "$root/app" "$root/app/local" "$root/app/local/sersync"
