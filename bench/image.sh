@@ -85,7 +85,7 @@ startup_once() {
   port=$(free_port)
   name=netrsync-bench-$$-$RANDOM
   mkdir -p "$work/$name/sync"
-  { echo "port = $port"; cat tests/fixtures/seed/rsyncd.conf; } > "$work/$name/rsyncd.conf"
+  { echo "port = $port"; echo "address = 127.0.0.1"; cat tests/fixtures/seed/rsyncd.conf; } > "$work/$name/rsyncd.conf"
   printf 'rsync:rsync\n' > "$work/$name/rsync.pass"
   chmod 600 "$work/$name/rsync.pass"
   containers+=("$name")
