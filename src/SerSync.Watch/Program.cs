@@ -168,7 +168,7 @@ static int Detach()
     string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find the netsersync executable");
     var psi = new ProcessStartInfo(self) { UseShellExecute = false };
     if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        psi.ArgumentList.Add(typeof(WatchService).Assembly.Location);
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "netsersync.dll"));
     foreach (string arg in Environment.GetCommandLineArgs().Skip(1))
         psi.ArgumentList.Add(arg);
     psi.Environment[DetachedMarker] = "1";

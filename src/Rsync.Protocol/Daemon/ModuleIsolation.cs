@@ -155,6 +155,8 @@ internal sealed record ModuleIsolation
     /// After a chroot nothing outside the module can be loaded: every assembly the daemon may use,
     /// the crypto library behind MD5, and the local time zone are brought in now.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2026",
+        Justification = "An assembly trimming removed is one nothing calls, and a load that fails is skipped; a native executable has every assembly compiled in.")]
     public static void LoadEverythingBeforeChroot()
     {
         if (Interlocked.Exchange(ref s_loaded, 1) != 0)
