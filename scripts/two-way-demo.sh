@@ -38,6 +38,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# As start.sh: a full push first. Not with deletions on: a full push with --delete from one node
+# would remove whatever only the other node has.
+full_sync_first=(-r)
+[ "$delete" = true ] && full_sync_first=()
+
 command -v dotnet >/dev/null || { echo "two-way-demo: the .NET SDK (dotnet) is needed" >&2; exit 1; }
 
 seed="$repo/tests/fixtures/seed"
@@ -53,7 +58,7 @@ containers_started=()
 cleanup() {
   local pid name
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for name in "${containers_started[@]}"; do "$engine" rm -f "$name" >/dev/null 2>&1 || true; done
+  for name in "${containers_started[@]}"; do ctr rm -f "$name" >/dev/null 2>&1 || true; done
   if [ "$keep" = true ] || [ "$failed" -ne 0 ]; then
     echo "work directory kept: $work"
   else
@@ -194,7 +199,7 @@ daemon_alive_and_greeting() {
 start_process_watcher() {
   local node=$1 other_port=$2 dir=$work/$1
   NETRSYNC_RUN_DIR="$dir/run" target_host="127.0.0.1:$other_port" \
-    "$netsersync" -r -o "$dir/confxml.xml" --no-detach >"$dir/netsersync.log" 2>&1 &
+    "$netsersync" "${full_sync_first[@]}" -o "$dir/confxml.xml" --no-detach >"$dir/netsersync.log" 2>&1 &
   watcher_pid[$node]=$!
   pids+=("$!")
   wait_for 30 "\"netsersync ready\" from node $node" watcher_ready "$node" \
@@ -211,21 +216,26 @@ watcher_ready() {
 engine=
 container_name() { echo "netrsync-two-way-$1-$$"; }
 
+# The engine with its global flags: Debian's podman here needs runc and cgroupfs.
+engine_flags=()
+ctr() { "$engine" "${engine_flags[@]}" "$@"; }
+
 start_container_node() {
   local node=$1 other_port=$2 dir=$work/$1 name
   name=$(container_name "$node")
   node_configs "$node" "${port[$node]}" "$other_port" ""
-  local flags=()
+  local limits=()
   if [ "$engine" = podman ]; then
+    # Explicit limits no higher than the hard ones (crun and runc refuse what the kernel would).
     local n u
     n=$(ulimit -Hn); u=$(ulimit -Hu)
     [ "$n" = unlimited ] && n=65536
     [ "$u" = unlimited ] && u=65536
-    flags=(--runtime runc --cgroup-manager=cgroupfs --ulimit "nofile=$n:$n" --ulimit "nproc=$u:$u")
+    limits=(--ulimit "nofile=$n:$n" --ulimit "nproc=$u:$u")
   fi
   # As the deployment's docker-compose.yml: host network, the two config files and /syncdir mounted,
   # target_host in the environment; the logs and the secrets mounted too, to read and to match.
-  "$engine" "${flags[@]:0:2}" run -d --name "$name" --network host "${flags[@]:2}" \
+  ctr run -d --name "$name" --network host "${limits[@]}" \
     -v "$dir/rsyncd.conf:/etc/rsyncd.conf:ro" \
     -v "$dir/confxml.xml:/app/local/sersync/confxml.xml:ro" \
     -v "$dir/rsync.pass:/etc/rsync.pass:ro" \
@@ -236,16 +246,16 @@ start_container_node() {
     netrsync:latest >/dev/null
   containers_started+=("$name")
   wait_for 60 "greeting from node $node's container" daemon_greets "${port[$node]}" \
-    || { "$engine" logs "$name" >&2; return 1; }
+    || { ctr logs "$name" >&2; return 1; }
 }
 
-container_ready() { "$engine" logs "$(container_name "$1")" 2>&1 | grep -q "netsersync ready"; }
+container_ready() { ctr logs "$(container_name "$1")" 2>&1 | grep -q "netsersync ready"; }
 
 # ---------------------------------------------------------------- what both modes share
 
 mode=
 watcher_log() {
-  if [ "$mode" = processes ]; then cat "$work/$1/netsersync.log"; else "$engine" logs "$(container_name "$1")" 2>&1; fi
+  if [ "$mode" = processes ]; then cat "$work/$1/netsersync.log"; else ctr logs "$(container_name "$1")" 2>&1; fi
 }
 pushes() { watcher_log "$1" | grep -c ': push ' || true; }
 events_seen() { watcher_log "$1" | grep -c 'debug: event ' || true; }
@@ -407,11 +417,11 @@ stop_containers() {
   local node name code status=0
   for node in A B; do
     name=$(container_name "$node")
-    "$engine" stop -t 30 "$name" >/dev/null
-    code=$("$engine" inspect -f '{{.State.ExitCode}}' "$name")
+    ctr stop -t 30 "$name" >/dev/null
+    code=$(ctr inspect -f '{{.State.ExitCode}}' "$name")
     echo "  node $node container $name: SIGTERM (stop), exit code $code"
     (( code == 0 )) || status=1
-    "$engine" rm "$name" >/dev/null
+    ctr rm "$name" >/dev/null
   done
   containers_started=()
   return $status
@@ -429,8 +439,10 @@ run_demo() {
   rm -rf "$work/A" "$work/B"
   mkdir -p "${tree[A]}" "${tree[B]}"
   # Something on each side before the start: -r (as in start.sh) brings it across.
-  printf 'the same file on both nodes\n' >"${tree[A]}/shared.txt"
-  printf 'there on B before the start\n' >"${tree[B]}/before-b.txt"
+  if [ "$delete" = false ]; then
+    printf 'the same file on both nodes\n' >"${tree[A]}/shared.txt"
+    printf 'there on B before the start\n' >"${tree[B]}/before-b.txt"
+  fi
 
   echo
   echo "== two-way sync, nodes as $mode: A on 127.0.0.1:${port[A]}, B on 127.0.0.1:${port[B]}"
@@ -446,9 +458,14 @@ run_demo() {
     wait_for 60 "\"netsersync ready\" in node B's container" container_ready B || return 1
   fi
   echo "   trees: ${tree[A]} and ${tree[B]}; configs, logs: $work/{A,B}/"
-  wait_for 60 "shared.txt from A's start-up push (-r) on B" has_content "${tree[B]}/shared.txt" $'the same file on both nodes\n' || return 1
-  wait_for 60 "before-b.txt from B's start-up push (-r) on A" has_content "${tree[A]}/before-b.txt" $'there on B before the start\n' || return 1
-  echo "   start-up pushes (-r) done: shared.txt is on B, before-b.txt is on A"
+  if [ "$delete" = true ]; then
+    # No -r with deletions on: a node's full push with --delete would remove what only the other has.
+    printf 'the same file on both nodes\n' >"${tree[A]}/shared.txt"
+    printf 'there on B before the start\n' >"${tree[B]}/before-b.txt"
+  fi
+  wait_for 60 "shared.txt from A on B" has_content "${tree[B]}/shared.txt" $'the same file on both nodes\n' || return 1
+  wait_for 60 "before-b.txt from B on A" has_content "${tree[A]}/before-b.txt" $'there on B before the start\n' || return 1
+  echo "   ${full_sync_first[*]:+start-up pushes (-r) done: }shared.txt is on B, before-b.txt is on A"
   echo
   printf '  %-7s %-44s %8s\n' "from" "change" "latency"
   step A "create a-new.txt" has_a_new make_a_new || return 1
@@ -506,6 +523,7 @@ run_demo processes || failed=1
 if [ "$containers" != no ]; then
   if command -v podman >/dev/null 2>&1; then
     engine=podman
+    engine_flags=(--runtime runc --cgroup-manager=cgroupfs)
   elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
     engine=docker
   fi
