@@ -39,6 +39,9 @@ public sealed partial class NetRsyncDaemon : IAsyncDisposable
 
     public string LogPath { get; }
 
+    /// <summary>The daemon's node link directory (NETRSYNC_RUN_DIR): its socket is <c>netrsyncd.sock</c> there.</summary>
+    public string RunDirectory => _dir.File("run");
+
     public int ProcessId { get; }
 
     /// <summary>Full paths of the modules' directories.</summary>
@@ -197,8 +200,10 @@ public sealed partial class NetRsyncDaemon : IAsyncDisposable
         // As bytes: a module path given as a NameText string keeps bytes that are not UTF-8.
         File.WriteAllBytes(config, global::NetRsync.Protocol.Text.NameText.ToBytes(configText?.Invoke(dir) ?? GenerateConfig(modules, dir, globals)));
 
+        // Each daemon's node link (two-way sync) in its own directory, so that daemons started side by side do not share one.
         var (process, output) = ProcessRunner.StartCaptured(fileName,
-            prefix.Concat(["--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"]));
+            prefix.Concat(["--no-detach", $"--config={config}", $"--port={port}", "--address=127.0.0.1"]),
+            [new("NETRSYNC_RUN_DIR", dir.File("run"))]);
         var daemon = new NetRsyncDaemon(port, process, dir, config, log, output,
             modules.Select(m => Path.GetFullPath(m.Path).TrimEnd('/')).ToArray());
 

@@ -20,7 +20,14 @@ public static unsafe partial class FileSystemBytes
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxType = 0x1;
+    private const uint StatxBasicStats = 0x7FF;
+    // struct statx: stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40, then the
+    // timestamps (i64 seconds, u32 nanoseconds, 4 bytes padding): ctime at 96, mtime at 112.
     private const int StatxModeOffset = 28;
+    private const int StatxInodeOffset = 32;
+    private const int StatxSizeOffset = 40;
+    private const int StatxCtimeOffset = 96;
+    private const int StatxMtimeOffset = 112;
     private const int SIfmt = 0xF000;
     private const int SIfdir = 0x4000;
     private const int SIfreg = 0x8000;
@@ -101,6 +108,32 @@ public static unsafe partial class FileSystemBytes
                 return EntryType.Missing;
         }
         return TypeOfMode(*(ushort*)(buffer + StatxModeOffset));
+    }
+
+    /// <summary>What lstat says about a path now: type, size, times and inode (<see cref="EntryType.Missing"/> when absent).</summary>
+    public readonly record struct FileState(EntryType Type, long Size, long MtimeSeconds, int MtimeNanoseconds, ulong Inode, long CtimeSeconds, int CtimeNanoseconds)
+    {
+        public static FileState Missing { get; } = new(EntryType.Missing, 0, 0, 0, 0, 0, 0);
+    }
+
+    /// <summary>The path's <see cref="FileState"/>, without following a final symlink.</summary>
+    public static FileState State(ReadOnlySpan<byte> path)
+    {
+        byte* buffer = stackalloc byte[256];
+        byte[] z = Z(path);
+        fixed (byte* p = z)
+        {
+            if (Statx(AtFdCwd, p, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
+                return FileState.Missing;
+        }
+        return new FileState(
+            TypeOfMode(*(ushort*)(buffer + StatxModeOffset)),
+            *(long*)(buffer + StatxSizeOffset),
+            *(long*)(buffer + StatxMtimeOffset),
+            (int)*(uint*)(buffer + StatxMtimeOffset + 8),
+            *(ulong*)(buffer + StatxInodeOffset),
+            *(long*)(buffer + StatxCtimeOffset),
+            (int)*(uint*)(buffer + StatxCtimeOffset + 8));
     }
 
     private static EntryType TypeOfMode(int mode) => (mode & SIfmt) switch

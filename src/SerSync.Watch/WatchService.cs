@@ -1,9 +1,13 @@
 using System.Runtime.InteropServices;
+using NetRsync.Protocol.Hosting;
+using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Text;
+using NetRsync.Protocol.TwoWay;
 using NetRsync.SerSync.Config;
 using NetRsync.SerSync.Inotify;
 using NetRsync.SerSync.Plugins;
 using NetRsync.SerSync.Sync;
+using NetRsync.SerSync.TwoWay;
 
 namespace NetRsync.SerSync;
 
@@ -25,11 +29,16 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         using var queue = FailQueue.Open(pushing ? config.FailLogPath : null);
         var workers = new SemaphoreSlim(commandLine.Workers);
         var retryCap = TimeSpan.FromMinutes(Math.Min(1, config.FailRetryMinutes));
+        // The daemon names paths by their real path; so do the node link and the two-way bookkeeping.
+        var realRoots = roots.Select(r => NameText.ToBytes(Posix.RealPath(r) ?? r)).ToList();
+        var dirty = new DirtySet(realRoots, roots.Select((_, i) => pushing ? config.Watches[i].Remotes.Count : 0).ToList());
         var pushers = new List<RemotePusher>[roots.Count];
         for (int i = 0; i < roots.Count; i++)
         {
+            int root = i;
             pushers[i] = pushing
-                ? config.Watches[i].Remotes.Select(r => new RemotePusher(roots[i], r, config.Rsync, filter, config.CrontabExcludes, queue, workers, retryCap)).ToList()
+                ? config.Watches[i].Remotes.Select((r, remote) => new RemotePusher(roots[root], r, config.Rsync, filter, config.CrontabExcludes, queue, workers, retryCap)
+                    { Dirty = dirty, RootIndex = root, RemoteIndex = remote }).ToList()
                 : [];
         }
         var allPushers = pushers.SelectMany(p => p).ToList();
@@ -45,6 +54,8 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             }
             Log.Info($"fail queue: resuming {push.Paths.Count} path(s) for {owner.Name}");
             owner.Recover(push);
+            // Not yet delivered: still local changes should the peer send these paths meanwhile.
+            dirty.Owed(owner.RootIndex, owner.RemoteIndex, push.Paths);
         }
 
         var plugins = new PluginHost(CreatePlugins());
@@ -62,8 +73,12 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             }
         });
 
-        using var watcher = new TreeWatcher(roots, filter, config.Events, batcher);
+        var gate = new EchoGate(realRoots, batcher, dirty);
+        using var watcher = new TreeWatcher(roots, filter, config.Events, gate);
+        gate.CatchUpEvents = watcher.CatchUp;
         watcher.WatchAll();
+        // Plugin-only runs push nothing: they neither need the daemon's records nor may answer its questions.
+        using var link = pushing ? OpenNodeLink(realRoots, gate) : null;
 
         if (commandLine.FullSyncFirst)
         {
@@ -79,7 +94,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         var pluginTask = plugins.RunAsync(stop.Token);
         var timers = new List<Task>
         {
-            EveryAsync(StatusInterval, () => Log.Info(Counters.Summary(queue.Depth, watcher.WatchCount)), stop.Token),
+            EveryAsync(StatusInterval, () => Log.Info(Counters.Summary(queue.Depth, watcher.WatchCount, dirty.Count)), stop.Token),
             EveryAsync(config.RescanInterval, () =>
             {
                 if (!watcher.WatchLimitHit)
@@ -88,10 +103,12 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
                 for (int i = 0; i < roots.Count; i++)
                 {
                     watcher.Rewatch(i);
-                    batcher.Report(i, Names.Empty, FullSyncFlags);
+                    gate.Report(i, Names.Empty, FullSyncFlags);
                 }
             }, stop.Token),
         };
+        if (link is not null)
+            timers.Add(SayOnceWhileAbsentAsync(link, stop.Token));
         if (config.CrontabEnabled && pushing)
         {
             timers.Add(EveryAsync(TimeSpan.FromMinutes(config.CrontabMinutes), () =>
@@ -106,12 +123,14 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         using var statusSignal = PosixSignalRegistration.Create((PosixSignal)SigUsr1, ctx =>
         {
             ctx.Cancel = true;
-            Log.Info(Counters.Summary(queue.Depth, watcher.WatchCount));
+            Log.Info(Counters.Summary(queue.Depth, watcher.WatchCount, dirty.Count));
         });
 
-        Log.Info($"netsersync ready: watching {watcher.WatchCount} directories under {string.Join(", ", roots)}; " +
-            (pushing ? $"pushing to {string.Join(", ", allPushers.Select(p => p.Remote.Key).Distinct())}" : $"plugin {commandLine.PluginOnly} only") +
-            $"; {queue.Recovered.Sum(p => p.Paths.Count)} path(s) queued from before");
+        string ready = $"watching {watcher.WatchCount} directories under {string.Join(", ", roots)}; " +
+            (pushing ? $"pushing to {string.Join(", ", allPushers.Select(p => RemotePusher.RemoteDisplay(p.Remote, config.Rsync)).Distinct())}" : $"plugin {commandLine.PluginOnly} only") +
+            $"; {queue.Recovered.Sum(p => p.Paths.Count)} path(s) queued from before";
+        Log.Info("netsersync ready: " + ready);
+        SystemdNotify.Ready(ready);
 
         try
         {
@@ -122,6 +141,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         }
 
         Log.Info("stopping: pushing what is pending");
+        SystemdNotify.Stopping("pushing what is pending");
         await stop.CancelAsync();
         watcherThread.Join();
         await batcherTask;
@@ -135,13 +155,66 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             await Task.WhenAll(finals);
         }
         await pluginTask;
-        Log.Info(Counters.Summary(queue.Depth, 0));
+        Log.Info(Counters.Summary(queue.Depth, 0, dirty.Count));
         return 0;
     }
 
     /// <summary>-r and crontab runs push everything, with --delete when deletions are propagated at all,
     /// as sersync's <c>rsync PARAMS -R [--delete] ./ HOST::MODULE</c> did.</summary>
     private ChangeFlags FullSyncFlags => config.Events.Delete ? ChangeFlags.Rescan | ChangeFlags.Mirror : ChangeFlags.Rescan;
+
+    /// <summary>
+    /// Connects to the local netrsyncd (in the background, again and again while it is absent), so
+    /// what it writes into the watched trees is not pushed back and its questions about local
+    /// changes are answered. A node without a daemon simply stays unconnected.
+    /// </summary>
+    private static NodeLinkClient? OpenNodeLink(IReadOnlyList<byte[]> realRoots, EchoGate gate)
+    {
+        string runDirectory;
+        NodeLinkClient link;
+        try
+        {
+            runDirectory = NodeLink.DefaultRunDirectory();
+            string? last = null;
+            link = new NodeLinkClient(runDirectory, realRoots, gate)
+            {
+                // The link says why each attempt failed; once is enough until something changes.
+                Log = message =>
+                {
+                    if (message.Length == 0 || message == Interlocked.Exchange(ref last, message))
+                        return;
+                    Log.Info(message);
+                },
+            };
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException)
+        {
+            Log.Error($"node link: {ex.Message}; files netrsyncd writes here will be pushed back");
+            return null;
+        }
+        gate.DrainLink = link.Drain;
+        link.Start();
+        return link;
+    }
+
+    /// <summary>Says once, a moment after the start, that no daemon is there yet.</summary>
+    private static async Task SayOnceWhileAbsentAsync(NodeLinkClient link, CancellationToken cancel)
+    {
+        try
+        {
+            await Task.Delay(NodeLinkGrace, cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (!link.Connected)
+            Log.Info($"node link: no netrsyncd at {NodeLink.SocketPath(NodeLink.DefaultRunDirectory())} yet; trying again every second " +
+                "(until it is there, nothing is known of what it writes)");
+    }
+
+    /// <summary>How long the first connection to the local daemon may take before its absence is logged.</summary>
+    private static readonly TimeSpan NodeLinkGrace = TimeSpan.FromSeconds(2);
 
     private static async Task DrainAsync(RemotePusher pusher, CancellationToken deadline)
     {

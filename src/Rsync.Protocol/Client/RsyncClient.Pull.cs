@@ -101,7 +101,8 @@ public sealed partial class RsyncClient
     /// A daemon's receiving side: the module's handle, and the destination as a name beneath it
     /// (sanitized, "." for the module itself). Every write then stays inside the module.
     /// </summary>
-    internal sealed record ModuleTarget(ConfinedRoot Jail, byte[] Destination, bool PartialDirIsModuleRelative);
+    /// <param name="TwoWay">Set when a watcher of this node covers the module: changes are announced, local ones kept.</param>
+    internal sealed record ModuleTarget(ConfinedRoot Jail, byte[] Destination, bool PartialDirIsModuleRelative, TwoWay.TwoWayModule? TwoWay = null);
 
     internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort,
         Action<List<FileEntry>>? validate = null, ModuleTarget? module = null)
@@ -159,6 +160,8 @@ public sealed partial class RsyncClient
         // A destination named with a trailing slash is made even for an empty list (main.c, get_local_name).
         else if ((files.Count > 0 || destination.EndsWith('/')) && !ctx.Options.DryRun && !destExists)
         {
+            if (module?.TwoWay is { } twoWay && twoWay.AbsolutePath(module.Jail, module.Destination) is { } made)
+                twoWay.Publish(TwoWay.WrittenKind.Directory, made, 0, 0, 0, 0);
             int errno = module is null ? Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF) : module.Jail.MakeDirectory(module.Destination, 0x1FF);
             if (errno != 0)
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
@@ -177,6 +180,7 @@ public sealed partial class RsyncClient
         {
             Root = root,
             Jail = module?.Jail,
+            TwoWay = module?.TwoWay,
             PartialDirIsModuleRelative = module?.PartialDirIsModuleRelative ?? false,
             SoloPath = solo,
             ListOnly = listOnly,

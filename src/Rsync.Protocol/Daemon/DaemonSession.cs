@@ -11,6 +11,7 @@ using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Roles;
 using NetRsync.Protocol.Text;
+using NetRsync.Protocol.TwoWay;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Daemon;
@@ -256,6 +257,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         {
             // This process serves many clients and cannot change root or user for one of them. The
             // connection process keeps its own deadline and timeout; this one only waits for it.
+            if (daemon.NodeLink is { } link && Posix.RealPath(configured) is { } real && link.IsTwoWay(NameText.ToBytes(real)))
+                _log.Write($"module {module.Name} is watched for two-way sync but is served by a process of its own (chroot, uid or gid): its changes are not announced and local changes are not guarded");
             EndHandshake();
             connection.TimeoutSeconds = 0;
             daemon.HandOff(socket, state);
@@ -857,11 +860,28 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             o.PartialDir = partialInModule ? ModulePath.Sanitize(partialDir) : ModulePath.Sanitize(partialDir, ".") is var p && p != "." ? p : null;
         }
         using var jail = ConfinedRoot.Open(modulePath);
+        var twoWay = TwoWayFor(module, modulePath);
+        // Every change in a two-way module is announced before it shows, which writing in place cannot do.
+        if (twoWay is not null)
+            o.Inplace = false;
         RsyncClient.Receive(ctx, destination, filters, chmod,
             new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false, DeletionsAsMessages: true), connection.Abort,
-            module: new RsyncClient.ModuleTarget(jail, NameText.ToBytes(destRel), partialInModule));
+            module: new RsyncClient.ModuleTarget(jail, NameText.ToBytes(destRel), partialInModule, twoWay));
         ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
+    }
+
+    /// <summary>
+    /// The module's two-way state when a watcher of this node registered a tree overlapping it
+    /// (the module path is a real path here), else null: plain rsync.
+    /// </summary>
+    private TwoWayModule? TwoWayFor(DaemonModule module, string modulePath)
+    {
+        if (daemon?.NodeLink is not { } link || !link.IsTwoWay(NameText.ToBytes(modulePath)))
+            return null;
+        // The pushing node as rsync's %h names it, or its address when no name was looked up.
+        string peer = _host is HostAccess.UndeterminedHostName or HostAccess.UnknownHostName or "" ? _address : _host;
+        return new TwoWayModule(link, module.ConflictCopies, ConflictRules.LocalHostName(), peer, _log.Write);
     }
 
     /// <summary>The longest filter rule a client may send: rsync's line buffer is MAXPATHLEN + 1024 (exclude.c, recv_filter_list).</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Daemon.Config;
+using NetRsync.Protocol.TwoWay;
 
 namespace NetRsync.Protocol.Daemon;
 
@@ -17,6 +18,9 @@ public sealed record DaemonHostOptions
     /// before "--handoff=" (config, log file, parameters). Without it such modules are refused.
     /// </summary>
     public (string Program, IReadOnlyList<string> Arguments)? ConnectionProcess { get; init; }
+
+    /// <summary>Where the node link's socket goes: null for <see cref="TwoWay.NodeLink.DefaultRunDirectory"/>, empty for no node link.</summary>
+    public string? NodeLinkDirectory { get; init; }
 }
 
 /// <summary>
@@ -62,6 +66,32 @@ public sealed partial class RsyncDaemon : IDisposable
         _limits = new ConnectionLimits(maxClients, config.Global.MaxClientsPerAddress);
         _spareDescriptor = OpenSpareDescriptor();
         Log.Write($"netrsyncd starting, listening on port {Port}");
+        NodeLink = StartNodeLink(host.NodeLinkDirectory);
+    }
+
+    /// <summary>
+    /// The node link for two-way sync: a watcher of this node registers the trees it watches, and a
+    /// push into a module it covers tells it of every change first. Without it (another daemon holds
+    /// the socket, say) every module is served as plain rsync, and the log says why.
+    /// </summary>
+    public NodeLinkServer? NodeLink { get; }
+
+    private NodeLinkServer? StartNodeLink(string? directory)
+    {
+        if (directory is { Length: 0 })
+            return null;
+        directory ??= TwoWay.NodeLink.DefaultRunDirectory();
+        try
+        {
+            var link = NodeLinkServer.Start(directory, line => Log.Write(line));
+            Log.Write($"node link listening on {link.SocketPath}");
+            return link;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            Log.Write($"node link not started, two-way sync is off: {ex.Message}");
+            return null;
+        }
     }
 
     public DaemonConfig Config { get; }
@@ -378,6 +408,7 @@ public sealed partial class RsyncDaemon : IDisposable
     public void Dispose()
     {
         _listener.Dispose();
+        NodeLink?.Dispose();
         _spareDescriptor?.Dispose();
         Log.Dispose();
     }

@@ -6,6 +6,7 @@ using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Options;
+using NetRsync.Protocol.TwoWay;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Roles;
@@ -178,7 +179,15 @@ internal sealed class Generator(ReceivingSide side)
     {
         if (exists && !st.IsDirectory)
         {
-            if (!RemoveInTheWay(st, file))
+            // In a two-way module a local change not yet delivered cannot become the copy of a directory: it is moved aside.
+            bool movedAside = false;
+            if (side.TwoWay is { ConflictCopies: true } && !_o.DryRun && side.AskAndRemember(ndx, side.NameOf(file), st) == LocalChange.Pending)
+            {
+                if (!side.MoveLocalAside(side.NameOf(file), st, "a directory arrives; the local version, changed here,"))
+                    return;
+                movedAside = true;
+            }
+            if (!movedAside && !RemoveInTheWay(st, file))
                 return;
             exists = false;
         }
@@ -192,6 +201,7 @@ internal sealed class Generator(ReceivingSide side)
                 return;
             if (!_o.DryRun && !madeForUs)
             {
+                side.AnnounceCreated(WrittenKind.Directory, side.NameOf(file));
                 int errno = side.Root!.MakeDirectory(side.NameOf(file), 0x1C0);
                 if (errno != 0)
                 {
@@ -226,7 +236,7 @@ internal sealed class Generator(ReceivingSide side)
         }
         byte[] name = side.NameOf(file);
         bool same = exists && st.IsSymlink && side.Root!.ReadLink(name, out var current) == 0 && current.AsSpan().SequenceEqual(target);
-        MakeNonRegular(ndx, file, path, exists, st, same, () => side.Root!.Symlink(target, name), $"symlink \"{path}\" -> \"{shown}\"");
+        MakeNonRegular(ndx, file, path, exists, st, same, at => side.Root!.Symlink(target, at), $"symlink \"{path}\" -> \"{shown}\"");
     }
 
     private void GenerateNode(int ndx, FileEntry file, string path, bool exists, FileStatus st)
@@ -238,7 +248,7 @@ internal sealed class Generator(ReceivingSide side)
         }
         bool same = exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev);
         byte[] name = side.NameOf(file);
-        MakeNonRegular(ndx, file, path, exists, st, same, () => side.Root!.MakeNode(name, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
+        MakeNonRegular(ndx, file, path, exists, st, same, at => side.Root!.MakeNode(at, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
     }
 
     /// <summary>A link or node this side will not make is said so, not dropped quietly (generator.c, recv_generator).</summary>
@@ -248,7 +258,7 @@ internal sealed class Generator(ReceivingSide side)
     /// Links, devices and specials the generator makes itself: kept when already right, else
     /// replaced, and reported as a local change (generator.c, recv_generator).
     /// </summary>
-    private void MakeNonRegular(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool alreadyRight, Func<int> create, string what)
+    private void MakeNonRegular(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool alreadyRight, Func<byte[], int> create, string what)
     {
         if (alreadyRight)
         {
@@ -259,11 +269,21 @@ internal sealed class Generator(ReceivingSide side)
         }
         if ((_o.IgnoreExisting && exists) || (_o.IgnoreNonExisting && !exists))
             return;
-        if (exists && !RemoveInTheWay(st, file))
+        byte[] name = side.NameOf(file);
+        bool movedAside = false;
+        if (exists && !st.IsDirectory && side.TwoWay is not null && !_o.DryRun)
+        {
+            // A local change not yet delivered: the newer keeps the name (ReceivingSide.ResolveIncomingNode).
+            if (side.ResolveIncomingNode(ndx, file, name, st, create))
+                return;
+            movedAside = side.Root!.LStat(name, out _) == Posix.ENOENT;
+        }
+        if (exists && !movedAside && !RemoveInTheWay(st, file))
             return;
         if (!_o.DryRun)
         {
-            int errno = create();
+            side.AnnounceCreated(file.IsSymlink ? WrittenKind.Symlink : WrittenKind.File, name);
+            int errno = create(name);
             if (errno != 0)
             {
                 side.Ctx.TransferError($"{what} failed: {Posix.StrError(errno)} ({errno})");
@@ -278,7 +298,12 @@ internal sealed class Generator(ReceivingSide side)
     {
         if (side.HardLinkTargets.ContainsKey(ndx))
             return; // linked to its group's transferred member at the end
-        if (exists && !st.IsRegular)
+        byte[] fileName = side.NameOf(file);
+        // In a two-way module a local link or node changed here and not yet delivered stays until the
+        // receiver decides, with the received file in hand, which one keeps the name.
+        bool conflictInTheWay = exists && !st.IsRegular && !st.IsDirectory && side.TwoWay is not null && !_o.DryRun
+            && side.AskAndRemember(ndx, fileName, st) == LocalChange.Pending;
+        if (exists && !st.IsRegular && !conflictInTheWay)
         {
             if (!RemoveInTheWay(st, file))
             {
@@ -292,10 +317,14 @@ internal sealed class Generator(ReceivingSide side)
         if (exists && _o.IgnoreExisting)
             return;
         if (!redo && exists && _o.Update && st.MtimeSeconds > file.ModTime)
-            return;
+        {
+            // -u keeps a newer local file. In a two-way module, when that file is a change not yet
+            // delivered, the older incoming one is fetched all the same, to be kept as a conflict copy.
+            if (!(side.TwoWay is { ConflictCopies: true } && !_o.DryRun && side.AskAndRemember(ndx, fileName, st) == LocalChange.Pending))
+                return;
+        }
 
-        byte[] fileName = side.NameOf(file);
-        if (!redo && exists && Unchanged(file, fileName, st))
+        if (!redo && exists && !conflictInTheWay && Unchanged(file, fileName, st))
         {
             if (!_o.DryRun)
                 side.SetAttributes(fileName, file, isNew: false);
@@ -319,7 +348,7 @@ internal sealed class Generator(ReceivingSide side)
 
         bool wholeFile = _o.WholeFile ?? side.WholeFileByDefault;
         var basisPlace = new Place(side.Root!, fileName);
-        long basisSize = exists ? st.Size : 0;
+        long basisSize = exists && st.IsRegular ? st.Size : 0;
         if (fromPartial)
         {
             basisPlace = partialPlace!.Value;
@@ -414,10 +443,10 @@ internal sealed class Generator(ReceivingSide side)
             if (!_o.DryRun && !file.IsDirectory && !file.IsSymlink && !file.IsDevice && !file.IsSpecial)
                 side.SetAttributes(name, file, isNew: false);
             else if (!_o.DryRun && file.IsDirectory)
-                side.Root!.Chmod(name, side.ModeFor(file, isNew: false, name) | 0x1C0);
+                side.ChmodDirectory(name, side.ModeFor(file, isNew: false, name) | 0x1C0);
         }
         else if (file.IsDirectory && !_o.DryRun)
-            side.Root!.Chmod(name, (side.ModeFor(file, isNew: true, name) | 0x1C0) & 0xFFF);
+            side.ChmodDirectory(name, (side.ModeFor(file, isNew: true, name) | 0x1C0) & 0xFFF);
 
         if ((iflags & ItemFlags.Significant) != 0 || _o.ItemizeChanges > 1 || _o.Verbose > 1)
         {
@@ -450,7 +479,8 @@ internal sealed class Generator(ReceivingSide side)
         }
         if (_o.DryRun)
             return true;
-        return DeleteTree(name, st, log: false);
+        // The item itself was weighed by the caller; what a directory holds is still asked about.
+        return DeleteTree(name, st, log: false, askFirst: false);
     }
 
     /// <summary>
@@ -459,11 +489,14 @@ internal sealed class Generator(ReceivingSide side)
     /// step is relative to the destination's handle and follows no symlink, so a link swapped in
     /// for a directory is removed itself, never what it points to.
     /// </summary>
-    private bool DeleteTree(byte[] rel, FileStatus st, bool log)
+    /// <param name="askFirst">In a two-way module, a non-directory changed here and not yet delivered is kept.</param>
+    private bool DeleteTree(byte[] rel, FileStatus st, bool log, bool askFirst = true)
     {
         var root = side.Root!;
         string shown = ReceivingSide.Show(rel);
         bool ok = true;
+        if (askFirst && side.KeepsFromDeletion(rel, st))
+            return false;
         if (st.IsDirectory)
         {
             var names = new List<byte[]>();
@@ -520,6 +553,7 @@ internal sealed class Generator(ReceivingSide side)
         }
         if (_o.DryRun)
             return true;
+        side.AnnounceDeleted(rel);
         if (!st.IsDirectory && log && _o.Backup)
             return side.MakeBackup(rel);
         int err = st.IsDirectory ? root.RemoveDirectory(rel) : root.Unlink(rel);
@@ -656,7 +690,8 @@ internal sealed class Generator(ReceivingSide side)
             }
             if (root.LStat(target, out var t) != 0 || !t.IsRegular)
                 continue;
-            if (root.LStat(name, out var p) == 0)
+            bool present = root.LStat(name, out var p) == 0;
+            if (present)
             {
                 if (p.Device == t.Device && p.Inode == t.Inode)
                     continue;
@@ -665,8 +700,13 @@ internal sealed class Generator(ReceivingSide side)
                     side.Ctx.TransferError($"\"{path}\" is a directory; not replacing it with a hard link");
                     continue;
                 }
-                root.Unlink(name);
+                if (side.KeepsFromDeletion(name, p))
+                    continue;
             }
+            // The name will be the group's file: same inode, size and time.
+            side.AnnounceState(WrittenKind.File, name, t);
+            if (present)
+                root.Unlink(name);
             int errno = root.HardLink(target, name);
             if (errno != 0)
                 side.Ctx.TransferError($"link \"{path}\" => \"{side.PathOf(leaderFile)}\" failed: {Posix.StrError(errno)} ({errno})");

@@ -76,7 +76,7 @@ internal sealed class Receiver(ReceivingSide side)
 
             side.Ctx.MarkItemStart();
             SumHead head = SumHead.Read(_in, Math.Min(StrongChecksum.Md5Length, _sum.Length));
-            bool ok = ReceiveFile(file, head, basisType, out bool discarded);
+            bool ok = ReceiveFile(ndx, file, head, basisType, out bool discarded);
             if (ok)
             {
                 side.LogItem(file, iflags, hardLink);
@@ -175,7 +175,7 @@ internal sealed class Receiver(ReceivingSide side)
     }
 
     /// <summary>Receives one file's tokens; true when it was verified and put in place.</summary>
-    private bool ReceiveFile(FileEntry file, SumHead head, byte basisType, out bool discarded)
+    private bool ReceiveFile(int ndx, FileEntry file, SumHead head, byte basisType, out bool discarded)
     {
         discarded = false;
         var o = side.Ctx.Options;
@@ -229,7 +229,20 @@ internal sealed class Receiver(ReceivingSide side)
                 side.SetAttributes(name, file, isNew: false);
                 return true;
             }
-            side.SetAttributes(temp!, file, isNew: true);
+            side.SetAttributes(temp!, file, isNew: true, temporary: true);
+            if (side.TwoWay is not null)
+            {
+                // A local change not yet delivered is not lost to this one; the watchers hear of what appears first.
+                switch (side.ResolveIncoming(ndx, file, name, temp!))
+                {
+                    case IncomingResolution.KeptLocal:
+                        temp = null;
+                        return true;
+                    case IncomingResolution.Failed:
+                        discarded = true;
+                        return false;
+                }
+            }
             if (!side.MakeBackup(name))
             {
                 discarded = true;
@@ -246,11 +259,18 @@ internal sealed class Receiver(ReceivingSide side)
             if (basisIsPartial)
             {
                 var (proot, pname) = partial!.Value;
+                side.AnnounceDeleted(pname, proot);
                 proot.Unlink(pname);
                 // The partial dir goes once it is empty (receiver.c, handle_partial_dir).
                 int slash = pname.AsSpan().LastIndexOf((byte)'/');
                 if (slash > 0)
-                    proot.RemoveDirectory(pname.AsSpan(0, slash));
+                {
+                    var partialDir = pname.AsSpan(0, slash);
+                    var left = new List<byte[]>();
+                    if (side.TwoWay is not null && proot.List(partialDir, left) == 0 && left.Count == 0)
+                        side.AnnounceDeleted(partialDir, proot);
+                    proot.RemoveDirectory(partialDir);
+                }
             }
             return true;
         }
@@ -287,8 +307,15 @@ internal sealed class Receiver(ReceivingSide side)
         if (root is null || !(o.Partial || partial is not null) || root.LStat(temp, out var st) != 0 || st.Size == 0)
             return false;
         var target = partial ?? new Place(root, name);
-        if (partial is not null && ReceivingSide.MakeParents(target.Root, target.Name) != 0)
+        // In a two-way module a piece never replaces a local change not yet delivered.
+        if (partial is null && side.TwoWay is not null && root.LStat(name, out var local) == 0 && side.AskAbout(name, local) == TwoWay.LocalChange.Pending)
+        {
+            side.TwoWay.Log($"kept {ReceivingSide.Show(name)}: changed here since the last sync; the interrupted transfer's piece is discarded");
             return false;
+        }
+        if (partial is not null && ReceivingSide.MakeParents(target.Root, target.Name, side) != 0)
+            return false;
+        side.AnnounceState(TwoWay.WrittenKind.File, target.Name, st, target.Root);
         return root.Rename(temp, target.Root, target.Name) == 0;
     }
 

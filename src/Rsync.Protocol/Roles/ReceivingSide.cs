@@ -5,6 +5,7 @@ using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
 using NetRsync.Protocol.Text;
+using NetRsync.Protocol.TwoWay;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Roles;
@@ -30,7 +31,7 @@ internal static class BasisType
 /// State shared by the generator and receiver of one transfer: the received list, where it
 /// lands, and the rules both apply when writing (no name may leave the destination).
 /// </summary>
-internal sealed class ReceivingSide
+internal sealed partial class ReceivingSide
 {
     public ReceivingSide(TransferContext ctx, List<FileEntry> files, string destination, FilterList filters,
         IReadOnlyDictionary<int, string> userNames, IReadOnlyDictionary<int, string> groupNames)
@@ -159,15 +160,23 @@ internal sealed class ReceivingSide
     public static string Show(ReadOnlySpan<byte> name) => NameText.FromBytes(name);
 
     /// <summary>Applies owner, permissions and mtime the options ask for, never through a symlink (rsync.c, set_file_attrs).</summary>
-    public bool SetAttributes(ReadOnlySpan<byte> name, FileEntry file, bool isNew)
+    /// <param name="temporary">The name is a temporary file not yet in place, which no watcher is told about.</param>
+    public bool SetAttributes(ReadOnlySpan<byte> name, FileEntry file, bool isNew, bool temporary = false)
     {
         var o = Ctx.Options;
         var root = Root!;
         bool ok = true;
-        if ((o.PreserveOwner && IsRoot) || o.PreserveGroup)
+        bool chown = (o.PreserveOwner && IsRoot) || o.PreserveGroup;
+        int uid = o.PreserveOwner && IsRoot ? LocalUid(file.Uid) : -1;
+        int gid = o.PreserveGroup && !SkipsGroup(file) ? LocalGid(file.Gid) : -1;
+        bool chmod = !file.IsSymlink;
+        int mode = chmod ? ModeFor(file, isNew, name) : 0;
+        bool keepTime = o.PreserveTimes && !(file.IsDirectory && !PreserveDirectoryTimes) && !(file.IsSymlink && o.OmitLinkTimes);
+        int nanoseconds = Ctx.Protocol >= 31 ? file.ModNanoseconds : 0;
+        if (TwoWay is not null && !temporary)
+            OnlyChangedAttributes(name, file, uid, gid, mode, nanoseconds, ref chown, ref chmod, ref keepTime);
+        if (chown)
         {
-            int uid = o.PreserveOwner && IsRoot ? LocalUid(file.Uid) : -1;
-            int gid = o.PreserveGroup && !SkipsGroup(file) ? LocalGid(file.Gid) : -1;
             int errno = root.LChown(name, uid, gid);
             if (errno != 0 && IsRoot)
             {
@@ -175,9 +184,8 @@ internal sealed class ReceivingSide
                 ok = false;
             }
         }
-        if (!file.IsSymlink)
+        if (chmod)
         {
-            int mode = ModeFor(file, isNew, name);
             int errno = root.Chmod(name, mode);
             if (errno != 0)
             {
@@ -185,10 +193,9 @@ internal sealed class ReceivingSide
                 ok = false;
             }
         }
-        bool keepTime = o.PreserveTimes && !(file.IsDirectory && !PreserveDirectoryTimes) && !(file.IsSymlink && o.OmitLinkTimes);
         if (keepTime)
         {
-            int errno = root.SetModTime(name, file.ModTime, Ctx.Protocol >= 31 ? file.ModNanoseconds : 0);
+            int errno = root.SetModTime(name, file.ModTime, nanoseconds);
             if (errno != 0 && !file.IsSymlink)
             {
                 Ctx.TransferError($"failed to set times on \"{Display(name)}\": {Posix.StrError(errno)} ({errno})");
@@ -253,7 +260,7 @@ internal sealed class ReceivingSide
                 return false;
             }
             targetRoot = _backupRoot;
-            int errno = MakeParents(targetRoot, target);
+            int errno = MakeParents(targetRoot, target, this);
             if (errno != 0)
             {
                 Ctx.TransferError($"make_bak_dir \"{Show(target)}\" failed: {Posix.StrError(errno)} ({errno})");
@@ -262,6 +269,8 @@ internal sealed class ReceivingSide
         }
         if (targetRoot.LStat(target, out var old) == 0 && old.IsDirectory)
             RemoveTree(targetRoot, target);
+        // The backup appears where the watchers may see it: they are told first.
+        AnnounceState(KindOf(st), target, st, targetRoot);
         int err = Root.Rename(name, targetRoot, target);
         if (err == Posix.EXDEV && o.BackupDir is not null)
             err = CopyThenUnlink(Root, name, targetRoot, target);
@@ -313,7 +322,7 @@ internal sealed class ReceivingSide
         if (Jail is not null)
         {
             byte[] rel = NameText.ToBytes(dir);
-            int errno = MakeParents(Jail, [.. rel, (byte)'/', (byte)'x']);
+            int errno = MakeParents(Jail, [.. rel, (byte)'/', (byte)'x'], this);
             if (errno == 0 && Jail.TryOpenBeneath(rel, out var sub) is var e && e == 0)
                 return sub;
             error = $"{Posix.StrError(errno != 0 ? errno : Posix.ELOOP)}";
@@ -340,7 +349,8 @@ internal sealed class ReceivingSide
     }
 
     /// <summary>Creates the missing directories above <paramref name="name"/>, one component at a time, never through a symlink.</summary>
-    public static int MakeParents(ConfinedRoot root, ReadOnlySpan<byte> name)
+    /// <param name="announcer">In a two-way module, the side that tells the watchers of each directory first.</param>
+    public static int MakeParents(ConfinedRoot root, ReadOnlySpan<byte> name, ReceivingSide? announcer = null)
     {
         int slash = -1;
         while ((slash = IndexOfSlash(name, slash + 1)) > 0)
@@ -349,6 +359,7 @@ internal sealed class ReceivingSide
             int errno = root.LStat(parent, out var st);
             if (errno == Posix.ENOENT)
             {
+                announcer?.AnnounceCreated(WrittenKind.Directory, parent, root);
                 errno = root.MakeDirectory(parent, 0x1FF);
                 if (errno == Posix.EEXIST)
                     errno = root.LStat(parent, out st) == 0 && st.IsDirectory ? 0 : Posix.ENOTDIR;

@@ -68,6 +68,9 @@ public static partial class ConfigLoader
             var remotes = local.Elements("remote")
                 .Select(r => new RemoteTarget(ctx.Required(r, "ip"), ctx.Required(r, "name")))
                 .ToList();
+            // Each remote is one bit of the two-way bookkeeping (TwoWay.DirtySet).
+            if (remotes.Count > TwoWay.DirtySet.MaxRemotesPerRoot)
+                throw ctx.Error(local, $"more than {TwoWay.DirtySet.MaxRemotesPerRoot} <remote> elements for one localpath");
             watches.Add(new WatchedPath(Path.GetFullPath(watch).TrimEnd('/') is { Length: > 0 } full ? full : "/", remotes));
         }
         if (watches.Count == 0)

@@ -23,6 +23,7 @@ public sealed class TreeWatcher : IDisposable
     private readonly PathFilter _filter;
     private readonly EventSwitches _switches;
     private readonly IChangeSink _sink;
+    private readonly IEventRounds? _rounds;
     private readonly int _fd;
     private readonly uint _mask;
     private readonly Dictionary<int, WatchedDir> _byWd = [];
@@ -52,6 +53,7 @@ public sealed class TreeWatcher : IDisposable
         _filter = filter;
         _switches = switches;
         _sink = sink;
+        _rounds = sink as IEventRounds;
         _fd = Init(CloseOnExec | NonBlock);
         if (_fd < 0)
             throw new IOException($"inotify_init1: {Describe(Marshal.GetLastPInvokeError())}");
@@ -84,18 +86,25 @@ public sealed class TreeWatcher : IDisposable
     {
         while (!cancel.IsCancellationRequested)
         {
-            if (!WaitReadable(250))
-            {
-                FinishUnpairedMoves();
-                continue;
-            }
-            int length = ReadEvents();
-            if (length <= 0)
-                continue;
             try
             {
+                if (!WaitReadable(250))
+                {
+                    lock (_gate)
+                    {
+                        _rounds?.BeginRound();
+                        FinishUnpairedMoves();
+                    }
+                    continue;
+                }
+                // Read and handled under one lock, so CatchUp never overtakes events already read.
                 lock (_gate)
                 {
+                    int length = ReadEvents();
+                    if (length <= 0)
+                        continue;
+                    // After the read: whatever the daemon announced before these events happened is in by now.
+                    _rounds?.BeginRound();
                     Dispatch(length);
                     // A rename's two halves may straddle two reads: give the second half a moment.
                     if (_movesFrom.Count > 0 && !WaitReadable(PairWaitMs))
@@ -104,12 +113,49 @@ public sealed class TreeWatcher : IDisposable
             }
             catch (Exception ex)
             {
-                // Whatever went wrong with these events, a rescan covers them; watching goes on.
-                Log.Error($"handling inotify events failed ({ex.GetType().Name}: {ex.Message}); rescanning every watched tree");
-                for (int i = 0; i < _roots.Count; i++)
-                    _sink.Report(i, Names.Empty, ChangeFlags.Rescan);
+                RescanAfter(ex);
             }
         }
+    }
+
+    /// <summary>
+    /// Handles every event already queued, on the calling thread, before returning: whatever was
+    /// done to the tree before the call has been reported by then (a rename still waiting for its
+    /// second half stays pending). Safe alongside <see cref="Run"/>: the watcher thread reads and
+    /// handles under the same lock.
+    /// </summary>
+    public void CatchUp()
+    {
+        try
+        {
+            lock (_gate)
+            {
+                bool any = false;
+                while (WaitReadable(0))
+                {
+                    int length = ReadEvents();
+                    if (length <= 0)
+                        break;
+                    _rounds?.BeginRound();
+                    any = true;
+                    Dispatch(length);
+                }
+                if (!any)
+                    _rounds?.BeginRound();
+            }
+        }
+        catch (Exception ex)
+        {
+            RescanAfter(ex);
+        }
+    }
+
+    private void RescanAfter(Exception ex)
+    {
+        // Whatever went wrong with these events, a rescan covers them; watching goes on.
+        Log.Error($"handling inotify events failed ({ex.GetType().Name}: {ex.Message}); rescanning every watched tree");
+        for (int i = 0; i < _roots.Count; i++)
+            _sink.Report(i, Names.Empty, ChangeFlags.Rescan);
     }
 
     private unsafe bool WaitReadable(int timeoutMs)

@@ -24,6 +24,12 @@ public interface IChangeSink
     void Report(int rootIndex, byte[] relativePath, ChangeFlags flags);
 }
 
+/// <summary>A sink that is told before each read of events is handled (on the same thread, under the watcher's lock).</summary>
+public interface IEventRounds
+{
+    void BeginRound();
+}
+
 /// <summary>Running totals for status lines.</summary>
 public static class Counters
 {
@@ -35,10 +41,15 @@ public static class Counters
     public static long Overflows;
     public static long WatchLimitHits;
     public static long Events;
+    /// <summary>Events of changes the local daemon made (received from a peer), not pushed back.</summary>
+    public static long EchoesDropped;
+    /// <summary>Events on rsync temporary files, never pushed.</summary>
+    public static long TempsSkipped;
 
-    public static string Summary(long queueDepth, int watches) =>
+    public static string Summary(long queueDepth, int watches, int dirtyPaths = 0) =>
         $"status: watches={watches} events={Interlocked.Read(ref Events)} batches={Interlocked.Read(ref Batches)} " +
         $"paths={Interlocked.Read(ref PathsPushed)} bytes={Interlocked.Read(ref BytesSent)} queue={queueDepth} " +
         $"retries={Interlocked.Read(ref Retries)} failures={Interlocked.Read(ref FailedPushes)} " +
-        $"overflows={Interlocked.Read(ref Overflows)} watchLimitHits={Interlocked.Read(ref WatchLimitHits)}";
+        $"overflows={Interlocked.Read(ref Overflows)} watchLimitHits={Interlocked.Read(ref WatchLimitHits)} " +
+        $"echoes={Interlocked.Read(ref EchoesDropped)} temps={Interlocked.Read(ref TempsSkipped)} dirty={dirtyPaths}";
 }

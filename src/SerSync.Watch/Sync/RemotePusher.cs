@@ -5,6 +5,7 @@ using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 using NetRsync.SerSync.Config;
+using NetRsync.SerSync.TwoWay;
 
 namespace NetRsync.SerSync.Sync;
 
@@ -55,7 +56,35 @@ public sealed class RemotePusher
         _retryCap = retryCap;
     }
 
-    public string Name => $"{_root} -> {_remote.Key}";
+    /// <summary>How the log names this pusher: ROOT -> [USER@]HOST:PORT::MODULE.</summary>
+    public string Name => $"{_root} -> {RemoteDisplay(_remote, _rsync)}";
+
+    /// <summary>Where changes go, as the log shows it: the auth user, the host with the port the pushes use, the module.</summary>
+    public static string RemoteDisplay(RemoteTarget remote, RsyncSettings rsync)
+    {
+        string user = rsync.AuthEnabled && !string.IsNullOrEmpty(rsync.AuthUser) ? rsync.AuthUser + "@" : "";
+        string host = remote.Host;
+        bool ownPort = host.StartsWith('[') ? host.Contains("]:", StringComparison.Ordinal) : host.Count(c => c == ':') == 1;
+        if (!host.StartsWith('[') && host.Count(c => c == ':') > 1)
+            host = $"[{host}]";
+        if (!ownPort)
+            host += ":" + (rsync.Port ?? DefaultDaemonPort);
+        return $"{user}{host}::{remote.Module.Trim('/')}";
+    }
+
+    /// <summary>rsync's daemon port (RSYNC_PORT in rsync.h).</summary>
+    public const int DefaultDaemonPort = 873;
+
+    /// <summary>Names listed in a push's log line; the rest is counted.</summary>
+    public const int LoggedNames = 10;
+
+    /// <summary>Where successful pushes are reported, so local changes stop counting as undelivered (two-way sync).</summary>
+    public DirtySet? Dirty { get; init; }
+
+    /// <summary>This pusher's watch root and remote, as <see cref="Dirty"/> numbers them.</summary>
+    public int RootIndex { get; init; }
+
+    public int RemoteIndex { get; init; }
 
     public string Root => _root;
 
@@ -181,7 +210,9 @@ public sealed class RemotePusher
         _exclusiveRunning |= exclusive;
         if (!exclusive)
             _inFlightPaths.UnionWith(work.Keys);
-        _ = Task.Run(() => RunBatchAsync(id, work, since, retrying, exclusive));
+        // Taken before the push reads the source: any event after this is newer than what it sends.
+        long started = Dirty?.Sequence ?? 0;
+        _ = Task.Run(() => RunBatchAsync(id, work, since, retrying, exclusive, started));
         return true;
     }
 
@@ -210,7 +241,7 @@ public sealed class RemotePusher
         return true;
     }
 
-    private async Task RunBatchAsync(long id, Dictionary<byte[], ChangeFlags> work, long since, bool retrying, bool exclusive)
+    private async Task RunBatchAsync(long id, Dictionary<byte[], ChangeFlags> work, long since, bool retrying, bool exclusive, long started)
     {
         bool ok;
         await _workers.WaitAsync(CancellationToken.None);
@@ -261,7 +292,10 @@ public sealed class RemotePusher
             }
         }
         if (ok)
+        {
+            Dirty?.Delivered(RootIndex, RemoteIndex, work, started);
             _queue.Done(id);
+        }
         _wake.Release();
     }
 
@@ -306,7 +340,7 @@ public sealed class RemotePusher
                 Interlocked.Add(ref Counters.PathsPushed, session.PathCount);
                 Interlocked.Add(ref Counters.BytesSent, result.Stats.BytesSent);
                 double latency = since == 0 ? 0 : Stopwatch.GetElapsedTime(since).TotalMilliseconds;
-                Log.Info($"push {Name} ({session.Purpose}{(retrying ? ", retry" : "")}): {session.PathCount} path(s), " +
+                Log.Info($"push {Name} ({session.Purpose}{(retrying ? ", retry" : "")}): {session.PathCount} path(s) {ShowPaths(session.Paths)}, " +
                     $"{result.Stats.TransferredFiles} file(s) sent, {result.Stats.BytesSent} bytes, " +
                     $"{clock.ElapsedMilliseconds} ms session, {latency:F0} ms since the first change");
             }
@@ -329,6 +363,14 @@ public sealed class RemotePusher
         if (!allOk)
             Interlocked.Increment(ref Counters.FailedPushes);
         return allOk;
+    }
+
+    /// <summary>"[a.txt, dir/b.txt, ... and 3 more]": the first names, escaped for the log ("." is the root).</summary>
+    public static string ShowPaths(IReadOnlyList<byte[]> paths)
+    {
+        var shown = paths.Take(LoggedNames).Select(p => p.Length == 0 ? "." : Names.Display(p));
+        string more = paths.Count > LoggedNames ? $", ... and {paths.Count - LoggedNames} more" : "";
+        return $"[{string.Join(", ", shown)}{more}]";
     }
 
     /// <summary>The --files-from list: each path's bytes as they are, NUL-terminated (read with --from0).</summary>

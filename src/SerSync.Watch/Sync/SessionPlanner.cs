@@ -7,7 +7,11 @@ namespace NetRsync.SerSync.Sync;
 /// and the --files-from names when the session lists its paths.</summary>
 /// <remarks>Names in <see cref="ExtraArgs"/> (filter rules) are <see cref="NameText"/> strings, as the
 /// library reads its argv; the --files-from names are the path bytes.</remarks>
-public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraArgs, IReadOnlyList<byte[]>? FilesFrom, int PathCount);
+public sealed record PlannedSession(string Purpose, IReadOnlyList<string> ExtraArgs, IReadOnlyList<byte[]>? FilesFrom, int PathCount)
+{
+    /// <summary>The paths the session is about, for the log (the listed names, the removed paths, the mirrored directory).</summary>
+    public IReadOnlyList<byte[]> Paths { get; init; } = FilesFrom ?? [];
+}
 
 /// <summary>
 /// Turns a batch of changed paths into rsync sessions, deciding each path by what exists locally
@@ -66,7 +70,7 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
         if (removals.Count > 0)
         {
             var outermost = Outermost(removals);
-            sessions.Add(new PlannedSession("remove", RemovalArgs(outermost), null, outermost.Count));
+            sessions.Add(new PlannedSession("remove", RemovalArgs(outermost), null, outermost.Count) { Paths = outermost });
         }
         foreach (byte[] dir in Outermost(mirrors))
             sessions.Add(MirrorSession(dir, crontabMirror ? crontabExcludes : []));
@@ -127,7 +131,7 @@ public sealed class SessionPlanner(string root, PathFilter filter, IReadOnlyList
             args.Add(Rule("--include=/", EscapeWildcards(dir), "/***"));
             args.Add("--exclude=*");
         }
-        return new PlannedSession("mirror", args, null, 1);
+        return new PlannedSession("mirror", args, null, 1) { Paths = [dir] };
     }
 
     /// <summary>An rsync filter pattern matching exactly <paramref name="name"/>: a pattern with a

@@ -95,6 +95,9 @@ public static class DaemonParameters
     internal static readonly DaemonParameter MaxFileListEntries = Add("max file list entries", DaemonParameterKind.Integer, DaemonParameterScope.Global, 1_000_000);
     internal static readonly DaemonParameter MaxFileListSize = Add("max file list size", DaemonParameterKind.Integer, DaemonParameterScope.Global, 64);
 
+    // netrsyncd's two-way sync: whether a conflict's loser is kept beside the winner.
+    internal static readonly DaemonParameter ConflictCopies = Add("conflict copies", DaemonParameterKind.Boolean, DaemonParameterScope.Module, true);
+
     // Module parameters (their global values are the defaults for modules).
     internal static readonly DaemonParameter AuthDigest = Add("auth digest", DaemonParameterKind.String, DaemonParameterScope.Module, null);
     internal static readonly DaemonParameter AuthUsers = Add("auth users", DaemonParameterKind.String, DaemonParameterScope.Module, null);

@@ -79,6 +79,8 @@ public abstract class DaemonSettings
     /// <summary>The syslog facility code (LOG_DAEMON, 24, by default).</summary>
     public int SyslogFacility => Int(DaemonParameters.SyslogFacility);
 
+    /// <summary>In a two-way module, whether a conflict's loser is kept as NAME.conflict-WHO-TIME (netrsyncd only).</summary>
+    public bool ConflictCopies => Bool(DaemonParameters.ConflictCopies);
     public bool FakeSuper => Bool(DaemonParameters.FakeSuper);
     public bool ForwardLookup => Bool(DaemonParameters.ForwardLookup);
     public bool IgnoreErrors => Bool(DaemonParameters.IgnoreErrors);

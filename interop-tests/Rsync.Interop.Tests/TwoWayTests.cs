@@ -1,0 +1,435 @@
+using System.Diagnostics;
+using System.Text;
+using NetRsync.Protocol.TwoWay;
+using Xunit;
+using Xunit.Abstractions;
+using NativePosix = NetRsync.Protocol.Native.Posix;
+
+namespace NetRsync.Interop.Tests;
+
+/// <summary>
+/// A watcher as netsersync is one, made of the library's <see cref="NodeLinkClient"/>: it registers
+/// one root with a netrsyncd, keeps every WRITTEN record it drains, and answers the daemon's
+/// queries from a set of "dirty" paths the test controls.
+/// </summary>
+internal sealed class FakeWatcher : INodeLinkHandler, IDisposable
+{
+    private readonly NodeLinkClient _client;
+    private readonly List<WrittenRecord> _records = [];
+    private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
+    private readonly List<string> _queries = [];
+
+    public FakeWatcher(string runDirectory, string root)
+    {
+        Root = root;
+        _client = new NodeLinkClient(runDirectory, [Encoding.UTF8.GetBytes(root)], this) { ReconnectInterval = TimeSpan.FromMilliseconds(100) };
+        _client.Start();
+    }
+
+    public string Root { get; }
+
+    /// <summary>When set, every query is answered "dirty".</summary>
+    public bool EverythingDirty { get; set; }
+
+    public void MarkDirty(string path)
+    {
+        lock (_dirty)
+            _dirty.Add(path);
+    }
+
+    public IReadOnlyList<string> Queries
+    {
+        get
+        {
+            lock (_queries)
+                return [.. _queries];
+        }
+    }
+
+    public int Drain() => _client.Drain();
+
+    /// <summary>Every record drained so far, after draining what has arrived.</summary>
+    public IReadOnlyList<WrittenRecord> Records
+    {
+        get
+        {
+            Drain();
+            lock (_records)
+                return [.. _records];
+        }
+    }
+
+    public bool HasRecordFor(string path)
+    {
+        byte[] p = Encoding.UTF8.GetBytes(path);
+        lock (_records)
+            return _records.Any(r => r.Path.AsSpan().SequenceEqual(p));
+    }
+
+    public List<WrittenRecord> RecordsFor(string path)
+    {
+        byte[] p = Encoding.UTF8.GetBytes(path);
+        return Records.Where(r => r.Path.AsSpan().SequenceEqual(p)).ToList();
+    }
+
+    public void Written(WrittenRecord record)
+    {
+        lock (_records)
+            _records.Add(record);
+    }
+
+    public bool IsLocalChange(byte[] path, long size, long mtimeSeconds, int mtimeNanoseconds, ulong inode)
+    {
+        string p = Encoding.UTF8.GetString(path);
+        lock (_queries)
+            _queries.Add(p);
+        lock (_dirty)
+            return EverythingDirty || _dirty.Contains(p);
+    }
+
+    public void Dispose() => _client.Dispose();
+}
+
+/// <summary>
+/// Two-way modules: netrsyncd with a watcher of its node registered (a <see cref="FakeWatcher"/>),
+/// pushed to by stock rsync and by netrsync. Changes are announced before they show, local changes
+/// not yet delivered survive a push (newer wins, the loser is kept as a conflict copy), and a
+/// module no watcher covers is plain rsync.
+/// </summary>
+public sealed class TwoWayTests(ITestOutputHelper output)
+{
+    private static readonly DateTime Older = new(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly DateTime Newer = new(2021, 6, 1, 12, 34, 56, DateTimeKind.Utc);
+    private static readonly string Host = ConflictRules.LocalHostName();
+
+    public static TheoryData<string> Clients => new() { "stock", "netrsync" };
+
+    /// <summary>A daemon serving "two" (and "plain"), with a fake watcher registered for <paramref name="watched"/> (default: two's path).</summary>
+    private sealed class Node : IAsyncDisposable
+    {
+        public required TempDir Temp { get; init; }
+        public required NetRsyncDaemon Daemon { get; init; }
+        public required FakeWatcher Watcher { get; init; }
+        public required string Source { get; init; }
+        public required string Module { get; init; }
+        public required string Plain { get; init; }
+
+        public string Url(string module = "two") => Daemon.Url(module);
+
+        public async ValueTask DisposeAsync()
+        {
+            Watcher.Dispose();
+            await Daemon.DisposeAsync();
+            Temp.Dispose();
+        }
+    }
+
+    private static async Task<Node> StartAsync(IEnumerable<string>? moduleLines = null, Func<string, string, string>? watchedRoot = null)
+    {
+        var temp = new TempDir();
+        string source = temp.Sub("src");
+        string module = NativePosix.RealPath(temp.Sub("two"))!;
+        string plain = NativePosix.RealPath(temp.Sub("plain"))!;
+        var daemon = await NetRsyncDaemon.StartAsync([
+            new DaemonModule("two", module) { ExtraLines = moduleLines?.ToList() },
+            new DaemonModule("plain", plain),
+        ]);
+        string root = watchedRoot?.Invoke(module, plain) ?? module;
+        var watcher = new FakeWatcher(daemon.RunDirectory, root);
+        await daemon.WaitForLogAsync(log => log.Contains($"node link: watcher connected for {root}", StringComparison.Ordinal), "the watcher's registration");
+        return new Node { Temp = temp, Daemon = daemon, Watcher = watcher, Source = source, Module = module, Plain = plain };
+    }
+
+    private async Task<ProcessResult> PushAsync(string client, Node node, string module, params string[] options)
+    {
+        string[] args = [.. options, node.Source + "/", node.Url(module)];
+        ProcessResult r = client == "stock"
+            ? await new StockClient(RsyncPeers.DebianRsync).RunAsync(["--protocol=31", .. args])
+            : await NetRsync.Instance.RunAsync(args);
+        output.WriteLine(r.ToString());
+        if (r.ExitCode != 0)
+            Assert.Fail($"push failed\n{r}\n{await node.Daemon.DiagnosticsWhenIdleAsync()}");
+        // The session's last log lines are written once the client has gone.
+        await node.Daemon.DiagnosticsWhenIdleAsync();
+        return r;
+    }
+
+    private static void Write(string path, string content, DateTime mtime)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content);
+        File.SetLastWriteTimeUtc(path, mtime);
+    }
+
+    private static string Copy(string module, string name, string who, DateTime losersTime) =>
+        Path.Join(module, $"{name}.conflict-{who}-{losersTime:yyyyMMdd-HHmmss}");
+
+    private static string[] Conflicts(string module) =>
+        Directory.GetFiles(module, "*.conflict-*", SearchOption.AllDirectories).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task Every_change_is_announced_before_it_shows(string client)
+    {
+        await using var node = await StartAsync();
+        for (int i = 0; i < 30; i++)
+            Write(Path.Join(node.Source, $"f{i:00}"), new string('x', i * 37), Older.AddSeconds(i));
+        Write(Path.Join(node.Source, "sub", "inner"), "inner", Older);
+        File.CreateSymbolicLink(Path.Join(node.Source, "link"), "f01");
+
+        // inotify's view: whenever a name appears in the module, its record must already be there.
+        var late = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        using var inotify = new FileSystemWatcher(node.Module) { IncludeSubdirectories = true, InternalBufferSize = 256 * 1024 };
+        string? overflow = null;
+        void Appeared(string fullPath)
+        {
+            if (Path.GetFileName(fullPath).StartsWith('.'))
+                return; // the receiver's temporary files, which a watcher never pushes
+            node.Watcher.Drain();
+            lock (seen)
+            {
+                seen.Add(fullPath);
+                if (!node.Watcher.HasRecordFor(fullPath))
+                    late.Add(fullPath);
+            }
+        }
+        inotify.Created += (_, e) => Appeared(e.FullPath);
+        inotify.Renamed += (_, e) => Appeared(e.FullPath);
+        inotify.Error += (_, e) => overflow = e.GetException().Message;
+        inotify.EnableRaisingEvents = true;
+
+        await PushAsync(client, node, "two", "-a");
+
+        // Wait until inotify has shown every top-level name (events in a new subdirectory may come before its watch).
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            lock (seen)
+            {
+                if (Enumerable.Range(0, 30).All(i => seen.Contains(Path.Join(node.Module, $"f{i:00}"))) && seen.Contains(Path.Join(node.Module, "link")))
+                    break;
+            }
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "inotify did not report every file within 10 s");
+            await Task.Delay(20);
+        }
+        Assert.Null(overflow);
+        lock (seen)
+            Assert.True(late.Count == 0, $"names that appeared before their WRITTEN record: {string.Join(", ", late)}");
+
+        // Each record states what lstat now says.
+        for (int i = 0; i < 30; i++)
+        {
+            string path = Path.Join(node.Module, $"f{i:00}");
+            Assert.Equal(0, NativePosix.TryLStat(path, out var st));
+            var files = node.Watcher.RecordsFor(path).Where(r => r.Kind == WrittenKind.File).ToList();
+            Assert.Contains(files, r => r.Size == st.Size && r.MtimeSeconds == st.MtimeSeconds && r.MtimeNanoseconds == st.MtimeNanoseconds && r.Inode == (ulong)st.Inode);
+        }
+        Assert.Contains(node.Watcher.RecordsFor(Path.Join(node.Module, "sub")), r => r.Kind == WrittenKind.Directory);
+        Assert.Contains(node.Watcher.RecordsFor(Path.Join(node.Module, "sub", "inner")), r => r.Kind == WrittenKind.File);
+        Assert.Contains(node.Watcher.RecordsFor(Path.Join(node.Module, "link")), r => r.Kind == WrittenKind.Symlink);
+        // Nothing was asked: no file existed.
+        Assert.Empty(node.Watcher.Queries);
+
+        // A second push with a deletion and a changed mode: announced too.
+        File.Delete(Path.Join(node.Source, "f05"));
+        File.SetUnixFileMode(Path.Join(node.Source, "f06"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await PushAsync(client, node, "two", "-a", "--delete");
+        Assert.False(File.Exists(Path.Join(node.Module, "f05")));
+        Assert.Contains(node.Watcher.RecordsFor(Path.Join(node.Module, "f05")), r => r.Kind == WrittenKind.Deleted);
+        Assert.Contains(node.Watcher.RecordsFor(Path.Join(node.Module, "f06")), r => r.Kind == WrittenKind.Attributes);
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task A_dirty_local_file_older_than_the_incoming_is_kept_as_a_copy(string client)
+    {
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "doc.txt");
+        Write(local, "changed here", Older);
+        node.Watcher.MarkDirty(local);
+        Write(Path.Join(node.Source, "doc.txt"), "changed on the peer, later", Newer);
+
+        await PushAsync(client, node, "two", "-a");
+
+        Assert.Equal("changed on the peer, later", File.ReadAllText(local));
+        string copy = Copy(node.Module, "doc.txt", Host, Older);
+        Assert.Equal([Path.GetFileName(copy)], Conflicts(node.Module));
+        Assert.Equal("changed here", File.ReadAllText(copy));
+        Assert.Equal(Older, File.GetLastWriteTimeUtc(copy));
+        Assert.Contains(local, node.Watcher.Queries);
+        // The copy is new to the watcher, so it pushes it on; the winner was announced.
+        Assert.Empty(node.Watcher.RecordsFor(copy));
+        Assert.Contains(node.Watcher.RecordsFor(local), r => r.Kind == WrittenKind.File);
+        Assert.Contains($"conflict on doc.txt: the incoming version is newer; the local one, changed here, is kept as {Path.GetFileName(copy)}", node.Daemon.DaemonLog, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, bool> ClientsAndUpdate => new() { { "stock", true }, { "stock", false }, { "netrsync", true }, { "netrsync", false } };
+
+    [Theory]
+    [MemberData(nameof(ClientsAndUpdate))]
+    public async Task A_dirty_newer_local_file_keeps_its_name_and_the_incoming_becomes_a_copy(string client, bool update)
+    {
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "doc.txt");
+        Write(local, "changed here, later", Newer);
+        node.Watcher.MarkDirty(local);
+        Write(Path.Join(node.Source, "doc.txt"), "changed on the peer", Older);
+
+        // sersync pushes with -artuz: -u must not stop the older version from being kept.
+        await PushAsync(client, node, "two", update ? "-au" : "-a");
+
+        Assert.Equal("changed here, later", File.ReadAllText(local));
+        Assert.Equal(Newer, File.GetLastWriteTimeUtc(local));
+        // The daemon's log names the client by address when it does not look names up.
+        string copy = Copy(node.Module, "doc.txt", "127.0.0.1", Older);
+        Assert.Equal([Path.GetFileName(copy)], Conflicts(node.Module));
+        Assert.Equal("changed on the peer", File.ReadAllText(copy));
+        Assert.Equal(Older, File.GetLastWriteTimeUtc(copy));
+        Assert.Empty(node.Watcher.RecordsFor(copy));
+        Assert.DoesNotContain(node.Watcher.RecordsFor(local), r => r.Kind == WrittenKind.File);
+        Assert.Contains($"conflict on doc.txt: the local version is newer and changed here, so it stays; the incoming one is kept as {Path.GetFileName(copy)}", node.Daemon.DaemonLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_copy_never_overwrites_an_existing_name()
+    {
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "doc.txt");
+        Write(local, "changed here", Older);
+        node.Watcher.MarkDirty(local);
+        string taken = Copy(node.Module, "doc.txt", Host, Older);
+        Write(taken, "an earlier conflict", Older);
+        Write(Path.Join(node.Source, "doc.txt"), "changed on the peer, later", Newer);
+
+        await PushAsync("stock", node, "two", "-a");
+
+        Assert.Equal("an earlier conflict", File.ReadAllText(taken));
+        Assert.Equal("changed here", File.ReadAllText(taken + "-1"));
+        Assert.Equal("changed on the peer, later", File.ReadAllText(local));
+    }
+
+    [Fact]
+    public async Task A_local_file_already_delivered_is_replaced_as_plain_rsync_does()
+    {
+        await using var node = await StartAsync();
+        string older = Path.Join(node.Module, "older");
+        string newer = Path.Join(node.Module, "newer");
+        Write(older, "local", Older);
+        Write(newer, "local, newer", Newer);
+        Write(Path.Join(node.Source, "older"), "incoming", Newer);
+        Write(Path.Join(node.Source, "newer"), "incoming, older", Older);
+
+        await PushAsync("stock", node, "two", "-au");
+
+        Assert.Equal("incoming", File.ReadAllText(older));
+        // -u keeps the newer local file, as plain rsync does.
+        Assert.Equal("local, newer", File.ReadAllText(newer));
+        Assert.Empty(Conflicts(node.Module));
+        Assert.Contains(older, node.Watcher.Queries);
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task Deleting_a_dirty_file_keeps_it(string client)
+    {
+        await using var node = await StartAsync();
+        string dirty = Path.Join(node.Module, "dirty");
+        string clean = Path.Join(node.Module, "clean");
+        string dirtyInside = Path.Join(node.Module, "dir", "dirty");
+        Write(dirty, "changed here", Newer);
+        Write(clean, "delivered", Newer);
+        Write(dirtyInside, "changed here too", Newer);
+        node.Watcher.MarkDirty(dirty);
+        node.Watcher.MarkDirty(dirtyInside);
+        Write(Path.Join(node.Source, "other"), "other", Older);
+
+        await PushAsync(client, node, "two", "-a", "--delete");
+
+        Assert.Equal("changed here", File.ReadAllText(dirty));
+        Assert.Equal("changed here too", File.ReadAllText(dirtyInside));
+        Assert.False(File.Exists(clean));
+        Assert.Contains(node.Watcher.RecordsFor(clean), r => r.Kind == WrittenKind.Deleted);
+        Assert.Empty(node.Watcher.RecordsFor(dirty));
+        string log = node.Daemon.DaemonLog;
+        Assert.Contains("kept dirty: changed here since the last sync", log, StringComparison.Ordinal);
+        Assert.Contains("kept dir/dirty: changed here since the last sync", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_conflict_copies_the_newer_wins_and_the_loser_is_discarded()
+    {
+        await using var node = await StartAsync(moduleLines: ["conflict copies = no"]);
+        string olderHere = Path.Join(node.Module, "older-here");
+        string newerHere = Path.Join(node.Module, "newer-here");
+        Write(olderHere, "local", Older);
+        Write(newerHere, "local, newer", Newer);
+        node.Watcher.MarkDirty(olderHere);
+        node.Watcher.MarkDirty(newerHere);
+        Write(Path.Join(node.Source, "older-here"), "incoming, newer", Newer);
+        Write(Path.Join(node.Source, "newer-here"), "incoming", Older);
+
+        await PushAsync("stock", node, "two", "-a");
+
+        Assert.Equal("incoming, newer", File.ReadAllText(olderHere));
+        Assert.Equal("local, newer", File.ReadAllText(newerHere));
+        Assert.Empty(Conflicts(node.Module));
+        Assert.Contains("conflict on newer-here: the local version is newer and changed here, so it stays; the incoming one is discarded", node.Daemon.DaemonLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_registered_watcher_that_is_gone_counts_as_a_local_change()
+    {
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "doc.txt");
+        Write(local, "changed here", Older);
+        Write(Path.Join(node.Source, "doc.txt"), "changed on the peer, later", Newer);
+        node.Watcher.Dispose();
+        await node.Daemon.WaitForLogAsync(log => log.Contains("node link: watcher disconnected", StringComparison.Ordinal), "the watcher to go");
+
+        await PushAsync("stock", node, "two", "-a");
+
+        Assert.Equal("changed on the peer, later", File.ReadAllText(local));
+        Assert.Equal("changed here", File.ReadAllText(Copy(node.Module, "doc.txt", Host, Older)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task A_module_no_watcher_covers_is_plain_rsync(string client)
+    {
+        // The watcher covers "two" only; "plain" is a sibling.
+        await using var node = await StartAsync();
+        node.Watcher.EverythingDirty = true;
+        string older = Path.Join(node.Plain, "older");
+        string newer = Path.Join(node.Plain, "newer");
+        Write(older, "local", Older);
+        Write(newer, "local, newer", Newer);
+        Write(Path.Join(node.Plain, "extra"), "extra", Older);
+        Write(Path.Join(node.Source, "older"), "incoming", Newer);
+        Write(Path.Join(node.Source, "newer"), "incoming, older", Older);
+
+        await PushAsync(client, node, "plain", "-a", "--delete");
+
+        Assert.Equal("incoming", File.ReadAllText(older));
+        Assert.Equal("incoming, older", File.ReadAllText(newer));
+        Assert.False(File.Exists(Path.Join(node.Plain, "extra")));
+        Assert.Empty(Conflicts(node.Plain));
+        Assert.Empty(node.Watcher.Queries);
+        Assert.Empty(node.Watcher.Records);
+    }
+
+    [Fact]
+    public async Task A_watcher_of_a_tree_containing_the_module_makes_it_two_way()
+    {
+        await using var node = await StartAsync(watchedRoot: (module, _) => Path.GetDirectoryName(module)!);
+        string local = Path.Join(node.Module, "doc.txt");
+        Write(local, "changed here", Older);
+        node.Watcher.MarkDirty(local);
+        Write(Path.Join(node.Source, "doc.txt"), "changed on the peer, later", Newer);
+
+        await PushAsync("netrsync", node, "two", "-a");
+
+        Assert.Equal("changed here", File.ReadAllText(Copy(node.Module, "doc.txt", Host, Older)));
+        Assert.Contains(node.Watcher.RecordsFor(local), r => r.Kind == WrittenKind.File);
+    }
+}

@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using NetRsync.Protocol.Native;
+
+namespace NetRsync.Protocol.TwoWay;
+
+/// <summary>
+/// A push into a two-way module: what the receiving side needs to announce its changes to the
+/// node's watchers, ask them about local changes, and name and log conflict copies.
+/// </summary>
+internal sealed class TwoWayModule(INodeLinkPublisher link, bool conflictCopies, string localHost, string peer, Action<string> log)
+{
+    /// <summary>Whether a conflict's loser is kept as a copy ("conflict copies", yes by default).</summary>
+    public bool ConflictCopies { get; } = conflictCopies;
+
+    /// <summary>This node's name, in copies of the local version.</summary>
+    public string LocalHost { get; } = localHost;
+
+    /// <summary>The pushing node's name or address, in copies of the incoming version.</summary>
+    public string Peer { get; } = peer;
+
+    /// <summary>What the generator learnt of a local file, for the receiver to reuse while the file is unchanged.</summary>
+    public ConcurrentDictionary<int, (FileStatus Local, LocalChange Answer)> Answers { get; } = new();
+
+    private readonly Dictionary<ConfinedRoot, byte[]?> _realPaths = new(ReferenceEqualityComparer.Instance);
+    private int _unnamed;
+
+    public void Log(string line) => log(line);
+
+    public void Publish(WrittenKind kind, byte[] path, long size, long mtimeSeconds, int mtimeNanoseconds, ulong inode) =>
+        link.Publish(new WrittenRecord(kind, path, size, mtimeSeconds, mtimeNanoseconds, inode));
+
+    /// <summary>
+    /// The absolute real path of a name beneath a root, as the watchers name it (their roots are
+    /// real paths too), or null when it cannot travel on the link (longer than PATH_MAX).
+    /// </summary>
+    public byte[]? AbsolutePath(ConfinedRoot root, ReadOnlySpan<byte> name)
+    {
+        byte[]? directory;
+        lock (_realPaths)
+        {
+            if (!_realPaths.TryGetValue(root, out directory))
+            {
+                // The directory the handle holds, wherever a name on the way led.
+                string? real = Posix.RealPath($"/proc/self/fd/{root.Fd}") ?? Posix.RealPath(root.Path);
+                directory = real is null ? null : Text.NameText.ToBytes(real);
+                _realPaths[root] = directory;
+            }
+        }
+        byte[]? path = directory is null ? null
+            : name.IsEmpty || name.SequenceEqual("."u8) ? directory
+            : directory is [(byte)'/'] ? [(byte)'/', .. name]
+            : [.. directory, (byte)'/', .. name];
+        if (path is not null && NodeLinkCodec.IsValidPath(path))
+            return path;
+        if (Interlocked.Exchange(ref _unnamed, 1) == 0)
+            log($"two-way: cannot name {Text.NameText.FromBytes(name)} to the watchers (path too long or directory unknown); such changes are not announced");
+        return null;
+    }
+
+    public LocalChange Query(byte[] path, in FileStatus local) =>
+        link.Query(path, local.Size, local.MtimeSeconds, local.MtimeNanoseconds, (ulong)local.Inode);
+
+    /// <summary>Whether two lstat results describe the same unchanged file.</summary>
+    public static bool SameState(in FileStatus a, in FileStatus b) =>
+        a.Inode == b.Inode && a.Device == b.Device && a.Size == b.Size && a.MtimeSeconds == b.MtimeSeconds
+        && a.MtimeNanoseconds == b.MtimeNanoseconds && a.Mode == b.Mode;
+}
