@@ -298,6 +298,26 @@ step() {
     printf '  %s -> %s  %-44s %5d ms   no push back\n' "$side" "$receiver" "$what" "$ms"
   fi
 }
+# After the start: each node's first push is its own (-r, or shared.txt / before-b.txt); for WINDOW
+# seconds after both arrived, any further push is an arrival sent back.
+startup_echo_check() {
+  local node deadline extra=0
+  now_us; deadline=$(( now + window * 1000000 ))
+  while now_us; (( now < deadline )); do
+    extra=0
+    for node in A B; do extra=$(( extra + $(pushes "$node") - 1 )); done
+    (( extra > 0 )) && break
+    nap 0.05
+  done
+  if (( extra > 0 )); then
+    echo_pushes=$(( echo_pushes + extra ))
+    echo "   ECHO at start-up: pushes beyond each node's first:"
+    for node in A B; do watcher_log "$node" | grep ': push ' | tail -n +2 | sed "s/^/      $node: /"; done
+  else
+    echo "   no push back of the start-up arrivals"
+  fi
+}
+
 events_grew() { (( $(events_seen "$1") > $2 )); }
 
 # The changes. Each check runs in the receiving tree.
@@ -327,9 +347,15 @@ has_bytes_b() { has_content "$gbk" $'GBK name\n'; }
 # Both nodes write notes.txt before either hears of the other's write: B's is newer, so it wins on
 # both nodes, and A's is kept beside it as notes.txt.conflict-HOST-TIME on both.
 conflict_step() {
-  local t0 t1 ms
+  local t0 t1 ms a_time b_time
   printf 'older, from A\n' >"${tree[A]}/notes.txt"
-  printf 'newer, from B\n' >"${tree[B]}/notes.txt"
+  a_time=$(stat -c %.9Y "${tree[A]}/notes.txt")
+  # The file system's clock ticks every few milliseconds: write again until B's is strictly newer.
+  while :; do
+    printf 'newer, from B: wins on both nodes\n' >"${tree[B]}/notes.txt"
+    b_time=$(stat -c %.9Y "${tree[B]}/notes.txt")
+    [[ $b_time > $a_time ]] && break
+  done
   now_us; t0=$now
   wait_for 60 "B's notes.txt on both nodes with A's kept as a conflict copy on both" conflict_settled || return 1
   now_us; t1=$now
@@ -345,7 +371,7 @@ conflict_step() {
 conflict_settled() {
   local side f found
   for side in A B; do
-    has_content "${tree[$side]}/notes.txt" $'newer, from B\n' || return 1
+    has_content "${tree[$side]}/notes.txt" $'newer, from B: wins on both nodes\n' || return 1
     found=0
     for f in "${tree[$side]}"/notes.txt.conflict-*; do
       has_content "$f" $'older, from A\n' && found=1
@@ -466,6 +492,7 @@ run_demo() {
   wait_for 60 "shared.txt from A on B" has_content "${tree[B]}/shared.txt" $'the same file on both nodes\n' || return 1
   wait_for 60 "before-b.txt from B on A" has_content "${tree[A]}/before-b.txt" $'there on B before the start\n' || return 1
   echo "   ${full_sync_first[*]:+start-up pushes (-r) done: }shared.txt is on B, before-b.txt is on A"
+  startup_echo_check || return 1
   echo
   printf '  %-7s %-44s %8s\n' "from" "change" "latency"
   step A "create a-new.txt" has_a_new make_a_new || return 1
