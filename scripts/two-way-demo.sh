@@ -216,26 +216,19 @@ watcher_ready() {
 engine=
 container_name() { echo "netrsync-two-way-$1-$$"; }
 
-# The engine with its global flags: Debian's podman here needs runc and cgroupfs.
-engine_flags=()
-ctr() { "$engine" "${engine_flags[@]}" "$@"; }
+# The engine as this project runs it: scripts/podman.sh gives podman runc, cgroupfs and explicit
+# limits; docker as it is.
+ctr() {
+  if [ "$engine" = podman ]; then bash "$repo/scripts/podman.sh" "$@"; else "$engine" "$@"; fi
+}
 
 start_container_node() {
   local node=$1 other_port=$2 dir=$work/$1 name
   name=$(container_name "$node")
   node_configs "$node" "${port[$node]}" "$other_port" ""
-  local limits=()
-  if [ "$engine" = podman ]; then
-    # Explicit limits no higher than the hard ones (crun and runc refuse what the kernel would).
-    local n u
-    n=$(ulimit -Hn); u=$(ulimit -Hu)
-    [ "$n" = unlimited ] && n=65536
-    [ "$u" = unlimited ] && u=65536
-    limits=(--ulimit "nofile=$n:$n" --ulimit "nproc=$u:$u")
-  fi
   # As the deployment's docker-compose.yml: host network, the two config files and /syncdir mounted,
   # target_host in the environment; the logs and the secrets mounted too, to read and to match.
-  ctr run -d --name "$name" --network host "${limits[@]}" \
+  ctr run -d --name "$name" --network host \
     -v "$dir/rsyncd.conf:/etc/rsyncd.conf:ro" \
     -v "$dir/confxml.xml:/app/local/sersync/confxml.xml:ro" \
     -v "$dir/rsync.pass:/etc/rsync.pass:ro" \
@@ -550,7 +543,6 @@ run_demo processes || failed=1
 if [ "$containers" != no ]; then
   if command -v podman >/dev/null 2>&1; then
     engine=podman
-    engine_flags=(--runtime runc --cgroup-manager=cgroupfs)
   elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
     engine=docker
   fi
@@ -562,8 +554,8 @@ if [ "$containers" != no ]; then
       echo
       echo "(no podman or docker here: the container run is left out; --containers asks for it)"
     fi
-  elif [ ! -f scripts/image.sh ]; then
-    echo "two-way-demo: the container run needs scripts/image.sh, which builds netrsync:latest" >&2
+  elif [ ! -f scripts/image.sh ] || { [ "$engine" = podman ] && [ ! -f scripts/podman.sh ]; }; then
+    echo "two-way-demo: the container run needs scripts/image.sh (it builds netrsync:latest) and scripts/podman.sh" >&2
     failed=1
   else
     echo
