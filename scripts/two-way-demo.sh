@@ -16,6 +16,7 @@
 #                    (the deployment's confxml.xml has it off, as sersync's default)
 #   --keep           keep the work directory (configs, trees, logs) afterwards
 #   --window SECONDS how long the receiving side is watched for a push back after each arrival (1)
+#   --image NAME     the image to build and run (netrsync:latest)
 set -euo pipefail
 export LC_ALL=C   # names are bytes; EPOCHREALTIME uses '.'
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ containers=auto
 delete=false
 keep=false
 window=1
+image=netrsync:latest
 while [ $# -gt 0 ]; do
   case "$1" in
     --containers) containers=yes ;;
@@ -32,7 +34,8 @@ while [ $# -gt 0 ]; do
     --delete) delete=true ;;
     --keep) keep=true ;;
     --window) window=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --image) image=$2; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "two-way-demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -236,7 +239,7 @@ start_container_node() {
     -v "$dir/syncdir:/syncdir" \
     -v "$dir/log:/var/log" \
     -e "target_host=127.0.0.1:$other_port" \
-    netrsync:latest >/dev/null
+    "$image" >/dev/null
   containers_started+=("$name")
   wait_for 60 "greeting from node $node's container" daemon_greets "${port[$node]}" \
     || { ctr logs "$name" >&2; return 1; }
@@ -559,8 +562,8 @@ if [ "$containers" != no ]; then
     failed=1
   else
     echo
-    echo "building the image netrsync:latest (scripts/image.sh)..."
-    bash scripts/image.sh >"$work/image.log" 2>&1 || { tail -n 40 "$work/image.log"; failed=1; exit 1; }
+    echo "building the image $image (scripts/image.sh)..."
+    bash scripts/image.sh --tag "$image" >"$work/image.log" 2>&1 || { tail -n 40 "$work/image.log"; failed=1; exit 1; }
     run_demo containers || failed=1
   fi
 fi
