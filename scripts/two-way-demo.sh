@@ -239,7 +239,7 @@ start_container_node() {
     -v "$dir/syncdir:/syncdir" \
     -v "$dir/log:/var/log" \
     -e "target_host=127.0.0.1:$other_port" \
-    "$image" >/dev/null
+    "$image" >/dev/null 2>>"$work/engine.log" || { cat "$work/engine.log" >&2; return 1; }
   containers_started+=("$name")
   wait_for 60 "greeting from node $node's container" daemon_greets "${port[$node]}" \
     || { ctr logs "$name" >&2; return 1; }
@@ -253,7 +253,9 @@ mode=
 watcher_log() {
   if [ "$mode" = processes ]; then cat "$work/$1/netsersync.log"; else ctr logs "$(container_name "$1")" 2>&1; fi
 }
-pushes() { watcher_log "$1" | grep -c ': push ' || true; }
+# Push sessions a watcher ran (one line each, done or failed; "... failed; N path(s) queued" follows a failure).
+push_lines() { watcher_log "$1" | grep -a -E ': push [^ ]+ -> [^ ]+ \(' || true; }
+pushes() { push_lines "$1" | grep -c . || true; }
 events_seen() { watcher_log "$1" | grep -c 'debug: event ' || true; }
 other() { [ "$1" = A ] && echo B || echo A; }
 
@@ -289,26 +291,26 @@ step() {
   if (( extra > 0 )); then
     echo_pushes=$(( echo_pushes + extra ))
     printf '  %s -> %s  %-44s %5d ms   ECHO: %s pushed it back\n' "$side" "$receiver" "$what" "$ms" "$receiver"
-    watcher_log "$receiver" | grep ': push ' | tail -n "$extra" | sed 's/^/      /'
+    push_lines "$receiver" | tail -n "$extra" | sed 's/^/      /'
   else
     printf '  %s -> %s  %-44s %5d ms   no push back\n' "$side" "$receiver" "$what" "$ms"
   fi
 }
-# After the start: each node's first push is its own (-r, or shared.txt / before-b.txt); for WINDOW
-# seconds after both arrived, any further push is an arrival sent back.
+# After the start: the first arrivals (shared.txt on B, before-b.txt on A) must not come back. A push
+# names its paths ("[a, b]"); for WINDOW seconds any push of the other node's file is an echo.
 startup_echo_check() {
-  local node deadline extra=0
+  local deadline echoes=
   now_us; deadline=$(( now + window * 1000000 ))
   while now_us; (( now < deadline )); do
-    extra=0
-    for node in A B; do extra=$(( extra + $(pushes "$node") - 1 )); done
-    (( extra > 0 )) && break
+    echoes=$( { push_lines A | grep -a -E '[[, ]before-b\.txt[],]' | sed 's/^/      A: /'
+                push_lines B | grep -a -E '[[, ]shared\.txt[],]' | sed 's/^/      B: /'; } || true)
+    [ -n "$echoes" ] && break
     nap 0.05
   done
-  if (( extra > 0 )); then
-    echo_pushes=$(( echo_pushes + extra ))
-    echo "   ECHO at start-up: pushes beyond each node's first:"
-    for node in A B; do watcher_log "$node" | grep ': push ' | tail -n +2 | sed "s/^/      $node: /"; done
+  if [ -n "$echoes" ]; then
+    echo_pushes=$(( echo_pushes + $(grep -c . <<<"$echoes") ))
+    echo "   ECHO at start-up: a node pushed what it had just received"
+    echo "$echoes"
   else
     echo "   no push back of the start-up arrivals"
   fi
@@ -436,14 +438,16 @@ stop_processes() {
 }
 
 stop_containers() {
-  local node name code status=0
+  local node name code status=0 dir
   for node in A B; do
     name=$(container_name "$node")
-    ctr stop -t 30 "$name" >/dev/null
-    code=$(ctr inspect -f '{{.State.ExitCode}}' "$name")
+    dir=$work/$node
+    ctr stop -t 30 "$name" >/dev/null 2>>"$work/engine.log"
+    code=$(ctr inspect -f '{{.State.ExitCode}}' "$name" 2>>"$work/engine.log")
+    ctr logs "$name" >"$dir/container.log" 2>&1 || true
     echo "  node $node container $name: SIGTERM (stop), exit code $code"
     (( code == 0 )) || status=1
-    ctr rm "$name" >/dev/null
+    ctr rm "$name" >/dev/null 2>>"$work/engine.log"
   done
   containers_started=()
   return $status
