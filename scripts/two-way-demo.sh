@@ -297,13 +297,16 @@ step() {
   fi
 }
 # After the start: the first arrivals (shared.txt on B, before-b.txt on A) must not come back. A push
-# names its paths ("[a, b]"); for WINDOW seconds any push of the other node's file is an echo.
+# names its paths ("[a, b]"). A node's first push that went through is its -r (the whole tree as it
+# was then, so it may hold an arrival); for WINDOW seconds any later push of the other node's file
+# is an echo.
+later_pushes() { push_lines "$1" | grep -a ' info: push ' | tail -n +2; }
 startup_echo_check() {
   local deadline echoes=
   now_us; deadline=$(( now + window * 1000000 ))
   while now_us; (( now < deadline )); do
-    echoes=$( { push_lines A | grep -a -E '[[, ]before-b\.txt[],]' | sed 's/^/      A: /'
-                push_lines B | grep -a -E '[[, ]shared\.txt[],]' | sed 's/^/      B: /'; } || true)
+    echoes=$( { later_pushes A | grep -a -E '[[, ]before-b\.txt[],]' | sed 's/^/      A: /'
+                later_pushes B | grep -a -E '[[, ]shared\.txt[],]' | sed 's/^/      B: /'; } || true)
     [ -n "$echoes" ] && break
     nap 0.05
   done
@@ -445,6 +448,7 @@ stop_containers() {
     ctr stop -t 30 "$name" >/dev/null 2>>"$work/engine.log"
     code=$(ctr inspect -f '{{.State.ExitCode}}' "$name" 2>>"$work/engine.log")
     ctr logs "$name" >"$dir/container.log" 2>&1 || true
+    grep -a 'status:' "$dir/container.log" | tail -n 1 | sed "s/^.*status: /  node $node netsersync at exit: status: /"
     echo "  node $node container $name: SIGTERM (stop), exit code $code"
     (( code == 0 )) || status=1
     ctr rm "$name" >/dev/null 2>>"$work/engine.log"
