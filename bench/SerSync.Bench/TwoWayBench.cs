@@ -11,7 +11,7 @@ using System.Text;
 /// for each the time from its close until it is complete on the other node. Then the same with
 /// only one side writing (both nodes running), for comparison. Also counts what each watcher pushed
 /// against what was written on its side: more paths than files written means arrivals were pushed back.
-///   sersync-bench two-way [--rate 100] [--seconds 30] [--settle 100] [--one-way yes|no]
+///   sersync-bench two-way [--rate 100] [--seconds 30] [--settle 100] [--one-way yes|no] [--keep yes|no]
 /// </summary>
 internal static partial class TwoWayBench
 {
@@ -19,6 +19,7 @@ internal static partial class TwoWayBench
     {
         int rate = 100, seconds = 30, settle = 100;
         bool oneWay = true;
+        bool keep = false;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -27,6 +28,7 @@ internal static partial class TwoWayBench
                 case "--seconds": seconds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--settle": settle = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--one-way": oneWay = args[i + 1] == "yes"; break;
+                case "--keep": keep = args[i + 1] == "yes"; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -35,7 +37,7 @@ internal static partial class TwoWayBench
         var rows = new List<(string Mode, string Direction, Result Result)>();
         var pushes = new List<string>();
 
-        await using (var pair = await NodePair.StartAsync(settle))
+        await using (var pair = await NodePair.StartAsync(settle, keep))
         {
             var (ab, ba) = await pair.MeasureAsync(rate, seconds, bothSides: true);
             rows.Add(("two-way", "A -> B", ab));
@@ -44,7 +46,7 @@ internal static partial class TwoWayBench
         }
         if (oneWay)
         {
-            await using var pair = await NodePair.StartAsync(settle);
+            await using var pair = await NodePair.StartAsync(settle, keep);
             var (ab, _) = await pair.MeasureAsync(rate, seconds, bothSides: false);
             rows.Add(("one-way", "A -> B", ab));
             pushes.Add($"one-way: {await pair.PushSummaryAsync()}");
@@ -68,15 +70,17 @@ internal static partial class TwoWayBench
         private readonly string _work;
         private readonly Node _a;
         private readonly Node _b;
+        private readonly bool _keep;
 
-        private NodePair(string work, Node a, Node b)
+        private NodePair(string work, Node a, Node b, bool keep)
         {
             _work = work;
             _a = a;
             _b = b;
+            _keep = keep;
         }
 
-        public static async Task<NodePair> StartAsync(int settle)
+        public static async Task<NodePair> StartAsync(int settle, bool keep)
         {
             string work = Directory.CreateTempSubdirectory("two-way-bench-").FullName;
             var a = Node.Create(work, "A");
@@ -87,7 +91,7 @@ internal static partial class TwoWayBench
             await b.WaitForDaemonAsync();
             await a.StartWatcherAsync(b.Port, settle);
             await b.StartWatcherAsync(a.Port, settle);
-            return new NodePair(work, a, b);
+            return new NodePair(work, a, b, keep);
         }
 
         public async Task<(Result AB, Result? BA)> MeasureAsync(int rate, int seconds, bool bothSides)
@@ -106,7 +110,14 @@ internal static partial class TwoWayBench
         {
             await _a.StopAsync();
             await _b.StopAsync();
-            Directory.Delete(_work, recursive: true);
+            if (_keep)
+            {
+                _a.SaveWatcherLog();
+                _b.SaveWatcherLog();
+                Console.WriteLine($"kept: {_work}");
+            }
+            else
+                Directory.Delete(_work, recursive: true);
         }
 
         /// <summary>Writes one file every 1/rate s into a fresh folder on <paramref name="from"/> and times
@@ -251,6 +262,8 @@ internal static partial class TwoWayBench
             return Log.Split('\n').Where(l => l.Contains(": push ", StringComparison.Ordinal))
                 .Sum(l => int.Parse(l.Split("): ")[1].Split(' ')[0], CultureInfo.InvariantCulture));
         }
+
+        public void SaveWatcherLog() => File.WriteAllText(Path.Combine(directory, "netsersync.log"), Log);
 
         public string Echoes()
         {
