@@ -197,7 +197,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         return link;
     }
 
-    /// <summary>Says once, a moment after the start, that no daemon is there yet.</summary>
+    /// <summary>Says once, a moment after the start, that no daemon has been there yet (the link itself reports later changes).</summary>
     private static async Task SayOnceWhileAbsentAsync(NodeLinkClient link, CancellationToken cancel)
     {
         try
@@ -208,7 +208,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         {
             return;
         }
-        if (!link.Connected)
+        if (link.Connections == 0)
             Log.Info($"node link: no netrsyncd at {NodeLink.SocketPath(NodeLink.DefaultRunDirectory())} yet; trying again every second " +
                 "(until it is there, nothing is known of what it writes)");
     }

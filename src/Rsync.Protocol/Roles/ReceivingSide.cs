@@ -170,11 +170,15 @@ internal sealed partial class ReceivingSide
         int uid = o.PreserveOwner && IsRoot ? LocalUid(file.Uid) : -1;
         int gid = o.PreserveGroup && !SkipsGroup(file) ? LocalGid(file.Gid) : -1;
         bool chmod = !file.IsSymlink;
-        int mode = chmod ? ModeFor(file, isNew, name) : 0;
         bool keepTime = o.PreserveTimes && !(file.IsDirectory && !PreserveDirectoryTimes) && !(file.IsSymlink && o.OmitLinkTimes);
         int nanoseconds = Ctx.Protocol >= 31 ? file.ModNanoseconds : 0;
+        // Plain rsync reads a kept local mode after the chown; a two-way module must know it first.
+        int? mode = null;
         if (TwoWay is not null && !temporary)
-            OnlyChangedAttributes(name, file, uid, gid, mode, nanoseconds, ref chown, ref chmod, ref keepTime);
+        {
+            mode = chmod ? ModeFor(file, isNew, name) : 0;
+            OnlyChangedAttributes(name, file, uid, gid, mode.Value, nanoseconds, ref chown, ref chmod, ref keepTime);
+        }
         if (chown)
         {
             int errno = root.LChown(name, uid, gid);
@@ -186,7 +190,7 @@ internal sealed partial class ReceivingSide
         }
         if (chmod)
         {
-            int errno = root.Chmod(name, mode);
+            int errno = root.Chmod(name, mode ?? ModeFor(file, isNew, name));
             if (errno != 0)
             {
                 Ctx.TransferError($"failed to set permissions on \"{Display(name)}\": {Posix.StrError(errno)} ({errno})");

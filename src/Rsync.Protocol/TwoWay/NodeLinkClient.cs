@@ -37,6 +37,7 @@ public sealed class NodeLinkClient : IDisposable
     private Thread? _reader;
     private Thread? _answerer;
     private long _droppedRecords;
+    private string? _lastFailure;
     private int _disposed;
 
     public NodeLinkClient(string runDirectory, IReadOnlyList<byte[]> watchRoots, INodeLinkHandler handler)
@@ -151,10 +152,14 @@ public sealed class NodeLinkClient : IDisposable
         catch (Exception ex) when (ex is SocketException or IOException)
         {
             socket.Dispose();
-            if (Connections > 0 || ex is not SocketException)
-                Report($"node link: cannot connect to {_socketPath}: {ex.Message}");
+            // Said once, not every second, until something changes.
+            string why = $"node link: cannot connect to {_socketPath}: {ex.Message}";
+            if (why != _lastFailure)
+                Report(why);
+            _lastFailure = why;
             return false;
         }
+        _lastFailure = null;
         lock (_receiveLock)
         {
             _frames.Clear();

@@ -4,7 +4,7 @@ using static NetRsync.SerSync.FileSystemBytes;
 namespace NetRsync.SerSync.TwoWay;
 
 /// <summary>
-/// The changes the local daemon reported making (WRITTEN records), newest per path, so the events they
+/// The changes the local daemon reported making (WRITTEN records), a few per path, so the events they
 /// cause are not pushed back to the peer that sent them. An event is an echo exactly when the path's
 /// state now equals the record: size, modification time (seconds and nanoseconds) and inode for a
 /// file or symlink, the path gone for a deletion. Once matched a record is consumed: it covers only
@@ -14,15 +14,24 @@ namespace NetRsync.SerSync.TwoWay;
 /// </summary>
 /// <remarks>A directory's size and times move with every entry made in it (each with an event of its
 /// own), so a directory record is matched by its inode alone. A record with inode 0 was made before
-/// the inode existed; its inode is not compared. Not thread-safe: one caller at a time.</remarks>
+/// the inode existed; its inode is not compared, and one with no state at all (made in place:
+/// a directory, a symlink, a device; a deletion) matches on the type alone and waits for its event
+/// at most <see cref="StatelessMaxAge"/>. Not thread-safe: one caller at a time.</remarks>
 public sealed class WrittenTable(TimeProvider? time = null)
 {
     public const int MaxRecords = 65536;
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(10);
     public static readonly TimeSpan MatchedGrace = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a record without a state (see <see cref="IsStateless"/>) waits for its event: it
+    /// matches on the type alone, so it must not linger where a later change of anyone's could meet it.</summary>
+    public static readonly TimeSpan StatelessMaxAge = TimeSpan.FromMinutes(1);
+
+    /// <summary>Records kept per path: a directory is announced when made and again when its attributes are set.</summary>
+    public const int MaxRecordsPerPath = 8;
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly Dictionary<byte[], LinkedListNode<Entry>> _byPath = new(Names.Comparer);
+    private readonly Dictionary<byte[], List<LinkedListNode<Entry>>> _byPath = new(Names.Comparer);
     private readonly LinkedList<Entry> _oldestFirst = new();
 
     private sealed class Entry(WrittenRecord record, long added)
@@ -34,62 +43,72 @@ public sealed class WrittenTable(TimeProvider? time = null)
         public int CtimeNanoseconds { get; set; }
     }
 
-    public int Count => _byPath.Count;
+    /// <summary>Records held, all paths together.</summary>
+    public int Count => _oldestFirst.Count;
 
-    /// <summary>Records what the daemon wrote; a newer record for a path replaces the older one.</summary>
+    /// <summary>Records what the daemon wrote, after what it wrote there before.</summary>
     public void Add(WrittenRecord record)
     {
         long now = _time.GetTimestamp();
         ExpireOld(now);
-        if (_byPath.Remove(record.Path, out var old))
-            _oldestFirst.Remove(old);
-        while (_byPath.Count >= MaxRecords)
+        if (_byPath.TryGetValue(record.Path, out var list) && list.Count >= MaxRecordsPerPath)
+            Remove(list[0]);
+        while (_oldestFirst.Count >= MaxRecords)
             Remove(_oldestFirst.First!);
-        _byPath[record.Path] = _oldestFirst.AddLast(new Entry(record, now));
+        if (!_byPath.TryGetValue(record.Path, out list))
+            _byPath[record.Path] = list = [];
+        list.Add(_oldestFirst.AddLast(new Entry(record, now)));
     }
 
     /// <summary>
     /// True when an event for <paramref name="path"/>, whose state is now <paramref name="state"/>, is
     /// the daemon's own change: the caller then neither pushes it nor counts it as a local change.
+    /// A record matched for the first time consumes the older records of the path with it.
     /// </summary>
     public bool Matches(byte[] path, FileState state)
     {
-        if (!_byPath.TryGetValue(path, out var node))
+        if (!_byPath.TryGetValue(path, out var list))
             return false;
-        var entry = node.Value;
         long now = _time.GetTimestamp();
-        if (_time.GetElapsedTime(entry.Added, now) > MaxAge)
+        for (int i = list.Count - 1; i >= 0 && i < list.Count; i--)
         {
-            Remove(node);
-            return false;
+            var node = list[i];
+            var entry = node.Value;
+            if (_time.GetElapsedTime(entry.Added, now) > Lifetime(entry.Record)
+                || (entry.MatchedAt >= 0 && _time.GetElapsedTime(entry.MatchedAt, now) > MatchedGrace))
+            {
+                Remove(node);
+                continue;
+            }
+            if (!SameState(entry.Record, state))
+                continue;
+            if (entry.MatchedAt < 0)
+            {
+                entry.MatchedAt = now;
+                entry.CtimeSeconds = state.CtimeSeconds;
+                entry.CtimeNanoseconds = state.CtimeNanoseconds;
+                // What the daemon did there before is behind this state: consumed with it.
+                while (list.Count > 0 && list[0] != node)
+                    Remove(list[0]);
+                return true;
+            }
+            // Consumed: only an event of the very change already matched (nothing done to the inode since) is covered.
+            if (entry.Record.Kind is WrittenKind.Directory or WrittenKind.Deleted
+                || (state.CtimeSeconds == entry.CtimeSeconds && state.CtimeNanoseconds == entry.CtimeNanoseconds))
+                return true;
         }
-        if (!SameState(entry.Record, state))
-            return false;
-        if (entry.MatchedAt < 0)
-        {
-            entry.MatchedAt = now;
-            entry.CtimeSeconds = state.CtimeSeconds;
-            entry.CtimeNanoseconds = state.CtimeNanoseconds;
-            return true;
-        }
-        if (_time.GetElapsedTime(entry.MatchedAt, now) > MatchedGrace)
-        {
-            Remove(node);
-            return false;
-        }
-        // Consumed: only an event of the very change already matched (nothing done to the inode since) is covered.
-        return entry.Record.Kind is WrittenKind.Directory or WrittenKind.Deleted
-            || (state.CtimeSeconds == entry.CtimeSeconds && state.CtimeNanoseconds == entry.CtimeNanoseconds);
+        return false;
     }
 
     /// <summary>True while a record for <paramref name="path"/> is held (matched or not): the daemon wrote it lately.</summary>
     public bool WroteLately(byte[] path)
     {
-        if (!_byPath.TryGetValue(path, out var node))
+        if (!_byPath.TryGetValue(path, out var list))
             return false;
-        if (_time.GetElapsedTime(node.Value.Added) <= MaxAge)
-            return true;
-        Remove(node);
+        long now = _time.GetTimestamp();
+        foreach (var node in list)
+            if (_time.GetElapsedTime(node.Value.Added, now) <= Lifetime(node.Value.Record))
+                return true;
         return false;
     }
 
@@ -98,11 +117,23 @@ public sealed class WrittenTable(TimeProvider? time = null)
     {
         WrittenKind.Deleted => state.Type == EntryType.Missing,
         WrittenKind.Directory => state.Type == EntryType.Directory && SameInode(record, state),
+        // A device, fifo or socket is announced as a file made in place.
+        WrittenKind.File when IsStateless(record) => state.Type is EntryType.Regular or EntryType.Other,
         WrittenKind.File => state.Type == EntryType.Regular && SameContentState(record, state),
+        WrittenKind.Symlink when IsStateless(record) => state.Type == EntryType.Symlink,
         WrittenKind.Symlink => state.Type == EntryType.Symlink && SameContentState(record, state),
         WrittenKind.Attributes => state.Type != EntryType.Missing && SameContentState(record, state),
         _ => false,
     };
+
+    /// <summary>
+    /// A record sent before the entry existed (a directory, symlink or device made in place, a
+    /// deletion): size, time and inode all 0. It matches on the type alone.
+    /// </summary>
+    public static bool IsStateless(WrittenRecord record) =>
+        record.Size == 0 && record.MtimeSeconds == 0 && record.MtimeNanoseconds == 0 && record.Inode == 0;
+
+    private static TimeSpan Lifetime(WrittenRecord record) => IsStateless(record) ? StatelessMaxAge : MaxAge;
 
     private static bool SameContentState(WrittenRecord record, FileState state) =>
         state.Size == record.Size && state.MtimeSeconds == record.MtimeSeconds
@@ -119,7 +150,13 @@ public sealed class WrittenTable(TimeProvider? time = null)
 
     private void Remove(LinkedListNode<Entry> node)
     {
-        _byPath.Remove(node.Value.Record.Path);
+        var path = node.Value.Record.Path;
+        if (_byPath.TryGetValue(path, out var list))
+        {
+            list.Remove(node);
+            if (list.Count == 0)
+                _byPath.Remove(path);
+        }
         _oldestFirst.Remove(node);
     }
 }

@@ -287,6 +287,34 @@ public sealed class NodeLinkTests : IDisposable
     }
 
     [Fact]
+    public void A_watcher_that_stops_reading_cannot_hold_the_daemon_up_for_long()
+    {
+        var server = StartServer();
+        using var stuck = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        stuck.Connect(new UnixDomainSocketEndPoint(NodeLink.SocketPath(_runDirectory)));
+        stuck.Send(NodeLinkCodec.Encode(new HelloFrame(NodeLinkCodec.ProtocolVersion, [P("/w")])));
+        WaitFor(() => server.WatcherCount == 1, "the HELLO");
+        var record = new WrittenRecord(WrittenKind.File, P("/w/" + new string('n', 200)), 1, 2, 3, 4);
+        var slowest = TimeSpan.Zero;
+        var clock = Stopwatch.StartNew();
+        // The socket's buffer fills; then one publish waits out the send timeout and drops the watcher.
+        for (int i = 0; i < 100_000 && server.WatcherCount > 0; i++)
+        {
+            var one = Stopwatch.StartNew();
+            server.Publish(record);
+            if (one.Elapsed > slowest)
+                slowest = one.Elapsed;
+        }
+        Assert.Equal(0, server.WatcherCount);
+        Assert.InRange(slowest, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20));
+        // And publishing goes on at once without it.
+        var after = Stopwatch.StartNew();
+        server.Publish(record);
+        Assert.True(after.Elapsed < TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public void A_watcher_sending_a_malformed_frame_after_hello_is_dropped()
     {
         var server = StartServer();
