@@ -361,16 +361,14 @@ conflict_step() {
   wait_for 60 "B's notes.txt on both nodes with A's kept as a conflict copy on both" conflict_settled || return 1
   now_us; t1=$now
   ms=$(( (t1 - t0) / 1000 ))
-  printf '  A <> B  %-44s %5d ms   newer (B) wins on both; A'"'"'s kept as:\n' "notes.txt written on both at once" "$ms"
-  local side f
-  for side in A B; do
-    for f in "${tree[$side]}"/notes.txt.conflict-*; do
-      printf '          %s: %s\n' "$side" "${f##*/}"
-    done
-  done
+  printf '  A <> B  %-44s %5d ms   newer (B) wins on both; A'"'"'s is kept\n' "notes.txt written on both at once" "$ms"
+  copies_on A | sed 's/^/          on both nodes: /'
 }
+copies_on() { local f; for f in "${tree[$1]}"/notes.txt.conflict-*; do [[ -e $f ]] && printf '%s\n' "${f##*/}"; done; }
 conflict_settled() {
   local side f found
+  # Each node's copy (if it made one) has reached the other.
+  [[ $(copies_on A) == "$(copies_on B)" ]] || return 1
   for side in A B; do
     has_content "${tree[$side]}/notes.txt" $'newer, from B: wins on both nodes\n' || return 1
     found=0
@@ -520,17 +518,18 @@ run_demo() {
   else
     echo "  FAILED: ${echo_pushes} push(es) sent an arrival straight back (echo)"
   fi
-  for node in A B; do
-    if [ "$mode" = processes ]; then kill -USR1 "${watcher_pid[$node]}"; fi
-  done
-  if [ "$mode" = processes ]; then
-    wait_for 10 "status lines" status_lines_in
-    for node in A B; do echo "  node $node netsersync $(status_line "$node")"; done
-  fi
   echo
   echo "  the trees:"
   local trees_ok=0
   compare_trees || trees_ok=1
+  if [ "$mode" = processes ]; then
+    local before_a before_b
+    before_a=$(watcher_log A | grep -c 'status:' || true)
+    before_b=$(watcher_log B | grep -c 'status:' || true)
+    kill -USR1 "${watcher_pid[A]}" "${watcher_pid[B]}"
+    wait_for 10 "status lines" status_lines_after "$before_a" "$before_b"
+    for node in A B; do echo "  node $node netsersync $(status_line "$node")"; done
+  fi
   echo
   echo "  stopping:"
   local stopped=0
@@ -538,9 +537,8 @@ run_demo() {
   (( echo_pushes == 0 && trees_ok == 0 && stopped == 0 ))
 }
 
-status_lines_in() {
-  local node
-  for node in A B; do watcher_log "$node" | grep -q 'status:' || return 1; done
+status_lines_after() {
+  (( $(watcher_log A | grep -c 'status:' || true) > $1 && $(watcher_log B | grep -c 'status:' || true) > $2 ))
 }
 
 # ---------------------------------------------------------------- main
