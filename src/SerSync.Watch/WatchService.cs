@@ -78,7 +78,8 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         gate.CatchUpEvents = watcher.CatchUp;
         watcher.WatchAll();
         // Plugin-only runs push nothing: they neither need the daemon's records nor may answer its questions.
-        using var link = pushing ? OpenNodeLink(realRoots, gate) : null;
+        var linkMessages = new LinkMessages();
+        using var link = pushing ? OpenNodeLink(realRoots, gate, linkMessages) : null;
 
         if (commandLine.FullSyncFirst)
         {
@@ -108,7 +109,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
             }, stop.Token),
         };
         if (link is not null)
-            timers.Add(SayOnceWhileAbsentAsync(link, stop.Token));
+            timers.Add(SayOnceWhileAbsentAsync(link, linkMessages, stop.Token));
         if (config.CrontabEnabled && pushing)
         {
             timers.Add(EveryAsync(TimeSpan.FromMinutes(config.CrontabMinutes), () =>
@@ -168,24 +169,12 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
     /// what it writes into the watched trees is not pushed back and its questions about local
     /// changes are answered. A node without a daemon simply stays unconnected.
     /// </summary>
-    private static NodeLinkClient? OpenNodeLink(IReadOnlyList<byte[]> realRoots, EchoGate gate)
+    private static NodeLinkClient? OpenNodeLink(IReadOnlyList<byte[]> realRoots, EchoGate gate, LinkMessages messages)
     {
-        string runDirectory;
         NodeLinkClient link;
         try
         {
-            runDirectory = NodeLink.DefaultRunDirectory();
-            string? last = null;
-            link = new NodeLinkClient(runDirectory, realRoots, gate)
-            {
-                // The link says why each attempt failed; once is enough until something changes.
-                Log = message =>
-                {
-                    if (message.Length == 0 || message == Interlocked.Exchange(ref last, message))
-                        return;
-                    Log.Info(message);
-                },
-            };
+            link = new NodeLinkClient(NodeLink.DefaultRunDirectory(), realRoots, gate) { Log = messages.Say };
         }
         catch (Exception ex) when (ex is ArgumentException or IOException)
         {
@@ -197,8 +186,23 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         return link;
     }
 
-    /// <summary>Says once, a moment after the start, that no daemon has been there yet (the link itself reports later changes).</summary>
-    private static async Task SayOnceWhileAbsentAsync(NodeLinkClient link, CancellationToken cancel)
+    /// <summary>The link says why each attempt to connect failed; once is enough until something changes.</summary>
+    private sealed class LinkMessages
+    {
+        private string? _last;
+
+        public bool Any => Volatile.Read(ref _last) is not null;
+
+        public void Say(string message)
+        {
+            if (message.Length == 0 || message == Interlocked.Exchange(ref _last, message))
+                return;
+            Log.Info(message);
+        }
+    }
+
+    /// <summary>Says once, a moment after the start, that no daemon has been reached yet, unless the link said why already.</summary>
+    private static async Task SayOnceWhileAbsentAsync(NodeLinkClient link, LinkMessages messages, CancellationToken cancel)
     {
         try
         {
@@ -208,7 +212,7 @@ public sealed class WatchService(WatchConfig config, CommandLine commandLine)
         {
             return;
         }
-        if (link.Connections == 0)
+        if (link.Connections == 0 && !messages.Any)
             Log.Info($"node link: no netrsyncd at {NodeLink.SocketPath(NodeLink.DefaultRunDirectory())} yet; trying again every second " +
                 "(until it is there, nothing is known of what it writes)");
     }

@@ -512,9 +512,29 @@ public sealed class EchoGateTests : IDisposable
 /// <summary>IsLocalChange with real inotify: an edit done before the question is seen before the answer.</summary>
 public sealed class CatchUpTests : IDisposable
 {
-    private readonly string _root = RealPaths.Of(Directory.CreateTempSubdirectory("netsersync-catchup-").FullName);
+    private readonly string _base = RealPaths.Of(Directory.CreateTempSubdirectory("netsersync-catchup-").FullName);
+    private readonly string _root;
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public CatchUpTests()
+    {
+        _root = Directory.CreateDirectory(Path.Combine(_base, "tree")).FullName;
+    }
+
+    public void Dispose() => Directory.Delete(_base, recursive: true);
+
+    /// <summary>
+    /// A file written beside the tree and renamed into it: the rename's event is queued when rename()
+    /// returns. (A close-write is not, when a process forked meanwhile still holds the file: its
+    /// event comes with the child's exec.)
+    /// </summary>
+    private void Arrive(string path, string content) => ArriveAt(_base, path, content);
+
+    internal static void ArriveAt(string outside, string path, string content)
+    {
+        string staging = Path.Combine(outside, "staging-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(staging, content);
+        File.Move(staging, path, overwrite: true);
+    }
 
     [Fact]
     public void QueuedEventsAreReadBeforeTheAnswerWithoutTheWatcherThread()
@@ -526,7 +546,7 @@ public sealed class CatchUpTests : IDisposable
         gate.CatchUpEvents = watcher.CatchUp;
         watcher.WatchAll();
         // No watcher thread: only the question itself can get the event read.
-        File.WriteAllText(Path.Combine(_root, "edited.txt"), "x");
+        Arrive(Path.Combine(_root, "edited.txt"), "x");
         Assert.True(gate.IsLocalChange(N.B(Path.Combine(_root, "edited.txt")), 0, 0, 0, 0));
         Assert.False(gate.IsLocalChange(N.B(Path.Combine(_root, "other.txt")), 0, 0, 0, 0));
     }
@@ -550,8 +570,8 @@ public sealed class CatchUpTests : IDisposable
                 string dir = Path.Combine(_root, $"d{i % 7}");
                 Directory.CreateDirectory(dir);
                 string file = Path.Combine(dir, $"f{i}.txt");
-                File.WriteAllText(file, "x");
-                Assert.True(gate.IsLocalChange(N.B(file), 0, 0, 0, 0), $"{file} was written before the question");
+                Arrive(file, "x");
+                Assert.True(gate.IsLocalChange(N.B(file), 0, 0, 0, 0), $"{file} was moved in before the question");
             }
         }
         finally
@@ -669,8 +689,8 @@ public sealed class LinkedWatcherTests : IDisposable
             var local = State(N.B(Full("local.txt")));
             Assert.Equal(LocalChange.Pending, server.Query(N.B(Full("local.txt")), local.Size, local.MtimeSeconds, local.MtimeNanoseconds, local.Inode));
             Assert.Equal(LocalChange.Delivered, server.Query(N.B(Full("peer-2.txt")), 0, 0, 0, 0));
-            // An edit of the daemon's file just before the question counts, though no round read it yet.
-            File.AppendAllText(Full("peer-4.txt"), "edited here\n");
+            // A new version of the daemon's file put there just before the question counts, though no round read it yet.
+            CatchUpTests.ArriveAt(_base, Full("peer-4.txt"), "edited here\n");
             Assert.Equal(LocalChange.Pending, server.Query(N.B(Full("peer-4.txt")), 0, 0, 0, 0));
         }
         finally
