@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
 
 /// <summary>
 /// Two nodes on loopback pushing to each other (each netrsyncd + netsersync on its own tree, node
@@ -102,9 +103,13 @@ internal static partial class TwoWayBench
             return (await ab, ba is null ? null : await ba);
         }
 
-        public async Task<string> PushSummaryAsync() =>
-            $"A pushed {await _a.PushedPathsAsync()} path(s) for {_a.FilesWritten} file(s) written there, " +
-            $"B pushed {await _b.PushedPathsAsync()} path(s) for {_b.FilesWritten} ({_a.Echoes()}; {_b.Echoes()})";
+        public async Task<string> PushSummaryAsync()
+        {
+            var (a, aBack) = await _a.PushedPathsAsync(_b.Name);
+            var (b, bBack) = await _b.PushedPathsAsync(_a.Name);
+            return $"A pushed {a} path(s) for {_a.FilesWritten} file(s) and folder(s) written there, {aBack} of them B's; " +
+                $"B pushed {b} path(s) for {_b.FilesWritten}, {bBack} of them A's ({_a.Echoes()}; {_b.Echoes()})";
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -252,15 +257,35 @@ internal static partial class TwoWayBench
             }
         }
 
-        /// <summary>The paths the watcher's pushes carried (from its push lines).</summary>
-        public async Task<int> PushedPathsAsync()
+        /// <summary>The paths the watcher's pushes carried, from its push journal (the failLog file, a line
+        /// with the paths before each push), and how many of them lie in a folder the other node wrote:
+        /// arrivals pushed back.</summary>
+        public async Task<(int Paths, int Back)> PushedPathsAsync(string otherNode)
         {
-            // A status line, asked for with SIGUSR1, says every push has been logged.
+            // A status line, asked for with SIGUSR1, comes once the watcher has handled what came before.
             int before = StatusLines().Count;
             _ = Kill(_watcher!.Id, 10);
             await WaitForAsync(() => StatusLines().Count > before, TimeSpan.FromSeconds(10), $"node {name}'s status line");
-            return Log.Split('\n').Where(l => l.Contains(": push ", StringComparison.Ordinal))
-                .Sum(l => int.Parse(l.Split("): ")[1].Split(' ')[0], CultureInfo.InvariantCulture));
+            string foreign = $"-from-{otherNode.ToLowerInvariant()}";
+            int paths = 0, back = 0;
+            foreach (string line in File.ReadLines(Path.Combine(directory, "fail.jsonl")))
+            {
+                using var record = JsonDocument.Parse(line);
+                if (record.RootElement.GetProperty("op").GetString() != "add")
+                    continue;
+                foreach (string property in new[] { "paths", "rawPaths" })
+                {
+                    if (!record.RootElement.TryGetProperty(property, out var set))
+                        continue;
+                    foreach (var path in set.EnumerateObject())
+                    {
+                        paths++;
+                        if (path.Name.Split('/')[0].EndsWith(foreign, StringComparison.Ordinal))
+                            back++;
+                    }
+                }
+            }
+            return (paths, back);
         }
 
         public void SaveWatcherLog() => File.WriteAllText(Path.Combine(directory, "netsersync.log"), Log);
