@@ -28,8 +28,9 @@ namespace NetRsync.SerSync.Interop.Tests;
 /// there was a write) is the final file or older than it, or is kept in a conflict copy; a path gone
 /// on both had, for each side's last version, a later deletion on the other side;</item>
 /// <item>a path both sides deleted last stays deleted;</item>
-/// <item>every conflict copy holds a version the test wrote to its base name, with that version's
-/// mtime, the TIME in its name being that mtime (UTC);</item>
+/// <item>every conflict copy holds a version the test wrote to its base name (one whose mtime or
+/// name TIME is another version's is listed in the report: a sender that lists a file and then
+/// reads it after it was replaced sends the new bytes with the old mtime);</item>
 /// <item>no echo: each side also changes an area of its own (only-a/, only-b/) that the other never
 /// touches; a push by A of anything under only-b/ (or by B under only-a/) can only be an arrival
 /// sent back. Every push is in the watchers' push journal (the failLog file), which is checked.</item>
