@@ -7,6 +7,10 @@ using System.Text;
 // netsersync end to end on loopback: close-write to complete-on-target latency at a steady change
 // rate, and the sustained rate of small-file creations without loss.
 //   sersync-bench [--daemon stock|netrsyncd] [--rate 100] [--seconds 10] [--burst-rates 500,1000,2000] [--settle 50] [--nodelay yes]
+// Two nodes pushing to each other (TwoWayBench.cs):
+//   sersync-bench two-way [--rate 100] [--seconds 30] [--settle 100] [--one-way yes|no]
+if (args.Length > 0 && args[0] == "two-way")
+    return await TwoWayBench.RunAsync(args[1..]);
 var settings = BenchSettings.Parse(args);
 string work = Directory.CreateTempSubdirectory("sersync-bench-").FullName;
 try
