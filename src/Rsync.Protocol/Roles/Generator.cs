@@ -203,6 +203,9 @@ internal sealed class Generator(ReceivingSide side)
             {
                 side.AnnounceCreated(WrittenKind.Directory, side.NameOf(file));
                 int errno = side.Root!.MakeDirectory(side.NameOf(file), 0x1C0);
+                // Another session may have made it meanwhile; rsync lets EEXIST pass (generator.c, recv_generator).
+                if (errno == Posix.EEXIST && side.Root.LStat(side.NameOf(file), out var made) == 0 && made.IsDirectory)
+                    errno = 0;
                 if (errno != 0)
                 {
                     side.Ctx.TransferError($"recv_generator: mkdir \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
