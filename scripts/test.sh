@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Runs every test: unit and property tests, then interop tests against stock rsync
-# (Debian's rsync, installed when missing, plus every binary named in RSYNC_PEERS).
+# (Debian's rsync, installed when missing, plus every binary named in RSYNC_PEERS), then the
+# container image's end-to-end tests (podman, runc and mmdebstrap, installed when missing).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-rsync.sh || exit 1
+bash scripts/ensure-podman.sh || exit 1
+# The systemd unit tests check the units with systemd-analyze verify.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null || exit 1
+fi
 dotnet build NetRsync.sln -c Release -nologo -v q || exit 1
 
 log=$(mktemp)
 status=0
-for project in tests/Rsync.Protocol.Tests tests/SerSync.Watch.Tests interop-tests/Rsync.Interop.Tests interop-tests/SerSync.Interop.Tests; do
+for project in tests/Rsync.Protocol.Tests tests/SerSync.Watch.Tests interop-tests/Rsync.Interop.Tests interop-tests/SerSync.Interop.Tests interop-tests/Container.Tests; do
   dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee -a "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
