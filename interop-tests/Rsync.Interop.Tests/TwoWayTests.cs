@@ -78,9 +78,22 @@ internal sealed class FakeWatcher : INodeLinkHandler, IDisposable
             _records.Add(record);
     }
 
+    private Func<string, bool>? _beforeAnswer;
+
+    /// <summary>
+    /// Runs before one query is answered, once: with the query's path, until it returns true. What a
+    /// local edit racing with the daemon's decision looks like.
+    /// </summary>
+    public Func<string, bool>? BeforeAnswer
+    {
+        set => Volatile.Write(ref _beforeAnswer, value);
+    }
+
     public bool IsLocalChange(byte[] path, long size, long mtimeSeconds, int mtimeNanoseconds, ulong inode)
     {
         string p = Encoding.UTF8.GetString(path);
+        if (Volatile.Read(ref _beforeAnswer) is { } hook && hook(p))
+            Volatile.Write(ref _beforeAnswer, null);
         lock (_queries)
             _queries.Add(p);
         lock (_dirty)
@@ -431,5 +444,101 @@ public sealed class TwoWayTests(ITestOutputHelper output)
 
         Assert.Equal("changed here", File.ReadAllText(Copy(node.Module, "doc.txt", Host, Older)));
         Assert.Contains(node.Watcher.RecordsFor(local), r => r.Kind == WrittenKind.File);
+    }
+    [Fact]
+    public async Task A_watcher_that_registers_during_a_push_hears_of_every_change_from_then_on()
+    {
+        using var temp = new TempDir();
+        string source = temp.Sub("src");
+        string module = NativePosix.RealPath(temp.Sub("two"))!;
+        await using var daemon = await NetRsyncDaemon.StartAsync([new DaemonModule("two", module)]);
+        Write(Path.Join(source, "a-first"), "first", Older);
+        Write(Path.Join(source, "z-last"), "", Older);
+        File.WriteAllBytes(Path.Join(source, "z-last"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(160 * 1024));
+        File.SetLastWriteTimeUtc(Path.Join(source, "z-last"), Older);
+
+        // 160 KiB at 40 KiB/s (sent in buffers of at most 32 KiB): the push is still receiving z-last while the watcher registers.
+        var push = new StockClient(RsyncPeers.DebianRsync).RunAsync(["--protocol=31", "-a", "--bwlimit=40", source + "/", daemon.Url("two")]);
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(Path.Join(module, "a-first")))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the push did not start within 10 s");
+            Assert.False(push.IsCompleted, "the push ended before a-first showed");
+            await Task.Delay(10);
+        }
+        using var watcher = new FakeWatcher(daemon.RunDirectory, module);
+        await daemon.WaitForLogAsync(log => log.Contains($"node link: watcher connected for {module}", StringComparison.Ordinal), "the watcher's registration");
+        string last = Path.Join(module, "z-last");
+        bool announcedFirst = false, appeared = false;
+        using var inotify = new FileSystemWatcher(module) { InternalBufferSize = 64 * 1024 };
+        void Appeared(string fullPath)
+        {
+            if (fullPath != last)
+                return;
+            watcher.Drain();
+            announcedFirst = watcher.HasRecordFor(last);
+            appeared = true;
+        }
+        inotify.Created += (_, e) => Appeared(e.FullPath);
+        inotify.Renamed += (_, e) => Appeared(e.FullPath);
+        inotify.EnableRaisingEvents = true;
+        Assert.False(File.Exists(last), "the push wrote z-last before the watcher registered: the test proves nothing");
+
+        var result = await push;
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, $"push failed\n{result}\n{await daemon.DiagnosticsWhenIdleAsync()}");
+        clock.Restart();
+        while (!Volatile.Read(ref appeared))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "inotify did not report z-last within 10 s");
+            await Task.Delay(20);
+        }
+        Assert.True(announcedFirst, "z-last appeared before its WRITTEN record");
+        Assert.Equal(0, NativePosix.TryLStat(last, out var st));
+        Assert.Contains(watcher.RecordsFor(last), r => r.Kind == WrittenKind.File && r.Size == st.Size && r.Inode == (ulong)st.Inode
+            && r.MtimeSeconds == st.MtimeSeconds && r.MtimeNanoseconds == st.MtimeNanoseconds);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_local_file_that_changes_while_it_is_kept_as_a_copy_is_decided_again(bool replaced)
+    {
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "doc.txt");
+        Write(local, "changed here", Older);
+        node.Watcher.EverythingDirty = true;
+        Write(Path.Join(node.Source, "doc.txt"), "changed on the peer, later", Newer);
+        DateTime again = Older.AddHours(1);
+        // A local edit between the daemon's look at doc.txt and its copy: a new version renamed into
+        // place, or the file removed.
+        node.Watcher.BeforeAnswer = path =>
+        {
+            if (path != local)
+                return false;
+            if (replaced)
+            {
+                string edit = Path.Join(node.Module, ".doc.txt.edit");
+                Write(edit, "changed again here", again);
+                File.Move(edit, local, overwrite: true);
+            }
+            else
+                File.Delete(local);
+            return true;
+        };
+
+        await PushAsync("stock", node, "two", "-a");
+
+        Assert.Equal("changed on the peer, later", File.ReadAllText(local));
+        if (replaced)
+        {
+            // The copy is the version it is named after.
+            string copy = Copy(node.Module, "doc.txt", Host, again);
+            Assert.Equal([Path.GetFileName(copy)], Conflicts(node.Module));
+            Assert.Equal("changed again here", File.ReadAllText(copy));
+            Assert.Equal(again, File.GetLastWriteTimeUtc(copy));
+        }
+        else
+            Assert.Empty(Conflicts(node.Module));
     }
 }

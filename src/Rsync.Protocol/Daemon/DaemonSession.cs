@@ -860,7 +860,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             o.PartialDir = partialInModule ? ModulePath.Sanitize(partialDir) : ModulePath.Sanitize(partialDir, ".") is var p && p != "." ? p : null;
         }
         using var jail = ConfinedRoot.Open(modulePath);
-        var twoWay = TwoWayFor(module, modulePath);
+        var twoWay = TwoWayFor(module, modulePath, o.Inplace);
         // Every change in a two-way module is announced before it shows, which writing in place cannot do.
         if (twoWay is not null)
             o.Inplace = false;
@@ -873,15 +873,24 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
     /// <summary>
     /// The module's two-way state when a watcher of this node registered a tree overlapping it
-    /// (the module path is a real path here), else null: plain rsync.
+    /// (the module path is a real path here), else null: plain rsync. While the node link is up, a
+    /// module no watcher covers yet gets one too, which stays plain rsync until a watcher covering
+    /// it registers during the transfer: changes from then on are announced and guarded. Except
+    /// under --inplace, which is kept for such a module, and cannot announce a write before it shows.
     /// </summary>
-    private TwoWayModule? TwoWayFor(DaemonModule module, string modulePath)
+    private TwoWayModule? TwoWayFor(DaemonModule module, string modulePath, bool inplace)
     {
-        if (daemon?.NodeLink is not { } link || !link.IsTwoWay(NameText.ToBytes(modulePath)))
+        if (daemon?.NodeLink is not { } link)
+            return null;
+        byte[] path = NameText.ToBytes(modulePath);
+        bool twoWayNow = link.IsTwoWay(path);
+        if (!twoWayNow && inplace)
             return null;
         // The pushing node as rsync's %h names it, or its address when no name was looked up.
         string peer = _host is HostAccess.UndeterminedHostName or HostAccess.UnknownHostName or "" ? _address : _host;
-        return new TwoWayModule(link, module.ConflictCopies, ConflictRules.LocalHostName(), peer, _log.Write);
+        var twoWay = new TwoWayModule(link, module.ConflictCopies, ConflictRules.LocalHostName(), peer, _log.Write);
+        // Registered roots stay registered until the daemon stops, so once two-way, always two-way.
+        return twoWayNow ? twoWay : ReceivingSide.UntilTwoWay(twoWay, () => link.IsTwoWay(path));
     }
 
     /// <summary>The longest filter rule a client may send: rsync's line buffer is MAXPATHLEN + 1024 (exclude.c, recv_filter_list).</summary>

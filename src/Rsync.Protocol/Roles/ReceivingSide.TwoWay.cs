@@ -24,8 +24,46 @@ internal enum IncomingResolution
 /// </summary>
 internal sealed partial class ReceivingSide
 {
-    /// <summary>Set when the destination is a module a watcher of this node covers.</summary>
-    public TwoWayModule? TwoWay { get; init; }
+    private readonly TwoWayModule? _twoWay;
+    private volatile Func<bool>? _notTwoWayYet;
+
+    /// <summary>
+    /// Set when the destination is a module a watcher of this node covers. A module that may become
+    /// two-way during the transfer (<see cref="UntilTwoWay"/>) shows as plain rsync until a watcher
+    /// covering it registers, and as two-way from then on: a module never stops being two-way, so
+    /// a change that found it set finds it set to its end.
+    /// </summary>
+    public TwoWayModule? TwoWay
+    {
+        get
+        {
+            if (_notTwoWayYet is { } isTwoWay)
+            {
+                if (!isTwoWay())
+                    return null;
+                _notTwoWayYet = null;
+            }
+            return _twoWay;
+        }
+        init
+        {
+            _twoWay = value;
+            _notTwoWayYet = value is not null && s_pendingModules.TryGetValue(value, out var isTwoWay) ? isTwoWay : null;
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TwoWayModule, Func<bool>> s_pendingModules = [];
+
+    /// <summary>
+    /// Marks a module that is not two-way yet: the transfer into it treats it as two-way from the
+    /// first change after <paramref name="isTwoWay"/> says it is (a watcher registered meanwhile),
+    /// and as plain rsync before. <paramref name="isTwoWay"/> must never go back to false.
+    /// </summary>
+    public static TwoWayModule UntilTwoWay(TwoWayModule module, Func<bool> isTwoWay)
+    {
+        s_pendingModules.AddOrUpdate(module, isTwoWay);
+        return module;
+    }
 
     public static WrittenKind KindOf(in FileStatus st) =>
         st.IsDirectory ? WrittenKind.Directory : st.IsSymlink ? WrittenKind.Symlink : WrittenKind.File;
@@ -96,45 +134,77 @@ internal sealed partial class ReceivingSide
         var root = Root!;
         if (root.LStat(temp, out var incoming) != 0)
             return IncomingResolution.Replace;
-        if (root.LStat(name, out var local) == 0 && !local.IsDirectory)
+        // The local name may change under the decision (a local edit renames a new version into
+        // place, or removes it); the decision is made again whenever the copy shows it did.
+        for (int decision = 0; ; decision++)
         {
-            var winner = Winner(local, incoming.MtimeSeconds, incoming.MtimeNanoseconds, incoming.Size);
-            if (winner != ConflictWinner.Same && AskOrRecall(ndx, name, local) == LocalChange.Pending)
+            if (decision == MaxDecisions)
             {
-                string shown = Show(name);
-                if (winner == ConflictWinner.Local)
+                Ctx.TransferError($"conflict on {Show(name)}: the local version kept changing while a copy of it was made; it is not replaced");
+                return IncomingResolution.Failed;
+            }
+            if (root.LStat(name, out var local) != 0 || local.IsDirectory)
+                break;
+            var winner = Winner(local, incoming.MtimeSeconds, incoming.MtimeNanoseconds, incoming.Size);
+            if (winner == ConflictWinner.Same || AskOrRecall(ndx, name, local) != LocalChange.Pending)
+                break;
+            string shown = Show(name);
+            if (winner == ConflictWinner.Local)
+            {
+                if (!twoWay.ConflictCopies)
                 {
-                    if (!twoWay.ConflictCopies)
-                    {
-                        root.Unlink(temp);
-                        twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is discarded");
-                        return IncomingResolution.KeptLocal;
-                    }
-                    int errno = KeepUnique(temp, attempt => ConflictRules.CopyPath(name, twoWay.Peer, incoming.MtimeSeconds, attempt), move: true, out byte[]? copy);
-                    if (errno != 0)
-                    {
-                        Ctx.TransferError($"conflict on {shown}: cannot keep the incoming version as a copy: {Posix.StrError(errno)} ({errno}); the local version stays");
-                        return IncomingResolution.Failed;
-                    }
-                    twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is kept as {Show(copy)}");
+                    root.Unlink(temp);
+                    twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is discarded");
                     return IncomingResolution.KeptLocal;
                 }
-                if (twoWay.ConflictCopies)
+                int errno = KeepUnique(temp, attempt => ConflictRules.CopyPath(name, twoWay.Peer, incoming.MtimeSeconds, attempt), move: true, out byte[]? copy, out _);
+                if (errno != 0)
                 {
-                    int errno = KeepUnique(name, attempt => ConflictRules.CopyPath(name, twoWay.LocalHost, local.MtimeSeconds, attempt), move: false, out byte[]? copy);
-                    if (errno != 0)
-                    {
-                        Ctx.TransferError($"conflict on {shown}: cannot keep the local version as a copy: {Posix.StrError(errno)} ({errno}); it is not replaced");
-                        return IncomingResolution.Failed;
-                    }
-                    twoWay.Log($"conflict on {shown}: the incoming version is newer; the local one, changed here, is kept as {Show(copy)}");
+                    Ctx.TransferError($"conflict on {shown}: cannot keep the incoming version as a copy: {Posix.StrError(errno)} ({errno}); the local version stays");
+                    return IncomingResolution.Failed;
                 }
-                else
-                    twoWay.Log($"conflict on {shown}: the incoming version is newer and replaces the local one changed here");
+                twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is kept as {Show(copy)}");
+                return IncomingResolution.KeptLocal;
             }
+            if (twoWay.ConflictCopies)
+            {
+                int errno = KeepUnique(name, attempt => ConflictRules.CopyPath(name, twoWay.LocalHost, local.MtimeSeconds, attempt), move: false, out byte[]? copy, out bool linked);
+                if (errno == Posix.ENOENT)
+                    continue; // gone meanwhile: nothing to keep, unless something new took its place
+                if (errno != 0)
+                {
+                    Ctx.TransferError($"conflict on {shown}: cannot keep the local version as a copy: {Posix.StrError(errno)} ({errno}); it is not replaced");
+                    return IncomingResolution.Failed;
+                }
+                if (!HoldsVersion(copy!, local, linked))
+                {
+                    // The copy took a version other than the one compared (and named after).
+                    root.Unlink(copy!);
+                    continue;
+                }
+                twoWay.Log($"conflict on {shown}: the incoming version is newer; the local one, changed here, is kept as {Show(copy)}");
+            }
+            else
+                twoWay.Log($"conflict on {shown}: the incoming version is newer and replaces the local one changed here");
+            break;
         }
         AnnounceState(WrittenKind.File, name, incoming);
         return IncomingResolution.Replace;
+    }
+
+    /// <summary>Decisions about one incoming file while the local version keeps changing under them.</summary>
+    private const int MaxDecisions = 5;
+
+    /// <summary>
+    /// Whether a copy just made holds the local version that was compared: the same inode and state
+    /// for a hard link, the same size and mtime for a copied content.
+    /// </summary>
+    private bool HoldsVersion(byte[] copy, in FileStatus compared, bool linked)
+    {
+        if (Root!.LStat(copy, out var kept) != 0)
+            return false;
+        return linked ? TwoWayModule.SameState(kept, compared)
+            : kept.Size == compared.Size && kept.MtimeSeconds == compared.MtimeSeconds && kept.MtimeNanoseconds == compared.MtimeNanoseconds;
     }
 
     /// <summary>
@@ -193,7 +263,9 @@ internal sealed partial class ReceivingSide
     {
         var twoWay = TwoWay!;
         long seconds = local.MtimeSeconds;
-        int errno = KeepUnique(name, attempt => ConflictRules.CopyPath(name, twoWay.LocalHost, seconds, attempt), move: true, out byte[]? copy);
+        int errno = KeepUnique(name, attempt => ConflictRules.CopyPath(name, twoWay.LocalHost, seconds, attempt), move: true, out byte[]? copy, out _);
+        if (errno == Posix.ENOENT)
+            return true; // gone meanwhile: nothing to keep, the incoming entry takes the free name
         if (errno != 0)
         {
             Ctx.TransferError($"conflict on {Show(name)}: cannot keep the local version as a copy: {Posix.StrError(errno)} ({errno}); it is not replaced");
@@ -224,10 +296,11 @@ internal sealed partial class ReceivingSide
     /// with <paramref name="move"/> the source name then goes. Where hard links are not possible the
     /// content is copied (or the source renamed) once the name is seen to be free.
     /// </summary>
-    private int KeepUnique(byte[] source, Func<int, byte[]> nameFor, bool move, out byte[]? made)
+    private int KeepUnique(byte[] source, Func<int, byte[]> nameFor, bool move, out byte[]? made, out bool linked)
     {
         var root = Root!;
         made = null;
+        linked = false;
         for (int attempt = 0; attempt < MaxCopyAttempts; attempt++)
         {
             byte[] target = nameFor(attempt);
@@ -246,6 +319,7 @@ internal sealed partial class ReceivingSide
             if (errno != 0)
                 return errno;
             made = target;
+            linked = true;
             return move ? root.Unlink(source) : 0;
         }
         return Posix.EEXIST;
