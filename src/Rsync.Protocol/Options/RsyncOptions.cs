@@ -180,6 +180,13 @@ public sealed class RsyncOptions
     /// <summary>-L, --copy-links.</summary>
     public bool CopyLinks { get; set; }
 
+    /// <summary>
+    /// Not an rsync option: a listed file replaced before it is read is not sent (reported as vanished),
+    /// rather than sent with the new bytes under the listed size and time. A watcher pushing a tree
+    /// that changes under it wants this: the new version has an event of its own and follows.
+    /// </summary>
+    public bool SendOnlyAsListed { get; set; }
+
     /// <summary>--copy-unsafe-links.</summary>
     public bool CopyUnsafeLinks { get; set; }
 

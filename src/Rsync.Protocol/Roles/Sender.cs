@@ -144,6 +144,14 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             return;
         }
         SafeFileHandle handle = opened!;
+        if (ctx.Options.SendOnlyAsListed && ChangedSinceListed(handle, file))
+        {
+            handle.Dispose();
+            ctx.IoError |= IoErrorFlags.Vanished;
+            ctx.Error($"file has vanished: {ctx.Quote(path)} (replaced since it was listed)");
+            _out.WriteMessageInt(MessageCode.NoSend, ndx);
+            return;
+        }
 
         using (handle)
         {
@@ -181,6 +189,10 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             file.Flags |= EntryFlags.Sent;
         }
     }
+
+    private static bool ChangedSinceListed(SafeFileHandle handle, FileEntry file) =>
+        Confined.StatAt((int)handle.DangerousGetHandle(), ""u8, Confined.AtEmptyPath, out var now) != 0
+        || now.Size != file.Size || now.MtimeSeconds != file.ModTime || now.MtimeNanoseconds != file.ModNanoseconds;
 
     private string ProgressLine(long length, TimeSpan elapsed, int transferNumber, int ndx)
     {
