@@ -324,7 +324,13 @@ internal sealed class Generator(ReceivingSide side)
             // -u keeps a newer local file. In a two-way module, when that file is a change not yet
             // delivered, the older incoming one is fetched all the same, to be kept as a conflict copy.
             if (!(side.TwoWay is { ConflictCopies: true } && !_o.DryRun && side.AskAndRemember(ndx, fileName, st) == LocalChange.Pending))
+            {
+                // Nothing else would bring the newer local version to the peer (say a rename there
+                // left an older file under this name): the watcher is asked to push it.
+                if (side.TwoWay is { } twoWay && !_o.DryRun)
+                    twoWay.PushBack(side.Root!, fileName);
                 return;
+            }
         }
 
         if (!redo && exists && !conflictInTheWay && Unchanged(file, fileName, st))
