@@ -139,7 +139,9 @@ public sealed class EchoGate : IChangeSink, IEventRounds, INodeLinkHandler
 
     /// <summary>
     /// The daemon kept its own version of <paramref name="path"/> because a peer pushed an older one:
-    /// it counts as a local change and goes to every remote of its watch.
+    /// it goes to every remote of its watch, where it is newer too. It is not made dirty: it is a
+    /// version the peer had before (a rename there left an older file under the name), so a later
+    /// removal or newer version from the peer replaces it as usual instead of leaving a copy.
     /// </summary>
     public void PushBack(byte[] path)
     {
@@ -155,7 +157,7 @@ public sealed class EchoGate : IChangeSink, IEventRounds, INodeLinkHandler
                     return;
                 Log.Info($"{Names.Display(path)} is newer here than a peer's version netrsyncd refused: pushing it back");
                 Interlocked.Increment(ref Counters.PushedBack);
-                Pass(i, rel, ChangeFlags.Update);
+                _next.Report(i, rel, ChangeFlags.Update);
                 return;
             }
         }
