@@ -85,6 +85,39 @@ public sealed class TwoWayRaceTests : IDisposable
     }
 
     [Fact]
+    public void ALocalFileMadeWhereTheDaemonDeletedOneIsPushedWhenRemovedAgain()
+    {
+        var sink = new RecordingSink();
+        var dirty = new DirtySet([N.B(_root)], [1]);
+        var gate = new EchoGate([N.B(_root)], sink, dirty);
+        var link = new List<WrittenRecord>();
+        gate.DrainLink = () =>
+        {
+            var taken = link.ToList();
+            link.Clear();
+            foreach (var record in taken)
+                gate.Written(record);
+            return taken.Count;
+        };
+        void Event(string rel, ChangeFlags flags)
+        {
+            gate.BeginRound();
+            gate.Report(0, N.B(rel), flags);
+        }
+
+        // The daemon removes f for the peer: an echo.
+        link.Add(new WrittenRecord(WrittenKind.Deleted, N.B(Full("f")), 0, 0, 0, 0));
+        Event("f", ChangeFlags.MayRemove);
+        Assert.Empty(sink.Seen);
+        // A user makes f again here, then removes it at once: both are local changes.
+        File.WriteAllText(Full("f"), "made here");
+        Event("f", ChangeFlags.Update);
+        File.Delete(Full("f"));
+        Event("f", ChangeFlags.MayRemove);
+        Assert.Equal([("f", ChangeFlags.Update), ("f", ChangeFlags.MayRemove)], sink.Seen.Select(s => (s.Path, s.Flags)).ToList());
+    }
+
+    [Fact]
     public void APathTheDaemonKeptAsNewerIsPushedToEveryRemoteButNotMadeDirty()
     {
         var sink = new RecordingSink();

@@ -166,6 +166,7 @@ public sealed class EchoGate : IChangeSink, IEventRounds, INodeLinkHandler
 
     private void Pass(int root, byte[] rel, ChangeFlags flags)
     {
+        _written.ChangedLocally(Full(_roots[root], rel));
         _dirty.Changed(root, rel);
         _next.Report(root, rel, flags);
     }

@@ -100,6 +100,20 @@ public sealed class WrittenTable(TimeProvider? time = null)
         return false;
     }
 
+    /// <summary>
+    /// A local change of <paramref name="path"/> was seen after the records already matched there: they
+    /// describe a state that is gone, so a later event (the local file removed again, say) is not theirs.
+    /// Records not matched yet stay: they may announce a change of the daemon's still to come.
+    /// </summary>
+    public void ChangedLocally(byte[] path)
+    {
+        if (!_byPath.TryGetValue(path, out var list))
+            return;
+        foreach (var node in list.ToList())
+            if (node.Value.MatchedAt >= 0)
+                Remove(node);
+    }
+
     /// <summary>True while a record for <paramref name="path"/> is held (matched or not): the daemon wrote it lately.</summary>
     public bool WroteLately(byte[] path)
     {
