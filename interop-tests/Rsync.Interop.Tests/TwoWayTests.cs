@@ -100,6 +100,25 @@ internal sealed class FakeWatcher : INodeLinkHandler, IDisposable
             return EverythingDirty || _dirty.Contains(p);
     }
 
+    private readonly List<string> _pushBacks = [];
+
+    /// <summary>Paths the daemon asked to push back, after draining what has arrived.</summary>
+    public IReadOnlyList<string> PushBacks
+    {
+        get
+        {
+            Drain();
+            lock (_pushBacks)
+                return [.. _pushBacks];
+        }
+    }
+
+    public void PushBack(byte[] path)
+    {
+        lock (_pushBacks)
+            _pushBacks.Add(Encoding.UTF8.GetString(path));
+    }
+
     public void Dispose() => _client.Dispose();
 }
 
@@ -340,6 +359,29 @@ public sealed class TwoWayTests(ITestOutputHelper output)
         Assert.Equal("local, newer", File.ReadAllText(newer));
         Assert.Empty(Conflicts(node.Module));
         Assert.Contains(older, node.Watcher.Queries);
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task A_newer_local_file_kept_under_update_is_pushed_back_by_the_watcher(string client)
+    {
+        // A rename on the peer can leave an older file under a name this node holds newer: -u keeps
+        // the local one, and only a push of it from here makes both nodes alike.
+        await using var node = await StartAsync();
+        string newer = Path.Join(node.Module, "g");
+        string older = Path.Join(node.Module, "f");
+        Write(newer, "local, newer", Newer);
+        Write(older, "local, older", Older);
+        Write(Path.Join(node.Source, "g"), "incoming, older", Older);
+        Write(Path.Join(node.Source, "f"), "incoming, newer", Newer);
+
+        await PushAsync(client, node, "two", "-au");
+
+        Assert.Equal("local, newer", File.ReadAllText(newer));
+        Assert.Equal("incoming, newer", File.ReadAllText(older));
+        Assert.Empty(Conflicts(node.Module));
+        Assert.Equal([newer], node.Watcher.PushBacks);
+        Assert.Contains("g is newer here than the pushed version", node.Daemon.DaemonLog, StringComparison.Ordinal);
     }
 
     [Theory]

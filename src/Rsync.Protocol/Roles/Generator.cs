@@ -297,6 +297,18 @@ internal sealed class Generator(ReceivingSide side)
         Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
     }
 
+    /// <summary>
+    /// -u's test (generator.c, recv_generator: a newer destination file is skipped). Whole seconds,
+    /// as rsync 3.1 compares; in a two-way module nanoseconds too where the protocol carries them,
+    /// so that "the newer wins" there means what the conflict rules mean by it, to the nanosecond.
+    /// </summary>
+    private bool LocalIsNewer(in FileStatus st, FileEntry file)
+    {
+        if (st.MtimeSeconds != file.ModTime || side.TwoWay is null || side.Ctx.Protocol < 31 || !_o.PreserveTimes)
+            return st.MtimeSeconds > file.ModTime;
+        return st.MtimeNanoseconds > file.ModNanoseconds;
+    }
+
     private void GenerateFile(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool redo)
     {
         if (side.HardLinkTargets.ContainsKey(ndx))
@@ -319,12 +331,18 @@ internal sealed class Generator(ReceivingSide side)
             return;
         if (exists && _o.IgnoreExisting)
             return;
-        if (!redo && exists && _o.Update && st.MtimeSeconds > file.ModTime)
+        if (!redo && exists && _o.Update && LocalIsNewer(st, file))
         {
             // -u keeps a newer local file. In a two-way module, when that file is a change not yet
             // delivered, the older incoming one is fetched all the same, to be kept as a conflict copy.
             if (!(side.TwoWay is { ConflictCopies: true } && !_o.DryRun && side.AskAndRemember(ndx, fileName, st) == LocalChange.Pending))
+            {
+                // Nothing else would bring the newer local version to the peer (say a rename there
+                // left an older file under this name): the watcher is asked to push it.
+                if (side.TwoWay is { } twoWay && !_o.DryRun)
+                    twoWay.PushBack(side.Root!, fileName);
                 return;
+            }
         }
 
         if (!redo && exists && !conflictInTheWay && Unchanged(file, fileName, st))

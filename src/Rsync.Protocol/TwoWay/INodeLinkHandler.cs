@@ -11,4 +11,11 @@ public interface INodeLinkHandler
     /// Called on the link's own thread; may block briefly (the daemon waits at most 2 s).
     /// </summary>
     bool IsLocalChange(byte[] path, long size, long mtimeSeconds, int mtimeNanoseconds, ulong inode);
+
+    /// <summary>
+    /// The daemon kept its local version of the path because a peer pushed an older one: push the
+    /// local version to every remote (it is newer, so it wins there). Called on the thread that calls
+    /// <see cref="NodeLinkClient.Drain"/>, in order with the WRITTEN records.
+    /// </summary>
+    void PushBack(byte[] path);
 }

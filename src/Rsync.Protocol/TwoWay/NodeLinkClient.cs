@@ -13,6 +13,9 @@ public sealed class NodeLinkClient : IDisposable
     /// <summary>WRITTEN records kept while nobody drains; past this the oldest go (they only save an echo).</summary>
     public const int MaxQueuedRecords = 65536;
 
+    /// <summary>PUSH requests kept while nobody drains; past this the oldest go (each is logged).</summary>
+    public const int MaxQueuedPushes = 4096;
+
     /// <summary>Queries waiting for the handler; the daemon gives up on each after 2 s anyway.</summary>
     private const int MaxPendingQueries = 1024;
 
@@ -27,7 +30,9 @@ public sealed class NodeLinkClient : IDisposable
     // _sendLock serialises writes; _queue has its own lock.
     private readonly Lock _receiveLock = new();
     private readonly Lock _sendLock = new();
-    private readonly Queue<WrittenRecord> _queue = new();
+    // WRITTEN records and PUSH requests in the order they came (a null record is a push).
+    private readonly Queue<(WrittenRecord? Record, byte[]? PushPath)> _queue = new();
+    private int _queuedPushes;
     private readonly BlockingCollection<(QueryFrame Query, long Generation)> _queries = new(MaxPendingQueries);
     private readonly ManualResetEventSlim _stopping = new();
     private readonly NodeLinkFrameBuffer _frames = new();
@@ -84,7 +89,8 @@ public sealed class NodeLinkClient : IDisposable
     }
 
     /// <summary>
-    /// Hands every WRITTEN record already received to <see cref="INodeLinkHandler.Written"/> on this
+    /// Hands every WRITTEN record already received to <see cref="INodeLinkHandler.Written"/> and every
+    /// PUSH request to <see cref="INodeLinkHandler.PushBack"/>, in the order they came, on this
     /// thread, including those still in the socket's buffer, and returns how many.
     /// </summary>
     public int Drain()
@@ -94,16 +100,22 @@ public sealed class NodeLinkClient : IDisposable
             if (_socket is { } socket)
                 ReceiveAvailable(socket);
         }
-        WrittenRecord[] taken;
+        (WrittenRecord? Record, byte[]? PushPath)[] taken;
         lock (_queue)
         {
             if (_queue.Count == 0)
                 return 0;
             taken = [.. _queue];
             _queue.Clear();
+            _queuedPushes = 0;
         }
-        foreach (var record in taken)
-            _handler.Written(record);
+        foreach (var (record, pushPath) in taken)
+        {
+            if (record is { } written)
+                _handler.Written(written);
+            else
+                _handler.PushBack(pushPath!);
+        }
         return taken.Length;
     }
 
@@ -210,11 +222,21 @@ public sealed class NodeLinkClient : IDisposable
                 lock (_queue)
                 {
                     if (_queue.Count >= MaxQueuedRecords)
+                        DropOldest();
+                    _queue.Enqueue((written.Record, null));
+                }
+                break;
+            case PushFrame push:
+                // Handed on by Drain, not here: the handler takes the watcher's locks, and Drain holds ours.
+                lock (_queue)
+                {
+                    if (_queuedPushes >= MaxQueuedPushes || _queue.Count >= MaxQueuedRecords)
                     {
-                        _queue.Dequeue();
-                        Interlocked.Increment(ref _droppedRecords);
+                        Report($"node link: too many push requests waiting; not pushing {Text.NameText.FromBytes(push.Path)} back (the next full sync will)");
+                        break;
                     }
-                    _queue.Enqueue(written.Record);
+                    _queue.Enqueue((null, push.Path));
+                    _queuedPushes++;
                 }
                 break;
             case QueryFrame query:
@@ -225,6 +247,19 @@ public sealed class NodeLinkClient : IDisposable
             default:
                 throw new NodeLinkProtocolException($"the daemon sent a {frame.GetType().Name}");
         }
+    }
+
+    /// <summary>Makes room in the queue: the oldest WRITTEN record goes (a push request is never dropped quietly). Under the queue lock.</summary>
+    private void DropOldest()
+    {
+        var (record, pushPath) = _queue.Dequeue();
+        if (record is not null)
+        {
+            Interlocked.Increment(ref _droppedRecords);
+            return;
+        }
+        _queuedPushes--;
+        Report($"node link: too many records waiting; not pushing {Text.NameText.FromBytes(pushPath!)} back (the next full sync will)");
     }
 
     private void AnswerLoop()

@@ -37,6 +37,12 @@ public sealed record QueryFrame(uint Id, byte[] Path, long Size, long MtimeSecon
 /// <summary>Watcher to daemon: the answer to the query with the same id.</summary>
 public sealed record AnswerFrame(uint Id, bool Dirty) : NodeLinkFrame;
 
+/// <summary>
+/// Daemon to watcher: the daemon kept its local version of the path because it is newer than the
+/// one a peer pushed (-u); the watcher pushes it to every remote so the newer version reaches them.
+/// </summary>
+public sealed record PushFrame(byte[] Path) : NodeLinkFrame;
+
 /// <summary>A frame that breaks the node link's rules; the connection that sent it is closed.</summary>
 public sealed class NodeLinkProtocolException(string message) : IOException(message);
 
@@ -60,6 +66,7 @@ public static class NodeLinkCodec
     public const byte WrittenType = 2;
     public const byte QueryType = 3;
     public const byte AnswerType = 4;
+    public const byte PushType = 5;
 
     /// <summary>The frame with its length header, ready to send.</summary>
     public static byte[] Encode(NodeLinkFrame frame)
@@ -93,6 +100,10 @@ public static class NodeLinkCodec
                 body.Add(AnswerType);
                 PutUInt32(body, answer.Id);
                 body.Add(answer.Dirty ? (byte)1 : (byte)0);
+                break;
+            case PushFrame push:
+                body.Add(PushType);
+                PutPath(body, push.Path);
                 break;
             default:
                 throw new ArgumentException($"not a node link frame: {frame.GetType().Name}", nameof(frame));
@@ -165,6 +176,9 @@ public static class NodeLinkCodec
                 frame = new AnswerFrame(id, dirty == 1);
                 break;
             }
+            case PushType:
+                frame = new PushFrame(input.Path());
+                break;
             default:
                 throw new NodeLinkProtocolException($"a node link frame of unknown type {body[0]}");
         }

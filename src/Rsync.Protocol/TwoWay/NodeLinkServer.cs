@@ -24,6 +24,9 @@ public interface INodeLinkPublisher
 
     /// <summary>Whether this local version of the path is a change the watchers have not delivered yet.</summary>
     LocalChange Query(byte[] path, long size, long mtimeSeconds, int mtimeNanoseconds, ulong inode);
+
+    /// <summary>Asks the watchers covering the path to push it to their remotes (a local version newer than a peer's was kept); does not wait.</summary>
+    void PushBack(byte[] path);
 }
 
 /// <summary>
@@ -175,6 +178,21 @@ public sealed class NodeLinkServer : INodeLinkPublisher, IAsyncDisposable, IDisp
         foreach (var watcher in Covering(record.Path))
         {
             frame ??= NodeLinkCodec.Encode(new WrittenFrame(record));
+            watcher.Send(frame);
+        }
+    }
+
+    /// <summary>
+    /// Sends a PUSH request for the path to every connected watcher whose roots contain it, without
+    /// waiting for anything. With none connected the newer local version reaches the peer with its
+    /// next change or full sync.
+    /// </summary>
+    public void PushBack(byte[] path)
+    {
+        byte[]? frame = null;
+        foreach (var watcher in Covering(path))
+        {
+            frame ??= NodeLinkCodec.Encode(new PushFrame(path));
             watcher.Send(frame);
         }
     }

@@ -57,6 +57,18 @@ internal sealed class TwoWayModule(INodeLinkPublisher link, bool conflictCopies,
         return null;
     }
 
+    /// <summary>
+    /// The local version of a name was kept because a peer pushed an older one (-u): the node's
+    /// watcher is asked to push it, so the newer version reaches the peer too.
+    /// </summary>
+    public void PushBack(ConfinedRoot root, ReadOnlySpan<byte> name)
+    {
+        if (AbsolutePath(root, name) is not { } path)
+            return;
+        link.PushBack(path);
+        log($"two-way: {Text.NameText.FromBytes(name)} is newer here than the pushed version; kept, and the watcher asked to push it back");
+    }
+
     public LocalChange Query(byte[] path, in FileStatus local) =>
         link.Query(path, local.Size, local.MtimeSeconds, local.MtimeNanoseconds, (ulong)local.Inode);
 

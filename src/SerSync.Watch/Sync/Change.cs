@@ -45,11 +45,14 @@ public static class Counters
     public static long EchoesDropped;
     /// <summary>Events on rsync temporary files, never pushed.</summary>
     public static long TempsSkipped;
+    /// <summary>Paths the local daemon kept as newer than a peer's and asked to push back.</summary>
+    public static long PushedBack;
 
     public static string Summary(long queueDepth, int watches, int dirtyPaths = 0) =>
         $"status: watches={watches} events={Interlocked.Read(ref Events)} batches={Interlocked.Read(ref Batches)} " +
         $"paths={Interlocked.Read(ref PathsPushed)} bytes={Interlocked.Read(ref BytesSent)} queue={queueDepth} " +
         $"retries={Interlocked.Read(ref Retries)} failures={Interlocked.Read(ref FailedPushes)} " +
         $"overflows={Interlocked.Read(ref Overflows)} watchLimitHits={Interlocked.Read(ref WatchLimitHits)} " +
-        $"echoes={Interlocked.Read(ref EchoesDropped)} temps={Interlocked.Read(ref TempsSkipped)} dirty={dirtyPaths}";
+        $"echoes={Interlocked.Read(ref EchoesDropped)} temps={Interlocked.Read(ref TempsSkipped)} dirty={dirtyPaths} " +
+        $"pushedBack={Interlocked.Read(ref PushedBack)}";
 }

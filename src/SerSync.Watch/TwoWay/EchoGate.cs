@@ -111,7 +111,7 @@ public sealed class EchoGate : IChangeSink, IEventRounds, INodeLinkHandler
                 TempEvent(rootIndex, relativePath, path, flags);
                 return;
             }
-            if (_written.Matches(path, State(path)))
+            if (IsEcho(path))
             {
                 Interlocked.Increment(ref Counters.EchoesDropped);
                 _dirty.Replaced(rootIndex, relativePath);
@@ -123,8 +123,50 @@ public sealed class EchoGate : IChangeSink, IEventRounds, INodeLinkHandler
         }
     }
 
+    /// <summary>
+    /// Whether the path is now as the daemon wrote it. An entry found by the watcher's own listing of
+    /// a new directory may be newer than the last drain of the link (the daemon made it meanwhile):
+    /// its record was sent before it showed, so it is in the socket by now, and one more drain finds it.
+    /// </summary>
+    private bool IsEcho(byte[] path)
+    {
+        if (_written.Matches(path, State(path)))
+            return true;
+        if ((DrainLink?.Invoke() ?? 0) == 0)
+            return false;
+        return _written.Matches(path, State(path));
+    }
+
+    /// <summary>
+    /// The daemon kept its own version of <paramref name="path"/> because a peer pushed an older one:
+    /// it goes to every remote of its watch, where it is newer too. It is not made dirty: it is a
+    /// version the peer had before (a rename there left an older file under the name), so a later
+    /// removal or newer version from the peer replaces it as usual instead of leaving a copy.
+    /// </summary>
+    public void PushBack(byte[] path)
+    {
+        lock (_gate)
+        {
+            for (int i = 0; i < _roots.Length; i++)
+            {
+                if (!NodeLink.IsWithin(path, _roots[i]))
+                    continue;
+                int skip = _roots[i].Length == 1 || path.Length == _roots[i].Length ? _roots[i].Length : _roots[i].Length + 1;
+                byte[] rel = path[skip..];
+                if (rel.Length == 0)
+                    return;
+                Log.Info($"{Names.Display(path)} is newer here than a peer's version netrsyncd refused: pushing it back");
+                Interlocked.Increment(ref Counters.PushedBack);
+                _next.Report(i, rel, ChangeFlags.Update);
+                return;
+            }
+        }
+        Log.Error($"netrsyncd asked to push {Names.Display(path)}, which is not under a watched directory; ignored");
+    }
+
     private void Pass(int root, byte[] rel, ChangeFlags flags)
     {
+        _written.ChangedLocally(Full(_roots[root], rel));
         _dirty.Changed(root, rel);
         _next.Report(root, rel, flags);
     }

@@ -13,7 +13,7 @@ namespace NetRsync.SerSync.TwoWay;
 /// Bounded: at most <see cref="MaxRecords"/> records, none older than <see cref="MaxAge"/>.
 /// </summary>
 /// <remarks>A directory's size and times move with every entry made in it (each with an event of its
-/// own), so a directory record is matched by its inode alone. A record with inode 0 was made before
+/// own), so a directory record, and an attributes record of a directory, is matched by its inode alone. A record with inode 0 was made before
 /// the inode existed; its inode is not compared, and one with no state at all (made in place:
 /// a directory, a symlink, a device; a deletion) matches on the type alone and waits for its event
 /// at most <see cref="StatelessMaxAge"/>. Not thread-safe: one caller at a time.</remarks>
@@ -93,11 +93,25 @@ public sealed class WrittenTable(TimeProvider? time = null)
                 return true;
             }
             // Consumed: only an event of the very change already matched (nothing done to the inode since) is covered.
-            if (entry.Record.Kind is WrittenKind.Directory or WrittenKind.Deleted
+            if (entry.Record.Kind is WrittenKind.Directory or WrittenKind.Deleted || state.Type == EntryType.Directory
                 || (state.CtimeSeconds == entry.CtimeSeconds && state.CtimeNanoseconds == entry.CtimeNanoseconds))
                 return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// A local change of <paramref name="path"/> was seen after the records already matched there: they
+    /// describe a state that is gone, so a later event (the local file removed again, say) is not theirs.
+    /// Records not matched yet stay: they may announce a change of the daemon's still to come.
+    /// </summary>
+    public void ChangedLocally(byte[] path)
+    {
+        if (!_byPath.TryGetValue(path, out var list))
+            return;
+        foreach (var node in list.ToList())
+            if (node.Value.MatchedAt >= 0)
+                Remove(node);
     }
 
     /// <summary>True while a record for <paramref name="path"/> is held (matched or not): the daemon wrote it lately.</summary>
@@ -122,6 +136,9 @@ public sealed class WrittenTable(TimeProvider? time = null)
         WrittenKind.File => state.Type == EntryType.Regular && SameContentState(record, state),
         WrittenKind.Symlink when IsStateless(record) => state.Type == EntryType.Symlink,
         WrittenKind.Symlink => state.Type == EntryType.Symlink && SameContentState(record, state),
+        // A directory's size and times also move with each entry made in it after the daemon set them
+        // (by the same push or another one at the same time): its inode is what identifies it.
+        WrittenKind.Attributes when state.Type == EntryType.Directory => SameInode(record, state),
         WrittenKind.Attributes => state.Type != EntryType.Missing && SameContentState(record, state),
         _ => false,
     };

@@ -17,7 +17,11 @@ internal sealed class RecordingHandler : INodeLinkHandler
     public Func<byte[], bool> Dirty { get; set; } = _ => false;
     public TimeSpan AnswerDelay { get; set; }
 
+    public readonly List<byte[]> PushBacks = [];
+
     public void Written(WrittenRecord record) => Records.Add(record);
+
+    public void PushBack(byte[] path) => PushBacks.Add(path);
 
     public bool IsLocalChange(byte[] path, long size, long mtimeSeconds, int mtimeNanoseconds, ulong inode)
     {
