@@ -409,6 +409,9 @@ public sealed class RemotePusher
         // A host that is off drops SYNs; without a bound each retry would hang in connect for minutes.
         if (options.ConnectTimeout == 0)
             options.ConnectTimeout = DefaultConnectTimeoutSeconds;
+        // A file replaced between the listing and the read has an event of its own: sending its new bytes
+        // under the old time would plant a version the peer's conflict rules then misjudge.
+        options.SendOnlyAsListed = true;
         return options;
     }
 
