@@ -51,6 +51,7 @@ public sealed class TwoWaySoakTests(ITestOutputHelper output)
     private static string OwnArea(Side side) => side == Side.A ? "only-a" : "only-b";
 
     [Fact]
+    [Trait("Category", "Soak")]
     public async Task TwoWaySoakBothNodesChangedAtOnceEndIdenticalWithNothingLostAndNoEcho()
     {
         int seconds = EnvInt("NETRSYNC_SOAK_SECONDS", 90);
