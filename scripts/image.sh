@@ -80,5 +80,7 @@ chmod 644 "$context/rsyncd.conf" "$context/confxml.xml"
 step "podman build $tag"
 # --format docker keeps HEALTHCHECK, which the OCI image format has no field for.
 bash scripts/podman.sh build --format docker --pull=never --layers -t "$tag" -f "$context/Containerfile" "$context" >&2
+# The image this build replaced is left without a tag: remove such leftovers of this image only.
+podman image prune -f --filter label=org.opencontainers.image.title=netrsync >/dev/null 2>&1 || true
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 step "built $tag: $(( size / 1000000 )) MB"
