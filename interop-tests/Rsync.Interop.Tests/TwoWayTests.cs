@@ -320,7 +320,7 @@ public sealed class TwoWayTests(ITestOutputHelper output)
         Assert.Equal(Older, File.GetLastWriteTimeUtc(copy));
         Assert.Empty(node.Watcher.RecordsFor(copy));
         Assert.DoesNotContain(node.Watcher.RecordsFor(local), r => r.Kind == WrittenKind.File);
-        Assert.Contains($"conflict on doc.txt: the local version is newer and changed here, so it stays; the incoming one is kept as {Path.GetFileName(copy)}", node.Daemon.DaemonLog, StringComparison.Ordinal);
+        Assert.Contains($"conflict on doc.txt: the local version is newer, so it stays; the incoming one is kept as {Path.GetFileName(copy)}", node.Daemon.DaemonLog, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -429,7 +429,7 @@ public sealed class TwoWayTests(ITestOutputHelper output)
         Assert.Equal("incoming, newer", File.ReadAllText(olderHere));
         Assert.Equal("local, newer", File.ReadAllText(newerHere));
         Assert.Empty(Conflicts(node.Module));
-        Assert.Contains("conflict on newer-here: the local version is newer and changed here, so it stays; the incoming one is discarded", node.Daemon.DaemonLog, StringComparison.Ordinal);
+        Assert.Contains("conflict on newer-here: the local version is newer, so it stays; the incoming one is discarded", node.Daemon.DaemonLog, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -97,6 +97,38 @@ public sealed partial class TwoWayTests
         }
     }
 
+    /// <summary>
+    /// An older file moved over a newer one on one side (restored from elsewhere with its old mtime;
+    /// the peer had the newer one): -u keeps the newer version under the name on both nodes, and the
+    /// moved-in version, which the peer never held under that name, is kept beside it as a conflict
+    /// copy instead of being dropped.
+    /// </summary>
+    [Fact]
+    public async Task AnOlderFileMovedOverANewerOneIsKeptAsAConflictCopy()
+    {
+        await using var pair = await NodePair.StartAsync();
+        var (a, b) = (pair.A, pair.B);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        a.Write("report.txt", "the newer report\n", mtime: now - 10);
+        await pair.ConvergeAsync();
+
+        string outside = Path.Combine(Path.GetDirectoryName(a.Tree)!, "restored.txt");
+        File.WriteAllText(outside, "an older report, restored over the newer one\n");
+        File.SetLastWriteTimeUtc(outside, DateTime.UnixEpoch.AddSeconds(now - 100));
+        File.Move(outside, a.Full("report.txt"), overwrite: true);
+        await WaitUntilAsync(() => Directory.GetFiles(b.Tree, "report.txt.conflict-*").Length == 1, "b's conflict copy of the restored report", pair);
+        await pair.ConvergeAsync();
+        await pair.FlushAsync("after");
+        foreach (var node in new[] { a, b })
+        {
+            Assert.Equal("the newer report\n", File.ReadAllText(node.Full("report.txt")));
+            string[] copies = Directory.GetFiles(node.Tree, "report.txt.conflict-*");
+            Assert.True(copies.Length == 1,
+                $"{node.Name} should hold one conflict copy, holds: {string.Join(", ", Directory.GetFileSystemEntries(node.Tree).Select(Path.GetFileName))}\n{pair.Diagnostics()}");
+            Assert.Equal("an older report, restored over the newer one\n", File.ReadAllText(copies[0]));
+        }
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, string what, NodePair pair)
     {
         var clock = Stopwatch.StartNew();

@@ -9,21 +9,7 @@ namespace NetRsync.SerSync;
 public static class Names
 {
     /// <summary>Equality and byte-wise order (rsync's order, and the order of an ordinal sort of UTF-8).</summary>
-    public static NameComparer Comparer { get; } = new();
-
-    public sealed class NameComparer : IEqualityComparer<byte[]>, IComparer<byte[]>
-    {
-        public bool Equals(byte[]? x, byte[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
-
-        public int GetHashCode(byte[] obj)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(obj);
-            return hash.ToHashCode();
-        }
-
-        public int Compare(byte[]? x, byte[]? y) => x is null ? (y is null ? 0 : -1) : y is null ? 1 : x.AsSpan().SequenceCompareTo(y);
-    }
+    public static NetRsync.Protocol.Text.ByteNameComparer Comparer => NetRsync.Protocol.Text.ByteNameComparer.Instance;
 
     public static byte[] Empty { get; } = [];
 

@@ -339,9 +339,15 @@ internal sealed class Generator(ReceivingSide side)
             {
                 // Nothing else would bring the newer local version to the peer (say a rename there
                 // left an older file under this name): the watcher is asked to push it.
-                if (side.TwoWay is { } twoWay && !_o.DryRun)
-                    twoWay.PushBack(side.Root!, fileName);
-                return;
+                if (side.TwoWay is not { } twoWay || _o.DryRun)
+                    return;
+                twoWay.PushBack(side.Root!, fileName);
+                // An older version this node never held here is the peer's own change, made without
+                // seeing the newer one (or renamed over it): it is kept as a copy, not dropped.
+                if (!twoWay.ConflictCopies || !st.IsRegular || twoWay.HadVersion(side.Root!, fileName, file.Size, file.ModTime,
+                        side.Ctx.Protocol >= 31 ? file.ModNanoseconds : null))
+                    return;
+                twoWay.Answers[ndx] = (st, LocalChange.Pending);
             }
         }
 

@@ -154,7 +154,7 @@ internal sealed partial class ReceivingSide
                 if (!twoWay.ConflictCopies)
                 {
                     root.Unlink(temp);
-                    twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is discarded");
+                    twoWay.Log($"conflict on {shown}: the local version is newer, so it stays; the incoming one is discarded");
                     return IncomingResolution.KeptLocal;
                 }
                 int errno = KeepUnique(temp, attempt => ConflictRules.CopyPath(name, twoWay.Peer, incoming.MtimeSeconds, attempt), move: true, out byte[]? copy, out _);
@@ -163,7 +163,7 @@ internal sealed partial class ReceivingSide
                     Ctx.TransferError($"conflict on {shown}: cannot keep the incoming version as a copy: {Posix.StrError(errno)} ({errno}); the local version stays");
                     return IncomingResolution.Failed;
                 }
-                twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is kept as {Show(copy)}");
+                twoWay.Log($"conflict on {shown}: the local version is newer, so it stays; the incoming one is kept as {Show(copy)}");
                 return IncomingResolution.KeptLocal;
             }
             if (twoWay.ConflictCopies)
@@ -225,7 +225,7 @@ internal sealed partial class ReceivingSide
         {
             if (!twoWay.ConflictCopies)
             {
-                twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is discarded");
+                twoWay.Log($"conflict on {shown}: the local version is newer, so it stays; the incoming one is discarded");
                 return true;
             }
             for (int attempt = 0; attempt < MaxCopyAttempts; attempt++)
@@ -240,7 +240,7 @@ internal sealed partial class ReceivingSide
                     return true;
                 }
                 SetAttributes(copy, file, isNew: true, temporary: true);
-                twoWay.Log($"conflict on {shown}: the local version is newer and changed here, so it stays; the incoming one is kept as {Show(copy)}");
+                twoWay.Log($"conflict on {shown}: the local version is newer, so it stays; the incoming one is kept as {Show(copy)}");
                 return true;
             }
             Ctx.TransferError($"conflict on {shown}: every copy name is taken; the local version stays");

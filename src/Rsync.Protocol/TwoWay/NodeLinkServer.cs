@@ -27,6 +27,9 @@ public interface INodeLinkPublisher
 
     /// <summary>Asks the watchers covering the path to push it to their remotes (a local version newer than a peer's was kept); does not wait.</summary>
     void PushBack(byte[] path);
+
+    /// <summary>Whether the daemon lately put this version of a file at the path (see <see cref="VersionHistory"/>); nanoseconds are compared when given.</summary>
+    bool HadVersion(byte[] path, long size, long mtimeSeconds, int? mtimeNanoseconds);
 }
 
 /// <summary>
@@ -51,6 +54,7 @@ public sealed class NodeLinkServer : INodeLinkPublisher, IAsyncDisposable, IDisp
     private readonly List<Watcher> _watchers = [];
     private readonly List<byte[]> _registered = [];
     private readonly Task _acceptLoop;
+    private readonly VersionHistory _versions = new();
     private int _nextQueryId;
     private int _disposed;
 
@@ -174,6 +178,8 @@ public sealed class NodeLinkServer : INodeLinkPublisher, IAsyncDisposable, IDisp
     /// </summary>
     public void Publish(WrittenRecord record)
     {
+        if (record.Kind is WrittenKind.File or WrittenKind.Attributes && !(record.Size == 0 && record.MtimeSeconds == 0 && record.MtimeNanoseconds == 0 && record.Inode == 0))
+            _versions.Add(record.Path, record.Size, record.MtimeSeconds, record.MtimeNanoseconds);
         byte[]? frame = null;
         foreach (var watcher in Covering(record.Path))
         {
@@ -181,6 +187,9 @@ public sealed class NodeLinkServer : INodeLinkPublisher, IAsyncDisposable, IDisp
             watcher.Send(frame);
         }
     }
+
+    public bool HadVersion(byte[] path, long size, long mtimeSeconds, int? mtimeNanoseconds) =>
+        _versions.Had(path, size, mtimeSeconds, mtimeNanoseconds);
 
     /// <summary>
     /// Sends a PUSH request for the path to every connected watcher whose roots contain it, without

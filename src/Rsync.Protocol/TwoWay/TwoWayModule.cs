@@ -69,6 +69,10 @@ internal sealed class TwoWayModule(INodeLinkPublisher link, bool conflictCopies,
         log($"two-way: {Text.NameText.FromBytes(name)} is newer here than the pushed version; kept, and the watcher asked to push it back");
     }
 
+    /// <summary>Whether this node lately held this version of a file under the name: a peer pushing it again is behind, not changed.</summary>
+    public bool HadVersion(ConfinedRoot root, ReadOnlySpan<byte> name, long size, long mtimeSeconds, int? mtimeNanoseconds) =>
+        AbsolutePath(root, name) is { } path && link.HadVersion(path, size, mtimeSeconds, mtimeNanoseconds);
+
     public LocalChange Query(byte[] path, in FileStatus local) =>
         link.Query(path, local.Size, local.MtimeSeconds, local.MtimeNanoseconds, (ulong)local.Inode);
 
