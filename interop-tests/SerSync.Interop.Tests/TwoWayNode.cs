@@ -208,9 +208,11 @@ public sealed class TwoWayNode : IAsyncDisposable
     {
         try
         {
+            // Names in logs are bytes: decoded so that each byte that is not UTF-8 survives.
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(fs, Encoding.UTF8);
-            return reader.ReadToEnd();
+            using var bytes = new MemoryStream();
+            fs.CopyTo(bytes);
+            return NetRsync.Protocol.Text.NameText.FromBytes(bytes.GetBuffer().AsSpan(0, (int)bytes.Length));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
