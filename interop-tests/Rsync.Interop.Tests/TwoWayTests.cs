@@ -355,10 +355,53 @@ public sealed class TwoWayTests(ITestOutputHelper output)
         await PushAsync("stock", node, "two", "-au");
 
         Assert.Equal("incoming", File.ReadAllText(older));
-        // -u keeps the newer local file, as plain rsync does.
+        // -u keeps the newer local file, as plain rsync does; the older incoming one, never held
+        // here, is the peer's own change and is kept as a copy.
         Assert.Equal("local, newer", File.ReadAllText(newer));
-        Assert.Empty(Conflicts(node.Module));
+        string copy = Copy(node.Module, "newer", "127.0.0.1", Older);
+        Assert.Equal([Path.GetFileName(copy)], Conflicts(node.Module));
+        Assert.Equal("incoming, older", File.ReadAllText(copy));
         Assert.Contains(older, node.Watcher.Queries);
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task An_older_version_this_node_was_sent_before_is_stale_and_dropped_under_update(string client)
+    {
+        // The peer pushes again a version it sent here before (this node has changed it since, and
+        // delivered that): nothing of it is new, so -u drops it with no copy.
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "f");
+        Write(Path.Join(node.Source, "f"), "sent before", Older);
+        await PushAsync(client, node, "two", "-au");
+        Assert.Equal("sent before", File.ReadAllText(local));
+        Write(local, "changed here since, and delivered", Newer);
+
+        await PushAsync(client, node, "two", "-au");
+
+        Assert.Equal("changed here since, and delivered", File.ReadAllText(local));
+        Assert.Empty(Conflicts(node.Module));
+        Assert.Equal([local], node.Watcher.PushBacks);
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task An_older_version_replacing_one_the_peer_sent_is_taken_despite_update(string client)
+    {
+        // This node holds, unchanged, the version the peer sent: the peer replacing it with an
+        // older file (a rename there) made the later change, which -u does not stop.
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "f");
+        Write(Path.Join(node.Source, "f"), "sent by the peer", Newer);
+        await PushAsync(client, node, "two", "-au");
+        Write(Path.Join(node.Source, "f"), "an older file renamed over it", Older);
+
+        await PushAsync(client, node, "two", "-au");
+
+        Assert.Equal("an older file renamed over it", File.ReadAllText(local));
+        Assert.Equal(Older, File.GetLastWriteTimeUtc(local));
+        Assert.Empty(Conflicts(node.Module));
+        Assert.Empty(node.Watcher.PushBacks);
     }
 
     [Theory]
@@ -379,7 +422,7 @@ public sealed class TwoWayTests(ITestOutputHelper output)
 
         Assert.Equal("local, newer", File.ReadAllText(newer));
         Assert.Equal("incoming, newer", File.ReadAllText(older));
-        Assert.Empty(Conflicts(node.Module));
+        Assert.Equal([Path.GetFileName(Copy(node.Module, "g", "127.0.0.1", Older))], Conflicts(node.Module));
         Assert.Equal([newer], node.Watcher.PushBacks);
         Assert.Contains("g is newer here than the pushed version", node.Daemon.DaemonLog, StringComparison.Ordinal);
     }
@@ -399,8 +442,11 @@ public sealed class TwoWayTests(ITestOutputHelper output)
         node.Watcher.MarkDirty(dirtyInside);
         Write(Path.Join(node.Source, "other"), "other", Older);
 
-        await PushAsync(client, node, "two", "-a", "--delete");
+        var pushed = await PushAsync(client, node, "two", "-a", "--delete");
 
+        // Told to the client too, without failing the push (the exit code was checked to be 0).
+        Assert.Contains("kept dirty: changed here since the last sync; not deleted", pushed.Stderr, StringComparison.Ordinal);
+        Assert.Contains("kept dir/dirty: changed here since the last sync; not deleted", pushed.Stderr, StringComparison.Ordinal);
         Assert.Equal("changed here", File.ReadAllText(dirty));
         Assert.Equal("changed here too", File.ReadAllText(dirtyInside));
         Assert.False(File.Exists(clean));

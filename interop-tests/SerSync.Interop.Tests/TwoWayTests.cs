@@ -98,13 +98,42 @@ public sealed partial class TwoWayTests
     }
 
     /// <summary>
-    /// An older file moved over a newer one on one side (restored from elsewhere with its old mtime;
-    /// the peer had the newer one): -u keeps the newer version under the name on both nodes, and the
-    /// moved-in version, which the peer never held under that name, is kept beside it as a conflict
-    /// copy instead of being dropped.
+    /// An older file moved over a newer one that the other node made (restored from elsewhere with its
+    /// old mtime): the other node never held the moved-in version under that name, and its own newer
+    /// one is no version it was sent, so it cannot tell the move from a concurrent edit. -u keeps the
+    /// newer version under the name on both nodes, and the moved-in one is kept beside it as a
+    /// conflict copy instead of being dropped.
     /// </summary>
     [Fact]
-    public async Task AnOlderFileMovedOverANewerOneIsKeptAsAConflictCopy()
+    public async Task AnOlderFileMovedOverTheOtherNodesNewerOneIsKeptAsAConflictCopy()
+    {
+        await using var pair = await NodePair.StartAsync();
+        var (a, b) = (pair.A, pair.B);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        b.Write("report.txt", "the newer report, made on b\n", mtime: now - 10);
+        await pair.ConvergeAsync();
+
+        MoveInFromOutside(a, "report.txt", "an older report, restored over the newer one\n", now - 100);
+        await WaitUntilAsync(() => Directory.GetFiles(b.Tree, "report.txt.conflict-*").Length == 1, "b's conflict copy of the restored report", pair);
+        await pair.ConvergeAsync();
+        await pair.FlushAsync("after");
+        foreach (var node in new[] { a, b })
+        {
+            Assert.Equal("the newer report, made on b\n", File.ReadAllText(node.Full("report.txt")));
+            string[] copies = Directory.GetFiles(node.Tree, "report.txt.conflict-*");
+            Assert.True(copies.Length == 1,
+                $"{node.Name} should hold one conflict copy, holds: {string.Join(", ", Directory.GetFileSystemEntries(node.Tree).Select(Path.GetFileName))}\n{pair.Diagnostics()}");
+            Assert.Equal("an older report, restored over the newer one\n", File.ReadAllText(copies[0]));
+        }
+    }
+
+    /// <summary>
+    /// An older file moved over a newer one that came from the same node: the receiving node holds
+    /// the newer version exactly as that node sent it, unchanged since, so the move is the later
+    /// change and replaces it on both nodes, mtime notwithstanding, with no conflict copy.
+    /// </summary>
+    [Fact]
+    public async Task AnOlderFileMovedOverANewerOneFromTheSameNodeReplacesIt()
     {
         await using var pair = await NodePair.StartAsync();
         var (a, b) = (pair.A, pair.B);
@@ -112,21 +141,24 @@ public sealed partial class TwoWayTests
         a.Write("report.txt", "the newer report\n", mtime: now - 10);
         await pair.ConvergeAsync();
 
-        string outside = Path.Combine(Path.GetDirectoryName(a.Tree)!, "restored.txt");
-        File.WriteAllText(outside, "an older report, restored over the newer one\n");
-        File.SetLastWriteTimeUtc(outside, DateTime.UnixEpoch.AddSeconds(now - 100));
-        File.Move(outside, a.Full("report.txt"), overwrite: true);
-        await WaitUntilAsync(() => Directory.GetFiles(b.Tree, "report.txt.conflict-*").Length == 1, "b's conflict copy of the restored report", pair);
+        const string Restored = "an older report, restored over the newer one\n";
+        MoveInFromOutside(a, "report.txt", Restored, now - 100);
+        await WaitUntilAsync(() => File.ReadAllText(b.Full("report.txt")) == Restored, "the restored report on b", pair);
         await pair.ConvergeAsync();
         await pair.FlushAsync("after");
         foreach (var node in new[] { a, b })
         {
-            Assert.Equal("the newer report\n", File.ReadAllText(node.Full("report.txt")));
-            string[] copies = Directory.GetFiles(node.Tree, "report.txt.conflict-*");
-            Assert.True(copies.Length == 1,
-                $"{node.Name} should hold one conflict copy, holds: {string.Join(", ", Directory.GetFileSystemEntries(node.Tree).Select(Path.GetFileName))}\n{pair.Diagnostics()}");
-            Assert.Equal("an older report, restored over the newer one\n", File.ReadAllText(copies[0]));
+            Assert.Equal(Restored, File.ReadAllText(node.Full("report.txt")));
+            Assert.Empty(Directory.GetFiles(node.Tree, "report.txt.conflict-*"));
         }
+    }
+
+    private static void MoveInFromOutside(Node node, string rel, string content, long mtime)
+    {
+        string outside = Path.Combine(Path.GetDirectoryName(node.Tree)!, "outside-" + Path.GetFileName(rel));
+        File.WriteAllText(outside, content);
+        File.SetLastWriteTimeUtc(outside, DateTime.UnixEpoch.AddSeconds(mtime));
+        File.Move(outside, node.Full(rel), overwrite: true);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what, NodePair pair)

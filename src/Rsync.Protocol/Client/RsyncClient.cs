@@ -376,8 +376,10 @@ public sealed partial class RsyncClient
             case MessageCode.Error:
             case MessageCode.ErrorSocket:
             case MessageCode.ErrorUtf8:
-            case MessageCode.Warning:
                 ctx.Error(Text());
+                break;
+            case MessageCode.Warning:
+                ctx.Output.Warning(Text());
                 break;
             case MessageCode.Success:
                 if (payload.Length == 4)

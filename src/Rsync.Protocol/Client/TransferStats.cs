@@ -56,6 +56,9 @@ public interface IRsyncOutput
 
     /// <summary>A per-file failure (rsync's FERROR_XFER): an error that leaves the run partial.</summary>
     void TransferError(string text) => Error(text);
+
+    /// <summary>Something not done on purpose, said so (rsync's FWARNING): it leaves the exit code alone.</summary>
+    void Warning(string text) => Error(text);
 }
 
 /// <summary>Progress of one file's transfer.</summary>

@@ -38,6 +38,9 @@ internal sealed class DaemonOutput : IRsyncOutput
         Send(MessageCode.Error, text);
     }
 
+    /// <summary>Shown by the client on stderr; the daemon's own log has its own line for it.</summary>
+    public void Warning(string text) => Send(MessageCode.Warning, text);
+
     /// <summary>The client counts these toward a partial transfer (log.c, rwrite: MSG_ERROR_XFER).</summary>
     public void TransferError(string text)
     {

@@ -14,14 +14,24 @@ public static class RunDirectory
     /// </summary>
     public static string For(string name, string overrideVariable)
     {
+        var (directory, privateToUs) = Choose(name, overrideVariable);
+        return Ensure(directory, privateToUs);
+    }
+
+    /// <summary>The directory <see cref="For"/> would use, neither created nor checked.</summary>
+    public static string PathFor(string name, string overrideVariable) => Choose(name, overrideVariable).Directory;
+
+    private static (string Directory, bool PrivateToUs) Choose(string name, string overrideVariable)
+    {
         if (Environment.GetEnvironmentVariable(overrideVariable) is { Length: > 0 } chosen)
-            return Ensure(chosen, privateToUs: false);
+            return (chosen, false);
         int uid = Posix.EffectiveUserId();
         if (uid == 0)
-            return Ensure(Path.Combine("/run", name), privateToUs: false);
-        if (Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime && Directory.Exists(runtime))
-            return Ensure(Path.Combine(runtime, name), privateToUs: false);
-        return Ensure(Path.Combine(Path.GetTempPath(), $"{name}-{uid}"), privateToUs: true);
+            return (Path.Combine("/run", name), false);
+        if (Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime && Path.IsPathRooted(runtime) && Directory.Exists(runtime))
+            return (Path.Combine(runtime, name), false);
+        // Not $TMPDIR: every process of the node must find the same directory.
+        return (Path.Combine("/tmp", $"{name}-{uid}"), true);
     }
 
     /// <summary>

@@ -309,6 +309,16 @@ internal sealed class Generator(ReceivingSide side)
         return st.MtimeNanoseconds > file.ModNanoseconds;
     }
 
+    /// <summary>
+    /// In a two-way module, whether the newer local file is a version a peer sent here, unchanged
+    /// since: a peer now sending an older one had that version and replaced it (an older file
+    /// renamed over it), so its change is the later one and -u does not apply.
+    /// </summary>
+    private bool ReplacedKnowingly(int ndx, byte[] fileName, in FileStatus st) =>
+        side.TwoWay is { } twoWay && !_o.DryRun && st.IsRegular
+        && twoWay.HadVersion(side.Root!, fileName, st.Size, st.MtimeSeconds, st.MtimeNanoseconds)
+        && side.AskAndRemember(ndx, fileName, st) != LocalChange.Pending;
+
     private void GenerateFile(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool redo)
     {
         if (side.HardLinkTargets.ContainsKey(ndx))
@@ -331,19 +341,18 @@ internal sealed class Generator(ReceivingSide side)
             return;
         if (exists && _o.IgnoreExisting)
             return;
-        if (!redo && exists && _o.Update && LocalIsNewer(st, file))
+        if (!redo && exists && _o.Update && LocalIsNewer(st, file) && !ReplacedKnowingly(ndx, fileName, st))
         {
             // -u keeps a newer local file. In a two-way module, when that file is a change not yet
             // delivered, the older incoming one is fetched all the same, to be kept as a conflict copy.
             if (!(side.TwoWay is { ConflictCopies: true } && !_o.DryRun && side.AskAndRemember(ndx, fileName, st) == LocalChange.Pending))
             {
-                // Nothing else would bring the newer local version to the peer (say a rename there
-                // left an older file under this name): the watcher is asked to push it.
+                // Nothing else would bring the newer local version to the peer: the watcher is asked to push it.
                 if (side.TwoWay is not { } twoWay || _o.DryRun)
                     return;
                 twoWay.PushBack(side.Root!, fileName);
                 // An older version this node never held here is the peer's own change, made without
-                // seeing the newer one (or renamed over it): it is kept as a copy, not dropped.
+                // seeing the newer one: it is kept as a copy, not dropped.
                 if (!twoWay.ConflictCopies || !st.IsRegular || twoWay.HadVersion(side.Root!, fileName, file.Size, file.ModTime,
                         side.Ctx.Protocol >= 31 ? file.ModNanoseconds : null))
                     return;

@@ -277,13 +277,16 @@ internal sealed partial class ReceivingSide
 
     /// <summary>
     /// Before a deletion of a local non-directory: one changed here and not yet delivered is kept
-    /// (and said so in the daemon's log); the watcher will push it back.
+    /// and said so, in the daemon's log and to the client; the watcher will push it back. Like -u
+    /// keeping a newer file, the deletion the newer change supersedes leaves the exit code alone.
     /// </summary>
     public bool KeepsFromDeletion(ReadOnlySpan<byte> name, in FileStatus local)
     {
         if (TwoWay is not { } twoWay || local.IsDirectory || AskAbout(name, local) != LocalChange.Pending)
             return false;
-        twoWay.Log($"kept {Show(name)}: changed here since the last sync");
+        string line = $"kept {Show(name)}: changed here since the last sync";
+        twoWay.Log(line);
+        Ctx.Output.Warning($"{line}; not deleted");
         return true;
     }
 

@@ -19,17 +19,7 @@ public static class NodeLink
     /// $NETRSYNC_RUN_DIR; else /run/netrsync for root; else $XDG_RUNTIME_DIR/netrsync; else
     /// /tmp/netrsync-UID.
     /// </summary>
-    public static string DefaultRunDirectory()
-    {
-        if (Environment.GetEnvironmentVariable(RunDirectoryVariable) is { Length: > 0 } configured)
-            return configured;
-        int uid = Posix.EffectiveUserId();
-        if (uid == 0)
-            return "/run/netrsync";
-        if (Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime && runtime.StartsWith('/'))
-            return Path.Join(runtime, "netrsync");
-        return $"/tmp/netrsync-{uid}";
-    }
+    public static string DefaultRunDirectory() => Hosting.RunDirectory.PathFor("netrsync", RunDirectoryVariable);
 
     public static string SocketPath(string runDirectory) => Path.Join(runDirectory, SocketFileName);
 

@@ -469,6 +469,9 @@ public sealed class RemotePusher
         /// <summary>A message line for the log: the names it carries (as NameText) escaped as rsync escapes them.</summary>
         private static string Shown(string text) => Names.Display(NameText.ToBytes(text.TrimEnd()));
 
+        /// <summary>Something the daemon left undone on purpose (a deletion superseded by a newer change there).</summary>
+        public void Warning(string text) => Log.Info($"{name}: {Shown(text)}");
+
         public void Error(string text)
         {
             string line = Shown(text);
