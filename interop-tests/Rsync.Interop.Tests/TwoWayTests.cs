@@ -323,6 +323,27 @@ public sealed class TwoWayTests(ITestOutputHelper output)
         Assert.Contains($"conflict on doc.txt: the local version is newer, so it stays; the incoming one is kept as {Path.GetFileName(copy)}", node.Daemon.DaemonLog, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [MemberData(nameof(ClientsAndUpdate))]
+    public async Task Two_versions_of_one_size_in_one_second_are_told_apart_by_nanoseconds(string client, bool update)
+    {
+        // The quick check in whole seconds would call them the same file and keep neither apart.
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "doc.txt");
+        DateTime later = Newer.AddTicks(5_000_000), earlier = Newer.AddTicks(2_000_000);
+        Write(local, "BBBB", later);
+        node.Watcher.MarkDirty(local);
+        Write(Path.Join(node.Source, "doc.txt"), "AAAA", earlier);
+
+        await PushAsync(client, node, "two", update ? "-au" : "-a");
+
+        Assert.Equal("BBBB", File.ReadAllText(local));
+        string copy = Copy(node.Module, "doc.txt", "127.0.0.1", earlier);
+        Assert.Equal([Path.GetFileName(copy)], Conflicts(node.Module));
+        Assert.Equal("AAAA", File.ReadAllText(copy));
+        Assert.Equal(earlier, File.GetLastWriteTimeUtc(copy));
+    }
+
     [Fact]
     public async Task A_copy_never_overwrites_an_existing_name()
     {

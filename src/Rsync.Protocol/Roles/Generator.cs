@@ -441,8 +441,15 @@ internal sealed class Generator(ReceivingSide side)
             return true;
         if (_o.IgnoreTimes)
             return false;
-        return SameTime(st.MtimeSeconds, file.ModTime);
+        return SameTime(st.MtimeSeconds, file.ModTime) && (!NanosecondsCount || st.MtimeNanoseconds == file.ModNanoseconds);
     }
+
+    /// <summary>
+    /// Whether the quick check compares nanoseconds too: with --modify-window=-1 (util1.c, same_time),
+    /// and in a two-way module, where two edits in one second must not pass for one version.
+    /// </summary>
+    private bool NanosecondsCount =>
+        side.Ctx.Protocol >= 31 && _o.PreserveTimes && ((_o.ModifyWindow ?? 0) < 0 || side.TwoWay is not null);
 
     private bool SameTime(long local, long remote)
     {
