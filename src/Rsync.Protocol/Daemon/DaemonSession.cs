@@ -888,9 +888,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             return null;
         // The pushing node as rsync's %h names it, or its address when no name was looked up.
         string peer = _host is HostAccess.UndeterminedHostName or HostAccess.UnknownHostName or "" ? _address : _host;
-        var twoWay = new TwoWayModule(link, module.ConflictCopies, ConflictRules.LocalHostName(), peer, _log.Write);
         // Registered roots stay registered until the daemon stops, so once two-way, always two-way.
-        return twoWayNow ? twoWay : ReceivingSide.UntilTwoWay(twoWay, () => link.IsTwoWay(path));
+        return new TwoWayModule(link, module.ConflictCopies, ConflictRules.LocalHostName(), peer, _log.Write,
+            isTwoWayYet: twoWayNow ? null : () => link.IsTwoWay(path));
     }
 
     /// <summary>The longest filter rule a client may send: rsync's line buffer is MAXPATHLEN + 1024 (exclude.c, recv_filter_list).</summary>

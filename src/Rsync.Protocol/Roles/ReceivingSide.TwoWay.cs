@@ -24,46 +24,17 @@ internal enum IncomingResolution
 /// </summary>
 internal sealed partial class ReceivingSide
 {
-    private readonly TwoWayModule? _twoWay;
-    private volatile Func<bool>? _notTwoWayYet;
-
     /// <summary>
-    /// Set when the destination is a module a watcher of this node covers. A module that may become
-    /// two-way during the transfer (<see cref="UntilTwoWay"/>) shows as plain rsync until a watcher
-    /// covering it registers, and as two-way from then on: a module never stops being two-way, so
-    /// a change that found it set finds it set to its end.
+    /// Set when the destination is a module a watcher of this node covers; one that becomes two-way
+    /// during the transfer shows as plain rsync (null) until then (<see cref="TwoWayModule.IsActive"/>).
     /// </summary>
     public TwoWayModule? TwoWay
     {
-        get
-        {
-            if (_notTwoWayYet is { } isTwoWay)
-            {
-                if (!isTwoWay())
-                    return null;
-                _notTwoWayYet = null;
-            }
-            return _twoWay;
-        }
-        init
-        {
-            _twoWay = value;
-            _notTwoWayYet = value is not null && s_pendingModules.TryGetValue(value, out var isTwoWay) ? isTwoWay : null;
-        }
+        get => _twoWay is { } twoWay && twoWay.IsActive ? twoWay : null;
+        init => _twoWay = value;
     }
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TwoWayModule, Func<bool>> s_pendingModules = [];
-
-    /// <summary>
-    /// Marks a module that is not two-way yet: the transfer into it treats it as two-way from the
-    /// first change after <paramref name="isTwoWay"/> says it is (a watcher registered meanwhile),
-    /// and as plain rsync before. <paramref name="isTwoWay"/> must never go back to false.
-    /// </summary>
-    public static TwoWayModule UntilTwoWay(TwoWayModule module, Func<bool> isTwoWay)
-    {
-        s_pendingModules.AddOrUpdate(module, isTwoWay);
-        return module;
-    }
+    private readonly TwoWayModule? _twoWay;
 
     public static WrittenKind KindOf(in FileStatus st) =>
         st.IsDirectory ? WrittenKind.Directory : st.IsSymlink ? WrittenKind.Symlink : WrittenKind.File;

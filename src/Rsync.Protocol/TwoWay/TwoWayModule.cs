@@ -7,8 +7,30 @@ namespace NetRsync.Protocol.TwoWay;
 /// A push into a two-way module: what the receiving side needs to announce its changes to the
 /// node's watchers, ask them about local changes, and name and log conflict copies.
 /// </summary>
-internal sealed class TwoWayModule(INodeLinkPublisher link, bool conflictCopies, string localHost, string peer, Action<string> log)
+/// <param name="isTwoWayYet">For a module no watcher covers yet: says when one has registered. It must never go back to false.</param>
+internal sealed class TwoWayModule(INodeLinkPublisher link, bool conflictCopies, string localHost, string peer, Action<string> log,
+    Func<bool>? isTwoWayYet = null)
 {
+    private volatile Func<bool>? _isTwoWayYet = isTwoWayYet;
+
+    /// <summary>
+    /// Whether the transfer treats the module as two-way now: always, unless no watcher covered it
+    /// when the transfer began; then from the first change after one registered. A module never
+    /// stops being two-way, so a change that found it two-way finds it so to its end.
+    /// </summary>
+    public bool IsActive
+    {
+        get
+        {
+            if (_isTwoWayYet is not { } isTwoWay)
+                return true;
+            if (!isTwoWay())
+                return false;
+            _isTwoWayYet = null;
+            return true;
+        }
+    }
+
     /// <summary>Whether a conflict's loser is kept as a copy ("conflict copies", yes by default).</summary>
     public bool ConflictCopies { get; } = conflictCopies;
 
