@@ -87,14 +87,7 @@ public sealed partial class TwoWayTests
 
         await pair.ConvergeAsync();
         await pair.FlushAsync("after");
-        foreach (var node in new[] { a, b })
-        {
-            Assert.Equal("edited on a, later\n", File.ReadAllText(node.Full("shared.txt")));
-            string[] copies = Directory.GetFiles(node.Tree, "shared.txt.conflict-*");
-            Assert.True(copies.Length == 1,
-                $"{node.Name} should hold one conflict copy, holds: {string.Join(", ", Directory.GetFileSystemEntries(node.Tree).Select(Path.GetFileName))}\n{pair.Diagnostics()}");
-            Assert.Equal("edited on b, earlier\n", File.ReadAllText(copies[0]));
-        }
+        AssertBothHoldOneCopy(pair, "shared.txt", winner: "edited on a, later\n", loser: "edited on b, earlier\n");
     }
 
     /// <summary>
@@ -117,13 +110,19 @@ public sealed partial class TwoWayTests
         await WaitUntilAsync(() => Directory.GetFiles(b.Tree, "report.txt.conflict-*").Length == 1, "b's conflict copy of the restored report", pair);
         await pair.ConvergeAsync();
         await pair.FlushAsync("after");
-        foreach (var node in new[] { a, b })
+        AssertBothHoldOneCopy(pair, "report.txt", winner: "the newer report, made on b\n", loser: "an older report, restored over the newer one\n");
+    }
+
+    /// <summary>Each node holds <paramref name="winner"/> under the name and one conflict copy beside it, holding <paramref name="loser"/>.</summary>
+    private static void AssertBothHoldOneCopy(NodePair pair, string name, string winner, string loser)
+    {
+        foreach (var node in new[] { pair.A, pair.B })
         {
-            Assert.Equal("the newer report, made on b\n", File.ReadAllText(node.Full("report.txt")));
-            string[] copies = Directory.GetFiles(node.Tree, "report.txt.conflict-*");
+            Assert.Equal(winner, File.ReadAllText(node.Full(name)));
+            string[] copies = Directory.GetFiles(node.Tree, name + ".conflict-*");
             Assert.True(copies.Length == 1,
                 $"{node.Name} should hold one conflict copy, holds: {string.Join(", ", Directory.GetFileSystemEntries(node.Tree).Select(Path.GetFileName))}\n{pair.Diagnostics()}");
-            Assert.Equal("an older report, restored over the newer one\n", File.ReadAllText(copies[0]));
+            Assert.Equal(loser, File.ReadAllText(copies[0]));
         }
     }
 
