@@ -132,7 +132,8 @@ public sealed class TwoWayTests(ITestOutputHelper output)
 {
     private static readonly DateTime Older = new(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
     private static readonly DateTime Newer = new(2021, 6, 1, 12, 34, 56, DateTimeKind.Utc);
-    private static readonly string Host = ConflictRules.LocalHostName();
+    /// <summary>This node's address toward the pushing client (loopback): the name in copies of a local version.</summary>
+    private const string Host = "127.0.0.1";
 
     public static TheoryData<string> Clients => new() { "stock", "netrsync" };
 
@@ -313,7 +314,7 @@ public sealed class TwoWayTests(ITestOutputHelper output)
 
         Assert.Equal("changed here, later", File.ReadAllText(local));
         Assert.Equal(Newer, File.GetLastWriteTimeUtc(local));
-        // The daemon's log names the client by address when it does not look names up.
+        // Named after the pushing node's address, as the other node names its own version.
         string copy = Copy(node.Module, "doc.txt", "127.0.0.1", Older);
         Assert.Equal([Path.GetFileName(copy)], Conflicts(node.Module));
         Assert.Equal("changed on the peer", File.ReadAllText(copy));
@@ -359,6 +360,26 @@ public sealed class TwoWayTests(ITestOutputHelper output)
 
         Assert.Equal("an earlier conflict", File.ReadAllText(taken));
         Assert.Equal("changed here", File.ReadAllText(taken + "-1"));
+        Assert.Equal("changed on the peer, later", File.ReadAllText(local));
+    }
+
+    [Fact]
+    public async Task A_copy_the_other_node_already_made_of_the_same_version_is_not_made_twice()
+    {
+        // Both nodes keep the loser of a simultaneous edit under one name; the one that arrives
+        // first is that very copy, so no "-1" twin is made beside it.
+        await using var node = await StartAsync();
+        string local = Path.Join(node.Module, "doc.txt");
+        Write(local, "changed here", Older);
+        node.Watcher.MarkDirty(local);
+        string kept = Copy(node.Module, "doc.txt", Host, Older);
+        Write(kept, "changed here", Older);
+        Write(Path.Join(node.Source, "doc.txt"), "changed on the peer, later", Newer);
+
+        await PushAsync("stock", node, "two", "-a");
+
+        Assert.Equal([Path.GetFileName(kept)], Conflicts(node.Module));
+        Assert.Equal("changed here", File.ReadAllText(kept));
         Assert.Equal("changed on the peer, later", File.ReadAllText(local));
     }
 

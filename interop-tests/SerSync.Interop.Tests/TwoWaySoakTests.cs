@@ -32,7 +32,8 @@ namespace NetRsync.SerSync.Interop.Tests;
 /// <item>a path both sides deleted last stays deleted;</item>
 /// <item>every conflict copy holds a version the test wrote to its base name (one whose mtime or
 /// name TIME is another version's is listed in the report: a sender that lists a file and then
-/// reads it after it was replaced sends the new bytes with the old mtime);</item>
+/// reads it after it was replaced sends the new bytes with the old mtime), and no version of a
+/// path is kept twice;</item>
 /// <item>no echo: each side also changes an area of its own (only-a/, only-b/) that the other never
 /// touches; a push by A of anything under only-b/ (or by B under only-a/) can only be an arrival
 /// sent back. Every push is in the watchers' push journal (the failLog file), which is checked.</item>
@@ -587,6 +588,10 @@ public sealed class TwoWaySoakTests(ITestOutputHelper output)
                 }
             }
             report.AppendLine($"node {node}: {entries.Count - 1} entries, {copyCount} conflict copies of {copies.Count} paths; {lost} version(s) lost");
+            // Both nodes name a losing version alike, so one version of a path is kept once.
+            foreach (var (basePath, held) in copies)
+                foreach (var twins in held.GroupBy(c => c.Hash).Where(g => g.Count() > 1))
+                    problems.Add($"node {node}: {TreeComparer.Show(basePath)}: one version kept {twins.Count()} times: {string.Join(", ", twins.Select(t => TreeComparer.Show(t.Name)))}");
             if (mislabeledCount > 0)
                 report.AppendLine($"node {node}: {mislabeledCount} conflict copies hold a version with another version's mtime or name: {string.Join("; ", mislabeled)}");
         }

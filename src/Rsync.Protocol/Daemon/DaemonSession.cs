@@ -886,10 +886,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         bool twoWayNow = link.IsTwoWay(path);
         if (!twoWayNow && inplace)
             return null;
-        // The pushing node as rsync's %h names it, or its address when no name was looked up.
-        string peer = _host is HostAccess.UndeterminedHostName or HostAccess.UnknownHostName or "" ? _address : _host;
+        var (local, peer) = ConflictRules.NamesToward(_address);
         // Registered roots stay registered until the daemon stops, so once two-way, always two-way.
-        return new TwoWayModule(link, module.ConflictCopies, ConflictRules.LocalHostName(), peer, _log.Write,
+        return new TwoWayModule(link, module.ConflictCopies, local, peer, _log.Write,
             isTwoWayYet: twoWayNow ? null : () => link.IsTwoWay(path));
     }
 

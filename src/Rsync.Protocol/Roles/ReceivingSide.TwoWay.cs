@@ -279,6 +279,12 @@ internal sealed partial class ReceivingSide
         {
             byte[] target = nameFor(attempt);
             int errno = root.HardLink(source, target);
+            if (errno == Posix.EEXIST && SameVersionKept(source, target))
+            {
+                // The other node kept this very version under this name and sent it here already.
+                made = target;
+                return move ? root.Unlink(source) : 0;
+            }
             if (errno == Posix.EEXIST)
                 continue;
             if (errno is Posix.EPERM or Posix.EXDEV or EMLINK or EOPNOTSUPP)
@@ -298,6 +304,11 @@ internal sealed partial class ReceivingSide
         }
         return Posix.EEXIST;
     }
+
+    /// <summary>Whether <paramref name="copy"/> is a regular file of the same size and mtime (to the nanosecond) as <paramref name="source"/>.</summary>
+    private bool SameVersionKept(byte[] source, byte[] copy) =>
+        Root!.LStat(source, out var a) == 0 && Root.LStat(copy, out var b) == 0 && a.IsRegular && b.IsRegular
+        && a.Size == b.Size && a.MtimeSeconds == b.MtimeSeconds && a.MtimeNanoseconds == b.MtimeNanoseconds;
 
     private const int EMLINK = 31;
     private const int EOPNOTSUPP = 95;

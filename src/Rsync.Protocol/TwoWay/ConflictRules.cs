@@ -74,7 +74,35 @@ public static class ConflictRules
         return slash < 0 ? leaf : [.. name[..(slash + 1)], .. leaf];
     }
 
-    /// <summary>This node's name for conflict copies of the local version.</summary>
+    /// <summary>
+    /// The names in copies, the same on both nodes: a version is named after the address of the node
+    /// it was made on as the other node sees it. The pushing peer is its connection's address; this
+    /// node is the address the kernel routes from toward that peer (a connected UDP socket sends
+    /// nothing), which is where this node's own pushes to the peer come from. Both nodes that keep
+    /// one losing version so give it one name. The host name stands in when no route is known.
+    /// </summary>
+    public static (string Local, string Peer) NamesToward(string peerAddress)
+    {
+        if (!System.Net.IPAddress.TryParse(peerAddress, out var peer))
+            return (LocalHostName(), peerAddress.Length > 0 ? peerAddress : "unknown");
+        peer = Plain(peer);
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(peer.AddressFamily, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            probe.Connect(new System.Net.IPEndPoint(peer, 873));
+            var local = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Address;
+            return (Plain(local).ToString(), peer.ToString());
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return (LocalHostName(), peer.ToString());
+        }
+    }
+
+    private static System.Net.IPAddress Plain(System.Net.IPAddress address) =>
+        address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    /// <summary>This node's host name, where no address toward the peer is known.</summary>
     public static string LocalHostName()
     {
         try

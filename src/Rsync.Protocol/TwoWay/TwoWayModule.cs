@@ -34,10 +34,10 @@ internal sealed class TwoWayModule(INodeLinkPublisher link, bool conflictCopies,
     /// <summary>Whether a conflict's loser is kept as a copy ("conflict copies", yes by default).</summary>
     public bool ConflictCopies { get; } = conflictCopies;
 
-    /// <summary>This node's name, in copies of the local version.</summary>
+    /// <summary>This node's address as the peer sees it, in copies of the local version (<see cref="ConflictRules.NamesToward"/>).</summary>
     public string LocalHost { get; } = localHost;
 
-    /// <summary>The pushing node's name or address, in copies of the incoming version.</summary>
+    /// <summary>The pushing node's address, in copies of the incoming version.</summary>
     public string Peer { get; } = peer;
 
     /// <summary>What the generator learnt of a local file, for the receiver to reuse while the file is unchanged.</summary>

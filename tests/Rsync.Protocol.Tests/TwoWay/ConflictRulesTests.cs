@@ -91,4 +91,19 @@ public sealed class ConflictRulesTests
         Assert.True(config.FindModule("on")!.ConflictCopies);
         Assert.False(config.FindModule("off")!.ConflictCopies);
     }
+
+    [Theory]
+    [InlineData("127.0.0.1", "127.0.0.1", "127.0.0.1")]
+    [InlineData("::ffff:127.0.0.1", "127.0.0.1", "127.0.0.1")]
+    [InlineData("::1", "::1", "::1")]
+    public void BothNodesNameAVersionAfterTheAddressItsNodeHasTowardTheOther(string peerAddress, string local, string peer)
+    {
+        Assert.Equal((local, peer), ConflictRules.NamesToward(peerAddress));
+    }
+
+    [Fact]
+    public void WithoutAnAddressTheHostNameStandsIn()
+    {
+        Assert.Equal((ConflictRules.LocalHostName(), "some-name"), ConflictRules.NamesToward("some-name"));
+    }
 }
