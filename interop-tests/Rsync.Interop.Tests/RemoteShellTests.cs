@@ -73,6 +73,64 @@ public sealed partial class RemoteShellTests(SshFixture ssh, ITestOutputHelper o
         await StockClient.AssertNothingToPull(peer, Far(source + "/"), target, protocol, Environment, [$"--rsync-path={peer}"]);
     }
 
+    public static TheoryData<string, string> StockClientsAndProtocols() => PeersAndProtocols();
+
+    /// <summary>netrsync at the far end, as stock rsync -e ssh --rsync-path=netrsync starts it.</summary>
+    private static string FarNetrsync => $"--rsync-path={NetRsync.AppHostPath}";
+
+    private async Task<ProcessResult> Stock(string peer, params string[] args)
+    {
+        ProcessResult r = await new StockClient(peer).RunAsync(args, Environment, TimeSpan.FromSeconds(120));
+        output.WriteLine(r.ToString());
+        return r;
+    }
+
+    [Theory]
+    [MemberData(nameof(StockClientsAndProtocols))]
+    public async Task Stock_rsync_pushes_to_netrsync_at_the_far_end(string peer, string protocol)
+    {
+        string source = _temp.Sub("src");
+        string target = _temp.Sub("dst");
+        TortureTree.Create(source, includeHugeFile: false);
+
+        ProcessResult r = await Stock(peer, ["-aH", FarNetrsync, .. RsyncPeers.ProtocolArgs(protocol), source + "/", Far(target + "/")]);
+
+        Assert.True(r.ExitCode == 0, $"push failed:\n{r}\n{ssh.Server.Log}");
+        TreeComparer.AssertIdentical(source, target, RsyncPeers.CompareOptionsFor(protocol) with { ExpectSanitizedSymlinks = false });
+        await StockClient.AssertNothingToChange(peer, source, Far(target), protocol, Environment, [$"--rsync-path={peer}"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(StockClientsAndProtocols))]
+    public async Task Stock_rsync_pulls_from_netrsync_at_the_far_end(string peer, string protocol)
+    {
+        string source = _temp.Sub("src");
+        string target = _temp.Sub("dst");
+        TortureTree.Create(source, includeHugeFile: false);
+
+        ProcessResult r = await Stock(peer, ["-aH", FarNetrsync, .. RsyncPeers.ProtocolArgs(protocol), Far(source + "/"), target + "/"]);
+
+        Assert.True(r.ExitCode == 0, $"pull failed:\n{r}\n{ssh.Server.Log}");
+        TreeComparer.AssertIdentical(source, target, RsyncPeers.CompareOptionsFor(protocol) with { ExpectSanitizedSymlinks = false });
+        await StockClient.AssertNothingToPull(peer, Far(source + "/"), target, protocol, Environment, [$"--rsync-path={peer}"]);
+    }
+
+    [Theory]
+    [InlineData("push")]
+    [InlineData("pull")]
+    public async Task Netrsync_at_both_ends_over_ssh_with_protected_args(string direction)
+    {
+        string source = _temp.Sub("src");
+        string target = _temp.Sub("dst; $(far shell) 'x'");
+        TortureTree.Create(source, includeHugeFile: false);
+        string[] ends = direction == "push" ? [source + "/", Far(target + "/")] : [Far(source + "/"), target + "/"];
+
+        ProcessResult r = await Ours(["-aHs", FarNetrsync, .. ends]);
+
+        Assert.True(r.ExitCode == 0, $"{direction} failed:\n{r}");
+        TreeComparer.AssertIdentical(source, target, RsyncPeers.CompareOptionsFor("default") with { ExpectSanitizedSymlinks = false });
+    }
+
     [Theory]
     [InlineData("push")]
     [InlineData("pull")]

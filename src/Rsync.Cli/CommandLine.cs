@@ -20,6 +20,18 @@ internal static class CommandLine
         // A file name argument keeps its bytes, whatever the locale.
         args = Protocol.Text.RawArguments.Recover(args);
         // --daemon (or --config, --dparam, --detach, --no-detach) reads the whole line as a daemon's (options.c, OPT_DAEMON).
+        // A remote shell runs "rsync --server ..." for a client at the other end: stdin and stdout are the connection.
+        if (args.Length > 0 && args[0] == "--server")
+        {
+            if (args.Contains("--daemon"))
+            {
+                ConsoleOutput.Instance.Error("rsync: on remote machine: a daemon over a remote shell (--server --daemon) is not supported yet");
+                return ExitCodes.Unsupported;
+            }
+            using var stdin = Console.OpenStandardInput();
+            using var stdout = Console.OpenStandardOutput();
+            return ShellServer.Run(args, stdin, stdout, line => ConsoleOutput.Instance.Error(line));
+        }
         if (DaemonCommandLine.SelectsDaemonMode(args))
             return await DaemonHost.RunAsync(args, Daemon);
         RsyncOptions options;
