@@ -115,15 +115,16 @@ public sealed partial class RsyncClient
     /// </summary>
     private int ExchangeVersions(Wire.RsyncReader reader, Wire.RsyncWriter writer, int requested)
     {
-        writer.WriteInt32(requested);
-        writer.Flush();
         int remote;
         try
         {
+            writer.WriteInt32(requested);
+            writer.Flush();
             remote = reader.ReadInt32();
         }
-        catch (RsyncException ex)
+        catch (Exception ex) when (ex is RsyncException or IOException)
         {
+            // A shell that died at once (no such host) closes both pipes; rsync reads the end first (io.c, perform_io).
             throw new RsyncException($"rsync: connection unexpectedly closed (0 bytes received so far) [{reader.Role}]", ExitCodes.StreamIo, ex);
         }
         LogNegotiated(Math.Min(requested, remote), remote);
