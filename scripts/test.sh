@@ -5,6 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-rsync.sh || exit 1
+bash scripts/ensure-ssh.sh || exit 1
 bash scripts/ensure-podman.sh || exit 1
 # The systemd unit tests check the units with systemd-analyze verify.
 if ! command -v systemd-analyze >/dev/null 2>&1; then

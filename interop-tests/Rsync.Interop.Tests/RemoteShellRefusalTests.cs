@@ -4,8 +4,9 @@ using Xunit.Abstractions;
 namespace NetRsync.Interop.Tests;
 
 /// <summary>
-/// A remote-shell location is never taken for a local name: until netrsync speaks over a remote
-/// shell, HOST:PATH and -e/--rsh end with code 4 and write nothing in the working directory.
+/// A remote-shell location is never taken for a local name: HOST:PATH goes to the remote shell (one
+/// that cannot reach the host ends the run as stock rsync's does, writing nothing here), and a
+/// daemon address with -e/--rsh (a daemon over the shell, not supported yet) ends with code 4.
 /// </summary>
 public sealed class RemoteShellRefusalTests(ITestOutputHelper output) : IDisposable
 {
@@ -13,14 +14,30 @@ public sealed class RemoteShellRefusalTests(ITestOutputHelper output) : IDisposa
 
     public void Dispose() => _temp.Dispose();
 
+    private static readonly Dictionary<string, string?> NoHost = new() { ["RSYNC_RSH"] = "ssh -o BatchMode=yes -o ConnectTimeout=5" };
+
     [Theory]
-    [InlineData("-a", "-e", "ssh", "f", "backuphost:www/")]
-    [InlineData("-a", "--rsh=ssh", "f", "backuphost:www/")]
-    [InlineData("-a", "f", "backuphost:www/")]
-    [InlineData("-a", "f", "user@backuphost:/srv/www")]
-    [InlineData("-a", "backuphost:www/", "restore/")]
+    [InlineData("-a", "f", "backuphost.invalid:www/")]
+    [InlineData("-a", "f", "user@backuphost.invalid:/srv/www")]
+    [InlineData("-a", "backuphost.invalid:www/", "restore/")]
+    public async Task AHostThatCannotBeReachedEndsAsStockAndNothingIsWritten(params string[] args)
+    {
+        File.WriteAllText(Path.Combine(_temp.Path, "f"), "data");
+        ProcessResult ours = await NetRsync.Instance.RunAsync(args, NoHost, workingDirectory: _temp.Path);
+        ProcessResult stock = await new StockClient(RsyncPeers.DebianRsync).RunAsync(args, NoHost, workingDirectory: _temp.Path);
+        output.WriteLine(ours.ToString());
+        output.WriteLine(stock.ToString());
+        // ssh's own 255, or the stream's 12 when ssh has not been reaped yet (cleanup.c, _exit_cleanup).
+        Assert.True(stock.ExitCode is 12 or 255, $"stock rsync ended with {stock.ExitCode}");
+        Assert.True(ours.ExitCode is 12 or 255, $"ours ended with {ours.ExitCode}");
+        Assert.Contains("connection unexpectedly closed", ours.Stderr, StringComparison.Ordinal);
+        Assert.Equal(["f"], Directory.EnumerateFileSystemEntries(_temp.Path).Select(Path.GetFileName));
+    }
+
+    [Theory]
     [InlineData("-a", "-e", "ssh", "f", "backuphost::www/")]
-    public async Task ARemoteShellLocationIsAnErrorAndNothingIsWritten(params string[] args)
+    [InlineData("-a", "--rsh=ssh", "f", "rsync://backuphost/www/")]
+    public async Task ADaemonOverARemoteShellIsAnErrorAndNothingIsWritten(params string[] args)
     {
         File.WriteAllText(Path.Combine(_temp.Path, "f"), "data");
         ProcessResult r = await NetRsync.Instance.RunAsync(args, workingDirectory: _temp.Path);

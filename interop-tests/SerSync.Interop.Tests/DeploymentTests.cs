@@ -78,7 +78,6 @@ public sealed class DeploymentTests
     [InlineData("<head><sersync><localpath watch=\"/tmp\"></sersync></head>", "not well-formed XML")]
     [InlineData("<head><sersync><localpath watch=\"/nonexistent/dir\"><remote ip=\"127.0.0.1\" name=\"m\"/></localpath></sersync></head>", "no such directory")]
     [InlineData("<head><filter start=\"true\"><exclude expression=\"[a-\"/></filter><sersync><localpath watch=\"/tmp\"><remote ip=\"h\" name=\"m\"/></localpath></sersync></head>", "not a valid regular expression")]
-    [InlineData("<head><sersync><localpath watch=\"/tmp\"><remote ip=\"h\" name=\"m\"/></localpath><rsync><ssh start=\"true\"/></rsync></sersync></head>", "ssh is not supported yet")]
     [InlineData("<head><sersync><localpath watch=\"/tmp\"><remote ip=\"h\" name=\"m\"/></localpath><rsync><commonParams params=\"-artu --no-such-option\"/></rsync></sersync></head>", "commonParams")]
     [InlineData("<head><sersync><localpath watch=\"/tmp\"><remote ip=\"h\" name=\"m\"/></localpath><rsync><auth start=\"true\" users=\"u\" passwordfile=\"/nonexistent/pass\"/></rsync></sersync></head>", "no such file")]
     [InlineData("<head><sersync><localpath watch=\"/tmp\"/></sersync></head>", "has no <remote")]

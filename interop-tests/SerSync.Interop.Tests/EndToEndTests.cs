@@ -25,13 +25,42 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         using var temp = new TempDir();
         string source = temp.Sub("src");
         string target = temp.Sub("dst");
-        string outside = temp.Sub("outside");
-        Write(Path.Combine(source, "existing/old.txt"), "old\n");
-        Write(Path.Combine(source, "r/rename-me.txt"), "rename\n");
+        Prepare(source);
         await using var daemon = await RemoteDaemon.StartAsync(kind, new DaemonModule("mod", target));
         var setup = new WatchSetup(source, daemon.Port) { Excludes = [@"(.*)\.php"] };
         await using var watcher = await WatcherProcess.StartAsync(setup.WriteTo(temp), ["-r"]);
-        var compare = daemon.Compare with { Exclude = p => p.EndsWith(".php", StringComparison.Ordinal) };
+        await EveryKindOfChange(temp, source, target, watcher, daemon.Compare);
+    }
+
+    /// <summary>
+    /// &lt;ssh start="true"/&gt;: the same changes pushed over a real sshd on loopback (the remote's
+    /// name is the target path there), with stock rsync as the far end, as sersync ran rsync -e ssh.
+    /// </summary>
+    [Fact]
+    public async Task EveryKindOfChangeReachesTheTargetOverSsh()
+    {
+        using var temp = new TempDir();
+        string source = temp.Sub("src");
+        string target = temp.Sub("dst");
+        Prepare(source);
+        await using var sshd = await SshServer.StartAsync();
+        var setup = new WatchSetup(source, 873, Module: target) { Excludes = [@"(.*)\.php"], Ssh = true };
+        await using var watcher = await WatcherProcess.StartAsync(setup.WriteTo(temp), ["-r"],
+            new Dictionary<string, string> { ["RSYNC_RSH"] = sshd.Rsh });
+        await EveryKindOfChange(temp, source, target, watcher, Convergence.Compare with { ExpectSanitizedSymlinks = false, CompareRoot = false });
+        Assert.Contains($"-> 127.0.0.1:{target}/", watcher.Output, StringComparison.Ordinal);
+    }
+
+    private static void Prepare(string source)
+    {
+        Write(Path.Combine(source, "existing/old.txt"), "old\n");
+        Write(Path.Combine(source, "r/rename-me.txt"), "rename\n");
+    }
+
+    private async Task EveryKindOfChange(TempDir temp, string source, string target, WatcherProcess watcher, TreeCompareOptions daemonCompare)
+    {
+        string outside = temp.Sub("outside");
+        var compare = daemonCompare with { Exclude = p => p.EndsWith(".php", StringComparison.Ordinal) };
 
         // Phase one: creations, writes, appends, renames, deep trees, folders filled at once, moves in.
         Write(Path.Combine(source, "hello.txt"), "hello\n");

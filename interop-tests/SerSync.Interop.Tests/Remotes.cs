@@ -56,6 +56,9 @@ public sealed record WatchSetup(string Source, int Port, string Module = "mod")
     public bool Debug { get; init; }
     public (string User, string PasswordFile)? Auth { get; init; }
 
+    /// <summary>&lt;ssh start="true"/&gt;: the remote's name is a path at the far end of the remote shell.</summary>
+    public bool Ssh { get; init; }
+
     public string Xml()
     {
         string Esc(string s) => SecurityElement.Escape(s);
@@ -87,7 +90,7 @@ public sealed record WatchSetup(string Source, int Port, string Module = "mod")
                         <auth start="{Bool(Auth is not null)}" users="{Esc(Auth?.User ?? "root")}" passwordfile="{Esc(Auth?.PasswordFile ?? "/etc/rsync.pas")}"/>
                         <userDefinedPort start="true" port="{Port}"/>
                         <timeout start="true" time="60"/>
-                        <ssh start="false"/>
+                        <ssh start="{Bool(Ssh)}"/>
                     </rsync>
                     {(FailLog is null ? "" : $"<failLog path=\"{Esc(FailLog)}\" timeToExecute=\"1\"/>")}
                     <crontab start="false" schedule="600"/>

@@ -20,6 +20,18 @@ internal static class CommandLine
         // A file name argument keeps its bytes, whatever the locale.
         args = Protocol.Text.RawArguments.Recover(args);
         // --daemon (or --config, --dparam, --detach, --no-detach) reads the whole line as a daemon's (options.c, OPT_DAEMON).
+        // A remote shell runs "rsync --server ..." for a client at the other end: stdin and stdout are the connection.
+        if (args.Length > 0 && args[0] == "--server")
+        {
+            if (args.Contains("--daemon"))
+            {
+                ConsoleOutput.Instance.Error("rsync: on remote machine: a daemon over a remote shell (--server --daemon) is not supported yet");
+                return ExitCodes.Unsupported;
+            }
+            using var stdin = Console.OpenStandardInput();
+            using var stdout = Console.OpenStandardOutput();
+            return ShellServer.Run(args, stdin, stdout, line => ConsoleOutput.Instance.Error(line));
+        }
         if (DaemonCommandLine.SelectsDaemonMode(args))
             return await DaemonHost.RunAsync(args, Daemon);
         RsyncOptions options;
@@ -69,14 +81,11 @@ internal static class CommandLine
         using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
-        // HOST:PATH needs a remote shell, and so does a daemon address given with -e/--rsh (a daemon
-        // run over the shell). Taking one for a local name would make a folder "HOST:PATH" and exit 0.
-        string? remote = positional.FirstOrDefault(DaemonUrl.IsRemoteShellPath);
-        if (remote is null && options.RemoteShell is not null)
-            remote = positional.FirstOrDefault(p => DaemonUrl.TryParse(p) is not null);
-        if (remote is not null)
+        // A daemon address given with -e/--rsh is a daemon run over the shell, not supported yet;
+        // taking it for a plain daemon connection would go around the shell the user asked for.
+        if (options.RemoteShell is not null && positional.FirstOrDefault(p => DaemonUrl.TryParse(p) is not null) is { } overShell)
         {
-            ConsoleOutput.Instance.Error($"netrsync: {remote}: transfers over a remote shell (HOST:PATH, -e/--rsh) are not supported yet; use a daemon (HOST::MODULE or rsync://HOST/MODULE) without -e");
+            ConsoleOutput.Instance.Error($"netrsync: {overShell}: a daemon over a remote shell (HOST::MODULE with -e/--rsh) is not supported yet; use HOST:PATH, or the daemon without -e");
             return Fail(ExitCodes.Unsupported);
         }
 
@@ -99,12 +108,42 @@ internal static class CommandLine
                     var listed = await client.PullAsync(positional[0], "", cancel.Token);
                     return Finish(listed.ExitCode);
                 }
+                if (RemoteShellPath.TryParse(positional[0]) is not null)
+                {
+                    var listed = await client.PullOverShellAsync(positional[0], "", cancel.Token);
+                    return Finish(listed.ExitCode);
+                }
                 Console.Error.WriteLine("netrsync: a local source needs a destination");
                 return Fail(ExitCodes.Syntax, "syntax or usage error");
             }
 
             string destination = positional[^1];
             var sources = positional.Take(positional.Count - 1).ToList();
+            bool IsRemote(string p) => DaemonUrl.TryParse(p) is not null || RemoteShellPath.TryParse(p) is not null;
+            if (RemoteShellPath.TryParse(destination) is not null)
+            {
+                if (sources.Any(IsRemote))
+                {
+                    Console.Error.WriteLine("The source and destination cannot both be remote.");
+                    return Fail(ExitCodes.Syntax, "syntax or usage error");
+                }
+                var pushed = await client.PushOverShellAsync(sources, destination, cancel.Token);
+                PrintSummary(options, pushed.Stats);
+                return Finish(pushed.ExitCode);
+            }
+            if (sources.Any(s => RemoteShellPath.TryParse(s) is not null))
+            {
+                if (sources.Count != 1 || IsRemote(destination))
+                {
+                    Console.Error.WriteLine(sources.Count != 1
+                        ? "netrsync: pulling more than one remote source at once is not supported yet"
+                        : "The source and destination cannot both be remote.");
+                    return Fail(sources.Count != 1 ? ExitCodes.Unsupported : ExitCodes.Syntax);
+                }
+                var fetched = await client.PullOverShellAsync(sources[0], destination, cancel.Token);
+                PrintSummary(options, fetched.Stats);
+                return Finish(fetched.ExitCode);
+            }
             if (DaemonUrl.TryParse(destination) is not null)
             {
                 if (sources.Any(s => DaemonUrl.TryParse(s) is not null))

@@ -189,9 +189,7 @@ static void Validate(WatchConfig config, CommandLine commandLine)
     }
     if (commandLine.PluginOnly is not null)
         return;
-    if (config.Rsync.Ssh)
-        throw new ConfigException("<ssh start=\"true\">: pushing over ssh is not supported yet; push to an rsync daemon (ssh start=\"false\")");
-    if (config.Rsync.AuthEnabled && !File.Exists(config.Rsync.PasswordFile))
+    if (config.Rsync.AuthEnabled && !config.Rsync.Ssh && !File.Exists(config.Rsync.PasswordFile))
         throw new ConfigException($"<auth passwordfile=\"{config.Rsync.PasswordFile}\">: no such file");
     try
     {

@@ -3,22 +3,63 @@ using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Client;
 
-/// <summary>A socket with its reader and writer, and rsync's --timeout watchdog (io.c, check_timeout).</summary>
+/// <summary>
+/// The byte streams to the far end (a daemon's socket, or a remote shell's pipes) with their reader
+/// and writer, and rsync's --timeout watchdog (io.c, check_timeout).
+/// </summary>
 internal sealed class Connection : IDisposable
 {
-    private readonly Socket _socket;
+    private readonly Socket? _socket;
+    private readonly Action _cut;
+    private readonly Action _finishSending;
+    private readonly IDisposable? _owned;
     private readonly Timer _watchdog;
     private readonly CancellationTokenRegistration _cancellation;
     private long _lastIoTicks = Environment.TickCount64;
     private volatile bool _timedOut;
 
     public Connection(Socket socket, int timeoutSeconds, int bandwidthLimitKiB, CancellationToken cancellationToken)
+        : this(new NetworkStream(socket, ownsSocket: false), null, timeoutSeconds, bandwidthLimitKiB, cancellationToken,
+            cut: () =>
+            {
+                try
+                {
+                    socket.Shutdown(SocketShutdown.Both);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                }
+                socket.Dispose();
+            },
+            finishSending: () =>
+            {
+                try
+                {
+                    socket.Shutdown(SocketShutdown.Send);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                }
+            },
+            owned: socket)
     {
         _socket = socket;
+    }
+
+    /// <param name="input">What the far end sends.</param>
+    /// <param name="output">Where to write to it; null when <paramref name="input"/> is both ways.</param>
+    /// <param name="cut">Ends the connection, so a side blocked on it wakes with an error.</param>
+    /// <param name="finishSending">Tells the far end nothing more will come.</param>
+    /// <param name="owned">Disposed with the connection.</param>
+    public Connection(Stream input, Stream? output, int timeoutSeconds, int bandwidthLimitKiB, CancellationToken cancellationToken,
+        Action cut, Action finishSending, IDisposable? owned)
+    {
+        _cut = cut;
+        _finishSending = finishSending;
+        _owned = owned;
         TimeoutSeconds = timeoutSeconds;
-        var stream = new NetworkStream(socket, ownsSocket: false);
         var limiter = bandwidthLimitKiB > 0 ? new BandwidthLimiter(bandwidthLimitKiB * 1024L) : null;
-        Writer = new RsyncWriter(stream, limiter is null ? 256 * 1024 : Math.Clamp(bandwidthLimitKiB * 128, 4096, 256 * 1024))
+        Writer = new RsyncWriter(output ?? input, limiter is null ? 256 * 1024 : Math.Clamp(bandwidthLimitKiB * 128, 4096, 256 * 1024))
         {
             OnSocketWrite = n =>
             {
@@ -26,7 +67,7 @@ internal sealed class Connection : IDisposable
                 limiter?.Wrote(n);
             },
         };
-        Reader = new RsyncReader(stream) { FlushBeforeWaiting = Writer, OnSocketRead = _ => Touch() };
+        Reader = new RsyncReader(input) { FlushBeforeWaiting = Writer, OnSocketRead = _ => Touch() };
         _watchdog = new Timer(_ =>
         {
             int limit = TimeoutSeconds;
@@ -55,19 +96,14 @@ internal sealed class Connection : IDisposable
     private void Touch() => Interlocked.Exchange(ref _lastIoTicks, Environment.TickCount64);
 
     /// <summary>
-    /// Flushes and sends FIN: the peer reads everything, sees the end and closes, and our wait
-    /// for its close (which keeps unread input from turning our close into a reset) ends at once.
+    /// Flushes and says the end (FIN on a socket, EOF on a pipe): the peer reads everything, sees the
+    /// end and closes, and our wait for its close (which keeps unread input from turning our close
+    /// into a reset) ends at once.
     /// </summary>
     public void FinishSending()
     {
         Writer.Flush();
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-        }
+        _finishSending();
     }
 
     /// <summary>
@@ -78,7 +114,7 @@ internal sealed class Connection : IDisposable
     public void AcknowledgePromptly()
     {
         const int IpProtoTcp = 6, TcpQuickAck = 12;
-        if (!OperatingSystem.IsLinux())
+        if (_socket is null || !OperatingSystem.IsLinux())
             return;
         try
         {
@@ -90,24 +126,14 @@ internal sealed class Connection : IDisposable
     }
 
     /// <summary>Cuts the connection, so a side blocked on it wakes with an error.</summary>
-    public void Abort()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-        }
-        _socket.Dispose();
-    }
+    public void Abort() => _cut();
 
     public void Dispose()
     {
         _cancellation.Dispose();
         _watchdog.Dispose();
         Reader.Dispose();
-        _socket.Dispose();
+        _owned?.Dispose();
     }
 }
 

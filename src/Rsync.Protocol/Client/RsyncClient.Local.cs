@@ -23,7 +23,7 @@ public sealed partial class RsyncClient
         RejectUnsupported();
         // rsync reads HOST:PATH as remote; a local copy must not quietly make a folder of that name.
         if (sources.Append(destination).FirstOrDefault(Daemon.DaemonUrl.IsRemoteShellPath) is { } remote)
-            throw new RsyncException($"{remote}: transfers over a remote shell are not supported yet", ExitCodes.Unsupported);
+            throw new RsyncException($"{remote}: a remote-shell location; CopyAsync copies local paths only (PushOverShellAsync and PullOverShellAsync go over a remote shell)", ExitCodes.Unsupported);
         var clock = Stopwatch.StartNew();
         var filters = FilterList.Parse(_options.FilterRules);
         var chmod = ChmodRules();

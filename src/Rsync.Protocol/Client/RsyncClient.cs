@@ -160,14 +160,24 @@ public sealed partial class RsyncClient
         args.Add(".");
         args.Add(url.RemoteArgument.StartsWith('-') ? "./" + url.RemoteArgument : url.RemoteArgument);
         DaemonHandshake.SendArguments(writer, args);
+        return SetUpProtocol(connection, greeting.Protocol);
+    }
 
+    /// <summary>
+    /// What follows the daemon's greeting or the remote shell's version exchange alike (main.c,
+    /// client_run; compat.c, setup_protocol): compat flags, name lists, checksum seed, multiplexing.
+    /// </summary>
+    private TransferContext SetUpProtocol(Connection connection, int protocol)
+    {
+        var reader = connection.Reader;
+        var writer = connection.Writer;
         var ctx = new TransferContext
         {
             Reader = reader,
             Writer = writer,
             Options = _options,
             Output = _output,
-            Protocol = greeting.Protocol,
+            Protocol = protocol,
             Progress = Progress,
         };
         connection.Context = ctx;

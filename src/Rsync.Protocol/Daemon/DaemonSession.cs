@@ -524,31 +524,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         else
             ctx.Iconv = null;
 
-        // compat.c, setup_protocol: what we honour of the client's capability letters; symlink
-        // conversion is offered whatever the client asked, as rsync built with iconv does.
-        var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv;
-        var caps = invocation?.Capabilities ?? ClientCapabilities.None;
-        if (caps.SafeFileList)
-            compat |= CompatFlags.SafeFileList;
-        if (caps.AvoidXattrOptimization)
-            compat |= CompatFlags.AvoidXattrOptim;
-        if (caps.ChecksumSeedFix)
-            compat |= CompatFlags.ChecksumSeedFix;
-        bool negotiating = caps.VarintFileListFlags;
-        if (negotiating || caps.PreReleaseVarintFlags)
-            compat |= CompatFlags.VarintFileListFlags;
-        ctx.Compat = compat;
-        ctx.ChecksumSeed = options.ChecksumSeed != 0 ? options.ChecksumSeed : (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() & int.MaxValue);
-        // A 3.2 pre-release's 'V' still reads the flags as one byte.
-        if (negotiating)
-            writer.WriteVarInt((int)compat);
-        else
-            writer.WriteByte((byte)compat);
-        ctx.Algorithms = Negotiation.Exchange(reader, writer, wanted, negotiating, amServer: true,
-            seedFirst: caps.ChecksumSeedFix);
-        writer.WriteInt32(ctx.ChecksumSeed);
-        writer.StartMultiplexing();
-        reader.StartMultiplexing();
+        StartProtocol(ctx, invocation?.Capabilities ?? ClientCapabilities.None, wanted);
         reader.MessageHandler = (code, payload) =>
         {
             ClientMessage(ctx, code, payload);
@@ -901,7 +877,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     /// <summary>Most bytes of filter rules a client may send in all.</summary>
     internal const long MaxFilterBytes = 16L * 1024 * 1024;
 
-    private static List<string> ReadFilterList(RsyncReader reader) => ReadFilterList(reader, MaxFilterRules, MaxFilterBytes);
+    internal static List<string> ReadFilterList(RsyncReader reader) => ReadFilterList(reader, MaxFilterRules, MaxFilterBytes);
 
     /// <summary>Rules the client sends: int length + text, ending with 0 (exclude.c, recv_filter_list).</summary>
     internal static List<string> ReadFilterList(RsyncReader reader, int maxRules, long maxBytes)
@@ -924,7 +900,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
     }
 
-    private static List<byte[]> ReadForwardedNames(TransferContext ctx) =>
+    internal static List<byte[]> ReadForwardedNames(TransferContext ctx) =>
         ReadForwardedNames(ctx.Reader, ctx.MaxReceivedEntries, ctx.MaxReceivedNameBytes);
 
     /// <summary>
@@ -960,7 +936,41 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
     }
 
-    private static void ClientMessage(TransferContext ctx, MessageCode code, byte[] payload)
+    /// <summary>
+    /// A server's side of the protocol's start, whatever carried the arguments (compat.c,
+    /// setup_protocol with am_server): the compat flags it honours of the client's capability
+    /// letters, the name lists, the checksum seed, then multiplexing both ways.
+    /// </summary>
+    internal static void StartProtocol(TransferContext ctx, ClientCapabilities caps, Negotiation.Wanted wanted)
+    {
+        var reader = ctx.Reader;
+        var writer = ctx.Writer;
+        // Symlink conversion is offered whatever the client asked, as rsync built with iconv does.
+        var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv;
+        if (caps.SafeFileList)
+            compat |= CompatFlags.SafeFileList;
+        if (caps.AvoidXattrOptimization)
+            compat |= CompatFlags.AvoidXattrOptim;
+        if (caps.ChecksumSeedFix)
+            compat |= CompatFlags.ChecksumSeedFix;
+        bool negotiating = caps.VarintFileListFlags;
+        if (negotiating || caps.PreReleaseVarintFlags)
+            compat |= CompatFlags.VarintFileListFlags;
+        ctx.Compat = compat;
+        ctx.ChecksumSeed = ctx.Options.ChecksumSeed != 0 ? ctx.Options.ChecksumSeed : (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() & int.MaxValue);
+        // A 3.2 pre-release's 'V' still reads the flags as one byte.
+        if (negotiating)
+            writer.WriteVarInt((int)compat);
+        else
+            writer.WriteByte((byte)compat);
+        ctx.Algorithms = Negotiation.Exchange(reader, writer, wanted, negotiating, amServer: true,
+            seedFirst: caps.ChecksumSeedFix);
+        writer.WriteInt32(ctx.ChecksumSeed);
+        writer.StartMultiplexing();
+        reader.StartMultiplexing();
+    }
+
+    internal static void ClientMessage(TransferContext ctx, MessageCode code, byte[] payload)
     {
         switch (code)
         {

@@ -9,21 +9,7 @@ public sealed record DaemonUrl(string? User, string Host, int? Port, string Modu
     /// A remote-shell location, [USER@]HOST:PATH: a colon before any slash makes an argument remote
     /// (options.c, check_for_hostspec and parse_hostspec), "[v6addr]:PATH" too. Daemon forms are not.
     /// </summary>
-    public static bool IsRemoteShellPath(string argument)
-    {
-        if (TryParse(argument) is not null)
-            return false;
-        int colon = argument.IndexOf(':');
-        if (colon <= 0)
-            return false;
-        if (argument.StartsWith('['))
-        {
-            int close = argument.IndexOf(']');
-            return close > 0 && close + 1 < argument.Length && argument[close + 1] == ':';
-        }
-        int slash = argument.IndexOf('/');
-        return slash < 0 || colon < slash;
-    }
+    public static bool IsRemoteShellPath(string argument) => Client.RemoteShellPath.TryParse(argument) is not null;
 
     /// <summary>Recognises both daemon forms; null for a local path.</summary>
     public static DaemonUrl? TryParse(string argument)
@@ -43,8 +29,10 @@ public sealed record DaemonUrl(string? User, string Host, int? Port, string Modu
         }
         else
         {
-            // "[v6addr]::MODULE": the address's own colons are not the separator.
-            int hostEnd = argument.StartsWith('[') ? argument.IndexOf(']') + 1 : 0;
+            // "[v6addr]::MODULE" and "USER@[v6addr]::MODULE": the address's own colons are not the separator.
+            int at = argument.IndexOf('@');
+            int bracket = argument.StartsWith('[') ? 0 : at >= 0 && at + 1 < argument.Length && argument[at + 1] == '[' ? at + 1 : -1;
+            int hostEnd = bracket < 0 ? 0 : argument.IndexOf(']', bracket) + 1;
             int colons = argument.IndexOf("::", hostEnd, StringComparison.Ordinal);
             int firstSlash = argument.IndexOf('/');
             if (colons <= 0 || (firstSlash >= 0 && firstSlash < colons))

@@ -257,6 +257,7 @@ internal static class OptionTable
         Int("contimeout", '\0', (s, v) => s.O.ConnectTimeout = v);
         Flag("no-contimeout", '\0', s => s.O.ConnectTimeout = 0);
         Str("rsh", 'e', (s, v) => s.O.RemoteShell = v);
+        Str("rsync-path", '\0', (s, v) => s.O.RsyncPath = v);
         Str("iconv", '\0', (s, v) => s.O.Iconv = v);
         Flag("no-iconv", '\0', s => s.O.Iconv = null);
         Flag("8-bit-output", '8', s => s.O.EightBitOutput = true);

@@ -341,6 +341,9 @@ public sealed class RsyncOptions
     /// <summary>-e, --rsh.</summary>
     public string? RemoteShell { get; set; }
 
+    /// <summary>--rsync-path: the program the remote shell runs at the far end ("rsync"); the far end's shell reads it.</summary>
+    public string? RsyncPath { get; set; }
+
     /// <summary>--password-file.</summary>
     public string? PasswordFile { get; set; }
 

@@ -21,6 +21,9 @@ public static class ExitCodes
     public const int DeleteLimit = 25;
     public const int Timeout = 30;
     public const int ConnectTimeout = 35;
+
+    /// <summary>A child (the remote shell) killed by a signal (errcode.h, RERR_TERMINATED).</summary>
+    public const int Terminated = 16;
 }
 
 /// <summary>Multiplexed message tags (rsync.h, enum msgcode).</summary>

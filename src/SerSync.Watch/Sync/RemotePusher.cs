@@ -62,6 +62,8 @@ public sealed class RemotePusher
     /// <summary>Where changes go, as the log shows it: the auth user, the host with the port the pushes use, the module.</summary>
     public static string RemoteDisplay(RemoteTarget remote, RsyncSettings rsync)
     {
+        if (rsync.Ssh)
+            return ShellDestination(remote);
         string user = rsync.AuthEnabled && !string.IsNullOrEmpty(rsync.AuthUser) ? rsync.AuthUser + "@" : "";
         string host = remote.Host;
         bool ownPort = host.StartsWith('[') ? host.Contains("]:", StringComparison.Ordinal) : host.Count(c => c == ':') == 1;
@@ -327,7 +329,9 @@ public sealed class RemotePusher
                 var options = SessionOptions(session, listFile);
                 var output = new LogOutput(Name);
                 var client = new RsyncClient(options, output);
-                var result = await client.PushAsync([_root + "/"], DestinationUrl());
+                var result = _rsync.Ssh
+                    ? await client.PushOverShellAsync([_root + "/"], DestinationUrl())
+                    : await client.PushAsync([_root + "/"], DestinationUrl());
                 // A path that vanished between the listing and the send has its own event on the way.
                 bool vanishedOnly = result.ExitCode == ExitCodes.Partial && output.OnlyVanished;
                 if (result.ExitCode is not (ExitCodes.Ok or ExitCodes.Vanished) && !vanishedOnly)
@@ -423,7 +427,8 @@ public sealed class RemotePusher
         var args = new List<string>(SplitParams(rsync.CommonParams));
         if (rsync.TimeoutSeconds is { } timeout)
             args.Add($"--timeout={timeout}");
-        if (rsync.AuthEnabled && rsync.PasswordFile is { } passwordFile)
+        // A password file is a daemon's; over ssh the shell authenticates.
+        if (rsync.AuthEnabled && !rsync.Ssh && rsync.PasswordFile is { } passwordFile)
             args.Add("--password-file=" + passwordFile);
         args.AddRange(extra);
         args.Add(source);
@@ -439,6 +444,8 @@ public sealed class RemotePusher
 
     public static string DestinationUrl(RemoteTarget remote, RsyncSettings rsync)
     {
+        if (rsync.Ssh)
+            return ShellDestination(remote);
         string user = rsync.AuthEnabled && !string.IsNullOrEmpty(rsync.AuthUser) ? rsync.AuthUser + "@" : "";
         // "host", "host:port" (a port of its own overrides userDefinedPort), "[v6]", "[v6]:port" or a bare IPv6 address.
         string host = remote.Host;
@@ -447,6 +454,18 @@ public sealed class RemotePusher
             host = $"[{host}]";
         string port = !ownPort && rsync.Port is { } p ? ":" + p : "";
         return $"rsync://{user}{host}{port}/{remote.Module.Trim('/')}/";
+    }
+
+    /// <summary>
+    /// &lt;ssh start="true"/&gt;: HOST:NAME/ over the remote shell, as sersync ran rsync -e ssh (the
+    /// shell's own user and port; commonParams may give -e). "[v6]" and bare IPv6 hosts are bracketed.
+    /// </summary>
+    public static string ShellDestination(RemoteTarget remote)
+    {
+        string host = remote.Host;
+        if (!host.StartsWith('[') && host.Contains(':'))
+            host = $"[{host}]";
+        return $"{host}:{remote.Module.TrimEnd('/')}/";
     }
 
     /// <summary>What the daemon says during a push, in the log.</summary>

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using NetRsync.Protocol.Filters;
+using NetRsync.Protocol.Options;
+using NetRsync.Protocol.Roles;
+using NetRsync.Protocol.Wire;
+
+namespace NetRsync.Protocol.Client;
+
+public sealed partial class RsyncClient
+{
+    /// <summary>
+    /// Sends local <paramref name="sources"/> over a remote shell to [USER@]HOST:PATH, where the shell
+    /// runs rsync (or netrsync) as the receiving server, as rsync -e ssh SRC... HOST:PATH does.
+    /// </summary>
+    public Task<TransferResult> PushOverShellAsync(IReadOnlyList<string> sources, string destination, CancellationToken cancellationToken = default)
+    {
+        var remote = RemoteShellPath.TryParse(destination)
+            ?? throw new RsyncException($"not a remote-shell destination: {destination}", ExitCodes.Syntax);
+        return RunOnThread(() => OverShell(remote, clientIsSender: true, cancellationToken, (ctx, _) =>
+        {
+            var filters = FilterList.Parse(_options.FilterRules);
+            SendFilterList(ctx, filters);
+            var files = SendFileList(ctx, sources, filters, ChmodRules(), FilesFromNames());
+            new Sender(ctx, files).Run();
+            return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
+        }));
+    }
+
+    /// <summary>Fetches [USER@]HOST:PATH over a remote shell into <paramref name="destination"/>, as rsync -e ssh HOST:PATH DEST does.</summary>
+    public Task<TransferResult> PullOverShellAsync(string source, string destination, CancellationToken cancellationToken = default)
+    {
+        var remote = RemoteShellPath.TryParse(source)
+            ?? throw new RsyncException($"not a remote-shell source: {source}", ExitCodes.Syntax);
+        return RunOnThread(() => OverShell(remote, clientIsSender: false, cancellationToken, (ctx, connection) =>
+        {
+            var filters = FilterList.Parse(_options.FilterRules);
+            SendReceiverFilterList(ctx, filters);
+            if (_options.FilesFrom is { } list && _options.FilesFromHost is null)
+                ForwardFilesFrom(ctx, list);
+            return Receive(ctx, destination, filters, ChmodRules(), local: false, abort: connection.Abort,
+                validate: files => ReceivingSide.ValidateRequested(files, RemoteArgument(remote.Path), _options.Relative, filters));
+        }));
+    }
+
+    /// <summary>An empty remote path is the far end's home directory: "." (main.c, do_cmd gets "" as no path).</summary>
+    private static string RemoteArgument(string path) => path.Length == 0 ? "." : path;
+
+    private TransferResult OverShell(RemoteShellPath remote, bool clientIsSender, CancellationToken cancellationToken, Func<TransferContext, Connection, TransferResult> transfer)
+    {
+        RejectUnsupported();
+        int requested = RequestedProtocol();
+        var clock = Stopwatch.StartNew();
+
+        var serverArgs = ServerArgs.Build(_options, requested, clientIsSender, out int protectedStart);
+        string path = RemoteArgument(remote.Path);
+        // A path that would read as an option goes as "./-name" (main.c, do_cmd).
+        string pathArg = path.StartsWith('-') ? "./" + path : path;
+        List<string> onCommandLine, secluded;
+        if (protectedStart >= 0)
+        {
+            // -s: the paths and later options travel inside the protocol, NUL-terminated (rsync.c, send_protected_args).
+            onCommandLine = serverArgs[..protectedStart];
+            secluded = ["rsync", .. serverArgs[protectedStart..], ".", pathArg];
+        }
+        else
+        {
+            onCommandLine = [.. serverArgs, ".", pathArg];
+            secluded = [];
+        }
+        var commandLine = RemoteShell.CommandLine(_options.RemoteShell, remote.User, remote.Host, _options.RsyncPath, onCommandLine);
+        var (process, connection) = RemoteShell.Start(commandLine, _options.Timeout, _options.BandwidthLimit, cancellationToken);
+        using (connection)
+        {
+            try
+            {
+                var reader = connection.Reader;
+                var writer = connection.Writer;
+                reader.Role = clientIsSender ? "sender" : "receiver";
+                if (secluded.Count > 0)
+                {
+                    foreach (string arg in secluded)
+                    {
+                        writer.WriteBytes(Text.NameText.ToBytes(arg.Length == 0 ? "." : arg));
+                        writer.WriteByte(0);
+                    }
+                    writer.WriteByte(0);
+                }
+                int protocol = ExchangeVersions(reader, writer, requested);
+                var ctx = SetUpProtocol(connection, protocol);
+                var result = transfer(ctx, connection);
+                connection.FinishSending();
+                reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
+                ctx.Stats.BytesSent = writer.BytesWritten;
+                ctx.Stats.BytesReceived = reader.BytesRead;
+                ctx.Stats.Elapsed = clock.Elapsed;
+                return result with { ExitCode = RemoteShell.ExitCode(process, result.ExitCode, failed: false) };
+            }
+            catch (RsyncException ex)
+            {
+                int code = connection.TimedOut ? ExitCodes.Timeout
+                    : connection.Context is { RemoteExitCode: > 0 } c ? c.RemoteExitCode
+                    : ex.ExitCode;
+                string message = connection.TimedOut
+                    ? $"[{(clientIsSender ? "sender" : "receiver")}] io timeout after {connection.TimeoutSeconds} seconds -- exiting"
+                    : ex.Message;
+                connection.Abort();
+                throw new RsyncException(message, RemoteShell.ExitCode(process, code, failed: true), ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each side sends its protocol version and takes the lower (compat.c, setup_protocol). Anything
+    /// else first (a shell that prints a banner) is the "is your shell clean?" failure.
+    /// </summary>
+    private int ExchangeVersions(Wire.RsyncReader reader, Wire.RsyncWriter writer, int requested)
+    {
+        int remote;
+        try
+        {
+            writer.WriteInt32(requested);
+            writer.Flush();
+            remote = reader.ReadInt32();
+        }
+        catch (Exception ex) when (ex is RsyncException or IOException)
+        {
+            // A shell that died at once (no such host) closes both pipes; rsync reads the end first (io.c, perform_io).
+            throw new RsyncException($"rsync: connection unexpectedly closed (0 bytes received so far) [{reader.Role}]", ExitCodes.StreamIo, ex);
+        }
+        LogNegotiated(Math.Min(requested, remote), remote);
+        if (remote < 20 || remote > 40)
+            throw new RsyncException("protocol version mismatch -- is your shell clean?\n(see the rsync man page for an explanation)", ExitCodes.Protocol);
+        int negotiated = Math.Min(requested, remote);
+        if (negotiated < ProtocolLimits.MinProtocol)
+            throw new RsyncException($"protocol version mismatch: the far end speaks protocol {remote}, and protocol {ProtocolLimits.MinProtocol} or newer is needed", ExitCodes.Protocol);
+        return negotiated;
+    }
+}
