@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: unit and property tests, then interop tests against stock rsync
+# Runs every test: unit and property tests, then interop tests against stock rsync (over sshd on loopback too)
 # (Debian's rsync, installed when missing, plus every binary named in RSYNC_PEERS), then the
 # container image's end-to-end tests (podman, runc and mmdebstrap, installed when missing).
 set -uo pipefail
