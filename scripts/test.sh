@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: unit and property tests, then interop tests against stock rsync (over sshd on loopback too)
-# (Debian's rsync, installed when missing, plus every binary named in RSYNC_PEERS), then the
+# Runs every test: unit and property tests, then interop tests against stock rsync
+# (Debian's rsync, installed when missing, plus every binary named in RSYNC_PEERS; over a daemon
+# socket and over OpenSSH's sshd on loopback, installed when missing), then the
 # container image's end-to-end tests (podman, runc and mmdebstrap, installed when missing).
 set -uo pipefail
 cd "$(dirname "$0")/.."
