@@ -138,6 +138,50 @@ public sealed partial class RemoteShellTests(SshFixture ssh, ITestOutputHelper o
         TreeComparer.AssertIdentical(source, target, RsyncPeers.CompareOptionsFor("default") with { ExpectSanitizedSymlinks = false });
     }
 
+    /// <summary>An rsyncd.conf for a daemon the shell starts: module "mod" at <paramref name="path"/>, served as the shell's user.</summary>
+    private string DaemonConfig(string path)
+    {
+        string conf = _temp.File("rsyncd.conf");
+        File.WriteAllText(conf, $"use chroot = no\nuid = root\ngid = root\n[mod]\npath = {path}\nread only = no\nmunge symlinks = no\n");
+        return conf;
+    }
+
+    public static TheoryData<string, string> DaemonEnds() => new()
+    {
+        { "netrsync", "stock" },
+        { "stock", "netrsync" },
+        { "netrsync", "netrsync" },
+    };
+
+    /// <summary>
+    /// A daemon address with -e: the shell starts "rsync --server --daemon ." at the far end, which
+    /// reads the config --rsync-path names, and the two speak the daemon protocol over the shell's pipes.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DaemonEnds))]
+    public async Task A_daemon_over_ssh_takes_a_push_and_a_pull(string client, string far)
+    {
+        string source = _temp.Sub("src");
+        string module = _temp.Sub("module");
+        string back = _temp.Sub("back");
+        TortureTree.Create(source, includeHugeFile: false);
+        string conf = DaemonConfig(module);
+        string program = far == "stock" ? RsyncPeers.DebianRsync : NetRsync.AppHostPath;
+        string[] common = ["-aH", "-e", ssh.Server.Rsh, $"--rsync-path={program} --config={conf}"];
+        Func<string[], Task<ProcessResult>> run = client == "stock" ? args => Stock(RsyncPeers.DebianRsync, args) : args => Ours(args);
+
+        // An unchrooted stock daemon strips symlink targets (flist.c, recv_file_entry: sanitize_path);
+        // netrsyncd keeps them as sent when "munge symlinks = no".
+        var compare = RsyncPeers.CompareOptionsFor("default") with { ExpectSanitizedSymlinks = far == "stock" };
+        ProcessResult push = await run([.. common, source + "/", "127.0.0.1::mod/"]);
+        Assert.True(push.ExitCode == 0, $"push failed:\n{push}\n{ssh.Server.Log}");
+        TreeComparer.AssertIdentical(source, module, compare);
+
+        ProcessResult pull = await run([.. common, "127.0.0.1::mod/", back + "/"]);
+        Assert.True(pull.ExitCode == 0, $"pull failed:\n{pull}\n{ssh.Server.Log}");
+        TreeComparer.AssertIdentical(source, back, compare);
+    }
+
     [Theory]
     [InlineData("push")]
     [InlineData("pull")]
