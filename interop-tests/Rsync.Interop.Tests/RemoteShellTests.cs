@@ -151,6 +151,7 @@ public sealed partial class RemoteShellTests(SshFixture ssh, ITestOutputHelper o
         { "netrsync", "stock" },
         { "stock", "netrsync" },
         { "netrsync", "netrsync" },
+        { "stock", "netrsyncd" },
     };
 
     /// <summary>
@@ -166,7 +167,12 @@ public sealed partial class RemoteShellTests(SshFixture ssh, ITestOutputHelper o
         string back = _temp.Sub("back");
         TortureTree.Create(source, includeHugeFile: false);
         string conf = DaemonConfig(module);
-        string program = far == "stock" ? RsyncPeers.DebianRsync : NetRsync.AppHostPath;
+        string program = far switch
+        {
+            "stock" => RsyncPeers.DebianRsync,
+            "netrsyncd" => NetRsyncDaemon.AppHostPath,
+            _ => NetRsync.AppHostPath,
+        };
         string[] common = ["-aH", "-e", ssh.Server.Rsh, $"--rsync-path={program} --config={conf}"];
         Func<string[], Task<ProcessResult>> run = client == "stock" ? args => Stock(RsyncPeers.DebianRsync, args) : args => Ours(args);
 
