@@ -214,6 +214,26 @@ public sealed partial class RemoteShellTests(SshFixture ssh, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Several_remote_sources_come_in_one_session_as_stock_takes_them()
+    {
+        string source = _temp.Sub("src");
+        foreach (string dir in new[] { "a", "b", "c", "not-asked" })
+        {
+            Directory.CreateDirectory(Path.Join(source, dir, "inner"));
+            File.WriteAllText(Path.Join(source, dir, "inner", "f.txt"), dir + "\n");
+        }
+        string[] remotes = [Far(Path.Join(source, "a")), Far(Path.Join(source, "b") + "/"), ":" + Path.Join(source, "c")];
+
+        ProcessResult ours = await Ours(["-a", .. remotes, _temp.Sub("ours") + "/"]);
+        ProcessResult stock = await Stock(RsyncPeers.DebianRsync, ["-a", .. remotes, _temp.Sub("stock") + "/"]);
+
+        Assert.True(stock.ExitCode == 0, $"stock failed:\n{stock}");
+        Assert.True(ours.ExitCode == 0, $"ours failed:\n{ours}");
+        TreeComparer.AssertIdentical(Path.Join(_temp.Path, "stock"), Path.Join(_temp.Path, "ours"), new TreeCompareOptions { CompareRoot = false });
+        Assert.False(Directory.Exists(Path.Join(_temp.Path, "ours", "not-asked")));
+    }
+
+    [Fact]
     public async Task Protected_args_carry_names_the_far_shell_would_split()
     {
         string source = _temp.Sub("src");

@@ -121,16 +121,14 @@ internal static class CommandLine
                 PrintSummary(options, pushed.Stats);
                 return Finish(pushed.ExitCode);
             }
-            if (sources.Any(s => RemoteShellPath.TryParse(s) is not null))
+            if (RemoteShellPath.TryParse(sources[0]) is not null)
             {
-                if (sources.Count != 1 || IsRemote(destination))
+                if (IsRemote(destination))
                 {
-                    Console.Error.WriteLine(sources.Count != 1
-                        ? "netrsync: pulling more than one remote source at once is not supported yet"
-                        : "The source and destination cannot both be remote.");
-                    return Fail(sources.Count != 1 ? ExitCodes.Unsupported : ExitCodes.Syntax);
+                    Console.Error.WriteLine("The source and destination cannot both be remote.");
+                    return Fail(ExitCodes.Syntax, "syntax or usage error");
                 }
-                var fetched = await client.PullOverShellAsync(sources[0], destination, cancel.Token);
+                var fetched = await client.PullOverShellAsync(sources, destination, cancel.Token);
                 PrintSummary(options, fetched.Stats);
                 return Finish(fetched.ExitCode);
             }
