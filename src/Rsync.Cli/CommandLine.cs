@@ -20,14 +20,12 @@ internal static class CommandLine
         // A file name argument keeps its bytes, whatever the locale.
         args = Protocol.Text.RawArguments.Recover(args);
         // --daemon (or --config, --dparam, --detach, --no-detach) reads the whole line as a daemon's (options.c, OPT_DAEMON).
-        // A remote shell runs "rsync --server ..." for a client at the other end: stdin and stdout are the connection.
-        if (args.Length > 0 && args[0] == "--server")
+        // A remote shell runs "rsync --server ..." for a client at the other end: stdin and stdout are
+        // the connection. --rsync-path may put options of its own before --server.
+        if (args.Contains("--server"))
         {
             if (args.Contains("--daemon"))
-            {
-                ConsoleOutput.Instance.Error("rsync: on remote machine: a daemon over a remote shell (--server --daemon) is not supported yet");
-                return ExitCodes.Unsupported;
-            }
+                return DaemonHost.ServeOverShell(args, Daemon);
             using var stdin = Console.OpenStandardInput();
             using var stdout = Console.OpenStandardOutput();
             return ShellServer.Run(args, stdin, stdout, line => ConsoleOutput.Instance.Error(line));
@@ -81,14 +79,6 @@ internal static class CommandLine
         using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
-        // A daemon address given with -e/--rsh is a daemon run over the shell, not supported yet;
-        // taking it for a plain daemon connection would go around the shell the user asked for.
-        if (options.RemoteShell is not null && positional.FirstOrDefault(p => DaemonUrl.TryParse(p) is not null) is { } overShell)
-        {
-            ConsoleOutput.Instance.Error($"netrsync: {overShell}: a daemon over a remote shell (HOST::MODULE with -e/--rsh) is not supported yet; use HOST:PATH, or the daemon without -e");
-            return Fail(ExitCodes.Unsupported);
-        }
-
         var output = new ConsoleOutput(options.EightBitOutput);
         var client = new RsyncClient(options, output);
         try
@@ -131,16 +121,14 @@ internal static class CommandLine
                 PrintSummary(options, pushed.Stats);
                 return Finish(pushed.ExitCode);
             }
-            if (sources.Any(s => RemoteShellPath.TryParse(s) is not null))
+            if (RemoteShellPath.TryParse(sources[0]) is not null)
             {
-                if (sources.Count != 1 || IsRemote(destination))
+                if (IsRemote(destination))
                 {
-                    Console.Error.WriteLine(sources.Count != 1
-                        ? "netrsync: pulling more than one remote source at once is not supported yet"
-                        : "The source and destination cannot both be remote.");
-                    return Fail(sources.Count != 1 ? ExitCodes.Unsupported : ExitCodes.Syntax);
+                    Console.Error.WriteLine("The source and destination cannot both be remote.");
+                    return Fail(ExitCodes.Syntax, "syntax or usage error");
                 }
-                var fetched = await client.PullOverShellAsync(sources[0], destination, cancel.Token);
+                var fetched = await client.PullOverShellAsync(sources, destination, cancel.Token);
                 PrintSummary(options, fetched.Stats);
                 return Finish(fetched.ExitCode);
             }

@@ -1,7 +1,7 @@
 using NetRsync.Protocol.Hosting;
 
 // netrsyncd: rsync --daemon's command line (options.c, daemon_usage), serving rsyncd.conf as rsync reads it.
-return await DaemonHost.RunAsync(NetRsync.Protocol.Text.RawArguments.Recover(args), new DaemonProgram(
+var program = new DaemonProgram(
     Name: "netrsyncd",
     ModeArguments: [],
     Usage: """
@@ -13,4 +13,9 @@ return await DaemonHost.RunAsync(NetRsync.Protocol.Text.RawArguments.Recover(arg
                      (exit 0 when it greets within 3 seconds, else 1), for healthchecks
         """,
     Version: "netrsyncd  version 0.1.0  protocol version 31",
-    RequiresDaemonOption: false));
+    RequiresDaemonOption: false);
+args = NetRsync.Protocol.Text.RawArguments.Recover(args);
+// A remote shell starts "netrsyncd --server --daemon ." for a client that gave -e with a daemon address.
+if (args.Contains("--server"))
+    return DaemonHost.ServeOverShell(args, program);
+return await DaemonHost.RunAsync(args, program);

@@ -93,6 +93,12 @@ internal sealed class Connection : IDisposable
     public bool TimedOut => _timedOut;
     public TransferContext? Context { get; set; }
 
+    /// <summary>The remote shell whose pipes these are, when a daemon is reached through one.</summary>
+    public System.Diagnostics.Process? Shell { get; init; }
+
+    /// <summary>The run's exit code: the shell's own status counts as rsync counts it (main.c, client_run).</summary>
+    public int ExitCode(int ours, bool failed) => Shell is { } shell ? RemoteShell.ExitCode(shell, ours, failed) : ours;
+
     private void Touch() => Interlocked.Exchange(ref _lastIoTicks, Environment.TickCount64);
 
     /// <summary>

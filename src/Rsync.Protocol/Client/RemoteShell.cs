@@ -168,7 +168,10 @@ internal static class RemoteShell
                 }
             },
             finishSending: () => Close(toShell),
-            owned: process);
+            owned: process)
+        {
+            Shell = process,
+        };
         return (process, connection);
     }
 

@@ -42,7 +42,7 @@ public sealed partial class RsyncClient
                 validate: files => ReceivingSide.ValidateRequested(files, url.Path, _options.Relative, filters));
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             ctx.Stats.Elapsed = clock.Elapsed;
-            return result;
+            return result with { ExitCode = connection.ExitCode(result.ExitCode, failed: false) };
         }
         catch (RsyncException ex) when (connection.TimedOut)
         {
@@ -51,6 +51,11 @@ public sealed partial class RsyncClient
         catch (RsyncException ex) when (connection.Context is { RemoteExitCode: > 0 } c)
         {
             throw new RsyncException(ex.Message, c.RemoteExitCode, ex);
+        }
+        catch (RsyncException ex) when (connection.Shell is not null)
+        {
+            connection.Abort();
+            throw new RsyncException(ex.Message, connection.ExitCode(ex.ExitCode, failed: true), ex);
         }
     }
 

@@ -16,7 +16,7 @@ public sealed partial class RsyncClient
     {
         var remote = RemoteShellPath.TryParse(destination)
             ?? throw new RsyncException($"not a remote-shell destination: {destination}", ExitCodes.Syntax);
-        return RunOnThread(() => OverShell(remote, clientIsSender: true, cancellationToken, (ctx, _) =>
+        return RunOnThread(() => OverShell(remote, [remote.Path], clientIsSender: true, cancellationToken, (ctx, _) =>
         {
             var filters = FilterList.Parse(_options.FilterRules);
             SendFilterList(ctx, filters);
@@ -27,44 +27,61 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Fetches [USER@]HOST:PATH over a remote shell into <paramref name="destination"/>, as rsync -e ssh HOST:PATH DEST does.</summary>
-    public Task<TransferResult> PullOverShellAsync(string source, string destination, CancellationToken cancellationToken = default)
+    public Task<TransferResult> PullOverShellAsync(string source, string destination, CancellationToken cancellationToken = default) =>
+        PullOverShellAsync([source], destination, cancellationToken);
+
+    /// <summary>
+    /// Fetches several paths of one host in one session: "HOST:a HOST:b" or "HOST:a :b", as rsync
+    /// takes more remote sources (main.c, start_client: each further one names the same host or none).
+    /// </summary>
+    public Task<TransferResult> PullOverShellAsync(IReadOnlyList<string> sources, string destination, CancellationToken cancellationToken = default)
     {
-        var remote = RemoteShellPath.TryParse(source)
-            ?? throw new RsyncException($"not a remote-shell source: {source}", ExitCodes.Syntax);
-        return RunOnThread(() => OverShell(remote, clientIsSender: false, cancellationToken, (ctx, connection) =>
+        var remote = sources.Count > 0 ? RemoteShellPath.TryParse(sources[0]) : null;
+        if (remote is null)
+            throw new RsyncException($"not a remote-shell source: {(sources.Count > 0 ? sources[0] : "(none)")}", ExitCodes.Syntax);
+        var paths = new List<string> { remote.Path };
+        foreach (string more in sources.Skip(1))
+        {
+            if (more.StartsWith(':'))
+                paths.Add(more[1..]);
+            else if (RemoteShellPath.TryParse(more) is { } other && other.Host == remote.Host && other.User == remote.User)
+                paths.Add(other.Path);
+            else
+                throw new RsyncException($"Unexpected remote arg: {more}", ExitCodes.Syntax);
+        }
+        return RunOnThread(() => OverShell(remote, paths, clientIsSender: false, cancellationToken, (ctx, connection) =>
         {
             var filters = FilterList.Parse(_options.FilterRules);
             SendReceiverFilterList(ctx, filters);
             if (_options.FilesFrom is { } list && _options.FilesFromHost is null)
                 ForwardFilesFrom(ctx, list);
             return Receive(ctx, destination, filters, ChmodRules(), local: false, abort: connection.Abort,
-                validate: files => ReceivingSide.ValidateRequested(files, RemoteArgument(remote.Path), _options.Relative, filters));
+                validate: files => ReceivingSide.ValidateRequested(files, paths.Select(RemoteArgument).ToList(), _options.Relative, filters));
         }));
     }
 
     /// <summary>An empty remote path is the far end's home directory: "." (main.c, do_cmd gets "" as no path).</summary>
     private static string RemoteArgument(string path) => path.Length == 0 ? "." : path;
 
-    private TransferResult OverShell(RemoteShellPath remote, bool clientIsSender, CancellationToken cancellationToken, Func<TransferContext, Connection, TransferResult> transfer)
+    private TransferResult OverShell(RemoteShellPath remote, IReadOnlyList<string> paths, bool clientIsSender, CancellationToken cancellationToken, Func<TransferContext, Connection, TransferResult> transfer)
     {
         RejectUnsupported();
         int requested = RequestedProtocol();
         var clock = Stopwatch.StartNew();
 
         var serverArgs = ServerArgs.Build(_options, requested, clientIsSender, out int protectedStart);
-        string path = RemoteArgument(remote.Path);
         // A path that would read as an option goes as "./-name" (main.c, do_cmd).
-        string pathArg = path.StartsWith('-') ? "./" + path : path;
+        var pathArgs = paths.Select(RemoteArgument).Select(p => p.StartsWith('-') ? "./" + p : p).ToList();
         List<string> onCommandLine, secluded;
         if (protectedStart >= 0)
         {
             // -s: the paths and later options travel inside the protocol, NUL-terminated (rsync.c, send_protected_args).
             onCommandLine = serverArgs[..protectedStart];
-            secluded = ["rsync", .. serverArgs[protectedStart..], ".", pathArg];
+            secluded = ["rsync", .. serverArgs[protectedStart..], ".", .. pathArgs];
         }
         else
         {
-            onCommandLine = [.. serverArgs, ".", pathArg];
+            onCommandLine = [.. serverArgs, ".", .. pathArgs];
             secluded = [];
         }
         var commandLine = RemoteShell.CommandLine(_options.RemoteShell, remote.User, remote.Host, _options.RsyncPath, onCommandLine);

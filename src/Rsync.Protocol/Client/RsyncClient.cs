@@ -129,7 +129,7 @@ public sealed partial class RsyncClient
             ctx.Stats.BytesSent = writer.BytesWritten;
             ctx.Stats.BytesReceived = reader.BytesRead;
             ctx.Stats.Elapsed = clock.Elapsed;
-            return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
+            return new TransferResult(connection.ExitCode(ctx.FinalExitCode(), failed: false), ctx.Stats);
         }
         catch (RsyncException ex) when (connection.TimedOut)
         {
@@ -138,6 +138,11 @@ public sealed partial class RsyncClient
         catch (RsyncException ex) when (connection.Context is { RemoteExitCode: > 0 } c)
         {
             throw new RsyncException(ex.Message, c.RemoteExitCode, ex);
+        }
+        catch (RsyncException ex) when (connection.Shell is not null)
+        {
+            connection.Abort();
+            throw new RsyncException(ex.Message, connection.ExitCode(ex.ExitCode, failed: true), ex);
         }
     }
 
@@ -482,6 +487,12 @@ public sealed partial class RsyncClient
 
     private Connection Connect(DaemonUrl url, CancellationToken cancellationToken)
     {
+        // -e with a daemon address: the shell starts the daemon at the far end (main.c, start_client: daemon_over_rsh).
+        if (_options.RemoteShell is not null)
+        {
+            var commandLine = RemoteShell.CommandLine(_options.RemoteShell, url.User, url.Host, _options.RsyncPath, ["--server", "--daemon", "."], daemonOverShell: true);
+            return RemoteShell.Start(commandLine, _options.Timeout, _options.BandwidthLimit, cancellationToken).Connection;
+        }
         int port = url.Port ?? (_options.Port > 0 ? _options.Port : DaemonUrl.DefaultPort);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try

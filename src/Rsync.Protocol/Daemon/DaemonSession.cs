@@ -46,6 +46,12 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     /// <summary>The client's address as logs and access checks spell it.</summary>
     public string Address => _address;
 
+    /// <summary>
+    /// For a daemon run over a remote shell, whose "socket" leads to the shell rather than to the
+    /// client: the client's address as the shell reported it (SSH_CONNECTION).
+    /// </summary>
+    public IPAddress? ClientAddress { get; init; }
+
     /// <summary>Serves the whole connection on the calling thread: the only one of this process (inetd, or handed off).</summary>
     public void Run(CancellationToken cancellationToken)
     {
@@ -225,6 +231,8 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
     private IPAddress RemoteAddress()
     {
+        if (ClientAddress is { } given)
+            return given;
         var remote = ((IPEndPoint)socket.RemoteEndPoint!).Address;
         return remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
     }

@@ -172,9 +172,10 @@ public sealed partial class RsyncDaemon : IDisposable
     /// <paramref name="handoff"/>, one a listening daemon admitted and passed on. The process may
     /// chroot and change user for it, so it serves nothing else (clientserver.c, start_daemon).
     /// </summary>
-    public static void ServeOneConnection(DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? handoff, CancellationToken cancellationToken)
+    public static void ServeOneConnection(DaemonConfig config, DaemonLog log, Socket socket, DaemonHandoff? handoff, CancellationToken cancellationToken,
+        IPAddress? clientAddress = null)
     {
-        using var session = new DaemonSession(null, config, log, socket, handoff);
+        using var session = new DaemonSession(null, config, log, socket, handoff) { ClientAddress = clientAddress };
         session.Run(cancellationToken);
     }
 

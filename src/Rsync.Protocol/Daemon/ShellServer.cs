@@ -25,22 +25,21 @@ public static class ShellServer
         Negotiation.Wanted wanted;
         try
         {
-            invocation = OptionParser.ParseServer(args, new ServerParseSettings());
+            invocation = OptionParser.ParseServer(args, Settings());
             if (invocation.ProtectedArgsPending)
             {
                 // -s: the rest of the arguments come first on stdin, NUL-separated (main.c, start_server; io.c, read_args).
                 var protectedArgs = DaemonServerHandshake.ReadArguments(reader, protocol: 30);
-                invocation = OptionParser.ParseServer(args, new ServerParseSettings { ProtectedArgs = protectedArgs });
+                invocation = OptionParser.ParseServer(args, new ServerParseSettings { Refuse = Settings().Refuse, ProtectedArgs = protectedArgs });
             }
-            if (!invocation.IsServer)
-                throw new RsyncUsageException("--server mode needs --server first", ExitCodes.Syntax);
             wanted = Negotiation.FromOptions(invocation.Options);
         }
-        catch (RsyncException ex)
+        catch (Exception ex) when (ex is RsyncException or RsyncUsageException)
         {
             // Before the protocol runs, the only way to the client is stderr, which the shell carries (main.c, parse_arguments failing in a server).
-            stderr($"rsync: on remote machine: {ex.Message}");
-            return ex.ExitCode;
+            string why = ex.Message.StartsWith("rsync: ", StringComparison.Ordinal) ? ex.Message["rsync: ".Length..] : ex.Message;
+            stderr($"rsync: on remote machine: {why}");
+            return ex is RsyncException r ? r.ExitCode : ((RsyncUsageException)ex).ExitCode;
         }
 
         var options = invocation.Options;
@@ -74,6 +73,8 @@ public static class ShellServer
             Options = options,
             Output = messages,
             Protocol = protocol,
+            // --iconv=LOCAL,REMOTE: this end converts with the charset after the comma (rsync.c, setup_iconv).
+            Iconv = Text.NameCharset.ForOption(options.Iconv, amServer: true),
         };
         try
         {
@@ -123,6 +124,9 @@ public static class ShellServer
             return ex.ExitCode;
         }
     }
+
+    /// <summary>Nothing is refused but what netrsync cannot do; --iconv is this user's to ask for, as no module decides.</summary>
+    private static ServerParseSettings Settings() => new() { Refuse = new RefuseOptions(null, charsetConfigured: true) };
 
     private static void Send(TransferContext ctx, ServerInvocation invocation, ChmodRules? chmod)
     {

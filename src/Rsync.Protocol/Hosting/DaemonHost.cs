@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using NetRsync.Protocol.Daemon;
@@ -176,6 +177,127 @@ public static class DaemonHost
             return 1;
         }
         return 0;
+    }
+
+    /// <summary>
+    /// "rsync --server --daemon .", as a remote shell starts it for a client that named a daemon
+    /// address with -e (clientserver.c, daemon_main with am_server): one session over stdin and
+    /// stdout, the config from --config, else /etc/rsyncd.conf for root and ./rsyncd.conf (the
+    /// home directory) for anyone else, and the client's address from SSH_CONNECTION.
+    /// </summary>
+    public static int ServeOverShell(IReadOnlyList<string> args, DaemonProgram program)
+    {
+        DaemonCommandLine commandLine;
+        try
+        {
+            commandLine = DaemonCommandLine.Parse([.. args.Where(a => a is not ("--server" or "--daemon" or ".")), "--daemon"]);
+        }
+        catch (DaemonUsageException ex)
+        {
+            Console.Error.WriteLine($"rsync: on remote machine: {ex.Message}");
+            return 1;
+        }
+        bool configGiven = args.Any(a => a.StartsWith("--config", StringComparison.Ordinal));
+        string configPath = configGiven ? commandLine.ConfigPath : Posix.EffectiveUserId() == 0 ? DaemonConfig.DefaultPath : "rsyncd.conf";
+        DaemonConfig config;
+        try
+        {
+            config = DaemonConfig.Load(configPath, new DaemonConfigOptions { DaemonParameters = commandLine.DaemonParameters });
+        }
+        catch (Exception ex) when (ex is DaemonConfigException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"rsync: on remote machine: failed to read {configPath}: {ex.Message}");
+            return 1;
+        }
+        using var log = OpenLog(commandLine.LogFile ?? config.Global.LogFile, program.Name);
+
+        // The session wants a socket; stdin and stdout are the shell's pipes, so a socket pair stands between.
+        int errno = Posix.SocketPair(out int sessionEnd, out int shellEnd);
+        if (errno != 0)
+        {
+            Console.Error.WriteLine($"rsync: on remote machine: socketpair: {Posix.StrError(errno)} ({errno})");
+            return 14;
+        }
+        using var session = new Socket(new SafeSocketHandle(sessionEnd, ownsHandle: true));
+        using var shell = new Socket(new SafeSocketHandle(shellEnd, ownsHandle: true));
+        using var stdin = Console.OpenStandardInput();
+        using var stdout = Console.OpenStandardOutput();
+        var toSession = new Thread(() => Pump(stdin, shell, toSocket: true)) { IsBackground = true, Name = "shell-in" };
+        var fromSession = new Thread(() => Pump(stdout, shell, toSocket: false)) { IsBackground = true, Name = "shell-out" };
+        toSession.Start();
+        fromSession.Start();
+        using var cut = new CancellationTokenSource();
+        try
+        {
+            RsyncDaemon.ServeOneConnection(config, log, session, null, cut.Token, ShellClientAddress());
+        }
+        catch (Exception ex)
+        {
+            log.Write($"connection failed: {ex}");
+            return 1;
+        }
+        finally
+        {
+            session.Dispose();
+            fromSession.Join(TimeSpan.FromSeconds(5));
+        }
+        return 0;
+    }
+
+    private static DaemonLog OpenLog(string? path, string name)
+    {
+        try
+        {
+            return new DaemonLog(path);
+        }
+        catch (IOException ex)
+        {
+            Console.Error.WriteLine($"{name}: {ex.Message}");
+            return new DaemonLog(null);
+        }
+    }
+
+    /// <summary>Copies one way between the shell's pipe and the session's socket, passing the end on.</summary>
+    private static void Pump(Stream pipe, Socket socket, bool toSocket)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                int n = toSocket ? pipe.Read(buffer) : socket.Receive(buffer);
+                if (n <= 0)
+                    break;
+                if (toSocket)
+                    socket.Send(buffer.AsSpan(0, n));
+                else
+                {
+                    pipe.Write(buffer, 0, n);
+                    pipe.Flush();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+        try
+        {
+            if (toSocket)
+                socket.Shutdown(SocketShutdown.Send);
+            else
+                pipe.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>The client's address as sshd reports it, "0.0.0.0" without (clientname.c, client_addr).</summary>
+    private static IPAddress ShellClientAddress()
+    {
+        string? info = Environment.GetEnvironmentVariable("SSH_CONNECTION") ?? Environment.GetEnvironmentVariable("SSH_CLIENT");
+        string first = info?.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+        return IPAddress.TryParse(first, out var address) ? address : IPAddress.Any;
     }
 
     /// <summary>Runs on in the background, as rsync --daemon does, by starting a copy that stays in the foreground.</summary>

@@ -5,6 +5,22 @@ namespace NetRsync.Protocol.Native;
 /// <summary>Identity, chroot and process calls a daemon needs to serve a module as rsync does (clientserver.c, rsync_module).</summary>
 public static partial class Posix
 {
+    [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
+    private static unsafe partial int SocketPairNative(int domain, int type, int protocol, int* fds);
+
+    /// <summary>A connected pair of Unix stream sockets (close-on-exec), or the errno.</summary>
+    public static unsafe int SocketPair(out int first, out int second)
+    {
+        const int AfUnix = 1, SockStream = 1, SockCloexec = 0x80000;
+        int* fds = stackalloc int[2];
+        first = second = -1;
+        if (SocketPairNative(AfUnix, SockStream | SockCloexec, 0, fds) != 0)
+            return System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        first = fds[0];
+        second = fds[1];
+        return 0;
+    }
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial int EffectiveUserId();
 

@@ -298,6 +298,10 @@ public static class ServerArgs
                 args.Add("--no-relative");
         }
 
+        // options.c, server_options: upper-bound check of the protocol is fine here.
+        if (o.Relative && !o.ImpliedDirs && (!clientIsSender || protocol >= 30))
+            args.Add("--no-implied-dirs");
+
         if (o.RemoveSourceFiles == 1)
             args.Add("--remove-source-files");
         else if (o.RemoveSourceFiles != 0)

@@ -501,22 +501,30 @@ internal sealed partial class ReceivingSide
     /// A sender may only send what was asked for: names under the requested path, and nothing the
     /// receiver's own rules exclude (flist.c, recv_file_entry; the fix for CVE-2022-29154).
     /// </summary>
-    public static void ValidateRequested(List<FileEntry> files, string requestedPath, bool relative, FilterList filters)
+    public static void ValidateRequested(List<FileEntry> files, string requestedPath, bool relative, FilterList filters) =>
+        ValidateRequested(files, [requestedPath], relative, filters);
+
+    /// <summary>The same for several requested paths (HOST:a HOST:b): a name under any of them will do.</summary>
+    public static void ValidateRequested(List<FileEntry> files, IReadOnlyList<string> requestedPaths, bool relative, FilterList filters)
     {
-        string path = requestedPath.Trim('/');
-        bool wholeTree = path.Length == 0 || requestedPath.EndsWith('/') || path == ".";
-        string root = relative ? path : path[(path.LastIndexOf('/') + 1)..];
+        var requests = requestedPaths.Select(requested =>
+        {
+            string path = requested.Trim('/');
+            bool wholeTree = path.Length == 0 || requested.EndsWith('/') || path == ".";
+            return (WholeTree: wholeTree, Root: relative ? path : path[(path.LastIndexOf('/') + 1)..]);
+        }).ToList();
+        bool anyWholeTree = requests.Any(r => r.WholeTree);
         foreach (var file in files)
         {
             string name = file.NameString;
             bool implied = (file.Flags & EntryFlags.ImpliedDir) != 0;
             if (!implied && name != "." && filters.IsExcludedBySender(file.Name, file.IsDirectory))
                 throw new RsyncProtocolException($"ERROR: rejecting excluded file-list name: {name}", ExitCodes.Protocol);
-            if (wholeTree || name == ".")
+            if (anyWholeTree || name == ".")
                 continue;
-            bool under = name == root || name.StartsWith(root + "/", StringComparison.Ordinal);
-            bool parent = relative && file.IsDirectory && (root + "/").StartsWith(name + "/", StringComparison.Ordinal);
-            if (!under && !parent)
+            bool requested = requests.Any(r => name == r.Root || name.StartsWith(r.Root + "/", StringComparison.Ordinal)
+                || (relative && file.IsDirectory && (r.Root + "/").StartsWith(name + "/", StringComparison.Ordinal)));
+            if (!requested)
                 throw new RsyncProtocolException($"ERROR: rejecting unrequested file-list name: {name}", ExitCodes.Protocol);
         }
     }
