@@ -612,22 +612,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         }
         catch (RsyncException ex) when (writer.Multiplexed)
         {
-            // Tell the client why, then end as rsync does (log.c, rwrite; cleanup.c, _exit_cleanup).
-            // After a protocol error the client may be hostile: it gets little time to hang up.
-            string text = ex.Message.TrimStart();
-            output.Error(text.StartsWith("rsync", StringComparison.Ordinal) || text.StartsWith("ERROR", StringComparison.Ordinal) ? text : "rsync: " + text);
-            try
-            {
-                // The reason goes out before MSG_ERROR_EXIT: a client leaves as soon as it reads that.
-                output.Drain();
-                if (ctx.Protocol >= 31)
-                    writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
-                connection.FinishSending();
-                reader.WaitForPeerToClose(ex is RsyncProtocolException ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(2));
-            }
-            catch (Exception closing) when (closing is RsyncException or IOException or SocketException or ObjectDisposedException)
-            {
-            }
+            EndWithError(ctx, output, ex, connection.FinishSending);
             _log.Write($"rsync error: {ex.Message} (code {ex.ExitCode})");
             exitCode = ex.ExitCode;
         }
@@ -976,6 +961,28 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         writer.WriteInt32(ctx.ChecksumSeed);
         writer.StartMultiplexing();
         reader.StartMultiplexing();
+    }
+
+    /// <summary>
+    /// Tells the client why, then ends as rsync does (log.c, rwrite; cleanup.c, _exit_cleanup). After
+    /// a protocol error the client may be hostile: it gets little time to hang up.
+    /// </summary>
+    internal static void EndWithError(TransferContext ctx, DaemonOutput output, RsyncException ex, Action finishSending)
+    {
+        string text = ex.Message.TrimStart();
+        output.Error(text.StartsWith("rsync", StringComparison.Ordinal) || text.StartsWith("ERROR", StringComparison.Ordinal) ? text : "rsync: " + text);
+        try
+        {
+            // The reason goes out before MSG_ERROR_EXIT: a client leaves as soon as it reads that.
+            output.Drain();
+            if (ctx.Protocol >= 31)
+                ctx.Writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
+            finishSending();
+            ctx.Reader.WaitForPeerToClose(ex is RsyncProtocolException ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(2));
+        }
+        catch (Exception closing) when (closing is RsyncException or IOException or SocketException or ObjectDisposedException)
+        {
+        }
     }
 
     internal static void ClientMessage(TransferContext ctx, MessageCode code, byte[] payload)

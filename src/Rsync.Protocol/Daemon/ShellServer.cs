@@ -101,21 +101,11 @@ public static class ShellServer
         }
         catch (RsyncException ex) when (writer.Multiplexed)
         {
-            // The reason, then MSG_ERROR_EXIT, as a daemon ends (log.c, rwrite; cleanup.c, _exit_cleanup).
-            string text = ex.Message.TrimStart();
-            messages.Error(text.StartsWith("rsync", StringComparison.Ordinal) || text.StartsWith("ERROR", StringComparison.Ordinal) ? text : "rsync: " + text);
-            try
+            DaemonSession.EndWithError(ctx, messages, ex, () =>
             {
-                messages.Drain();
-                if (ctx.Protocol >= 31)
-                    writer.WriteMessageInt(MessageCode.ErrorExit, ex.ExitCode);
                 writer.Flush();
                 output.Dispose();
-                reader.WaitForPeerToClose(TimeSpan.FromSeconds(2));
-            }
-            catch (Exception closing) when (closing is RsyncException or IOException or ObjectDisposedException)
-            {
-            }
+            });
             return ex.ExitCode;
         }
         catch (RsyncException ex)
