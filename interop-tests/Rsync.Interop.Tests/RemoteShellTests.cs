@@ -249,6 +249,53 @@ public sealed partial class RemoteShellTests(SshFixture ssh, ITestOutputHelper o
         Assert.Equal("protected\n", File.ReadAllText(Path.Join(target, "f")));
     }
 
+    /// <summary>
+    /// The shell killed mid-file: the run ends with rsync's code for a broken stream (or the shell's
+    /// own), and the receiving side's old file is intact, with no temporary file left beside it:
+    /// stock's receiver at the far end for a push, netrsync's own for a pull.
+    /// </summary>
+    [Theory]
+    [InlineData("push")]
+    [InlineData("pull")]
+    public async Task A_shell_killed_mid_transfer_leaves_the_old_file_intact(string direction)
+    {
+        string source = _temp.Sub("src");
+        string target = _temp.Sub("dst");
+        var data = new byte[16 << 20];
+        new Random(1601).NextBytes(data);
+        File.WriteAllBytes(Path.Join(source, "big"), data);
+        File.WriteAllText(Path.Join(target, "big"), "the old version\n");
+        File.SetLastWriteTimeUtc(Path.Join(target, "big"), new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        // The shell says its pid, then becomes ssh.
+        string pidFile = _temp.File("shell.pid");
+        string wrapper = _temp.File("shell.sh");
+        File.WriteAllText(wrapper, $"#!/bin/sh\necho $$ > {pidFile}\nexec {ssh.Server.Rsh} \"$@\"\n");
+        Posix.Chmod(wrapper, Posix.Mode("755"));
+
+        // --bwlimit keeps the file in flight long enough to cut it off in the middle.
+        string[] ends = direction == "push" ? [source + "/", Far(target + "/")] : [Far(source + "/"), target + "/"];
+        var run = NetRsync.Instance.RunAsync(["-a", "--bwlimit=1000", "-e", wrapper, .. ends], timeout: TimeSpan.FromSeconds(120));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!Directory.EnumerateFiles(target, ".big.*").Any())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60) && !run.IsCompleted, "no temporary file appeared at the far end");
+            await Task.Delay(20); // poll interval
+        }
+        int pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        System.Diagnostics.Process.GetProcessById(pid).Kill();
+        ProcessResult r = await run;
+        output.WriteLine(r.ToString());
+
+        Assert.True(r.ExitCode is ExitStream or 255 or 16, $"ended with {r.ExitCode}:\n{r}");
+        Assert.Equal("the old version\n", File.ReadAllText(Path.Join(target, "big")));
+        clock.Restart();
+        while (Directory.EnumerateFiles(target, ".big.*").Any())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the far end left its temporary file");
+            await Task.Delay(50); // poll interval: the far end cleans up once it sees the end of its input
+        }
+    }
+
     [Fact]
     public async Task A_far_end_with_no_rsync_ends_as_stock_does()
     {
