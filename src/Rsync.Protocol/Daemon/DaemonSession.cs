@@ -794,16 +794,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         {
             Jail = jail,
             JailPath = modulePath,
-            BeforeGoodbye = () =>
-            {
-                // main.c, handle_stats: a daemon's sender reports its totals.
-                var w = ctx.Writer;
-                w.WriteVarLong(ctx.Reader.BytesRead, 3);
-                w.WriteVarLong(w.BytesWritten, 3);
-                w.WriteVarLong(ctx.Stats.TotalSize, 3);
-                w.WriteVarLong(ctx.Stats.FileListBuildMilliseconds, 3);
-                w.WriteVarLong(ctx.Stats.FileListTransferMilliseconds, 3);
-            },
+            BeforeGoodbye = () => SendTotals(ctx),
         };
         sender.Run();
         ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
@@ -983,6 +974,17 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         catch (Exception closing) when (closing is RsyncException or IOException or SocketException or ObjectDisposedException)
         {
         }
+    }
+
+    /// <summary>A server's sender reports its totals before the goodbye (main.c, handle_stats).</summary>
+    internal static void SendTotals(TransferContext ctx)
+    {
+        var w = ctx.Writer;
+        w.WriteVarLong(ctx.Reader.BytesRead, 3);
+        w.WriteVarLong(w.BytesWritten, 3);
+        w.WriteVarLong(ctx.Stats.TotalSize, 3);
+        w.WriteVarLong(ctx.Stats.FileListBuildMilliseconds, 3);
+        w.WriteVarLong(ctx.Stats.FileListTransferMilliseconds, 3);
     }
 
     internal static void ClientMessage(TransferContext ctx, MessageCode code, byte[] payload)

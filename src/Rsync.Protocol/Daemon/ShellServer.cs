@@ -130,19 +130,7 @@ public static class ShellServer
             ctx.Writer.Flush();
             return;
         }
-        new Sender(ctx, files)
-        {
-            // main.c, handle_stats: a server's sender reports its totals.
-            BeforeGoodbye = () =>
-            {
-                var w = ctx.Writer;
-                w.WriteVarLong(ctx.Reader.BytesRead, 3);
-                w.WriteVarLong(w.BytesWritten, 3);
-                w.WriteVarLong(ctx.Stats.TotalSize, 3);
-                w.WriteVarLong(ctx.Stats.FileListBuildMilliseconds, 3);
-                w.WriteVarLong(ctx.Stats.FileListTransferMilliseconds, 3);
-            },
-        }.Run();
+        new Sender(ctx, files) { BeforeGoodbye = () => DaemonSession.SendTotals(ctx) }.Run();
     }
 
     private static void Receive(TransferContext ctx, ServerInvocation invocation, ChmodRules? chmod, Action abort)
