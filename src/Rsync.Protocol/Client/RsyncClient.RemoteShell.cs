@@ -103,7 +103,7 @@ public sealed partial class RsyncClient
                     writer.WriteByte(0);
                 }
                 int protocol = ExchangeVersions(reader, writer, requested);
-                var ctx = SetUpProtocol(connection, protocol);
+                var ctx = SetUpProtocol(connection, protocol, clientIsSender);
                 var result = transfer(ctx, connection);
                 connection.FinishSending();
                 reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));

@@ -165,14 +165,14 @@ public sealed partial class RsyncClient
         args.Add(".");
         args.Add(url.RemoteArgument.StartsWith('-') ? "./" + url.RemoteArgument : url.RemoteArgument);
         DaemonHandshake.SendArguments(writer, args);
-        return SetUpProtocol(connection, greeting.Protocol);
+        return SetUpProtocol(connection, greeting.Protocol, clientIsSender);
     }
 
     /// <summary>
     /// What follows the daemon's greeting or the remote shell's version exchange alike (main.c,
     /// client_run; compat.c, setup_protocol): compat flags, name lists, checksum seed, multiplexing.
     /// </summary>
-    private TransferContext SetUpProtocol(Connection connection, int protocol)
+    private TransferContext SetUpProtocol(Connection connection, int protocol, bool clientIsSender)
     {
         var reader = connection.Reader;
         var writer = connection.Writer;
@@ -190,6 +190,9 @@ public sealed partial class RsyncClient
         // Compat flags, the name lists and the checksum seed come before multiplexing starts
         // (compat.c, setup_protocol); a varint reads an older server's single byte too.
         ctx.Compat = (CompatFlags)reader.ReadVarInt();
+        // Only what was offered may be switched on (compat.c, setup_protocol).
+        if (ctx.IncrementalRecursion && !ServerArgs.AllowsIncrementalRecursion(_options, clientIsSender))
+            throw new RsyncException("Incompatible options specified for inc-recursive receiver.", ExitCodes.Protocol);
         connection.AcknowledgePromptly();
         ctx.Algorithms = Negotiation.Exchange(reader, writer, _wanted, ctx.VarintFlags, amServer: false,
             seedFirst: (ctx.Compat & CompatFlags.ChecksumSeedFix) != 0);
@@ -236,10 +239,13 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Builds and sends the sender's list (flist.c, send_file_list); <paramref name="filesFrom"/> names are relative to the one source.</summary>
-    internal static List<FileEntry> SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<byte[]>? filesFrom,
+    internal static SendingList SendFileList(TransferContext ctx, IReadOnlyList<string> sources, FilterList filters, Options.ChmodRules? chmod, IEnumerable<byte[]>? filesFrom,
         string? confineTo = null, ConfinedRoot? jail = null)
     {
         var buildClock = Stopwatch.StartNew();
+        bool incremental = ctx.IncrementalRecursion;
+        if (incremental && ctx.Options.Verbose > 0)
+            ctx.Info("sending incremental file list");
         var scan = new FileListScanOptions
         {
             Recursive = ctx.Options.Recursive,
@@ -261,6 +267,7 @@ public sealed partial class RsyncClient
             ConfineTo = confineTo,
             Jail = jail,
             MungeLinks = ctx.Options.MungeLinks,
+            Incremental = ctx.IncrementalRecursion,
         };
         var reporter = new ContextReporter(ctx);
         var builder = new FileListBuilder(scan, reporter);
@@ -277,8 +284,8 @@ public sealed partial class RsyncClient
                 builder.AddSource(source);
         }
         // Under --iconv, what has no UTF-8 name is left out before indexes are given (flist.c, send_file_entry).
+        // Under --iconv, what has no UTF-8 name is left out before indexes are given (flist.c, send_file_entry).
         var files = FileListEncoder.DropUnconvertible(builder.Build(), ctx.FileListSettings());
-        ctx.SentFiles = files;
         ctx.IoError |= builder.IoError;
         ctx.Stats.FileListBuildMilliseconds = Math.Max(1, buildClock.ElapsedMilliseconds);
 
@@ -286,23 +293,30 @@ public sealed partial class RsyncClient
         long startBytes = ctx.Writer.BytesWritten;
         var settings = ctx.FileListSettings();
         var encoder = new FileListEncoder(ctx.Writer, settings);
+        // Under incremental recursion index 0 is left for the directory of "." (flist.c, flist_new).
+        int first = incremental ? 1 : 0;
         for (int i = 0; i < files.Count; i++)
         {
-            encoder.Write(files[i], i);
+            encoder.Write(files[i], first + i, first);
             CountListed(ctx.Stats, files[i]);
         }
+        if (incremental && ctx.IoError != IoErrorFlags.None && !ctx.Options.IgnoreErrors && !ctx.SafeFileList
+            && ctx.Options.GetEffectiveDeleteMode(ctx.Protocol) is DeleteMode.During or DeleteMode.Unspecified)
+            throw new RsyncException("FATAL I/O ERROR: dying to avoid a --delete-during issue with a pre-3.0.7 receiver.", ExitCodes.Unsupported);
         encoder.WriteEnd(ctx.IoError, ctx.Options.IgnoreErrors);
         if (ctx.IoError != IoErrorFlags.None && !ctx.Options.IgnoreErrors && !ctx.SafeFileList)
             ctx.Writer.WriteMessageInt(MessageCode.IoError, (int)ctx.IoError);
         // Said before the list leaves, so a receiver in this process cannot report first.
-        if (ctx.Options.Verbose > 0)
+        if (ctx.Options.Verbose > 0 && !incremental)
             ctx.Info("building file list ... done");
-        ctx.Writer.Flush();
         ctx.Stats.TotalSize = encoder.TotalSize;
         ctx.Stats.NumFiles = files.Count;
         ctx.Stats.FileListSize = ctx.Writer.BytesWritten - startBytes;
+        var list = incremental ? SendingList.First(ctx, encoder, builder, files) : SendingList.Whole(ctx, encoder, files);
+        ctx.Writer.Flush();
         ctx.Stats.FileListTransferMilliseconds = transferClock.ElapsedMilliseconds;
-        return files;
+        ctx.SentFiles = list;
+        return list;
     }
 
     private static void CountListed(TransferStats stats, FileEntry file)
@@ -426,9 +440,8 @@ public sealed partial class RsyncClient
     /// <summary>--remove-source-files: the receiver has the file, so the source goes, if it did not change meanwhile (sender.c, successful_send).</summary>
     private void RemoveSentFile(TransferContext ctx, int ndx)
     {
-        if (_options.RemoveSourceFiles == 0 || ctx.SentFiles is not { } files || ndx < 0 || ndx >= files.Count)
+        if (_options.RemoveSourceFiles == 0 || ctx.SentFiles?.Find(ndx) is not { } file)
             return;
-        var file = files[ndx];
         string path = file.LocalPath;
         if (Native.Posix.TryLStat(path, out var st) != 0)
             return;

@@ -98,6 +98,7 @@ internal sealed class TransferContext
         SymlinkIconv = SymlinkIconv,
         ConversionFailed = Iconv is null ? null : ConversionFailed,
         QuotePath = Quote,
+        IncrementalRecursion = IncrementalRecursion,
     };
 
     /// <summary>Most entries a list from the peer may have (a daemon's "max file list entries", else what
@@ -119,12 +120,15 @@ internal sealed class TransferContext
     private readonly int? _maxReceivedEntries;
     private readonly long? _maxReceivedNameBytes;
 
+    /// <summary>Lists go one directory at a time (CF_INC_RECURSE).</summary>
+    public bool IncrementalRecursion => (Compat & CompatFlags.IncRecurse) != 0;
+
     /// <summary>File-list flags travel as varints (CF_VARINT_FLIST_FLAGS).</summary>
     public bool VarintFlags => (Compat & CompatFlags.VarintFileListFlags) != 0;
     public TransferStats Stats { get; } = new();
 
     /// <summary>The sender's list, for --remove-source-files.</summary>
-    public List<FileList.FileEntry>? SentFiles { get; set; }
+    internal Roles.SendingList? SentFiles { get; set; }
     public IProgress<FileProgress>? Progress { get; init; }
 
     /// <summary>

@@ -532,7 +532,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         else
             ctx.Iconv = null;
 
-        StartProtocol(ctx, invocation?.Capabilities ?? ClientCapabilities.None, wanted);
+        StartProtocol(ctx, invocation?.Capabilities ?? ClientCapabilities.None, wanted, IncrementalRecursion(invocation, ctx));
         reader.MessageHandler = (code, payload) =>
         {
             ClientMessage(ctx, code, payload);
@@ -784,7 +784,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
         using var jail = ConfinedRoot.Open(modulePath);
         var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom, confineTo: modulePath, jail: jail);
-        if (files.Count == 0)
+        if (files.FirstCount == 0)
         {
             // Nothing to send: the client stops after an empty list, and so do we (main.c, do_server_sender).
             ctx.Writer.Flush();
@@ -921,16 +921,26 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     }
 
     /// <summary>
+    /// Whether a server goes one directory at a time: when the client allows it and the options do
+    /// (compat.c, set_allow_inc_recurse). This side does so as the sender; as the receiver, and
+    /// under --iconv, it keeps to one list.
+    /// </summary>
+    internal static bool IncrementalRecursion(ServerInvocation? invocation, TransferContext ctx) =>
+        invocation is { IncrementalRecursionAllowed: true, IsSender: true } && ctx.Iconv is null;
+
+    /// <summary>
     /// A server's side of the protocol's start, whatever carried the arguments (compat.c,
     /// setup_protocol with am_server): the compat flags it honours of the client's capability
     /// letters, the name lists, the checksum seed, then multiplexing both ways.
     /// </summary>
-    internal static void StartProtocol(TransferContext ctx, ClientCapabilities caps, Negotiation.Wanted wanted)
+    internal static void StartProtocol(TransferContext ctx, ClientCapabilities caps, Negotiation.Wanted wanted, bool incrementalRecursion)
     {
         var reader = ctx.Reader;
         var writer = ctx.Writer;
         // Symlink conversion is offered whatever the client asked, as rsync built with iconv does.
         var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv;
+        if (incrementalRecursion)
+            compat |= CompatFlags.IncRecurse;
         if (caps.SafeFileList)
             compat |= CompatFlags.SafeFileList;
         if (caps.AvoidXattrOptimization)

@@ -78,7 +78,7 @@ public static class ShellServer
         };
         try
         {
-            DaemonSession.StartProtocol(ctx, invocation.Capabilities, wanted);
+            DaemonSession.StartProtocol(ctx, invocation.Capabilities, wanted, DaemonSession.IncrementalRecursion(invocation, ctx));
             reader.MessageHandler = (code, payload) => DaemonSession.ClientMessage(ctx, code, payload);
             var chmod = options.Chmod.Count == 0 ? null
                 : ChmodRules.Parse(options.Chmod, Posix.Umask()) ?? throw new RsyncException($"Invalid argument passed to --chmod ({string.Join(',', options.Chmod)})", ExitCodes.Syntax);
@@ -124,7 +124,7 @@ public static class ShellServer
         IEnumerable<byte[]>? filesFrom = ctx.Options.FilesFrom == "-" ? DaemonSession.ReadForwardedNames(ctx) : null;
         var sources = invocation.Paths.Count > 0 ? invocation.Paths.ToList() : ["."];
         var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom);
-        if (files.Count == 0)
+        if (files.FirstCount == 0)
         {
             // Nothing to send: the client stops after an empty list, and so do we (main.c, do_server_sender).
             ctx.Writer.Flush();

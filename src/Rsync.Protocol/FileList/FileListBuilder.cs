@@ -37,6 +37,10 @@ public sealed record FileListScanOptions
     /// on the way (planted, or swapped in while the list is made) is never gone through.</summary>
     public Native.ConfinedRoot? Jail { get; init; }
 
+    /// <summary>Directories below the sources are listed one at a time, when the sender asks
+    /// (incremental recursion: flist.c, send_file_list with FLAG_DIVERT_DIRS).</summary>
+    public bool Incremental { get; init; }
+
     /// <summary>Symlinks were stored munged (--munge-links, "munge symlinks"): the prefix comes off before they are sent.</summary>
     public bool MungeLinks { get; init; }
 }
@@ -75,7 +79,7 @@ public interface IFileListReporter
 /// <summary>Builds the sender's sorted file list from command-line sources.</summary>
 public sealed class FileListBuilder(FileListScanOptions options, IFileListReporter reporter)
 {
-    private readonly List<FileEntry> _entries = [];
+    private List<FileEntry> _entries = [];
     private readonly HashSet<string> _impliedDirs = new(StringComparer.Ordinal);
 
     public IoErrorFlags IoError { get; private set; }
@@ -283,8 +287,55 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if (entry is null)
             return;
         Add(entry);
-        if (entry.IsDirectory && options.Recursive)
+        // Incrementally, "NAME/" is listed now and "NAME" later, in a list of its own.
+        if (entry.IsDirectory && options.Recursive && (!options.Incremental || isDotDir))
             Walk(root, name, fullPath, rel, st.Device);
+    }
+
+    /// <summary>
+    /// One directory's entries, for the list sent for it (flist.c, send1extra). Directories of the
+    /// same name from several sources are listed together. Duplicate directories among the result
+    /// are reported to <paramref name="merged"/> so their contents are not lost.
+    /// </summary>
+    public List<FileEntry> ListDirectory(FileEntry directory, IEnumerable<FileEntry> sameNamed, Action<FileEntry, FileEntry>? merged)
+    {
+        ListOneDirectory(directory);
+        foreach (var other in sameNamed)
+            ListOneDirectory(other);
+        return Build(merged);
+    }
+
+    private void ListOneDirectory(FileEntry directory)
+    {
+        if ((directory.Flags & EntryFlags.ContentDir) == 0 || directory.Root is null)
+            return;
+        byte[] rootBytes = NameText.ToBytes(directory.Root);
+        byte[] fullPath = IsDot(directory.Name) ? rootBytes : Join(rootBytes, directory.Name);
+        byte[]? rel = options.Jail is null ? null : InJail(fullPath);
+        long device = 0;
+        if (options.OneFileSystem)
+        {
+            int errno = LStat(fullPath, rel, out var st);
+            if (errno != 0)
+            {
+                NoteStatError(fullPath, errno);
+                return;
+            }
+            device = st.Device;
+        }
+        Walk(directory.Root, directory.Name, fullPath, rel, device);
+    }
+
+    private void NoteStatError(byte[] path, int errno)
+    {
+        if (errno == Posix.ENOENT)
+        {
+            IoError |= IoErrorFlags.Vanished;
+            reporter.Warning($"file has vanished: {Quote(path)}");
+            return;
+        }
+        IoError |= IoErrorFlags.General;
+        reporter.TransferError($"link_stat {Quote(path)} failed: {Posix.StrError(errno)} ({errno})");
     }
 
     /// <summary>The names in a directory, as bytes; the errno when it cannot be read.</summary>
@@ -333,16 +384,14 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             }
             if (options.Filters.IsExcludedBySender(name, st.IsDirectory))
                 continue;
-            var entry = MakeFileEntry(root, name, path, rel, st, st.IsDirectory ? EntryFlags.ContentDir : EntryFlags.None);
+            // A mount point is listed but not entered, and says so, so no receiver deletes in it (flist.c, make_file: FLAG_MOUNT_DIR).
+            bool mountPoint = st.IsDirectory && options.OneFileSystem && st.Device != device;
+            var entry = MakeFileEntry(root, name, path, rel, st, st.IsDirectory && !mountPoint ? EntryFlags.ContentDir : EntryFlags.None);
             if (entry is null)
                 continue;
             Add(entry);
-            if (entry.IsDirectory)
-            {
-                if (options.OneFileSystem && st.Device != device)
-                    continue;
+            if (entry.IsDirectory && !mountPoint && !options.Incremental)
                 Walk(root, name, path, rel, device);
-            }
         }
     }
 
@@ -468,7 +517,9 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     private void Add(FileEntry entry) => _entries.Add(entry);
 
     /// <summary>The list in rsync's order; indexes into it are the file indexes on the wire.</summary>
-    public List<FileEntry> Build()
+    /// <param name="merged">Told of a directory dropped as a duplicate of a kept one, whose contents
+    /// an incremental sender still owes (flist.c, flist_sort_and_clean: FLAG_DUPLICATE).</param>
+    public List<FileEntry> Build(Action<FileEntry, FileEntry>? merged = null)
     {
         _entries.Sort(FileNameComparer.Instance);
         // A name given twice (or an implied directory also named) is sent once: a directory wins
@@ -488,11 +539,16 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         for (int i = 0; i < _entries.Count; i++)
         {
             var entry = _entries[i];
-            if (ReferenceEquals(chosen[Encoding.Latin1.GetString(entry.Name)], entry))
+            var keeper = chosen[Encoding.Latin1.GetString(entry.Name)];
+            if (ReferenceEquals(keeper, entry))
                 _entries[kept++] = entry;
+            else if (merged is not null && entry.IsDirectory && keeper.IsDirectory && (entry.Flags & EntryFlags.ContentDir) != 0)
+                merged(keeper, entry);
         }
         _entries.RemoveRange(kept, _entries.Count - kept);
         _impliedDirs.Clear();
-        return _entries;
+        var list = _entries;
+        _entries = [];
+        return list;
     }
 }

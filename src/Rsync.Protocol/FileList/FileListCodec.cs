@@ -42,6 +42,10 @@ public readonly record struct FileListSettings(
 
     /// <summary>How a path is shown in a message (util.c, full_fname).</summary>
     public Func<string, string>? QuotePath { get; init; }
+
+    /// <summary>Lists go one directory at a time (CF_INC_RECURSE): owner and group names travel inside
+    /// the entries, and a hard link may point into a list sent earlier (flist.c, send_file_entry).</summary>
+    public bool IncrementalRecursion { get; init; }
 }
 
 /// <summary>
@@ -66,7 +70,10 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
 
     public long TotalSize { get; private set; }
 
-    public void Write(FileEntry file, int ndx)
+    /// <param name="ndx">The entry's index on the wire.</param>
+    /// <param name="listStart">The first index of the list the entry is in: a hard link to an entry
+    /// before it is sent whole, as the receiver may have let that list go (flist.c, send_file_entry).</param>
+    public void Write(FileEntry file, int ndx, int listStart = 0)
     {
         int mode = file.Mode;
         XmitFlags x;
@@ -103,13 +110,17 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             sendRdev = true;
         }
 
+        byte[]? userName = null;
+        byte[]? groupName = null;
         if (!settings.PreserveUid || (file.Uid == _uid && _lastNameLength > 0))
             x |= XmitFlags.SameUid;
         else
         {
             _uid = file.Uid;
             if (!settings.NumericIds && settings.LookUpIdNames)
-                NoteId(file.Uid, _seenUsers, _users, Posix.UserName);
+                userName = NoteId(file.Uid, _seenUsers, _users, Posix.UserName);
+            if (userName is not null && settings.IncrementalRecursion)
+                x |= XmitFlags.UserNameFollows;
         }
         if (!settings.PreserveGid || (file.Gid == _gid && _lastNameLength > 0))
             x |= XmitFlags.SameGid;
@@ -117,7 +128,9 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         {
             _gid = file.Gid;
             if (!settings.NumericIds && settings.LookUpIdNames)
-                NoteId(file.Gid, _seenGroups, _groups, Posix.GroupName);
+                groupName = NoteId(file.Gid, _seenGroups, _groups, Posix.GroupName);
+            if (groupName is not null && settings.IncrementalRecursion)
+                x |= XmitFlags.GroupNameFollows;
         }
 
         if (file.ModTime == _modTime)
@@ -190,7 +203,8 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         if (firstHardLink >= 0)
         {
             writer.WriteVarInt(firstHardLink);
-            return;
+            if (firstHardLink >= listStart)
+                return;
         }
 
         writer.WriteVarLong(file.Size, 3);
@@ -201,9 +215,17 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         if ((x & XmitFlags.SameMode) == 0)
             writer.WriteInt32(mode);
         if (settings.PreserveUid && (x & XmitFlags.SameUid) == 0)
+        {
             writer.WriteVarInt(file.Uid);
+            if ((x & XmitFlags.UserNameFollows) != 0)
+                WriteIdName(userName!);
+        }
         if (settings.PreserveGid && (x & XmitFlags.SameGid) == 0)
+        {
             writer.WriteVarInt(file.Gid);
+            if ((x & XmitFlags.GroupNameFollows) != 0)
+                WriteIdName(groupName!);
+        }
         if (sendRdev)
         {
             if ((x & XmitFlags.SameRdevMajor) == 0)
@@ -278,33 +300,41 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         return slash < 0 ? "" : Key(name.AsSpan(0, slash));
     }
 
-    /// <summary>Ends the list, then sends the id-to-name maps (flist.c, send_file_list; uidlist.c, send_id_list).</summary>
+    /// <summary>Ends the list, then sends the id-to-name maps, which under incremental recursion
+    /// went out inside the entries (flist.c, send_file_list; uidlist.c, send_id_list).</summary>
     public void WriteEnd(IoErrorFlags ioError, bool ignoreErrors)
     {
-        if (settings.VarintFlags)
-        {
-            // flist.c, write_end_of_flist: a zero flags varint, then the error (or 0).
-            writer.WriteVarInt(0);
-            bool send = ioError != IoErrorFlags.None && !ignoreErrors && (settings.SafeFileList || settings.Protocol >= 31);
-            writer.WriteVarInt(send ? (int)ioError : 0);
-        }
-        else if (ioError == IoErrorFlags.None || ignoreErrors)
-            writer.WriteByte(0);
-        else if (settings.SafeFileList || settings.Protocol >= 31)
-        {
-            writer.WriteShortInt((int)(XmitFlags.ExtendedFlags | XmitFlags.IoErrorEndList));
-            writer.WriteVarInt((int)ioError);
-        }
-        else
-            writer.WriteByte(0);
-
-        if (!settings.NumericIds)
+        WriteEndMarker(ioError != IoErrorFlags.None && !ignoreErrors && (settings.SafeFileList || settings.Protocol >= 31) ? ioError : IoErrorFlags.None);
+        if (!settings.NumericIds && !settings.IncrementalRecursion)
         {
             if (settings.PreserveUid)
                 WriteIdList(_users);
             if (settings.PreserveGid)
                 WriteIdList(_groups);
         }
+    }
+
+    /// <summary>The end of one list, carrying the error bits when there are any to send (flist.c, write_end_of_flist).</summary>
+    public void WriteEndMarker(IoErrorFlags ioError)
+    {
+        if (settings.VarintFlags)
+        {
+            writer.WriteVarInt(0);
+            writer.WriteVarInt((int)ioError);
+        }
+        else if (ioError == IoErrorFlags.None)
+            writer.WriteByte(0);
+        else
+        {
+            writer.WriteShortInt((int)(XmitFlags.ExtendedFlags | XmitFlags.IoErrorEndList));
+            writer.WriteVarInt((int)ioError);
+        }
+    }
+
+    private void WriteIdName(byte[] name)
+    {
+        writer.WriteByte((byte)name.Length);
+        writer.WriteBytes(name);
     }
 
     private void WriteIdList(List<(int Id, byte[] Name)> list)
@@ -318,18 +348,22 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         writer.WriteVarInt(0);
     }
 
-    private static void NoteId(int id, HashSet<int> seen, List<(int, byte[])> list, Func<int, string?> lookup)
+    /// <summary>The id's name the first time it is seen, else null (uidlist.c, add_uid).</summary>
+    private byte[]? NoteId(int id, HashSet<int> seen, List<(int, byte[])> list, Func<int, string?> lookup)
     {
-        // Root is never mapped by name (uidlist.c, add_uid).
+        // Root is never mapped by name.
         if (id == 0 || !seen.Add(id))
-            return;
+            return null;
         string? name = lookup(id);
-        if (name is not null)
-        {
-            byte[] bytes = Posix.Utf8(name);
-            if (bytes.Length <= 255)
-                list.Add((id, bytes));
-        }
+        if (name is null)
+            return null;
+        byte[] bytes = Posix.Utf8(name);
+        if (bytes.Length > 255)
+            return null;
+        // Under incremental recursion the name went with the entry; no list is sent at the end.
+        if (!settings.IncrementalRecursion)
+            list.Add((id, bytes));
+        return bytes;
     }
 }
 

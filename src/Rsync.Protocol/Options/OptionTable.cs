@@ -201,6 +201,10 @@ internal static class OptionTable
         Flag("whole-file", 'W', s => s.O.WholeFile = true);
         Flag("no-whole-file", '\0', s => s.O.WholeFile = false);
         Flag("no-W", '\0', s => s.O.WholeFile = false);
+        Flag("inc-recursive", '\0', s => s.O.IncRecursive = true);
+        Flag("i-r", '\0', s => s.O.IncRecursive = true);
+        Flag("no-inc-recursive", '\0', s => s.O.IncRecursive = false);
+        Flag("no-i-r", '\0', s => s.O.IncRecursive = false);
         Flag("checksum", 'c', s => s.O.Checksum = true);
         Flag("no-checksum", '\0', s => s.O.Checksum = false);
         Flag("no-c", '\0', s => s.O.Checksum = false);

@@ -222,6 +222,9 @@ public sealed class RsyncOptions
     /// <summary>-W: null when neither -W nor --no-W was given.</summary>
     public bool? WholeFile { get; set; }
 
+    /// <summary>--inc-recursive / --no-inc-recursive; null leaves it to the options (options.c, allow_inc_recurse).</summary>
+    public bool? IncRecursive { get; set; }
+
     /// <summary>
     /// rsync's do_compression: 0 none, 1 for -z, 2 or more for -zz / --new-compress.
     /// --compress-level=N (N != 0) without -z sets 1; --compress-level=0 sets 0.

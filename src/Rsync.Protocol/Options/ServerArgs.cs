@@ -11,8 +11,9 @@ public static class ServerArgs
 {
     /// <summary>
     /// The capability letters sent after "-e." (options.c, server_options; read back in
-    /// compat.c, setup_protocol). 'i' (incremental recursion), 'I' and 'u' are left out because
-    /// they are not implemented; older servers ignore the letters they do not know.
+    /// compat.c, setup_protocol). 'I' and 'u' are left out because they are not implemented;
+    /// older servers ignore the letters they do not know. 'i' goes first when it is sent
+    /// (<see cref="AllowsIncrementalRecursion"/>).
     /// </summary>
     public const string CapabilityFlags =
         "L"    // we can set symlink times (CF_SYMLINK_TIMES)
@@ -21,6 +22,14 @@ public static class ServerArgs
         + "x"  // no xattr hardlink optimisation wanted (CF_AVOID_XATTR_OPTIM)
         + "C"  // checksum seed before the data (CF_CHKSUM_SEED_FIX)
         + "v"; // varint file-list flags and checksum/compression negotiation (CF_VARINT_FLIST_FLAGS)
+
+    /// <summary>
+    /// Whether this client offers incremental recursion (compat.c, set_allow_inc_recurse): it
+    /// needs -r, and is not wanted with --no-inc-recursive. This client goes one directory at a
+    /// time as the sender; as the receiver, and under --iconv, it keeps to one list.
+    /// </summary>
+    public static bool AllowsIncrementalRecursion(RsyncOptions o, bool clientIsSender) =>
+        o.Recursive && o.IncRecursive != false && clientIsSender && o.Iconv is null;
 
     /// <summary>
     /// The server's arguments, from "--server" up to but not including the "." that
@@ -124,7 +133,10 @@ public static class ServerArgs
         {
             // 'e' carries the sub-protocol ("." for a release) and the capability letters;
             // rsync gates it on the pre-negotiated protocol so --protocol=29 avoids it.
-            letters.Append("e.").Append(CapabilityFlags);
+            letters.Append("e.");
+            if (AllowsIncrementalRecursion(o, clientIsSender))
+                letters.Append('i');
+            letters.Append(CapabilityFlags);
         }
 
         if (letters.Length > 1)

@@ -16,7 +16,7 @@ namespace NetRsync.Protocol.Roles;
 /// against the block sums it sent, through the phases, then says goodbye (sender.c, send_files;
 /// main.c, read_final_goodbye).
 /// </summary>
-internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
+internal sealed class Sender(TransferContext ctx, SendingList files)
 {
     /// <summary>A daemon's sender reports its totals here, before the goodbye (main.c, handle_stats).</summary>
     public Action? BeforeGoodbye { get; init; }
@@ -43,14 +43,22 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
 
         while (true)
         {
+            files.SendMore();
             int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte basisType, out byte[]? xname);
             if (ndx == Ndx.Done)
             {
+                // Under incremental recursion each list the generator finishes ends with one (sender.c, send_files).
+                if (files.DropFirst())
+                {
+                    _out.WriteNdx(Ndx.Done);
+                    continue;
+                }
                 if (++phase > maxPhase)
                     break;
                 _out.WriteNdx(Ndx.Done);
                 continue;
             }
+            files.SendMore();
 
             FileEntry file = files[ndx];
             string hardLinkTarget = xname is null ? "" : NameText.FromBytes(xname);
@@ -202,8 +210,9 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
             : rate >= 1024 * 1024 ? $"{rate / (1024 * 1024):0.00}MB/s"
             : $"{rate / 1024:0.00}kB/s";
         var t = TimeSpan.FromSeconds(Math.Floor(elapsed.TotalSeconds));
-        int toCheck = files.Count - 1 - ndx;
-        return $"{length,15:N0} 100% {rateText,10} {(int)t.TotalHours,4}:{t.Minutes:00}:{t.Seconds:00} (xfr#{transferNumber}, to-chk={toCheck}/{files.Count})";
+        var (toCheck, total) = files.Remaining(ndx);
+        string which = files.AllSent ? "to" : "ir";
+        return $"{length,15:N0} 100% {rateText,10} {(int)t.TotalHours,4}:{t.Minutes:00}:{t.Seconds:00} (xfr#{transferNumber}, {which}-chk={toCheck}/{total})";
     }
 
 
@@ -226,17 +235,17 @@ internal sealed class Sender(TransferContext ctx, List<FileEntry> files)
                 ReadDeleteStats();
                 continue;
             }
-            throw new RsyncProtocolException($"Invalid file index: {ndx} ({Ndx.Done} - {files.Count - 1}) [sender]");
+            throw files.Invalid(ndx);
         }
-        if (ndx >= files.Count)
-            throw new RsyncProtocolException($"Invalid file index: {ndx} ({Ndx.Done} - {files.Count - 1}) [sender]");
+        if (files.Find(ndx) is null)
+            throw files.Invalid(ndx);
 
         iflags = (ItemFlags)_in.ReadShortInt();
         if ((iflags & ItemFlags.BasisTypeFollows) != 0)
             basisType = _in.ReadByte();
         if ((iflags & ItemFlags.XnameFollows) != 0)
             xname = _in.ReadVString(ProtocolLimits.MaxPath);
-        if ((iflags & ItemFlags.Transfer) != 0 && !files[ndx].IsRegular)
+        if ((iflags & ItemFlags.Transfer) != 0 && (!files.IsListEntry(ndx) || !files[ndx].IsRegular))
             throw new RsyncProtocolException($"received request to transfer non-regular file: {ndx} [sender]");
         return ndx;
     }
