@@ -9,9 +9,9 @@ namespace NetRsync.Bench;
 /// and the same stock client against stock `rsync --daemon`. Prints wall times, the ratios, and the
 /// peak resident memory of each daemon's processes during each case.
 /// </summary>
-internal static class EndToEnd
+internal static partial class EndToEnd
 {
-    private sealed record Daemon(string Name, Process Process, int Port, string Module) : IDisposable
+    internal sealed record Daemon(string Name, Process Process, int Port, string Module) : IDisposable
     {
         public void Dispose()
         {
@@ -121,16 +121,21 @@ internal static class EndToEnd
         fs.WriteByte((byte)(b ^ 0xFF));
     }
 
-    private readonly record struct Measurement(double Seconds, long PeakKiB);
+    internal readonly record struct Measurement(double Seconds, long PeakKiB)
+    {
+        /// <summary>Seconds from the start until the first file arrived, when that was watched.</summary>
+        public double FirstFileSeconds { get; init; } = double.NaN;
+    }
 
     /// <summary>Runs the client to the end, sampling the daemon's process tree for its peak memory meanwhile.</summary>
     /// <summary>Runs the client; <paramref name="watchPid"/> is the daemon whose peak memory counts, or null for the client's own.</summary>
-    private static Measurement Time(string exe, string[] args, int? watchPid)
+    internal static Measurement Time(string exe, string[] args, int? watchPid, string? firstFile = null)
     {
         var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string a in args)
             start.ArgumentList.Add(a);
         long peak = 0;
+        double firstSeen = double.NaN;
         using var done = new CancellationTokenSource();
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(start)!;
@@ -141,6 +146,8 @@ internal static class EndToEnd
             {
                 foreach (int pid in ProcessTree(watched))
                     peak = Math.Max(peak, PeakResidentKiB(pid));
+                if (firstFile is not null && double.IsNaN(firstSeen) && File.Exists(firstFile))
+                    firstSeen = clock.Elapsed.TotalSeconds;
                 await Task.Delay(5, CancellationToken.None);
             }
         });
@@ -152,7 +159,7 @@ internal static class EndToEnd
         sampler.Wait();
         if (p.ExitCode != 0)
             throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {p.ExitCode}: {err}");
-        return new Measurement(clock.Elapsed.TotalSeconds, peak);
+        return new Measurement(clock.Elapsed.TotalSeconds, peak) { FirstFileSeconds = firstSeen };
     }
 
     /// <summary>A process and its descendants (from /proc/PID/task/PID/children).</summary>
@@ -197,7 +204,7 @@ internal static class EndToEnd
         return 0;
     }
 
-    private static Daemon StartDaemon(string name, string exe, string[] baseArgs, string root, string module)
+    internal static Daemon StartDaemon(string name, string exe, string[] baseArgs, string root, string module)
     {
         string dir = Path.Combine(root, module);
         Directory.CreateDirectory(dir);
@@ -257,9 +264,9 @@ internal static class EndToEnd
         }
     }
 
-    private static string LocateNetrsyncd() => LocateBuilt("Rsync.Daemon", "netrsyncd");
+    internal static string LocateNetrsyncd() => LocateBuilt("Rsync.Daemon", "netrsyncd");
 
-    private static string LocateBuilt(string project, string name)
+    internal static string LocateBuilt(string project, string name)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -306,7 +313,7 @@ internal static class EndToEnd
         }
     }
 
-    private static int ArgValue(string[] args, string name, int fallback)
+    internal static int ArgValue(string[] args, string name, int fallback)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;

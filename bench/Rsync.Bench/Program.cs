@@ -20,6 +20,12 @@ public static class Program
               Stock rsync pushing to and pulling from netrsyncd and stock rsync --daemon on the
               same data, side by side, with the time ratios.
 
+          manyfiles [--entries N] [--folders F] [--rsync PATH]
+              A tree of N empty files in F folders (default 1,000,000 in 10,000) pushed fresh,
+              pushed unchanged and pulled: netrsync beside the stock client against a stock
+              daemon, and the stock client against netrsyncd beside a stock daemon; time
+              ratios, peak memory and when the first file arrived.
+
           memory [ENTRIES]
               Builds the sender's file list over a generated tree (default 100,000 entries)
               and prints the bytes each entry keeps alive; the aim is at most about 150.
@@ -43,6 +49,8 @@ public static class Program
                 return 0;
             case "e2e":
                 return EndToEnd.Run(args[1..]);
+            case "manyfiles":
+                return ManyFiles.Run(args[1..]);
             case "memory":
                 return FileListMemory.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000);
             default:

@@ -38,6 +38,9 @@ public sealed partial class RsyncClient
         const int protocol = ProtocolLimits.MaxProtocol;
         // A local pair agrees on everything a server would offer (compat.c, setup_protocol with local_server).
         var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv | CompatFlags.SafeFileList | CompatFlags.AvoidXattrOptim;
+        // The receiving half decides, as a local server does (compat.c, set_allow_inc_recurse).
+        if (Options.ServerArgs.AllowsIncrementalRecursion(_options, clientIsSender: false) && !_options.Relative)
+            compat |= CompatFlags.IncRecurse;
         int seed = RandomNumberGenerator.GetInt32(1, int.MaxValue);
         // Both ends are ours: the options' choices hold as given (rsync compresses a local pipe too).
         var algorithms = Negotiation.Fixed(_wanted, seedFirst: true);

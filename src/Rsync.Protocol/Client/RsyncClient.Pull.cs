@@ -114,44 +114,87 @@ public sealed partial class RsyncClient
     {
         var settings = ctx.FileListSettings();
         var decoder = new FileListDecoder(ctx.Reader, settings);
+        // A client says what it is receiving; a server, or a local copy's receiving half, does not (flist.c, recv_file_list).
+        bool tellsList = mode.SenderSendsStats && ctx.Options.Verbose > 0;
+        if (tellsList && ctx.IncrementalRecursion)
+            ctx.Info("receiving incremental file list");
         decoder.ReadAll();
-        var received = decoder.Entries;
-        ReceivingSide.ValidateNames(received);
-        validate?.Invoke(received);
-        if (ctx.Options.MungeLinks)
-        {
-            // Every received link is stored so that following it leads nowhere (flist.c, recv_file_entry).
-            foreach (var entry in received)
-            {
-                if (entry.IsSymlink && entry.LinkTarget is { } target)
-                    entry.LinkTarget = MungedSymlink.Munge(target);
-            }
-        }
-        if (decoder.IoError != IoErrorFlags.None)
-            ctx.NoteRemoteIoError((int)decoder.IoError);
+        if (tellsList && !ctx.IncrementalRecursion && (ctx.Options.Recursive || ctx.Options.Dirs))
+            ctx.Info("receiving file list ... done");
+        var noted = IoErrorFlags.None;
+        var listError = IoErrorFlags.None;
 
-        if (chmod is not null)
+        // Every list is checked, adjusted and sorted the same way (flist.c, recv_file_list).
+        List<FileEntry> Prepare(List<FileEntry> received, FileEntry? directory)
         {
-            foreach (var entry in received)
-                entry.Mode = chmod.Apply(entry.Mode);
+            ReceivingSide.ValidateNames(received);
+            if (ctx.IncrementalRecursion)
+                ReceivingSide.ValidateInside(received, directory);
+            validate?.Invoke(received);
+            if (ctx.Options.MungeLinks)
+            {
+                // Every received link is stored so that following it leads nowhere (flist.c, recv_file_entry).
+                foreach (var entry in received)
+                {
+                    if (entry.IsSymlink && entry.LinkTarget is { } target)
+                        entry.LinkTarget = MungedSymlink.Munge(target);
+                }
+            }
+            listError = decoder.IoError & ~noted;
+            if (listError != IoErrorFlags.None)
+            {
+                noted |= listError;
+                // A directory's list carries its error to the generator, which takes it in on reaching the list.
+                if (directory is null)
+                    ctx.NoteRemoteIoError((int)listError);
+                else
+                    ctx.NoteListIoError((int)listError);
+            }
+            if (chmod is not null)
+            {
+                foreach (var entry in received)
+                    entry.Mode = chmod.Apply(entry.Mode);
+            }
+            var sorted = directory is null ? new List<FileEntry>(received) : received;
+            sorted.Sort(FileNameComparer.Instance);
+            if (settings.Iconv is not null)
+                FollowSenderOrder(ctx, received, sorted);
+            DropDuplicateNames(sorted, ctx);
+            ctx.Stats.NumFiles += sorted.Count;
+            foreach (var f in sorted)
+            {
+                CountListed(ctx.Stats, f);
+                if (f.IsRegular || f.IsSymlink)
+                    ctx.Stats.TotalSize += f.Size;
+            }
+            return sorted;
         }
-        var files = new List<FileEntry>(received);
-        files.Sort(FileNameComparer.Instance);
-        if (settings.Iconv is not null)
-            FollowSenderOrder(ctx, received, files);
-        DropDuplicateNames(files, ctx);
+
+        var received = decoder.Entries;
+        var files = Prepare(received, null);
         bool listOnly = destination.Length == 0;
         if (files.Count == 0 && mode.SenderSendsStats)
         {
             // A daemon's sender stops after an empty list, and so does its client (main.c, client_run).
             return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
         }
-        ctx.Stats.NumFiles = files.Count;
-        foreach (var f in files)
+        var table = ctx.IncrementalRecursion ? ReceivedFiles.First(files) : ReceivedFiles.Whole(files);
+        int total = files.Count;
+        // One entry may be a lone file: the next list, or the end of them, tells (main.c, do_recv: recv_additional_file_list).
+        if (ctx.IncrementalRecursion && files.Count == 1)
         {
-            CountListed(ctx.Stats, f);
-            if (f.IsRegular || f.IsSymlink)
-                ctx.Stats.TotalSize += f.Size;
+            int ndx = ctx.Reader.ReadNdx();
+            if (ndx == Ndx.FileListEof)
+                table.EndOfLists();
+            else
+            {
+                int dirNdx = Ndx.FileListOffset - ndx;
+                if (dirNdx < 0 || dirNdx >= table.DirectoryCount)
+                    throw new RsyncProtocolException($"Invalid dir index: {ndx} ({Ndx.FileListOffset} - {Ndx.FileListOffset - table.DirectoryCount + 1}) [receiver]");
+                var more = Prepare(decoder.ReadList(table.NextStart), table.Directory(dirNdx));
+                table.Add(more, dirNdx, listError);
+                total += more.Count;
+            }
         }
 
         string? solo = null;
@@ -160,7 +203,7 @@ public sealed partial class RsyncClient
         {
         }
         // One file, or none, into a name without a slash: the destination is that name (main.c, get_local_name).
-        else if ((files.Count == 0 || (files.Count == 1 && !files[0].IsDirectory)) && !destIsDir && !destination.EndsWith('/'))
+        else if ((total == 0 || (total == 1 && !files[0].IsDirectory)) && !destIsDir && !destination.EndsWith('/'))
             solo = destination;
         // A destination named with a trailing slash is made even for an empty list (main.c, get_local_name).
         else if ((files.Count > 0 || destination.EndsWith('/')) && !ctx.Options.DryRun && !destExists)
@@ -177,11 +220,11 @@ public sealed partial class RsyncClient
             if (files.Count > 0 && files[0].Name is [(byte)'.'])
                 files[0].Flags |= EntryFlags.DirCreated;
         }
-        else if (files.Count > 0 && destExists && !destIsDir)
+        else if (total > 0 && destExists && !destIsDir)
             throw new RsyncException($"ERROR: destination must be a directory when copying more than 1 file", ExitCodes.FileSelect);
 
         using var root = listOnly ? null : OpenReceivingRoot(ctx, destination, solo, module);
-        var side = new ReceivingSide(ctx, files, listOnly ? "/nonexistent" : destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
+        var side = new ReceivingSide(ctx, table, listOnly ? "/nonexistent" : destination.TrimEnd('/') is { Length: > 0 } t ? t : "/", filters, decoder.UserNames, decoder.GroupNames)
         {
             Root = root,
             Jail = module?.Jail,
@@ -193,6 +236,7 @@ public sealed partial class RsyncClient
             LogsItems = mode.LogsItems,
             DeletionsAsMessages = mode.DeletionsAsMessages,
             WholeFileByDefault = mode.WholeFileByDefault,
+            ReadDirectoryList = (start, dir) => (Prepare(decoder.ReadList(start), dir), listError),
         };
         MatchHardLinks(side, received);
 
@@ -343,9 +387,12 @@ public sealed partial class RsyncClient
     /// <summary>Groups hard links; the first of each group in list order is transferred, the rest linked to it (hlink.c, match_hard_links).</summary>
     private static void MatchHardLinks(ReceivingSide side, List<FileEntry> received)
     {
+        if (side.Files.Incremental)
+            return;
         var sortedIndex = new Dictionary<FileEntry, int>(ReferenceEqualityComparer.Instance);
-        for (int i = 0; i < side.Files.Count; i++)
-            sortedIndex[side.Files[i]] = i;
+        var files = side.Files.FirstList;
+        for (int i = 0; i < files.Count; i++)
+            sortedIndex[files[i]] = i;
         var groups = new Dictionary<int, List<int>>();
         for (int r = 0; r < received.Count; r++)
         {

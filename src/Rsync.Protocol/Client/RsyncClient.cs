@@ -285,7 +285,8 @@ public sealed partial class RsyncClient
         }
         // Under --iconv, what has no UTF-8 name is left out before indexes are given (flist.c, send_file_entry).
         // Under --iconv, what has no UTF-8 name is left out before indexes are given (flist.c, send_file_entry).
-        var files = FileListEncoder.DropUnconvertible(builder.Build(), ctx.FileListSettings());
+        Dictionary<FileEntry, List<FileEntry>>? sameNamed = null;
+        var files = FileListEncoder.DropUnconvertible(builder.Build(incremental ? SendingList.SameNamedCollector(out sameNamed) : null), ctx.FileListSettings());
         ctx.IoError |= builder.IoError;
         ctx.Stats.FileListBuildMilliseconds = Math.Max(1, buildClock.ElapsedMilliseconds);
 
@@ -312,7 +313,7 @@ public sealed partial class RsyncClient
         ctx.Stats.TotalSize = encoder.TotalSize;
         ctx.Stats.NumFiles = files.Count;
         ctx.Stats.FileListSize = ctx.Writer.BytesWritten - startBytes;
-        var list = incremental ? SendingList.First(ctx, encoder, builder, files) : SendingList.Whole(ctx, encoder, files);
+        var list = incremental ? SendingList.First(ctx, encoder, builder, files, sameNamed) : SendingList.Whole(ctx, encoder, files);
         ctx.Writer.Flush();
         ctx.Stats.FileListTransferMilliseconds = transferClock.ElapsedMilliseconds;
         ctx.SentFiles = list;
@@ -413,6 +414,9 @@ public sealed partial class RsyncClient
             case MessageCode.Success:
                 if (payload.Length == 4)
                     RemoveSentFile(ctx, BitConverter.ToInt32(payload));
+                break;
+            case MessageCode.NoSend when payload.Length == 4:
+                ctx.SenderSkipped?.Invoke(BitConverter.ToInt32(payload));
                 break;
             case MessageCode.Log:
             case MessageCode.Noop:

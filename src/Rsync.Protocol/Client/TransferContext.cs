@@ -120,6 +120,10 @@ internal sealed class TransferContext
     private readonly int? _maxReceivedEntries;
     private readonly long? _maxReceivedNameBytes;
 
+    /// <summary>The sender could not send a file the generator asked for (MSG_NO_SEND); the receiving
+    /// side counts it as finished under incremental recursion (io.c, read_a_msg).</summary>
+    public Action<int>? SenderSkipped { get; set; }
+
     /// <summary>Lists go one directory at a time (CF_INC_RECURSE).</summary>
     public bool IncrementalRecursion => (Compat & CompatFlags.IncRecurse) != 0;
 
@@ -165,7 +169,20 @@ internal sealed class TransferContext
 
     public void NoteTransferError() => Interlocked.Increment(ref _transferErrors);
 
-    public void NoteRemoteIoError(int bits) => Interlocked.Or(ref _remoteIoError, bits);
+    public void NoteRemoteIoError(int bits)
+    {
+        Interlocked.Or(ref _remoteIoError, bits);
+        Interlocked.Or(ref _messageIoError, bits);
+    }
+
+    /// <summary>Error bits that ended a received list: counted for the exit code, and left to the
+    /// generator to take in when it reaches that list (incremental recursion).</summary>
+    public void NoteListIoError(int bits) => Interlocked.Or(ref _remoteIoError, bits);
+
+    /// <summary>The peer's error bits that came as MSG_IO_ERROR, apart from any list's end.</summary>
+    public IoErrorFlags MessageIoError => (IoErrorFlags)Volatile.Read(ref _messageIoError);
+
+    private int _messageIoError;
 
     public void NoteRemoteExit(int code) => Volatile.Write(ref _remoteExitCode, code);
 

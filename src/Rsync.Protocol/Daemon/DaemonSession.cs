@@ -922,11 +922,12 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
     /// <summary>
     /// Whether a server goes one directory at a time: when the client allows it and the options do
-    /// (compat.c, set_allow_inc_recurse). This side does so as the sender; as the receiver, and
-    /// under --iconv, it keeps to one list.
+    /// (compat.c, set_allow_inc_recurse). Under --iconv, as a sender of -R paths, and as a
+    /// receiver keeping hard links, this side keeps to one list.
     /// </summary>
     internal static bool IncrementalRecursion(ServerInvocation? invocation, TransferContext ctx) =>
-        invocation is { IncrementalRecursionAllowed: true, IsSender: true } && ctx.Iconv is null;
+        invocation is { IncrementalRecursionAllowed: true } && ctx.Iconv is null
+        && (invocation.IsSender ? !ctx.Options.Relative : ctx.Options.HardLinks == 0);
 
     /// <summary>
     /// A server's side of the protocol's start, whatever carried the arguments (compat.c,
@@ -1009,6 +1010,9 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
                 break;
             case MessageCode.ErrorExit when payload.Length == 4:
                 ctx.NoteRemoteExit(BinaryPrimitives.ReadInt32LittleEndian(payload));
+                break;
+            case MessageCode.NoSend when payload.Length == 4:
+                ctx.SenderSkipped?.Invoke(BinaryPrimitives.ReadInt32LittleEndian(payload));
                 break;
         }
     }

@@ -24,6 +24,8 @@ public enum EntryFlags : ushort
     DirCreated = 1 << 7,
     /// <summary>A duplicate name the receiver dropped from the list (flist.c, flist_sort_and_clean: clear_file).</summary>
     Inactive = 1 << 8,
+    /// <summary>The receiver has had one go at this file; the next is a redo (rsync.h, FLAG_FILE_SENT on the receiver).</summary>
+    Received = 1 << 9,
 }
 
 /// <summary>One file-list entry. Kept small: the file list is where rsync's memory goes.</summary>

@@ -386,9 +386,36 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
     private long _nameBytes;
     private int _idNames;
 
-    /// <summary>Reads entries up to the end marker, then the id maps.</summary>
+    /// <summary>Reads entries up to the end marker, then the id maps (which under incremental
+    /// recursion came inside the entries).</summary>
     public void ReadAll()
     {
+        ReadEntries(Entries, settings.IncrementalRecursion ? 1 : 0);
+        if (!settings.NumericIds && !settings.IncrementalRecursion)
+        {
+            if (settings.PreserveUid)
+                ReadIdList(UserNames);
+            if (settings.PreserveGid)
+                ReadIdList(GroupNames);
+        }
+    }
+
+    /// <summary>One directory's list under incremental recursion, its first index <paramref name="ndxStart"/>
+    /// (flist.c, recv_file_list). The error bits it ends with are added to <see cref="IoError"/>.</summary>
+    public List<FileEntry> ReadList(int ndxStart)
+    {
+        var entries = new List<FileEntry>();
+        ReadEntries(entries, ndxStart);
+        return entries;
+    }
+
+    private List<FileEntry> _current = [];
+    private int _currentStart;
+
+    private void ReadEntries(List<FileEntry> entries, int ndxStart)
+    {
+        _current = entries;
+        _currentStart = ndxStart;
         while (true)
         {
             if (settings.VarintFlags)
@@ -396,11 +423,11 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
                 int varFlags = reader.ReadVarInt();
                 if (varFlags == 0)
                 {
-                    IoError = (IoErrorFlags)reader.ReadVarInt();
+                    IoError |= (IoErrorFlags)reader.ReadVarInt();
                     break;
                 }
                 CheckEntryCount();
-                Entries.Add(ReadEntry((XmitFlags)varFlags));
+                entries.Add(ReadEntry((XmitFlags)varFlags));
                 continue;
             }
             int flags = reader.ReadByte();
@@ -412,25 +439,18 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             {
                 if (!(settings.SafeFileList || settings.Protocol >= 31))
                     throw new RsyncProtocolException("Invalid flist flag: " + flags);
-                IoError = (IoErrorFlags)reader.ReadVarInt();
+                IoError |= (IoErrorFlags)reader.ReadVarInt();
                 break;
             }
             CheckEntryCount();
-            Entries.Add(ReadEntry((XmitFlags)flags));
-        }
-        if (!settings.NumericIds)
-        {
-            if (settings.PreserveUid)
-                ReadIdList(UserNames);
-            if (settings.PreserveGid)
-                ReadIdList(GroupNames);
+            entries.Add(ReadEntry((XmitFlags)flags));
         }
     }
 
     // A peer's list is held whole in memory: its size is bounded by what the settings allow.
     private void CheckEntryCount()
     {
-        if (settings.MaxEntries > 0 && Entries.Count >= settings.MaxEntries)
+        if (settings.MaxEntries > 0 && _current.Count >= settings.MaxEntries)
             throw new RsyncProtocolException($"the file list has more than {settings.MaxEntries} entries, more than this side accepts", ExitCodes.Malloc);
     }
 
@@ -468,12 +488,19 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             }
         }
 
+        int groupLeader = -1;
         if ((x & XmitFlags.HardLinked) != 0 && (x & XmitFlags.HardLinkFirst) == 0)
         {
             int first = reader.ReadVarInt();
-            if (first < 0 || first >= Entries.Count)
-                throw new RsyncProtocolException($"hard-link reference out of range: {first}");
-            FileEntry leader = Entries[first];
+            if (first < 0 || first >= _currentStart + _current.Count)
+                throw new RsyncProtocolException($"hard-link reference {first} is not in 0 - {_currentStart + _current.Count - 1}");
+            // A leader in an earlier list may be gone: the sender repeats everything (flist.c, recv_file_entry).
+            groupLeader = first;
+        }
+        if (groupLeader >= _currentStart)
+        {
+            int first = groupLeader;
+            FileEntry leader = _current[first - _currentStart];
             // A follower repeats its leader; the sender's running state moved with it (flist.c, recv_file_entry).
             _mode = leader.Mode;
             _modTime = leader.ModTime;
@@ -501,14 +528,27 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
         if ((x & XmitFlags.SameMode) == 0)
             _mode = reader.ReadInt32();
         if (settings.PreserveUid && (x & XmitFlags.SameUid) == 0)
+        {
             _uid = reader.ReadVarInt();
+            if ((x & XmitFlags.UserNameFollows) != 0)
+                ReadIdName(UserNames, _uid);
+        }
         if (settings.PreserveGid && (x & XmitFlags.SameGid) == 0)
+        {
             _gid = reader.ReadVarInt();
+            if ((x & XmitFlags.GroupNameFollows) != 0)
+                ReadIdName(GroupNames, _gid);
+        }
 
         var file = new FileEntry(name, _mode, size, _modTime) { ModNanoseconds = nsec, Uid = _uid, Gid = _gid };
         if (unconvertible)
             file.Flags |= EntryFlags.Inactive;
-        if ((x & XmitFlags.HardLinked) != 0)
+        if (groupLeader >= 0)
+        {
+            file.HardLinkIndex = groupLeader;
+            file.Flags |= EntryFlags.HardLinkFollower;
+        }
+        else if ((x & XmitFlags.HardLinked) != 0)
             file.Flags |= EntryFlags.HardLinkFirst;
         if (file.IsDirectory)
         {
@@ -551,6 +591,19 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
         if (settings.AlwaysChecksum && file.IsRegular)
             file.Checksum = reader.ReadBytes(settings.ChecksumLength);
         return file;
+    }
+
+    /// <summary>An owner or group name sent with its first entry under incremental recursion (flist.c, recv_file_entry).</summary>
+    private void ReadIdName(Dictionary<int, string> names, int id)
+    {
+        if (settings.MaxEntries > 0 && ++_idNames > settings.MaxEntries)
+            throw new RsyncProtocolException($"the file list names more than {settings.MaxEntries} owners and groups, more than this side accepts", ExitCodes.Malloc);
+        int len = reader.ReadByte();
+        CountNameBytes(len);
+        string name = System.Text.Encoding.UTF8.GetString(reader.ReadBytes(len));
+        // The receiving side looks names up from another thread as lists arrive.
+        lock (names)
+            names[id] = name;
     }
 
     private void ReadIdList(Dictionary<int, string> names)

@@ -26,6 +26,9 @@ internal sealed class Generator(ReceivingSide side)
     private int _deletions;
     private int _skippedDeletions;
     private bool _deleteLimitHit;
+    private bool _warnedIoError;
+    // The error bits of the lists reached so far (incremental recursion).
+    private IoErrorFlags _listIoError;
 
     public void Run()
     {
@@ -34,14 +37,23 @@ internal sealed class Generator(ReceivingSide side)
         if (deleting && deleteMode == DeleteMode.Before)
             DeletePass();
 
-        for (int i = 0; i < side.Files.Count; i++)
+        bool deletingDuring = deleting && deleteMode is DeleteMode.During or DeleteMode.Unspecified;
+        if (side.Files.Incremental)
         {
-            Generate(i, redo: false);
-            if (deleting && deleteMode is DeleteMode.During or DeleteMode.Unspecified && side.Files[i].IsDirectory
-                && (side.Files[i].Flags & EntryFlags.ContentDir) != 0)
-                DeleteExtraneous(i);
+            // The last list's NDX_DONE also ends the first phase (generator.c, generate_files).
+            GenerateIncrementally(deletingDuring, delaying: deleting && deleteMode == DeleteMode.Delay);
         }
-        _out.WriteNdx(Ndx.Done);
+        else
+        {
+            for (int i = 0; i < side.Files.Count; i++)
+            {
+                Generate(i, redo: false);
+                var file = side.Files.FirstList[i];
+                if (deletingDuring && file.IsDirectory && (file.Flags & EntryFlags.ContentDir) != 0)
+                    DeleteExtraneous(file, Children().GetValueOrDefault(Key(file.Name)));
+            }
+            _out.WriteNdx(Ndx.Done);
+        }
         _out.Flush();
 
         // Redo phase: files whose whole-file sum failed are asked for again with full sums.
@@ -56,7 +68,12 @@ internal sealed class Generator(ReceivingSide side)
         WaitForDone(2, handleRedo: false);
         WaitForDone(3, handleRedo: false);
         if (lateDelete)
-            DeletePass();
+        {
+            if (_delayed is not null)
+                DeleteDelayed();
+            else
+                DeletePass();
+        }
         if (_deleteLimitHit)
         {
             side.Ctx.Error($"Deletions stopped due to --max-delete limit ({_skippedDeletions} skipped)");
@@ -75,10 +92,144 @@ internal sealed class Generator(ReceivingSide side)
         if (!side.ListOnly)
         {
             FinishHardLinks();
-            TouchUpDirectories();
+            // Incrementally each directory was fixed as its list was let go, unless deletions waited (generator.c, generate_files).
+            if (!side.Files.Incremental || _delayed is not null)
+                TouchUpDirectories();
         }
         _out.WriteNdx(Ndx.Done);
         _out.Flush();
+    }
+
+    // ---------------------------------------------------------------- incremental recursion
+
+    // The list being worked through (cur_flist), and the oldest one not yet let go (first_flist).
+    private int _currentList = -1;
+    private int _firstHeld;
+    private readonly Queue<int> _redo = new();
+
+    /// <summary>
+    /// Works through the lists as they arrive: a directory's own entry first, with the deletions
+    /// in it, then its contents; each list is let go, and its directory's time and mode fixed, once
+    /// everything asked for from it is done (generator.c, generate_files and check_for_finished_files).
+    /// </summary>
+    private void GenerateIncrementally(bool deletingDuring, bool delaying)
+    {
+        if (delaying)
+            _delayed = [];
+        for (int next = 0; ; next++)
+        {
+            var list = WaitForList(next);
+            if (list is null)
+                break;
+            _currentList = next;
+            _listIoError |= list.IoError;
+            if (list.ParentDir >= 0)
+            {
+                var dir = side.Files.Directory(list.ParentDir);
+                GenerateEntry(list.NdxStart - 1, dir, redo: false, earlyDirectory: false);
+                if ((deletingDuring || delaying) && (dir.Flags & EntryFlags.ContentDir) != 0)
+                    DeleteExtraneous(dir, NamesIn(dir, list.Files));
+            }
+            for (int i = 0; i < list.Files.Count; i++)
+            {
+                GenerateEntry(list.NdxStart + i, list.Files[i], redo: false, earlyDirectory: true);
+                LetGoOfFinishedLists(redo: false);
+            }
+            LetGoOfFinishedLists(redo: true);
+        }
+        _currentList = -1;
+        while (true)
+        {
+            LetGoOfFinishedLists(redo: true);
+            if (_firstHeld >= side.Files.ListCount)
+                break;
+            WaitForEvent();
+        }
+    }
+
+    /// <summary>List number <paramref name="position"/>, waiting for the receiver to read it; null when no more come.</summary>
+    private ReceivedFiles.Segment? WaitForList(int position)
+    {
+        while (true)
+        {
+            if (side.Files.List(position) is { } list)
+                return list;
+            if (side.Files.AllReceived && position >= side.Files.ListCount)
+                return null;
+            LetGoOfFinishedLists(redo: true);
+            WaitForEvent();
+        }
+    }
+
+    /// <summary>
+    /// Handles what the receiver reported, then lets go of every list before the current one that
+    /// has nothing outstanding: NDX_DONE tells the sender, and the list's directory gets its final
+    /// time and mode (generator.c, check_for_finished_files and touch_up_dirs).
+    /// </summary>
+    private void LetGoOfFinishedLists(bool redo)
+    {
+        var reader = side.Events.Reader;
+        while (true)
+        {
+            while (reader.TryRead(out var ev))
+                Handle(ev, handleRedo: true);
+            if (redo && _redo.TryDequeue(out int again))
+            {
+                Generate(again, redo: true);
+                if (side.Files.Find(again, out var owner) is not null)
+                    owner!.ToRedo--;
+                continue;
+            }
+            if (_firstHeld == _currentList || _firstHeld >= side.Files.ListCount)
+                return;
+            var first = side.Files.List(_firstHeld);
+            if (first is null || first.InProgress > 0 || first.ToRedo > 0)
+                return;
+            _out.WriteNdx(Ndx.Done);
+            if (first.ParentDir >= 0 && _delayed is null && !side.ListOnly)
+                TouchUpDirectory(side.Files.Directory(first.ParentDir));
+            _firstHeld++;
+        }
+    }
+
+    private void WaitForEvent()
+    {
+        _out.Flush();
+        var reader = side.Events.Reader;
+        if (reader.TryRead(out var ev) || (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult() && reader.TryRead(out ev)))
+        {
+            Handle(ev, handleRedo: true);
+            return;
+        }
+        throw new RsyncProtocolException("the receiver stopped early", ExitCodes.Ipc);
+    }
+
+    /// <summary>The names a directory's list keeps there: each entry's first component below it.</summary>
+    private static HashSet<string> NamesIn(FileEntry dir, List<FileEntry> files)
+    {
+        var names = new HashSet<string>(files.Count, StringComparer.Ordinal);
+        int skip = dir.Name is [(byte)'.'] ? 0 : dir.Name.Length + 1;
+        foreach (var file in files)
+        {
+            if ((file.Flags & EntryFlags.Inactive) != 0 || file.Name.Length <= skip)
+                continue;
+            var rest = file.Name.AsSpan(skip);
+            int slash = rest.IndexOf((byte)'/');
+            names.Add(Key(slash < 0 ? rest : rest[..slash]));
+        }
+        return names;
+    }
+
+    /// <summary>Deletions --delete-delay found, done after the transfer (generator.c, do_delayed_deletions).</summary>
+    private List<(byte[] Name, FileStatus Status)>? _delayed;
+
+    private void DeleteDelayed()
+    {
+        foreach (var (name, st) in _delayed!)
+        {
+            if (side.Root!.LStat(name, out var now) == 0 && now.IsDirectory == st.IsDirectory)
+                DeleteTree(name, now, log: true);
+        }
     }
 
     private void WaitForDone(int count, bool handleRedo)
@@ -93,18 +244,55 @@ internal sealed class Generator(ReceivingSide side)
                     throw new RsyncProtocolException("the receiver stopped early", ExitCodes.Ipc);
                 continue;
             }
-            if (ev.Kind == ReceiverEventKind.Done)
-                _doneCount++;
-            else if (ev.Kind == ReceiverEventKind.Redo && handleRedo)
-                Generate(ev.Ndx, redo: true);
-            else if (ev.Kind == ReceiverEventKind.Success)
-                _out.WriteMessageInt(MessageCode.Success, _out.WireNdx(ev.Ndx));
+            Handle(ev, handleRedo);
         }
     }
 
-    private void Generate(int ndx, bool redo)
+    private void Handle(ReceiverEvent ev, bool handleRedo)
     {
-        FileEntry file = side.Files[ndx];
+        bool incremental = side.Files.Incremental;
+        switch (ev.Kind)
+        {
+            case ReceiverEventKind.Done:
+                _doneCount++;
+                break;
+            case ReceiverEventKind.Redo when incremental:
+                if (side.Files.Find(ev.Ndx, out var seg) is not null)
+                {
+                    seg!.InProgress--;
+                    seg.ToRedo++;
+                }
+                _redo.Enqueue(ev.Ndx);
+                break;
+            case ReceiverEventKind.Redo when handleRedo:
+                Generate(ev.Ndx, redo: true);
+                break;
+            case ReceiverEventKind.Success:
+                if (incremental && side.Files.Find(ev.Ndx, out var done) is not null)
+                    done!.InProgress--;
+                if (_o.RemoveSourceFiles > 0)
+                    _out.WriteMessageInt(MessageCode.Success, _out.WireNdx(ev.Ndx));
+                break;
+            case ReceiverEventKind.NoSend:
+                if (incremental && side.Files.Find(ev.Ndx, out var skipped) is not null)
+                    skipped!.InProgress--;
+                break;
+        }
+    }
+
+    private void Generate(int ndx, bool redo) => GenerateEntry(ndx, side.Files[ndx], redo, earlyDirectory: side.Files.Incremental);
+
+    /// <param name="earlyDirectory">A directory met in its parent's list under incremental recursion: only
+    /// made, so its parent's time can be fixed; it is handled in full when its own list starts
+    /// (generator.c, recv_generator with is_dir &lt; 0).</param>
+    private void GenerateEntry(int ndx, FileEntry file, bool redo, bool earlyDirectory)
+    {
+        if (earlyDirectory && file.IsDirectory)
+        {
+            if (!side.ListOnly)
+                MakeDirectoryEarly(file);
+            return;
+        }
         if (side.ListOnly)
         {
             ListEntry(file);
@@ -173,6 +361,20 @@ internal sealed class Generator(ReceivingSide side)
             _ => '-',
         };
         return new string(p);
+    }
+
+    private void MakeDirectoryEarly(FileEntry file)
+    {
+        if (!_o.PreserveTimes || !side.PreserveDirectoryTimes || _o.DryRun || (file.Flags & EntryFlags.Inactive) != 0)
+            return;
+        if ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs)
+            return;
+        byte[] name = side.NameOf(file);
+        if (side.CheckParents(file) is not null || side.Stat(name, out _) != Posix.ENOENT)
+            return;
+        side.AnnounceCreated(WrittenKind.Directory, name);
+        if (side.Root!.MakeDirectory(name, file.Mode & 0x1C0) == 0)
+            file.Flags |= EntryFlags.DirCreated;
     }
 
     private void GenerateDirectory(int ndx, FileEntry file, string path, bool exists, FileStatus st)
@@ -369,6 +571,8 @@ internal sealed class Generator(ReceivingSide side)
         }
 
         file.Flags |= EntryFlags.Sent;
+        if (side.Files.Incremental && !_o.DryRun && side.Files.Find(ndx, out var owner) is not null)
+            owner!.InProgress++;
         _out.WriteNdx(ndx);
         var iflags = ItemFlags.Transfer | (_o.Checksum ? ItemFlags.ReportChange : ItemFlags.None) | ReportFlags(file, st, exists);
         var partialPlace = redo ? null : side.PartialPlace(file);
@@ -618,7 +822,7 @@ internal sealed class Generator(ReceivingSide side)
         if (_children is not null)
             return _children;
         _children = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        foreach (var file in side.Files)
+        foreach (var file in side.Files.FirstList)
         {
             if ((file.Flags & EntryFlags.Inactive) != 0 || file.Name is [(byte)'.'])
                 continue;
@@ -634,26 +838,35 @@ internal sealed class Generator(ReceivingSide side)
 
     private void DeletePass()
     {
-        for (int i = 0; i < side.Files.Count; i++)
+        foreach (var file in side.Files.FirstList)
         {
-            var file = side.Files[i];
             if (file.IsDirectory && (file.Flags & EntryFlags.ContentDir) != 0)
-                DeleteExtraneous(i);
+                DeleteExtraneous(file, Children().GetValueOrDefault(Key(file.Name)));
         }
     }
 
-    /// <summary>Removes what the sender's directory no longer has (generator.c, delete_in_dir).</summary>
-    private void DeleteExtraneous(int dirNdx)
+    /// <summary>Removes what the sender's directory no longer has (generator.c, delete_in_dir); with
+    /// --delete-delay under incremental recursion, notes it for the end.</summary>
+    private void DeleteExtraneous(FileEntry dir, HashSet<string>? keep)
     {
-        var dir = side.Files[dirNdx];
         if ((dir.Flags & EntryFlags.Inactive) != 0 || side.Root is null)
             return;
+        // A sender that could not read everything sent an incomplete list: nothing is deleted
+        // on its word from then on (generator.c, delete_in_dir).
+        var known = side.Files.Incremental ? side.Ctx.IoError | side.Ctx.MessageIoError | _listIoError : side.Ctx.IoError | side.Ctx.RemoteIoError;
+        if ((known & IoErrorFlags.General) != 0 && !_o.IgnoreErrors)
+        {
+            if (!_warnedIoError)
+                side.Ctx.Info("IO error encountered -- skipping file deletion");
+            _warnedIoError = true;
+            return;
+        }
+        keep ??= [];
         byte[] dirName = side.NameOf(dir);
         // The directory must be a real one beneath the destination; a symlink in its place, or on
         // its way, is never listed through (stock rsync fails with ELOOP here too).
         if (side.CheckParents(dir) is not null || side.Root.LStat(dirName, out var dst) != 0 || !dst.IsDirectory)
             return;
-        var keep = Children().GetValueOrDefault(Key(dir.Name)) ?? [];
         var present = new List<byte[]>();
         if (side.Root.List(dirName, present) != 0)
             return;
@@ -667,7 +880,10 @@ internal sealed class Generator(ReceivingSide side)
                 continue;
             if (IsProtected(rel, st.IsDirectory))
                 continue;
-            DeleteTree(rel, st, log: true);
+            if (_delayed is not null)
+                _delayed.Add((rel, st));
+            else
+                DeleteTree(rel, st, log: true);
         }
     }
 
@@ -719,8 +935,8 @@ internal sealed class Generator(ReceivingSide side)
         var root = side.Root;
         foreach (var (follower, leader) in side.HardLinkTargets)
         {
-            var leaderFile = side.Files[leader];
-            var followerFile = side.Files[follower];
+            var leaderFile = side.Files.FirstList[leader];
+            var followerFile = side.Files.FirstList[follower];
             if ((leaderFile.Flags & EntryFlags.Inactive) != 0 || (followerFile.Flags & EntryFlags.Inactive) != 0)
                 continue;
             byte[] target = side.NameOf(leaderFile);
@@ -761,17 +977,20 @@ internal sealed class Generator(ReceivingSide side)
     /// <summary>Directory times and modes last, deepest first, once their contents stopped changing (generator.c, touch_up_dirs).</summary>
     private void TouchUpDirectories()
     {
-        if (_o.DryRun || side.Root is null)
+        var dirs = side.Files.Incremental ? side.Files.Directories() : side.Files.FirstList;
+        for (int i = dirs.Count - 1; i >= 0; i--)
+            TouchUpDirectory(dirs[i]);
+    }
+
+    private void TouchUpDirectory(FileEntry file)
+    {
+        if (_o.DryRun || side.Root is null || side.SoloPath is not null)
             return;
-        for (int i = side.Files.Count - 1; i >= 0; i--)
-        {
-            var file = side.Files[i];
-            if (!file.IsDirectory || (file.Flags & EntryFlags.Inactive) != 0 || ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs))
-                continue;
-            byte[] name = side.NameOf(file);
-            if (side.CheckParents(file) is not null || side.Root.LStat(name, out var st) != 0 || !st.IsDirectory)
-                continue;
-            side.SetAttributes(name, file, isNew: false);
-        }
+        if (!file.IsDirectory || (file.Flags & EntryFlags.Inactive) != 0 || ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs))
+            return;
+        byte[] name = side.NameOf(file);
+        if (side.CheckParents(file) is not null || side.Root.LStat(name, out var st) != 0 || !st.IsDirectory)
+            return;
+        side.SetAttributes(name, file, isNew: false);
     }
 }

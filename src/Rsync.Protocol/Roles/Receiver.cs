@@ -41,11 +41,22 @@ internal sealed class Receiver(ReceivingSide side)
         int phase = 0;
         const int maxPhase = 2;
         var events = side.Events.Writer;
+        bool incremental = side.Files.Incremental;
+        if (incremental)
+            side.Ctx.SenderSkipped = ndx => events.TryWrite(new ReceiverEvent(ReceiverEventKind.NoSend, ndx));
         while (true)
         {
             int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname, out byte basisType);
             if (ndx == Ndx.Done)
             {
+                // Under incremental recursion each list the generator finished comes back as one; the
+                // last of them also ends the phase (receiver.c, recv_files).
+                if (side.Files.Incremental && side.Files.FirstLive(out _) is not null)
+                {
+                    side.Files.DropFirst();
+                    if (side.Files.FirstLive(out _) is not null)
+                        continue;
+                }
                 if (++phase > maxPhase)
                     break;
                 events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
@@ -76,19 +87,25 @@ internal sealed class Receiver(ReceivingSide side)
 
             side.Ctx.MarkItemStart();
             SumHead head = SumHead.Read(_in, Math.Min(StrongChecksum.Md5Length, _sum.Length));
+            // A second attempt gets the full sums (receiver.c, recv_files: FLAG_FILE_SENT).
+            bool redoing = incremental ? (file.Flags & EntryFlags.Received) != 0 : phase > 0;
+            file.Flags |= EntryFlags.Received;
             bool ok = ReceiveFile(ndx, file, head, basisType, out bool discarded);
             if (ok)
             {
                 side.LogItem(file, iflags, hardLink);
-                if (side.Ctx.Options.RemoveSourceFiles > 0)
+                // Under incremental recursion the generator counts every file in (receiver.c, recv_files).
+                if (side.Ctx.Options.RemoveSourceFiles > 0 || incremental)
                     events.TryWrite(new ReceiverEvent(ReceiverEventKind.Success, ndx));
             }
-            else if (!discarded)
+            else if (!discarded && !redoing)
+                events.TryWrite(new ReceiverEvent(ReceiverEventKind.Redo, ndx));
+            else
             {
-                if (phase == 0)
-                    events.TryWrite(new ReceiverEvent(ReceiverEventKind.Redo, ndx));
-                else
+                if (!discarded)
                     side.Ctx.TransferError($"{file.NameString} failed verification -- update discarded.");
+                if (incremental)
+                    events.TryWrite(new ReceiverEvent(ReceiverEventKind.NoSend, ndx));
             }
         }
 
@@ -132,12 +149,14 @@ internal sealed class Receiver(ReceivingSide side)
                     _in.ReadVarInt();
                 continue;
             }
-            throw new RsyncProtocolException($"Invalid file index: {ndx} [receiver]");
+            if (!side.Files.Incremental)
+                throw new RsyncProtocolException($"Invalid file index: {ndx} [receiver]");
+            ReceiveDirectoryList(ndx);
         }
         if (ndx == Ndx.Done)
             return ndx;
-        if (ndx >= side.Files.Count)
-            throw new RsyncProtocolException($"Invalid file index: {ndx} ({Ndx.Done} - {side.Files.Count - 1}) [receiver]");
+        if (side.Files.Find(ndx, out _) is null)
+            throw new RsyncProtocolException($"Invalid file index: {ndx} [receiver]");
         iflags = (ItemFlags)_in.ReadShortInt();
         if ((iflags & ItemFlags.BasisTypeFollows) != 0)
             basisType = _in.ReadByte();
@@ -146,9 +165,27 @@ internal sealed class Receiver(ReceivingSide side)
         CheckBasisType(basisType, xname);
         if ((iflags & ItemFlags.Transfer) != 0 && (side.Files[ndx].Flags & EntryFlags.Inactive) != 0)
             throw new RsyncProtocolException($"received request to transfer a dropped duplicate: {ndx} [receiver]");
-        if ((iflags & ItemFlags.Transfer) != 0 && !side.Files[ndx].IsRegular)
+        if ((iflags & ItemFlags.Transfer) != 0 && (!side.Files.IsListEntry(ndx) || !side.Files[ndx].IsRegular))
             throw new RsyncProtocolException($"received request to transfer non-regular file: {ndx} [receiver]");
         return ndx;
+    }
+
+    /// <summary>A directory's list, sent between files under incremental recursion (rsync.c, read_ndx_and_attrs).</summary>
+    private void ReceiveDirectoryList(int ndx)
+    {
+        if (ndx == Ndx.FileListEof)
+        {
+            side.Files.EndOfLists();
+            side.Events.Writer.TryWrite(new ReceiverEvent(ReceiverEventKind.ListArrived, 0));
+            return;
+        }
+        int dirNdx = Ndx.FileListOffset - ndx;
+        if (dirNdx < 0 || dirNdx >= side.Files.DirectoryCount)
+            throw new RsyncProtocolException($"Invalid dir index: {ndx} ({Ndx.FileListOffset} - {Ndx.FileListOffset - side.Files.DirectoryCount + 1}) [receiver]");
+        int start = side.Files.NextStart;
+        var (files, ioError) = side.ReadDirectoryList!(start, side.Files.Directory(dirNdx));
+        side.Files.Add(files, dirNdx, ioError);
+        side.Events.Writer.TryWrite(new ReceiverEvent(ReceiverEventKind.ListArrived, 0));
     }
 
     /// <summary>

@@ -13,7 +13,16 @@ namespace NetRsync.Protocol.Roles;
 /// <summary>What the receiver tells the generator (rsync sends these over the error pipe).</summary>
 internal readonly record struct ReceiverEvent(ReceiverEventKind Kind, int Ndx);
 
-internal enum ReceiverEventKind { Done, Redo, Success }
+internal enum ReceiverEventKind
+{
+    Done,
+    Redo,
+    Success,
+    /// <summary>A file asked for will not arrive (MSG_NO_SEND): the sender could not send it or the receiver failed it.</summary>
+    NoSend,
+    /// <summary>A directory's list arrived, or the last did (incremental recursion).</summary>
+    ListArrived,
+}
 
 /// <summary>Which file a transfer's basis came from (rsync.h, FNAMECMP_*).</summary>
 /// <summary>A name beneath a root: where a partial file or a backup lives.</summary>
@@ -33,7 +42,7 @@ internal static class BasisType
 /// </summary>
 internal sealed partial class ReceivingSide
 {
-    public ReceivingSide(TransferContext ctx, List<FileEntry> files, string destination, FilterList filters,
+    public ReceivingSide(TransferContext ctx, ReceivedFiles files, string destination, FilterList filters,
         IReadOnlyDictionary<int, string> userNames, IReadOnlyDictionary<int, string> groupNames)
     {
         Ctx = ctx;
@@ -43,13 +52,21 @@ internal sealed partial class ReceivingSide
         // Asked now: a daemon's connection process may have given up root since it started.
         IsRoot = Posix.EffectiveUserId() == 0;
         _ourGroups = IsRoot ? null : Posix.CurrentGroups();
+        _userNames = userNames;
+        _groupNames = groupNames;
         UidMap = BuildIdMap(userNames, Posix.UserId);
         GidMap = BuildIdMap(groupNames, Posix.GroupId);
         Umask = Posix.Umask();
     }
 
     public TransferContext Ctx { get; }
-    public List<FileEntry> Files { get; }
+    public ReceivedFiles Files { get; }
+
+    /// <summary>
+    /// Reads one directory's list off the wire, checked, adjusted and sorted as the first was, given
+    /// its first index and the directory (incremental recursion; set by whoever read the first list).
+    /// </summary>
+    public Func<int, FileEntry, (List<FileEntry> Files, IoErrorFlags IoError)>? ReadDirectoryList { get; init; }
     public string Destination { get; }
     public FilterList Filters { get; }
     public bool IsRoot { get; }
@@ -75,8 +92,32 @@ internal sealed partial class ReceivingSide
         return map;
     }
 
-    public int LocalUid(int remote) => UidMap.TryGetValue(remote, out int local) ? local : remote;
-    public int LocalGid(int remote) => GidMap.TryGetValue(remote, out int local) ? local : remote;
+    private readonly IReadOnlyDictionary<int, string> _userNames;
+    private readonly IReadOnlyDictionary<int, string> _groupNames;
+
+    public int LocalUid(int remote) => MapId(UidMap, _userNames, remote, Posix.UserId);
+    public int LocalGid(int remote) => MapId(GidMap, _groupNames, remote, Posix.GroupId);
+
+    // Under incremental recursion a name arrives with the first entry that has the id, so the
+    // map grows as lists come in; the receiver adds to the names while the generator asks.
+    private int MapId(Dictionary<int, int> map, IReadOnlyDictionary<int, string> names, int remote, Func<string, int?> lookup)
+    {
+        lock (map)
+        {
+            if (map.TryGetValue(remote, out int local))
+                return local;
+            if (!Files.Incremental || Ctx.Options.NumericIds || Ctx.Options.IdsWithoutNames)
+                return remote;
+            string? name;
+            lock (names)
+                names.TryGetValue(remote, out name);
+            if (name is null)
+                return remote;
+            local = lookup(name) ?? remote;
+            map[remote] = local;
+            return local;
+        }
+    }
 
     private readonly HashSet<int>? _ourGroups;
 
@@ -494,6 +535,26 @@ internal sealed partial class ReceivingSide
                 bad = true;
             if (bad)
                 throw new RsyncProtocolException($"ERROR: rejecting unsafe file name from the sender: \"{name}\"", ExitCodes.Protocol);
+        }
+    }
+
+    /// <summary>
+    /// Under incremental recursion a list holds only its directory's own entries, and the first
+    /// list only top-level names: a sender cannot use a list to reach elsewhere (flist.c,
+    /// recv_file_list, 3.5: "ABORTING due to invalid path from sender").
+    /// </summary>
+    /// <param name="directory">The list's directory; null for the first list.</param>
+    public static void ValidateInside(List<FileEntry> files, FileEntry? directory)
+    {
+        byte[] dir = directory is null || directory.Name is [(byte)'.'] ? [] : directory.Name;
+        foreach (var file in files)
+        {
+            var name = file.Name.AsSpan();
+            int slash = name.LastIndexOf((byte)'/');
+            var parent = slash < 0 ? [] : name[..slash];
+            bool inside = parent.SequenceEqual(dir) && !(directory is not null && name is [(byte)'.']);
+            if (!inside)
+                throw new RsyncProtocolException($"ABORTING due to invalid path from sender: {Show(name)}", ExitCodes.Unsupported);
         }
     }
 

@@ -83,9 +83,12 @@ internal sealed class SendingList
     /// The first list, already written by the caller at index 1 onwards, and the directories it
     /// leaves to list; then as many lists as rsync sends before the transfer starts.
     /// </summary>
-    public static SendingList First(TransferContext ctx, FileListEncoder encoder, FileListBuilder builder, List<FileEntry> files)
+    /// <param name="sameNamed">Directories of the first list kept for others of the same name,
+    /// whose contents go in the same list (from <see cref="SameNamedCollector"/>).</param>
+    public static SendingList First(TransferContext ctx, FileListEncoder encoder, FileListBuilder builder, List<FileEntry> files,
+        Dictionary<FileEntry, List<FileEntry>>? sameNamed)
     {
-        var list = new SendingList(ctx, encoder, builder);
+        var list = new SendingList(ctx, encoder, builder) { _sameNamed = sameNamed };
         bool dotFirst = files.Count > 0 && files[0].Name is [(byte)'.'];
         list._live.Add(new Segment(1, 1, files, dotFirst ? 0 : -1));
         list.FirstCount = list.SentCount = files.Count;
@@ -247,11 +250,19 @@ internal sealed class SendingList
     private IEnumerable<FileEntry> SameNamed(FileEntry dir) =>
         _sameNamed is not null && _sameNamed.Remove(dir, out var others) ? others : [];
 
-    private void Merge(FileEntry kept, FileEntry dropped)
+    private void Merge(FileEntry kept, FileEntry dropped) => Note(_sameNamed ??= new(ReferenceEqualityComparer.Instance), kept, dropped);
+
+    /// <summary>Collects, while a list is built, directories dropped for a kept one of the same name.</summary>
+    public static Action<FileEntry, FileEntry> SameNamedCollector(out Dictionary<FileEntry, List<FileEntry>> sameNamed)
     {
-        _sameNamed ??= new(ReferenceEqualityComparer.Instance);
-        if (!_sameNamed.TryGetValue(kept, out var list))
-            _sameNamed[kept] = list = [];
+        var map = sameNamed = new(ReferenceEqualityComparer.Instance);
+        return (kept, dropped) => Note(map, kept, dropped);
+    }
+
+    private static void Note(Dictionary<FileEntry, List<FileEntry>> map, FileEntry kept, FileEntry dropped)
+    {
+        if (!map.TryGetValue(kept, out var list))
+            map[kept] = list = [];
         list.Add(dropped);
     }
 

@@ -330,6 +330,85 @@ public sealed class FileListCodecTests
         Assert.All(decoder.Entries, e => Assert.Equal(0x81A4, e.Mode));
     }
 
+    /// <summary>
+    /// Under incremental recursion a hard link whose first member went out in an earlier list is sent
+    /// whole after its group's index, and a name for an owner goes with its first entry, with no
+    /// lists of names at the end (flist.c, send_file_entry and recv_file_entry).
+    /// </summary>
+    [Fact]
+    public void IncrementalListsCarryNamesInlineAndRepeatEarlierHardLinks()
+    {
+        var settings = new FileListSettings(31, PreserveUid: true, PreserveGid: false, PreserveLinks: true, PreserveDevices: false,
+            PreserveSpecials: false, PreserveHardLinks: true, AlwaysChecksum: false, NumericIds: false, SafeFileList: true)
+        { IncrementalRecursion = true };
+        FileEntry Linked(string name, long inode, int uid) =>
+            new(Encoding.ASCII.GetBytes(name), 0x81A4, 7, 1_600_000_000) { Uid = uid, Device = 1, Inode = inode, Flags = EntryFlags.HardLinked };
+        var first = new List<FileEntry> { new("."u8.ToArray(), 0x41ED, 0, 1_600_000_000) { Uid = 0, Flags = EntryFlags.TopDir | EntryFlags.ContentDir },
+            Linked("a", 10, 0), new("d"u8.ToArray(), 0x41ED, 0, 1_600_000_000) { Uid = 0, Flags = EntryFlags.ContentDir } };
+        var second = new List<FileEntry> { Linked("d/b", 10, 0), Linked("d/c", 11, 0), Linked("d/e", 11, 0) };
+
+        var output = new MemoryStream();
+        var writer = new RsyncWriter(output);
+        var encoder = new FileListEncoder(writer, settings);
+        for (int i = 0; i < first.Count; i++)
+            encoder.Write(first[i], 1 + i, 1);
+        encoder.WriteEnd(IoErrorFlags.None, ignoreErrors: false);
+        int secondStart = 1 + first.Count + 1;
+        for (int i = 0; i < second.Count; i++)
+            encoder.Write(second[i], secondStart + i, secondStart);
+        encoder.WriteEndMarker(IoErrorFlags.None);
+        writer.Flush();
+
+        using var reader = new RsyncReader(new MemoryStream(output.ToArray()));
+        var decoder = new FileListDecoder(reader, settings);
+        decoder.ReadAll();
+        Assert.Equal([".", "a", "d"], decoder.Entries.Select(e => e.NameString));
+        var more = decoder.ReadList(secondStart);
+        Assert.Equal(["d/b", "d/c", "d/e"], more.Select(e => e.NameString));
+        // "d/b" joins the group of "a" (index 2), sent in full since the first list may be gone.
+        Assert.Equal(EntryFlags.HardLinkFollower, more[0].Flags & (EntryFlags.HardLinkFollower | EntryFlags.HardLinkFirst));
+        Assert.Equal(2, more[0].HardLinkIndex);
+        Assert.Equal(7, more[0].Size);
+        Assert.Equal(0x81A4, more[0].Mode);
+        // "d/c" leads a group of its own that "d/e" follows within the list.
+        Assert.Equal(EntryFlags.HardLinkFirst, more[1].Flags & (EntryFlags.HardLinkFollower | EntryFlags.HardLinkFirst));
+        Assert.Equal(secondStart + 1, more[2].HardLinkIndex);
+        Assert.ThrowsAny<Exception>(() => reader.ReadByte());
+    }
+
+    [Fact]
+    public void IncrementalListsSendAnOwnersNameWithItsFirstEntry()
+    {
+        var settings = new FileListSettings(30, PreserveUid: true, PreserveGid: true, PreserveLinks: false, PreserveDevices: false,
+            PreserveSpecials: false, PreserveHardLinks: false, AlwaysChecksum: false, NumericIds: false, SafeFileList: true)
+        { IncrementalRecursion = true };
+        // Id 1 has a name on any Debian system ("daemon"); root's is never sent (uidlist.c, add_uid).
+        string user = Posix.UserName(1)!;
+        string group = Posix.GroupName(1)!;
+        var entries = new List<FileEntry>
+        {
+            new("x"u8.ToArray(), 0x81A4, 1, 5) { Uid = 1, Gid = 1 },
+            new("y"u8.ToArray(), 0x81A4, 1, 5) { Uid = 0, Gid = 0 },
+            new("z"u8.ToArray(), 0x81A4, 1, 5) { Uid = 1, Gid = 1 },
+        };
+        var output = new MemoryStream();
+        var writer = new RsyncWriter(output);
+        var encoder = new FileListEncoder(writer, settings);
+        for (int i = 0; i < entries.Count; i++)
+            encoder.Write(entries[i], 1 + i, 1);
+        encoder.WriteEnd(IoErrorFlags.None, ignoreErrors: false);
+        writer.Flush();
+
+        using var reader = new RsyncReader(new MemoryStream(output.ToArray()));
+        var decoder = new FileListDecoder(reader, settings);
+        decoder.ReadAll();
+        Assert.Equal([1, 0, 1], decoder.Entries.Select(e => e.Uid));
+        Assert.Equal(user, decoder.UserNames[1]);
+        Assert.Equal(group, decoder.GroupNames[1]);
+        // Nothing follows the end marker: no uid or gid list (flist.c, send_file_list with inc_recurse).
+        Assert.ThrowsAny<Exception>(() => reader.ReadByte());
+    }
+
     [Fact]
     public void HandWorkedDeviceAndNanoseconds()
     {

@@ -26,84 +26,84 @@ public sealed class ServerArgsTests : IDisposable
 
     public static TheoryData<string, string, string> Cases => new()
     {
-        { "-a", "-logDtpre.iLsfxCv", "-logDtpre.LsfxCv" },
-        { "-av --delete", "-vlogDtpre.iLsfxCv --delete", "-vlogDtpre.LsfxCv" },
-        { "-avz", "-vlogDtprze.iLsfxCv", "-vlogDtprze.LsfxCv" },
-        { "-avSz", "-vlogDtprSze.iLsfxCv", "-vlogDtprSze.LsfxCv" },
-        { "-az --compress-level=3", "-logDtprze.iLsfxCv --compress-level=3", "-logDtprze.LsfxCv --compress-level=3" },
-        { "-azz", "-logDtpre.iLsfxCv --new-compress", "-logDtpre.LsfxCv --new-compress" },
-        { "-a -B 100000", "-logDtpre.iLsfxCv -B100000", "-logDtpre.LsfxCv -B100000" },
-        { "-a --old-compress", "-logDtprze.iLsfxCv --old-compress", "-logDtprze.LsfxCv --old-compress" },
-        { "-az --skip-compress=gz", "-logDtprze.iLsfxCv", "-logDtprze.LsfxCv --skip-compress=gz" },
+        { "-a", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv" },
+        { "-av --delete", "-vlogDtpre.iLsfxCv --delete", "-vlogDtpre.iLsfxCv" },
+        { "-avz", "-vlogDtprze.iLsfxCv", "-vlogDtprze.iLsfxCv" },
+        { "-avSz", "-vlogDtprSze.iLsfxCv", "-vlogDtprSze.iLsfxCv" },
+        { "-az --compress-level=3", "-logDtprze.iLsfxCv --compress-level=3", "-logDtprze.iLsfxCv --compress-level=3" },
+        { "-azz", "-logDtpre.iLsfxCv --new-compress", "-logDtpre.iLsfxCv --new-compress" },
+        { "-a -B 100000", "-logDtpre.iLsfxCv -B100000", "-logDtpre.iLsfxCv -B100000" },
+        { "-a --old-compress", "-logDtprze.iLsfxCv --old-compress", "-logDtprze.iLsfxCv --old-compress" },
+        { "-az --skip-compress=gz", "-logDtprze.iLsfxCv", "-logDtprze.iLsfxCv --skip-compress=gz" },
         { "-avH --delete-after --numeric-ids", "-vlHogDtpre.iLsfxCv --delete-after --numeric-ids", "-vlHogDtpre.LsfxCv --numeric-ids" },
-        { "-rlptgoD -vvv", "-vvvlogDtpre.iLsfxCv", "-vvvlogDtpre.LsfxCv" },
-        { "-a --progress", "-logDtpre.iLsfxCv --log-format=X", "-logDtpre.LsfxCv" },
-        { "-a -P", "-logDtpre.iLsfxCv --log-format=X --partial", "-logDtpre.LsfxCv" },
-        { "-ai", "-logDtpre.iLsfxCv --log-format=%i", "-logDtpre.LsfxCv" },
-        { "-aii", "-logDtpre.iLsfxCv --log-format=%i%I", "-logDtpre.LsfxCv" },
-        { "-a --out-format=%n", "-logDtpre.iLsfxCv --log-format=X", "-logDtpre.LsfxCv" },
-        { "-a --out-format=%o%n", "-logDtpre.iLsfxCv --log-format=%o", "-logDtpre.LsfxCv" },
-        { "-a -v --out-format=%i%n", "-vlogDtpre.iLsfxCv --log-format=%i", "-vlogDtpre.LsfxCv" },
-        { "-a --delete-excluded", "-logDtpre.iLsfxCv --delete-excluded", "-logDtpre.LsfxCv" },
-        { "-a --delete --delete-excluded", "-logDtpre.iLsfxCv --delete-excluded", "-logDtpre.LsfxCv" },
-        { "-a --delete-delay --max-delete=5", "-logDtpre.iLsfxCv --max-delete=5 --delete-delay", "-logDtpre.LsfxCv" },
-        { "-a --max-delete=0", "-logDtpre.iLsfxCv --max-delete=-1", "-logDtpre.LsfxCv" },
-        { "-a --del", "-logDtpre.iLsfxCv --delete-during", "-logDtpre.LsfxCv" },
+        { "-rlptgoD -vvv", "-vvvlogDtpre.iLsfxCv", "-vvvlogDtpre.iLsfxCv" },
+        { "-a --progress", "-logDtpre.iLsfxCv --log-format=X", "-logDtpre.iLsfxCv" },
+        { "-a -P", "-logDtpre.iLsfxCv --log-format=X --partial", "-logDtpre.iLsfxCv" },
+        { "-ai", "-logDtpre.iLsfxCv --log-format=%i", "-logDtpre.iLsfxCv" },
+        { "-aii", "-logDtpre.iLsfxCv --log-format=%i%I", "-logDtpre.iLsfxCv" },
+        { "-a --out-format=%n", "-logDtpre.iLsfxCv --log-format=X", "-logDtpre.iLsfxCv" },
+        { "-a --out-format=%o%n", "-logDtpre.iLsfxCv --log-format=%o", "-logDtpre.iLsfxCv" },
+        { "-a -v --out-format=%i%n", "-vlogDtpre.iLsfxCv --log-format=%i", "-vlogDtpre.iLsfxCv" },
+        { "-a --delete-excluded", "-logDtpre.iLsfxCv --delete-excluded", "-logDtpre.iLsfxCv" },
+        { "-a --delete --delete-excluded", "-logDtpre.iLsfxCv --delete-excluded", "-logDtpre.iLsfxCv" },
+        { "-a --delete-delay --max-delete=5", "-logDtpre.iLsfxCv --max-delete=5 --delete-delay", "-logDtpre.iLsfxCv" },
+        { "-a --max-delete=0", "-logDtpre.iLsfxCv --max-delete=-1", "-logDtpre.iLsfxCv" },
+        { "-a --del", "-logDtpre.iLsfxCv --delete-during", "-logDtpre.iLsfxCv" },
         { "-a --delete-before", "-logDtpre.iLsfxCv --delete-before", "-logDtpre.LsfxCv" },
         { "-d --delete", "-de.LsfxCv --no-r --delete", "-de.LsfxCv" },
-        { "-a --no-D --specials", "-logtpre.iLsfxCv --specials", "-logtpre.LsfxCv --specials" },
-        { "-a --no-specials", "-logDtpre.iLsfxCv --no-specials", "-logDtpre.LsfxCv --no-specials" },
-        { "-aW", "-lWogDtpre.iLsfxCv", "-lWogDtpre.LsfxCv" },
-        { "-a --no-W", "-logDtpre.iLsfxCv", "-logDtpre.LsfxCv" },
+        { "-a --no-D --specials", "-logtpre.iLsfxCv --specials", "-logtpre.iLsfxCv --specials" },
+        { "-a --no-specials", "-logDtpre.iLsfxCv --no-specials", "-logDtpre.iLsfxCv --no-specials" },
+        { "-aW", "-lWogDtpre.iLsfxCv", "-lWogDtpre.iLsfxCv" },
+        { "-a --no-W", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv" },
         {
             "-a --timeout=30 --bwlimit=1.5M --modify-window=2 --checksum-seed=7",
             "-logDtpre.iLsfxCv --timeout=30 --bwlimit=1536 --modify-window=2 --checksum-seed=7",
-            "-logDtpre.LsfxCv --timeout=30 --bwlimit=1536 --modify-window=2 --checksum-seed=7"
+            "-logDtpre.iLsfxCv --timeout=30 --bwlimit=1536 --modify-window=2 --checksum-seed=7"
         },
-        { "-a -b --suffix=.bak", "-blogDtpre.iLsfxCv --suffix=.bak", "-blogDtpre.LsfxCv --suffix=.bak" },
-        { "-a -b --backup-dir=./old", "-blogDtpre.iLsfxCv --backup-dir old", "-blogDtpre.LsfxCv --backup-dir old" },
-        { "-a -b --backup-dir=old --suffix=.x", "-blogDtpre.iLsfxCv --backup-dir old --suffix=.x", "-blogDtpre.LsfxCv --backup-dir old --suffix=.x" },
-        { "-a --partial-dir=.part//x/", "-logDtpre.iLsfxCv --partial-dir .part/x", "-logDtpre.LsfxCv" },
-        { "-a --inplace", "-logDtpre.iLsfxCv --inplace", "-logDtpre.LsfxCv --inplace" },
-        { "-a --append", "-logDtpre.iLsfxCv --append", "-logDtpre.LsfxCv --append" },
-        { "-a --append-verify", "-logDtpre.iLsfxCv --append --append", "-logDtpre.LsfxCv --append --append" },
-        { "-a --partial", "-logDtpre.iLsfxCv --partial", "-logDtpre.LsfxCv" },
-        { "-rtE", "-tEre.iLsfxCv", "-tre.LsfxCv" },
-        { "-rptE", "-tpre.iLsfxCv", "-tpre.LsfxCv" },
+        { "-a -b --suffix=.bak", "-blogDtpre.iLsfxCv --suffix=.bak", "-blogDtpre.iLsfxCv --suffix=.bak" },
+        { "-a -b --backup-dir=./old", "-blogDtpre.iLsfxCv --backup-dir old", "-blogDtpre.iLsfxCv --backup-dir old" },
+        { "-a -b --backup-dir=old --suffix=.x", "-blogDtpre.iLsfxCv --backup-dir old --suffix=.x", "-blogDtpre.iLsfxCv --backup-dir old --suffix=.x" },
+        { "-a --partial-dir=.part//x/", "-logDtpre.iLsfxCv --partial-dir .part/x", "-logDtpre.iLsfxCv" },
+        { "-a --inplace", "-logDtpre.iLsfxCv --inplace", "-logDtpre.iLsfxCv --inplace" },
+        { "-a --append", "-logDtpre.iLsfxCv --append", "-logDtpre.iLsfxCv --append" },
+        { "-a --append-verify", "-logDtpre.iLsfxCv --append --append", "-logDtpre.iLsfxCv --append --append" },
+        { "-a --partial", "-logDtpre.iLsfxCv --partial", "-logDtpre.iLsfxCv" },
+        { "-rtE", "-tEre.iLsfxCv", "-tre.iLsfxCv" },
+        { "-rptE", "-tpre.iLsfxCv", "-tpre.iLsfxCv" },
         { "-aKmOJ", "-lKmOJogDtpre.iLsfxCv", "-logDtpre.LsfxCv" },
-        { "-aLk", "-logDtpre.iLsfxCv", "-lLkogDtpre.LsfxCv" },
-        { "-a -b -O", "-blogDtpre.iLsfxCv", "-blogDtpre.LsfxCv" },
+        { "-aLk", "-logDtpre.iLsfxCv", "-lLkogDtpre.iLsfxCv" },
+        { "-a -b -O", "-blogDtpre.iLsfxCv", "-blogDtpre.iLsfxCv" },
         {
             "-anu --size-only --stats --force --super --ignore-existing --existing",
             "-unlogDtpre.iLsfxCv --force --super --size-only --stats --ignore-existing --existing",
-            "-unlogDtpre.LsfxCv"
+            "-unlogDtpre.iLsfxCv"
         },
         {
             "-a --ignore-errors --copy-unsafe-links --safe-links",
             "-logDtpre.iLsfxCv --ignore-errors --copy-unsafe-links --safe-links",
-            "-logDtpre.LsfxCv --ignore-errors --copy-unsafe-links --safe-links"
+            "-logDtpre.iLsfxCv --ignore-errors --copy-unsafe-links --safe-links"
         },
-        { "-a -R", "-logDtprRe.iLsfxCv", "-logDtprRe.LsfxCv" },
-        { "-a -c -I -x -x -S", "-logDtprcIxxSe.iLsfxCv", "-logDtprcIxxSe.LsfxCv" },
-        { "-a -X -X", "-logDtpXXre.iLsfxCv", "-logDtpXXre.LsfxCv" },
-        { "-a --remove-source-files", "-logDtpre.iLsfxCv --remove-source-files", "-logDtpre.LsfxCv --remove-source-files" },
-        { "-a --remove-sent-files", "-logDtpre.iLsfxCv --remove-sent-files", "-logDtpre.LsfxCv --remove-sent-files" },
+        { "-a -R", "-logDtprRe.LsfxCv", "-logDtprRe.iLsfxCv" },
+        { "-a -c -I -x -x -S", "-logDtprcIxxSe.iLsfxCv", "-logDtprcIxxSe.iLsfxCv" },
+        { "-a -X -X", "-logDtpXXre.iLsfxCv", "-logDtpXXre.iLsfxCv" },
+        { "-a --remove-source-files", "-logDtpre.iLsfxCv --remove-source-files", "-logDtpre.iLsfxCv --remove-source-files" },
+        { "-a --remove-sent-files", "-logDtpre.iLsfxCv --remove-sent-files", "-logDtpre.iLsfxCv --remove-sent-files" },
         { "-a --files-from={LIST}", "-logDtpRe.LsfxCv", "-logDtpRe.LsfxCv --files-from=- --from0" },
-        { "-a --files-from={LIST} -r", "-logDtprRe.iLsfxCv", "-logDtprRe.LsfxCv --files-from=- --from0" },
+        { "-a --files-from={LIST} -r", "-logDtprRe.LsfxCv", "-logDtprRe.iLsfxCv --files-from=- --from0" },
         { "-a --files-from={LIST} --no-R", "-logDtpe.LsfxCv", "-logDtpe.LsfxCv --files-from=- --from0 --no-relative" },
         {
             "-a --files-from=:/remote/list --from0",
             "-logDtpRe.LsfxCv --files-from /remote/list --from0",
             "-logDtpRe.LsfxCv --files-from /remote/list --from0"
         },
-        { "-a --list-only", "-logDtpre.iLsfxCv --list-only", "-logDtpre.LsfxCv --list-only" },
+        { "-a --list-only", "-logDtpre.iLsfxCv --list-only", "-logDtpre.iLsfxCv --list-only" },
         { "-a --iconv=utf8,latin1", "-logDtpre.LsfxCv --iconv=latin1", "-logDtpre.LsfxCv --iconv=latin1" },
-        { "-a --skip-compress=gz/jpg", "-logDtpre.iLsfxCv", "-logDtpre.LsfxCv --skip-compress=gz/jpg" },
-        { "-a -q -8 --chmod=Du+rwx --munge-links --blocking-io", "-logDtpre.iLsfxCv", "-logDtpre.LsfxCv" },
-        { "-a --compress-level=5", "-logDtprze.iLsfxCv --compress-level=5", "-logDtprze.LsfxCv --compress-level=5" },
-        { "-a --fake-super", "-logDtpre.iLsfxCv", "-logDtpre.LsfxCv" },
-        { "-a --no-super", "-logDtpre.iLsfxCv", "-logDtpre.LsfxCv" },
-        { "-a --exclude=*.o --delete -b", "-blogDtpre.iLsfxCv --delete", "-blogDtpre.LsfxCv" },
+        { "-a --skip-compress=gz/jpg", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv --skip-compress=gz/jpg" },
+        { "-a -q -8 --chmod=Du+rwx --munge-links --blocking-io", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv" },
+        { "-a --compress-level=5", "-logDtprze.iLsfxCv --compress-level=5", "-logDtprze.iLsfxCv --compress-level=5" },
+        { "-a --fake-super", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv" },
+        { "-a --no-super", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv" },
+        { "-a --exclude=*.o --delete -b", "-blogDtpre.iLsfxCv --delete", "-blogDtpre.iLsfxCv" },
     };
 
     [Theory]
@@ -138,7 +138,7 @@ public sealed class ServerArgsTests : IDisposable
 
     [Theory]
     [InlineData("", "-de.LsfxCv")]
-    [InlineData("-r", "-re.LsfxCv")]
+    [InlineData("-r", "-re.iLsfxCv")]
     [InlineData("-v", "-vde.LsfxCv")]
     public void ListingAModule(string options, string letters)
     {
@@ -176,7 +176,14 @@ public sealed class ServerArgsTests : IDisposable
         Assert.Contains("-logDtpre.LsfxCv", Build("-a --no-inc-recursive", push: true));
         Assert.Contains("-logDtpre.LsfxCv", Build("-a --no-i-r", push: true));
         Assert.Contains("-lDtpe.LsfxCv", Build("-lptD", push: true));
-        // Not yet as the receiver, nor with --iconv: those keep to one list.
-        Assert.Contains("-logDtpre.LsfxCv", Build("-a", push: false));
+        // As the receiver too, except where the receiver needs the whole list, or keeps hard links or converts names.
+        Assert.Contains("-logDtpre.iLsfxCv", Build("-a", push: false));
+        Assert.Contains("-lHogDtpre.LsfxCv", Build("-aH", push: false));
+        Assert.Contains("-lHogDtpre.iLsfxCv", Build("-aH", push: true));
+        Assert.DoesNotContain("-logDtpre.iLsfxCv", Build("-a --delete-after", push: false));
+        Assert.DoesNotContain("-logDtpre.iLsfxCv", Build("-a --delete-before", push: false));
+        Assert.DoesNotContain("-logDtpre.iLsfxCv", Build("-a -m", push: false));
+        Assert.Contains("-logDtpre.iLsfxCv", Build("-a --delete-during", push: false));
+        Assert.DoesNotContain("-logDtpre.iLsfxCv", Build("-a --iconv=utf8,latin1", push: true));
     }
 }

@@ -1,0 +1,295 @@
+using Xunit;
+using Xunit.Abstractions;
+using static NetRsync.Interop.Tests.DaemonTestKit;
+
+namespace NetRsync.Interop.Tests;
+
+/// <summary>
+/// Incremental recursion with our side sending: netrsync pushing to a stock daemon and a stock
+/// client pulling from netrsyncd go one directory at a time (the stock side says so with -v), on
+/// trees shaped to stress it: a deep one, a wide folder, hard links spread across folders, and
+/// deletions in many folders.
+/// </summary>
+[Collection(PushScenarios.Collection)]
+public sealed class IncrementalRecursionTests(ITestOutputHelper output)
+{
+    public const int Depth = 200;
+    public const int WideEntries = 100_000;
+
+    public static TheoryData<string, string, string> ShapesPeersAndProtocols
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (string shape in new[] { "deep", "hardlinks", "deletions" })
+            {
+                foreach (var row in RsyncPeers.PeersAndProtocols)
+                    data.Add(shape, (string)row[0], (string)row[1]);
+            }
+            // The wide folder is slow to make and list: one protocol each way per peer.
+            foreach (string peer in RsyncPeers.All)
+                data.Add("wide", peer, peer == RsyncPeers.DebianRsync ? "30" : RsyncPeers.DefaultProtocol);
+            return data;
+        }
+    }
+
+    private static string[] OptionsFor(string shape) => shape switch
+    {
+        "hardlinks" => ["-aH"],
+        "deletions" => ["-a", "--delete"],
+        _ => ["-a"],
+    };
+
+    [Theory]
+    [MemberData(nameof(ShapesPeersAndProtocols))]
+    public async Task NetrsyncPushesToStockDaemon_OneDirectoryAtATime(string shape, string peer, string protocol)
+    {
+        await using PushFixture f = await PushFixture.StartAsync(peer);
+        MakeShape(shape, f.Source);
+        if (shape == "deletions")
+            MakeExtras(f.Source, f.ModuleDir);
+
+        ProcessResult r = await NetRsync.Instance.RunAsync(Args(OptionsFor(shape), ["-v"], RsyncPeers.ProtocolArgs(protocol), [f.SourceArg, f.Url()]),
+            timeout: TimeSpan.FromMinutes(4));
+        output.WriteLine(r.ToString());
+
+        if (r.ExitCode != 0)
+            Assert.Fail($"exit {r.ExitCode}\n{r}\n{await f.Daemon.DiagnosticsWhenIdleAsync()}");
+        // The stock daemon turned incremental recursion on (compat flags); without it the line is "building file list".
+        Assert.StartsWith("sending incremental file list", r.Stdout.TrimStart());
+        TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(protocol));
+        if (shape == "hardlinks")
+            AssertLinkGroups(f.Source, f.ModuleDir);
+        await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), protocol);
+    }
+
+    [Theory]
+    [MemberData(nameof(ShapesPeersAndProtocols))]
+    public async Task StockClientPullsFromNetrsyncd_OneDirectoryAtATime(string shape, string peer, string protocol)
+    {
+        RsyncPeers.Resolve(peer);
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
+        MakeShape(shape, f.ModuleDir);
+        string pulled = f.Temp.Sub("pulled");
+        if (shape == "deletions")
+            MakeExtras(f.ModuleDir, pulled);
+
+        ProcessResult r = await RunStock(output, peer, Args(OptionsFor(shape), ["-v"], RsyncPeers.ProtocolArgs(protocol), [f.Url(), pulled + "/"]),
+            timeout: TimeSpan.FromMinutes(4));
+
+        await AssertExit(0, r, f.Daemon);
+        // netrsyncd set CF_INC_RECURSE; a single list would be "receiving file list ... done".
+        Assert.StartsWith("receiving incremental file list", r.Stdout.TrimStart());
+        TreeComparer.AssertIdentical(f.ModuleDir, pulled, CompareOptionsFor(protocol));
+        if (shape == "hardlinks")
+            AssertLinkGroups(f.ModuleDir, pulled);
+        await StockClient.AssertNothingToPull(peer, f.Url(), pulled, protocol);
+    }
+
+    /// <summary>Two sources naming the same directory: its list carries both, as rsync merges duplicate
+    /// directories into one list (flist.c, send_extra_file_list: FLAG_DUPLICATE).</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.PeersDefaultAnd30), MemberType = typeof(RsyncPeers))]
+    public async Task SameNamedSourcesAreMergedIntoOneList(string peer, string protocol)
+    {
+        await using PushFixture f = await PushFixture.StartAsync(peer);
+        string a = Path.Combine(f.Source, "a", "x");
+        string b = Path.Combine(f.Source, "b", "x");
+        Directory.CreateDirectory(Path.Combine(a, "sub", "only-a"));
+        Directory.CreateDirectory(Path.Combine(b, "sub", "only-b"));
+        File.WriteAllText(Path.Combine(a, "from-a"), "a\n");
+        File.WriteAllText(Path.Combine(b, "from-b"), "b\n");
+        File.WriteAllText(Path.Combine(a, "sub", "only-a", "deep-a"), "da\n");
+        File.WriteAllText(Path.Combine(b, "sub", "only-b", "deep-b"), "db\n");
+        File.WriteAllText(Path.Combine(b, "sub", "shared"), "b wins? no: a is first\n");
+        File.WriteAllText(Path.Combine(a, "sub", "shared"), "a\n");
+        PushFixture.StampTimes(f.Source);
+
+        ProcessResult r = await NetRsync.Instance.RunAsync(Args(["-a", "-v"], RsyncPeers.ProtocolArgs(protocol), [a, b, f.Url()]));
+        output.WriteLine(r.ToString());
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.StartsWith("sending incremental file list", r.Stdout.TrimStart());
+        foreach (string rel in new[] { "x/from-a", "x/from-b", "x/sub/only-a/deep-a", "x/sub/only-b/deep-b" })
+            Assert.True(File.Exists(Path.Combine(f.ModuleDir, rel)), $"{rel} is missing");
+        Assert.Equal("a\n", File.ReadAllText(Path.Combine(f.ModuleDir, "x", "sub", "shared")));
+    }
+
+    public static TheoryData<string, string, string> PeersProtocolsAndListModes
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (var row in RsyncPeers.PeersDefaultAnd30)
+            {
+                data.Add((string)row[0], (string)row[1], "--inc-recursive");
+                data.Add((string)row[0], (string)row[1], "--no-inc-recursive");
+            }
+            return data;
+        }
+    }
+
+    /// <summary>
+    /// A folder the sender cannot read makes its list incomplete: from the moment the receiver hears
+    /// of the error it deletes nothing more, and says so (generator.c, delete_in_dir). The stock
+    /// client pulling the same module into a copy of the same destination is the reference.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PeersProtocolsAndListModes))]
+    public async Task AnUnreadableSourceFolderStopsDeletions(string peer, string protocol, string listMode)
+    {
+        await using PullFixture f = await PullFixture.StartAsync(peer, m => m with { ExtraLines = ["uid = nobody", "gid = nogroup"] });
+        Posix.Chmod(f.Temp.Path, 0x1ED);
+        Directory.CreateDirectory(Path.Combine(f.ModuleDir, "open"));
+        Directory.CreateDirectory(Path.Combine(f.ModuleDir, "locked"));
+        File.WriteAllText(Path.Combine(f.ModuleDir, "open", "a"), "a\n");
+        File.WriteAllText(Path.Combine(f.ModuleDir, "locked", "secret"), "s\n");
+        PushFixture.StampTimes(f.ModuleDir);
+        Posix.Chmod(Path.Combine(f.ModuleDir, "locked"), 0);
+        foreach (string dest in new[] { f.Dest, f.Temp.Sub("reference") })
+        {
+            Directory.CreateDirectory(Path.Combine(dest, "open"));
+            Directory.CreateDirectory(Path.Combine(dest, "locked"));
+            File.WriteAllText(Path.Combine(dest, "locked", "kept"), "must survive\n");
+            File.WriteAllText(Path.Combine(dest, "open", "extra"), "extra\n");
+            File.WriteAllText(Path.Combine(dest, "stale-top"), "stale\n");
+        }
+        string reference = f.Temp.Sub("reference");
+
+        ProcessResult ours = await NetRsync.Instance.RunAsync(Args(["-a", "--delete", listMode], RsyncPeers.ProtocolArgs(protocol), [f.Url(), f.DestArg]));
+        output.WriteLine(ours.ToString());
+        ProcessResult stock = await RunStock(output, peer, Args(["-a", "--delete", listMode], RsyncPeers.ProtocolArgs(protocol), [f.Url(), reference + "/"]));
+
+        Assert.Equal(23, stock.ExitCode);
+        Assert.True(ours.ExitCode == 23, ours.ToString());
+        Assert.Contains("IO error encountered -- skipping file deletion", ours.Stdout + ours.Stderr);
+        Assert.True(File.Exists(Path.Combine(f.Dest, "locked", "kept")), "a file in the unreadable folder was deleted");
+        Assert.Equal(DaemonTestKit.Entries(reference), DaemonTestKit.Entries(f.Dest));
+    }
+
+    // ---------------------------------------------------------------- trees
+
+    private static void MakeShape(string shape, string root)
+    {
+        switch (shape)
+        {
+            case "deep":
+                MakeDeep(root);
+                break;
+            case "wide":
+                MakeWide(root);
+                break;
+            case "hardlinks":
+                MakeHardLinks(root);
+                break;
+            case "deletions":
+                MakeSpread(root);
+                break;
+        }
+        PushFixture.StampTimes(root);
+    }
+
+    /// <summary>A chain <see cref="Depth"/> folders deep, a file at every level, and a side branch
+    /// halfway down, so lists go down, come back up and go down again.</summary>
+    private static void MakeDeep(string root)
+    {
+        string dir = root;
+        for (int level = 0; level < Depth; level++)
+        {
+            dir = Path.Combine(dir, "d");
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, $"at{level}"), $"level {level}\n");
+            if (level == Depth / 2)
+            {
+                Directory.CreateDirectory(Path.Combine(dir, "side", "more"));
+                File.WriteAllText(Path.Combine(dir, "side", "more", "leaf"), "side\n");
+            }
+        }
+        File.WriteAllText(Path.Combine(root, "top"), "top\n");
+    }
+
+    /// <summary>One folder of <see cref="WideEntries"/> empty files, beside two small ones.</summary>
+    private static void MakeWide(string root)
+    {
+        string wide = Path.Combine(root, "wide");
+        Directory.CreateDirectory(wide);
+        for (int i = 0; i < WideEntries; i++)
+            File.Create(Path.Combine(wide, $"f{i:D6}")).Dispose();
+        Directory.CreateDirectory(Path.Combine(root, "a"));
+        Directory.CreateDirectory(Path.Combine(root, "z", "zz"));
+        File.WriteAllText(Path.Combine(root, "a", "one"), "1\n");
+        File.WriteAllText(Path.Combine(root, "z", "zz", "two"), "2\n");
+    }
+
+    /// <summary>Hard-link groups whose members lie in folders listed far apart, both before and after
+    /// the first member in list order, and one group wholly inside one folder.</summary>
+    private static void MakeHardLinks(string root)
+    {
+        const int folders = 30;
+        for (int i = 0; i < folders; i++)
+        {
+            string dir = Path.Combine(root, $"f{i:D2}", "inner");
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, "own"), $"own {i}\n");
+        }
+        for (int g = 0; g < 10; g++)
+        {
+            string first = Path.Combine(root, $"f{(g * 7) % folders:D2}", "inner", $"group{g}");
+            File.WriteAllText(first, $"group {g} " + new string('x', 100 * g) + "\n");
+            for (int k = 1; k <= 4; k++)
+            {
+                string other = Path.Combine(root, $"f{(g * 7 + k * 11) % folders:D2}", k % 2 == 0 ? "inner" : "", $"link{g}-{k}");
+                Posix.Link(first, other);
+            }
+        }
+        File.WriteAllText(Path.Combine(root, "f00", "pair-a"), "pair\n");
+        Posix.Link(Path.Combine(root, "f00", "pair-a"), Path.Combine(root, "f00", "pair-b"));
+    }
+
+    /// <summary>Three hundred folders of three files each.</summary>
+    private static void MakeSpread(string root)
+    {
+        for (int i = 0; i < 300; i++)
+        {
+            string dir = Path.Combine(root, $"p{i / 30:D2}", $"q{i:D3}");
+            Directory.CreateDirectory(dir);
+            for (int j = 0; j < 3; j++)
+                File.WriteAllText(Path.Combine(dir, $"keep{j}"), $"{i}/{j}\n");
+        }
+    }
+
+    /// <summary>The destination already holds the tree plus, in every folder, a file and a folder the
+    /// source lacks: each list's deletions happen in its own folder.</summary>
+    private static void MakeExtras(string source, string destination)
+    {
+        foreach (string dir in Directory.GetDirectories(source, "*", SearchOption.AllDirectories).Prepend(source))
+        {
+            string rel = Path.GetRelativePath(source, dir);
+            string there = Path.Combine(destination, rel);
+            Directory.CreateDirectory(Path.Combine(there, "stale-dir", "inside"));
+            File.WriteAllText(Path.Combine(there, "stale-file"), "gone soon\n");
+            File.WriteAllText(Path.Combine(there, "stale-dir", "inside", "x"), "gone too\n");
+        }
+    }
+
+    /// <summary>Every group of names sharing an inode at the source shares one at the destination.</summary>
+    private static void AssertLinkGroups(string source, string destination)
+    {
+        var groups = new Dictionary<(ulong, ulong), List<string>>();
+        foreach (string file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var st = Posix.LStat(file);
+            if (st.NLink < 2)
+                continue;
+            if (!groups.TryGetValue((st.Device, st.Inode), out var names))
+                groups[(st.Device, st.Inode)] = names = [];
+            names.Add(Path.GetRelativePath(source, file));
+        }
+        Assert.Equal(11, groups.Count);
+        foreach (var names in groups.Values)
+        {
+            var inodes = names.Select(n => Posix.LStat(Path.Combine(destination, n)).Inode).Distinct().ToList();
+            Assert.True(inodes.Count == 1, $"{string.Join(", ", names)} are {inodes.Count} files at the destination");
+        }
+    }
+}
