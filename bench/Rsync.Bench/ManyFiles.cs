@@ -12,15 +12,15 @@ internal static class ManyFiles
         int entries = EndToEnd.ArgValue(args, "--entries", 1_000_000);
         int folders = Math.Max(1, EndToEnd.ArgValue(args, "--folders", 10_000));
         string rsync = args.SkipWhile(a => a != "--rsync").Skip(1).FirstOrDefault() ?? "rsync";
-        string netrsyncd = EndToEnd.LocateNetrsyncd();
-        string netrsync = EndToEnd.LocateBuilt("Rsync.Cli", "netrsync");
+        string netrsyncd = args.SkipWhile(a => a != "--netrsyncd").Skip(1).FirstOrDefault() ?? EndToEnd.LocateNetrsyncd();
+        string netrsync = args.SkipWhile(a => a != "--netrsync").Skip(1).FirstOrDefault() ?? EndToEnd.LocateBuilt("Rsync.Cli", "netrsync");
         string root = Directory.CreateTempSubdirectory("nr-many-").FullName;
         try
         {
             string src = Path.Combine(root, "src");
             var made = System.Diagnostics.Stopwatch.StartNew();
             MakeTree(src, entries, folders);
-            Console.WriteLine($"data: {entries:N0} empty files in {folders:N0} folders (made in {made.Elapsed.TotalSeconds:F0} s); client: {rsync}");
+            Console.WriteLine($"data: {entries:N0} empty files in {folders:N0} folders (made in {made.Elapsed.TotalSeconds:F0} s); client: {rsync}; ours: {netrsync}, {netrsyncd}");
             // The first file in list order, in the first folder: where the first data lands.
             string first = Path.Combine(FolderName(0), FileName(0));
 

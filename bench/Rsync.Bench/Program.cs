@@ -20,7 +20,7 @@ public static class Program
               Stock rsync pushing to and pulling from netrsyncd and stock rsync --daemon on the
               same data, side by side, with the time ratios.
 
-          manyfiles [--entries N] [--folders F] [--rsync PATH]
+          manyfiles [--entries N] [--folders F] [--rsync PATH] [--netrsync PATH] [--netrsyncd PATH]
               A tree of N empty files in F folders (default 1,000,000 in 10,000) pushed fresh,
               pushed unchanged and pulled: netrsync beside the stock client against a stock
               daemon, and the stock client against netrsyncd beside a stock daemon; time

@@ -16,22 +16,24 @@ public sealed class IncrementalRecursionTests(ITestOutputHelper output)
     public const int Depth = 200;
     public const int WideEntries = 100_000;
 
-    public static TheoryData<string, string, string> ShapesPeersAndProtocols
+    /// <summary>Each shape against every peer, at protocol 30 and the default. The wide folder is slow
+    /// to make and list, so it runs once each way: <paramref name="widePeerIndex"/> picks the peer.</summary>
+    private static TheoryData<string, string, string> Shapes(int widePeerIndex)
     {
-        get
+        var data = new TheoryData<string, string, string>();
+        foreach (string shape in new[] { "deep", "hardlinks", "deletions" })
         {
-            var data = new TheoryData<string, string, string>();
-            foreach (string shape in new[] { "deep", "hardlinks", "deletions" })
-            {
-                foreach (var row in RsyncPeers.PeersAndProtocols)
-                    data.Add(shape, (string)row[0], (string)row[1]);
-            }
-            // The wide folder is slow to make and list: one protocol each way per peer.
-            foreach (string peer in RsyncPeers.All)
-                data.Add("wide", peer, peer == RsyncPeers.DebianRsync ? "30" : RsyncPeers.DefaultProtocol);
-            return data;
+            foreach (var row in RsyncPeers.PeersDefaultAnd30)
+                data.Add(shape, (string)row[0], (string)row[1]);
         }
+        var peers = RsyncPeers.All;
+        data.Add("wide", peers[Math.Min(widePeerIndex, peers.Count - 1)], widePeerIndex == 0 ? "30" : RsyncPeers.DefaultProtocol);
+        return data;
     }
+
+    public static TheoryData<string, string, string> PushShapes => Shapes(widePeerIndex: 0);
+
+    public static TheoryData<string, string, string> PullShapes => Shapes(widePeerIndex: 1);
 
     private static string[] OptionsFor(string shape) => shape switch
     {
@@ -41,13 +43,11 @@ public sealed class IncrementalRecursionTests(ITestOutputHelper output)
     };
 
     [Theory]
-    [MemberData(nameof(ShapesPeersAndProtocols))]
+    [MemberData(nameof(PushShapes))]
     public async Task NetrsyncPushesToStockDaemon_OneDirectoryAtATime(string shape, string peer, string protocol)
     {
         await using PushFixture f = await PushFixture.StartAsync(peer);
-        MakeShape(shape, f.Source);
-        if (shape == "deletions")
-            MakeExtras(f.Source, f.ModuleDir);
+        Prepare(shape, f.Source, f.ModuleDir);
 
         ProcessResult r = await NetRsync.Instance.RunAsync(Args(OptionsFor(shape), ["-v"], RsyncPeers.ProtocolArgs(protocol), [f.SourceArg, f.Url()]),
             timeout: TimeSpan.FromMinutes(4));
@@ -56,34 +56,63 @@ public sealed class IncrementalRecursionTests(ITestOutputHelper output)
         if (r.ExitCode != 0)
             Assert.Fail($"exit {r.ExitCode}\n{r}\n{await f.Daemon.DiagnosticsWhenIdleAsync()}");
         // The stock daemon turned incremental recursion on (compat flags); without it the line is "building file list".
-        Assert.StartsWith("sending incremental file list", r.Stdout.TrimStart());
-        TreeComparer.AssertIdentical(f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(protocol));
-        if (shape == "hardlinks")
-            AssertLinkGroups(f.Source, f.ModuleDir);
+        AssertArrivedWhole(r, "sending incremental file list", shape, f.Source, f.ModuleDir, RsyncPeers.CompareOptionsFor(protocol));
         await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), protocol);
     }
 
     [Theory]
-    [MemberData(nameof(ShapesPeersAndProtocols))]
+    [MemberData(nameof(PullShapes))]
     public async Task StockClientPullsFromNetrsyncd_OneDirectoryAtATime(string shape, string peer, string protocol)
     {
         RsyncPeers.Resolve(peer);
         await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
-        MakeShape(shape, f.ModuleDir);
         string pulled = f.Temp.Sub("pulled");
-        if (shape == "deletions")
-            MakeExtras(f.ModuleDir, pulled);
+        Prepare(shape, f.ModuleDir, pulled);
 
         ProcessResult r = await RunStock(output, peer, Args(OptionsFor(shape), ["-v"], RsyncPeers.ProtocolArgs(protocol), [f.Url(), pulled + "/"]),
             timeout: TimeSpan.FromMinutes(4));
 
         await AssertExit(0, r, f.Daemon);
         // netrsyncd set CF_INC_RECURSE; a single list would be "receiving file list ... done".
-        Assert.StartsWith("receiving incremental file list", r.Stdout.TrimStart());
-        TreeComparer.AssertIdentical(f.ModuleDir, pulled, CompareOptionsFor(protocol));
-        if (shape == "hardlinks")
-            AssertLinkGroups(f.ModuleDir, pulled);
+        AssertArrivedWhole(r, "receiving incremental file list", shape, f.ModuleDir, pulled, CompareOptionsFor(protocol));
         await StockClient.AssertNothingToPull(peer, f.Url(), pulled, protocol);
+    }
+
+    /// <summary>Our side receiving: netrsync pulls from a stock daemon; with -H, link groups whose
+    /// members come in different lists are joined up.</summary>
+    [Theory]
+    [MemberData(nameof(PullShapes))]
+    public async Task NetrsyncPullsFromStockDaemon_OneDirectoryAtATime(string shape, string peer, string protocol)
+    {
+        await using PullFixture f = await PullFixture.StartAsync(peer);
+        Prepare(shape, f.ModuleDir, f.Dest);
+
+        ProcessResult r = await NetRsync.Instance.RunAsync(Args(OptionsFor(shape), ["-v"], RsyncPeers.ProtocolArgs(protocol), [f.Url(), f.DestArg]),
+            timeout: TimeSpan.FromMinutes(4));
+        output.WriteLine(r.ToString());
+
+        if (r.ExitCode != 0)
+            Assert.Fail($"exit {r.ExitCode}\n{r}\n{await f.Daemon.DiagnosticsWhenIdleAsync()}");
+        // The line follows the compat flags the stock daemon sent.
+        AssertArrivedWhole(r, "receiving incremental file list", shape, f.ModuleDir, f.Dest, RsyncPeers.CompareOptionsFor(protocol));
+        await StockClient.AssertNothingToPull(peer, f.Url(), f.Dest, protocol);
+    }
+
+    /// <summary>Our side receiving: a stock client pushes to netrsyncd, which accepts incremental recursion.</summary>
+    [Theory]
+    [MemberData(nameof(PushShapes))]
+    public async Task StockClientPushesToNetrsyncd_OneDirectoryAtATime(string shape, string peer, string protocol)
+    {
+        RsyncPeers.Resolve(peer);
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
+        Prepare(shape, f.Source, f.ModuleDir);
+
+        ProcessResult r = await RunStock(output, peer, Args(OptionsFor(shape), ["-v"], RsyncPeers.ProtocolArgs(protocol), [f.SourceArg, f.Url()]),
+            timeout: TimeSpan.FromMinutes(4));
+
+        await AssertExit(0, r, f.Daemon);
+        AssertArrivedWhole(r, "sending incremental file list", shape, f.Source, f.ModuleDir, CompareOptionsFor(protocol));
+        await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), protocol);
     }
 
     /// <summary>Two sources naming the same directory: its list carries both, as rsync merges duplicate
@@ -167,7 +196,23 @@ public sealed class IncrementalRecursionTests(ITestOutputHelper output)
         Assert.Equal(DaemonTestKit.Entries(reference), DaemonTestKit.Entries(f.Dest));
     }
 
+    /// <summary>The client's first line says how the list went; the tree, and with -H its link groups, arrived whole.</summary>
+    private static void AssertArrivedWhole(ProcessResult r, string firstLine, string shape, string source, string destination, TreeCompareOptions options)
+    {
+        Assert.StartsWith(firstLine, r.Stdout.TrimStart());
+        TreeComparer.AssertIdentical(source, destination, options);
+        if (shape == "hardlinks")
+            AssertLinkGroups(source, destination);
+    }
+
     // ---------------------------------------------------------------- trees
+
+    private static void Prepare(string shape, string source, string destination)
+    {
+        MakeShape(shape, source);
+        if (shape == "deletions")
+            MakeExtras(source, destination);
+    }
 
     private static void MakeShape(string shape, string root)
     {

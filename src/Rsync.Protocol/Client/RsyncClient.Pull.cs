@@ -163,7 +163,7 @@ public sealed partial class RsyncClient
             ctx.Stats.NumFiles += sorted.Count;
             foreach (var f in sorted)
             {
-                CountListed(ctx.Stats, f);
+                ctx.Stats.CountListed(f);
                 if (f.IsRegular || f.IsSymlink)
                     ctx.Stats.TotalSize += f.Size;
             }
@@ -178,7 +178,7 @@ public sealed partial class RsyncClient
             // A daemon's sender stops after an empty list, and so does its client (main.c, client_run).
             return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
         }
-        var table = ctx.IncrementalRecursion ? ReceivedFiles.First(files) : ReceivedFiles.Whole(files);
+        var table = ctx.IncrementalRecursion ? ReceivedFiles.First(files, settings.MaxEntries, settings.MaxNameBytes) : ReceivedFiles.Whole(files);
         int total = files.Count;
         // One entry may be a lone file: the next list, or the end of them, tells (main.c, do_recv: recv_additional_file_list).
         if (ctx.IncrementalRecursion && files.Count == 1)

@@ -299,7 +299,7 @@ public sealed partial class RsyncClient
         for (int i = 0; i < files.Count; i++)
         {
             encoder.Write(files[i], first + i, first);
-            CountListed(ctx.Stats, files[i]);
+            ctx.Stats.CountListed(files[i]);
         }
         if (incremental && ctx.IoError != IoErrorFlags.None && !ctx.Options.IgnoreErrors && !ctx.SafeFileList
             && ctx.Options.GetEffectiveDeleteMode(ctx.Protocol) is DeleteMode.During or DeleteMode.Unspecified)
@@ -318,18 +318,6 @@ public sealed partial class RsyncClient
         ctx.Stats.FileListTransferMilliseconds = transferClock.ElapsedMilliseconds;
         ctx.SentFiles = list;
         return list;
-    }
-
-    private static void CountListed(TransferStats stats, FileEntry file)
-    {
-        if (file.IsDirectory)
-            stats.NumDirs++;
-        else if (file.IsSymlink)
-            stats.NumSymlinks++;
-        else if (file.IsDevice)
-            stats.NumDevices++;
-        else if (file.IsSpecial)
-            stats.NumSpecials++;
     }
 
     /// <summary>The local --files-from names, or null without the option.</summary>

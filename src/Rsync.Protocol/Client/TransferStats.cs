@@ -3,6 +3,19 @@ namespace NetRsync.Protocol.Client;
 /// <summary>rsync's end-of-run counters (rsync.h, struct stats).</summary>
 public sealed class TransferStats
 {
+    /// <summary>Counts a listed entry by its kind (flist.c, send_file_entry and recv_file_list: stats.num_dirs and the rest).</summary>
+    public void CountListed(FileList.FileEntry file)
+    {
+        if (file.IsDirectory)
+            NumDirs++;
+        else if (file.IsSymlink)
+            NumSymlinks++;
+        else if (file.IsDevice)
+            NumDevices++;
+        else if (file.IsSpecial)
+            NumSpecials++;
+    }
+
     public int NumFiles { get; set; }
     public int NumDirs { get; set; }
     public int NumSymlinks { get; set; }

@@ -922,12 +922,11 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
     /// <summary>
     /// Whether a server goes one directory at a time: when the client allows it and the options do
-    /// (compat.c, set_allow_inc_recurse). Under --iconv, as a sender of -R paths, and as a
-    /// receiver keeping hard links, this side keeps to one list.
+    /// (compat.c, set_allow_inc_recurse). Under --iconv, and as a sender of -R paths, this side
+    /// keeps to one list.
     /// </summary>
     internal static bool IncrementalRecursion(ServerInvocation? invocation, TransferContext ctx) =>
-        invocation is { IncrementalRecursionAllowed: true } && ctx.Iconv is null
-        && (invocation.IsSender ? !ctx.Options.Relative : ctx.Options.HardLinks == 0);
+        invocation is { IncrementalRecursionAllowed: true } && ctx.Iconv is null && !(invocation.IsSender && ctx.Options.Relative);
 
     /// <summary>
     /// A server's side of the protocol's start, whatever carried the arguments (compat.c,

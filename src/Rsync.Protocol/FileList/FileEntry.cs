@@ -50,7 +50,7 @@ public sealed class FileEntry
     public int Gid { get; set; }
     public EntryFlags Flags { get; set; }
 
-    /// <summary>Index of the group leader for hard-link followers; -1 otherwise.</summary>
+    /// <summary>The hard-link group, as the index the group's first member was sent at (received lists); -1 for none.</summary>
     public int HardLinkIndex { get; set; } = -1;
 
     /// <summary>Sender only: which source root the name is relative to (shared by every entry under it).</summary>

@@ -404,6 +404,8 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
     /// (flist.c, recv_file_list). The error bits it ends with are added to <see cref="IoError"/>.</summary>
     public List<FileEntry> ReadList(int ndxStart)
     {
+        // Each list is bounded on its own; what lists in flight hold together is the receiving side's to bound.
+        _nameBytes = 0;
         var entries = new List<FileEntry>();
         ReadEntries(entries, ndxStart);
         return entries;
@@ -549,7 +551,11 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             file.Flags |= EntryFlags.HardLinkFollower;
         }
         else if ((x & XmitFlags.HardLinked) != 0)
+        {
+            // Its own index as sent names the group, as followers name it (hlink.c, F_HL_GNUM).
+            file.HardLinkIndex = _currentStart + _current.Count;
             file.Flags |= EntryFlags.HardLinkFirst;
+        }
         if (file.IsDirectory)
         {
             bool top = (x & XmitFlags.TopDir) != 0;

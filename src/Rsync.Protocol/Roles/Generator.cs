@@ -27,6 +27,9 @@ internal sealed class Generator(ReceivingSide side)
     private int _skippedDeletions;
     private bool _deleteLimitHit;
     private bool _warnedIoError;
+    // Hard-link groups under incremental recursion: each group's transferred member, and the others.
+    private readonly Dictionary<int, FileEntry> _groupLeaders = [];
+    private readonly List<(FileEntry Follower, FileEntry Leader)> _pendingLinks = [];
     // The error bits of the lists reached so far (incremental recursion).
     private IoErrorFlags _listIoError;
 
@@ -92,8 +95,9 @@ internal sealed class Generator(ReceivingSide side)
         if (!side.ListOnly)
         {
             FinishHardLinks();
-            // Incrementally each directory was fixed as its list was let go, unless deletions waited (generator.c, generate_files).
-            if (!side.Files.Incremental || _delayed is not null)
+            // Incrementally each directory was fixed as its list was let go, unless deletions waited
+            // (generator.c, generate_files), or links made since changed it again.
+            if (!side.Files.Incremental || _delayed is not null || _pendingLinks.Count > 0)
                 TouchUpDirectories();
         }
         _out.WriteNdx(Ndx.Done);
@@ -365,7 +369,7 @@ internal sealed class Generator(ReceivingSide side)
 
     private void MakeDirectoryEarly(FileEntry file)
     {
-        if (!_o.PreserveTimes || !side.PreserveDirectoryTimes || _o.DryRun || (file.Flags & EntryFlags.Inactive) != 0)
+        if (!_o.PreserveTimes || !side.PreserveDirectoryTimes || _o.DryRun || _o.IgnoreNonExisting || (file.Flags & EntryFlags.Inactive) != 0)
             return;
         if ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs)
             return;
@@ -525,6 +529,17 @@ internal sealed class Generator(ReceivingSide side)
     {
         if (side.HardLinkTargets.ContainsKey(ndx))
             return; // linked to its group's transferred member at the end
+        // Incrementally a group's members arrive list by list: the first met is transferred, the rest
+        // are linked to it at the end, whichever list each came in (hlink.c, match_hard_links).
+        if (side.Files.Incremental && _o.HardLinks > 0 && !redo && (file.Flags & (EntryFlags.HardLinkFirst | EntryFlags.HardLinkFollower)) != 0)
+        {
+            if (_groupLeaders.TryGetValue(file.HardLinkIndex, out var leader))
+            {
+                _pendingLinks.Add((file, leader));
+                return;
+            }
+            _groupLeaders[file.HardLinkIndex] = file;
+        }
         byte[] fileName = side.NameOf(file);
         // In a two-way module a local link or node changed here and not yet delivered stays until the
         // receiver decides, with the received file in hand, which one keeps the name.
@@ -933,10 +948,10 @@ internal sealed class Generator(ReceivingSide side)
         if (_o.DryRun || side.Root is null)
             return;
         var root = side.Root;
-        foreach (var (follower, leader) in side.HardLinkTargets)
+        var pairs = side.Files.Incremental ? _pendingLinks
+            : side.HardLinkTargets.Select(p => (Follower: side.Files.FirstList[p.Key], Leader: side.Files.FirstList[p.Value]));
+        foreach (var (followerFile, leaderFile) in pairs)
         {
-            var leaderFile = side.Files.FirstList[leader];
-            var followerFile = side.Files.FirstList[follower];
             if ((leaderFile.Flags & EntryFlags.Inactive) != 0 || (followerFile.Flags & EntryFlags.Inactive) != 0)
                 continue;
             byte[] target = side.NameOf(leaderFile);

@@ -33,6 +33,30 @@ internal sealed class ReceivedFiles
     private int _firstLive;
     private readonly List<FileEntry> _dirs = [];
     private readonly HashSet<int> _listed = [];
+    private int _maxEntries;
+    private long _maxNameBytes;
+    private long _liveEntries;
+    private long _liveNameBytes;
+
+    // A sender may send lists faster than they are worked through; what they hold together is
+    // bounded as one whole list would be ("max file list entries", "max file list size", --max-alloc).
+    private void Hold(List<FileEntry> files)
+    {
+        _liveEntries += files.Count;
+        _liveNameBytes += NameBytes(files);
+        if (_maxEntries > 0 && _liveEntries > _maxEntries)
+            throw new RsyncProtocolException($"the file list has more than {_maxEntries} entries, more than this side accepts", ExitCodes.Malloc);
+        if (_maxNameBytes > 0 && _liveNameBytes > _maxNameBytes)
+            throw new RsyncProtocolException($"the file list's names take more than {_maxNameBytes} bytes, more than this side accepts", ExitCodes.Malloc);
+    }
+
+    private static long NameBytes(List<FileEntry> files)
+    {
+        long bytes = 0;
+        foreach (var file in files)
+            bytes += file.Name.Length + (file.LinkTarget?.Length ?? 0);
+        return bytes;
+    }
 
     private ReceivedFiles(bool incremental) => Incremental = incremental;
 
@@ -50,9 +74,12 @@ internal sealed class ReceivedFiles
     }
 
     /// <summary>The first list under incremental recursion, numbered from 1; index 0 is "." when it leads.</summary>
-    public static ReceivedFiles First(List<FileEntry> files)
+    /// <param name="maxEntries">Most entries the lists in flight may hold together; 0 for no limit.</param>
+    /// <param name="maxNameBytes">Most bytes of names and link targets they may hold together; 0 for no limit.</param>
+    public static ReceivedFiles First(List<FileEntry> files, int maxEntries = 0, long maxNameBytes = 0)
     {
-        var table = new ReceivedFiles(true);
+        var table = new ReceivedFiles(true) { _maxEntries = maxEntries, _maxNameBytes = maxNameBytes };
+        table.Hold(files);
         bool dotFirst = files.Count > 0 && files[0].Name is [(byte)'.'];
         table.AddDirectories(files);
         table._lists.Add(new Segment(1, files, dotFirst ? 0 : -1));
@@ -118,6 +145,7 @@ internal sealed class ReceivedFiles
                 throw new RsyncProtocolException($"refusing flist for cleared dir_ndx {parentDir}");
             if (!_listed.Add(parentDir))
                 throw new RsyncProtocolException($"refusing malicious duplicate flist for dir {parentDir}");
+            Hold(files);
             var seg = new Segment(LastEnd() + 1, files, parentDir) { IoError = ioError };
             AddDirectories(files);
             _lists.Add(seg);
@@ -219,6 +247,8 @@ internal sealed class ReceivedFiles
             if (_firstLive >= _lists.Count || _lists[_firstLive] is not { } seg)
                 return;
             _lastFreedEnd = Math.Max(_lastFreedEnd, seg.End);
+            _liveEntries -= seg.Files.Count;
+            _liveNameBytes -= NameBytes(seg.Files);
             _lists[_firstLive] = null;
             _firstLive++;
         }

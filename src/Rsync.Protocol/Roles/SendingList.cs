@@ -211,7 +211,7 @@ internal sealed class SendingList
             for (int i = 0; i < files.Count; i++)
             {
                 _encoder.Write(files[i], ndxStart + i, ndxStart);
-                Count(files[i]);
+                _ctx.Stats.CountListed(files[i]);
             }
             _ctx.IoError |= _builder.IoError;
             bool newError = _ctx.IoError != ioErrorBefore && !_ctx.Options.IgnoreErrors;
@@ -234,18 +234,6 @@ internal sealed class SendingList
 
     private bool DeletesDuring => _ctx.Options.GetEffectiveDeleteMode(_ctx.Protocol) is Options.DeleteMode.During or Options.DeleteMode.Unspecified;
 
-    private void Count(FileEntry file)
-    {
-        var stats = _ctx.Stats;
-        if (file.IsDirectory)
-            stats.NumDirs++;
-        else if (file.IsSymlink)
-            stats.NumSymlinks++;
-        else if (file.IsDevice)
-            stats.NumDevices++;
-        else if (file.IsSpecial)
-            stats.NumSpecials++;
-    }
 
     private IEnumerable<FileEntry> SameNamed(FileEntry dir) =>
         _sameNamed is not null && _sameNamed.Remove(dir, out var others) ? others : [];

@@ -266,10 +266,10 @@ public sealed class FileListCodecTests
                 }
                 else if (!leaderOf.TryGetValue(c.Group[expected], out int leader))
                 {
-                    // The first of a group in list order leads it (flist.c, XMIT_HLINK_FIRST).
+                    // The first of a group in list order leads it (flist.c, XMIT_HLINK_FIRST), and its index names the group.
                     leaderOf[c.Group[expected]] = i;
                     Assert.True((actual.Flags & EntryFlags.HardLinkFirst) != 0, where);
-                    Assert.True(actual.HardLinkIndex == -1, where);
+                    Assert.True(actual.HardLinkIndex == i, where);
                 }
                 else
                 {
