@@ -271,8 +271,22 @@ public static class TreeComparer
     {
         using FileStream f1 = Posix.OpenRead(path1);
         using FileStream f2 = Posix.OpenRead(path2);
-        byte[] b1 = new byte[ChunkSize];
-        byte[] b2 = new byte[ChunkSize];
+        // Pooled: a tree of many small files would otherwise allocate two chunks per file.
+        byte[] b1 = System.Buffers.ArrayPool<byte>.Shared.Rent(ChunkSize);
+        byte[] b2 = System.Buffers.ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            return FirstDifference(f1, f2, b1, b2);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(b1);
+            System.Buffers.ArrayPool<byte>.Shared.Return(b2);
+        }
+    }
+
+    private static long FirstDifference(FileStream f1, FileStream f2, byte[] b1, byte[] b2)
+    {
         long offset = 0;
         while (true)
         {
