@@ -472,7 +472,7 @@ internal sealed class Generator(ReceivingSide side)
         if (alreadyRight)
         {
             if (!_o.DryRun)
-                side.SetAttributes(side.NameOf(file), file, isNew: false);
+                side.SetAttributes(side.NameOf(file), file, isNew: false, current: st);
             Itemize(ndx, file, ItemFlags.None, st, exists: true);
             return;
         }
@@ -579,8 +579,7 @@ internal sealed class Generator(ReceivingSide side)
 
         if (!redo && exists && !conflictInTheWay && Unchanged(file, fileName, st))
         {
-            if (!_o.DryRun)
-                side.SetAttributes(fileName, file, isNew: false);
+            // Itemize sets what differs (generator.c, recv_generator: set_file_attrs via itemize).
             Itemize(ndx, file, ItemFlags.None, st, exists: true);
             return;
         }
@@ -703,7 +702,7 @@ internal sealed class Generator(ReceivingSide side)
         {
             iflags |= ReportFlags(file, st, exists: true);
             if (!_o.DryRun && !file.IsDirectory && !file.IsSymlink && !file.IsDevice && !file.IsSpecial)
-                side.SetAttributes(name, file, isNew: false);
+                side.SetAttributes(name, file, isNew: false, current: st);
             else if (!_o.DryRun && file.IsDirectory)
                 side.ChmodDirectory(name, side.ModeFor(file, isNew: false, name) | 0x1C0);
         }

@@ -202,7 +202,9 @@ internal sealed partial class ReceivingSide
 
     /// <summary>Applies owner, permissions and mtime the options ask for, never through a symlink (rsync.c, set_file_attrs).</summary>
     /// <param name="temporary">The name is a temporary file not yet in place, which no watcher is told about.</param>
-    public bool SetAttributes(ReadOnlySpan<byte> name, FileEntry file, bool isNew, bool temporary = false)
+    /// <param name="current">What lstat just said of the name: only what differs is then changed, as
+    /// rsync's set_file_attrs does, so an unchanged tree costs no system calls beyond the stat.</param>
+    public bool SetAttributes(ReadOnlySpan<byte> name, FileEntry file, bool isNew, bool temporary = false, FileStatus? current = null)
     {
         var o = Ctx.Options;
         var root = Root!;
@@ -219,6 +221,14 @@ internal sealed partial class ReceivingSide
         {
             mode = chmod ? ModeFor(file, isNew, name) : 0;
             OnlyChangedAttributes(name, file, uid, gid, mode.Value, nanoseconds, ref chown, ref chmod, ref keepTime);
+        }
+        else if (current is { } now)
+        {
+            mode = chmod ? ModeFor(file, isNew, name) : 0;
+            chown &= (uid != -1 && now.Uid != uid) || (gid != -1 && now.Gid != gid);
+            // A change of owner clears the set-id bits, which the mode then puts back.
+            chmod &= chown || (now.Mode & 0xFFF) != (mode.Value & 0xFFF);
+            keepTime &= now.MtimeSeconds != file.ModTime || (Ctx.Protocol >= 31 && now.MtimeNanoseconds != nanoseconds);
         }
         if (chown)
         {
