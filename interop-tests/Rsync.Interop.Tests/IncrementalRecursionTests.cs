@@ -123,6 +123,33 @@ public sealed class IncrementalRecursionTests(ITestOutputHelper output)
         await StockClient.AssertNothingToChange(peer, f.Source, f.Url(), protocol);
     }
 
+    /// <summary>
+    /// Directories that replace files at the destination are made while their parent's list is
+    /// worked through, so the parent's time, fixed when that list is done, stays right when the
+    /// directories' own lists come later (generator.c, recv_generator with is_dir &lt; 0).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PeersWithAProtocol))]
+    public async Task DirectoriesReplacingFilesLeaveTheParentsTimeAlone(string peer, string protocol)
+    {
+        await using PullFixture f = await PullFixture.StartAsync(peer);
+        foreach (string name in new[] { "x", "y", "z" })
+        {
+            Directory.CreateDirectory(Path.Combine(f.ModuleDir, "sub", name));
+            File.WriteAllText(Path.Combine(f.Dest, name), "a file where a folder goes\n");
+            Directory.CreateDirectory(Path.Combine(f.Dest, "sub"));
+            File.WriteAllText(Path.Combine(f.Dest, "sub", name), "here too\n");
+            Directory.CreateDirectory(Path.Combine(f.ModuleDir, name));
+        }
+        PushFixture.StampTimes(f.ModuleDir);
+
+        ProcessResult r = await NetRsync.Instance.RunAsync(Args(["-a", "-v"], RsyncPeers.ProtocolArgs(protocol), [f.Url(), f.DestArg]));
+        output.WriteLine(r.ToString());
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        AssertArrivedWhole(r, "receiving incremental file list", "plain", f.ModuleDir, f.Dest, RsyncPeers.CompareOptionsFor(protocol));
+    }
+
     /// <summary>Two sources naming the same directory: its list carries both, as rsync merges duplicate
     /// directories into one list (flist.c, send_extra_file_list: FLAG_DUPLICATE).</summary>
     public static TheoryData<string, string> PeersWithAProtocol

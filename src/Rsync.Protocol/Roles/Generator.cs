@@ -374,7 +374,15 @@ internal sealed class Generator(ReceivingSide side)
         if ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs)
             return;
         byte[] name = side.NameOf(file);
-        if (side.CheckParents(file) is not null || side.Stat(name, out _) != Posix.ENOENT)
+        if (side.CheckParents(file) is not null)
+            return;
+        int errno = side.Stat(name, out var st);
+        // A non-directory in the way goes now too, so the parent's time settles with its own list
+        // (generator.c, recv_generator: delete_item with DEL_FOR_DIR). In a two-way module the full
+        // visit decides, as a local change there may have to be kept.
+        if (errno == 0 && !st.IsDirectory && side.TwoWay is null && RemoveInTheWay(st, file))
+            errno = Posix.ENOENT;
+        if (errno != Posix.ENOENT)
             return;
         side.AnnounceCreated(WrittenKind.Directory, name);
         if (side.Root!.MakeDirectory(name, file.Mode & 0x1C0) == 0)
