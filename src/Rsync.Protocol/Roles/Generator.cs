@@ -48,10 +48,11 @@ internal sealed class Generator(ReceivingSide side)
         }
         else
         {
-            for (int i = 0; i < side.Files.Count; i++)
+            var files = side.Files.FirstList;
+            for (int i = 0; i < files.Count; i++)
             {
                 Generate(i, redo: false);
-                var file = side.Files.FirstList[i];
+                var file = files[i];
                 if (deletingDuring && file.IsDirectory && (file.Flags & EntryFlags.ContentDir) != 0)
                     DeleteExtraneous(file, Children().GetValueOrDefault(Key(file.Name)));
             }

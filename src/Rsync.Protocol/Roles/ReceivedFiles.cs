@@ -89,9 +89,6 @@ internal sealed class ReceivedFiles
     /// <summary>The first list (the only one without incremental recursion).</summary>
     public List<FileEntry> FirstList => _lists[0]!.Files;
 
-    /// <summary>Entries of the single list; only without incremental recursion.</summary>
-    public int Count => Incremental ? throw new InvalidOperationException("the lists are not all here") : _lists[0]!.Files.Count;
-
     /// <summary>Directories received so far (dir_flist's size), for checking a list's directory index.</summary>
     public int DirectoryCount
     {

@@ -57,9 +57,6 @@ internal sealed class SendingList
         _builder = builder;
     }
 
-    /// <summary>Lists are still to come.</summary>
-    public bool Incremental => _builder is not null && !AllSent;
-
     /// <summary>Every list has been sent (rsync's flist_eof).</summary>
     public bool AllSent { get; private set; }
 
