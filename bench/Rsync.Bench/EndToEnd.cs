@@ -163,7 +163,7 @@ internal static partial class EndToEnd
     }
 
     /// <summary>A process and its descendants (from /proc/PID/task/PID/children).</summary>
-    private static List<int> ProcessTree(int root)
+    internal static List<int> ProcessTree(int root)
     {
         var all = new List<int>();
         var pending = new Stack<int>([root]);

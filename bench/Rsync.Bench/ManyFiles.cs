@@ -58,7 +58,7 @@ internal static class ManyFiles
 
     private static string FileName(int i) => $"f{i:D7}";
 
-    private static void MakeTree(string src, int entries, int folders)
+    internal static void MakeTree(string src, int entries, int folders)
     {
         int perFolder = (entries + folders - 1) / folders;
         for (int d = 0; d < folders; d++)

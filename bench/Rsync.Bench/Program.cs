@@ -26,6 +26,11 @@ public static class Program
               daemon, and the stock client against netrsyncd beside a stock daemon; time
               ratios, peak memory and when the first file arrived.
 
+          clients [--clients N] [--entries E] [--folders F] [--rsync PATH] [--netrsyncd PATH]
+              N stock clients at once (default 50) pulling and pushing a tree of E empty files
+              (default 20,000 in 200 folders), against netrsyncd beside a stock daemon: time
+              until all are done, the daemon's peak memory and what each connection adds.
+
           memory [ENTRIES]
               Builds the sender's file list over a generated tree (default 100,000 entries)
               and prints the bytes each entry keeps alive; the aim is at most about 150.
@@ -51,6 +56,8 @@ public static class Program
                 return EndToEnd.Run(args[1..]);
             case "manyfiles":
                 return ManyFiles.Run(args[1..]);
+            case "clients":
+                return ManyClients.Run(args[1..]);
             case "memory":
                 return FileListMemory.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000);
             default:

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Security.Cryptography;
@@ -140,13 +141,21 @@ internal sealed class StrongChecksum : IDisposable
     public static void FileSum(ChecksumKind kind, Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> destination)
     {
         using var sum = new StrongChecksum(kind, 0, seedFirst: false);
-        var buffer = new byte[256 * 1024];
-        long offset = 0;
-        int n;
-        while ((n = RandomAccess.Read(handle, buffer, offset)) > 0)
+        // Once per file with --checksum: a pooled buffer, not a large object each time.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
+        try
         {
-            sum.FileUpdate(buffer.AsSpan(0, n));
-            offset += n;
+            long offset = 0;
+            int n;
+            while ((n = RandomAccess.Read(handle, buffer, offset)) > 0)
+            {
+                sum.FileUpdate(buffer.AsSpan(0, n));
+                offset += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
         sum.FileFinish(destination);
     }

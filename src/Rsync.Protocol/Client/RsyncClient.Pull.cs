@@ -334,10 +334,10 @@ public sealed partial class RsyncClient
     /// </summary>
     internal static void DropDuplicateNames(List<FileEntry> files, TransferContext? ctx = null)
     {
-        var kept = new Dictionary<string, FileEntry>(StringComparer.Ordinal);
+        var kept = new Dictionary<byte[], FileEntry>(files.Count, ByteNameComparer.Instance);
         foreach (var file in files)
         {
-            string key = System.Text.Encoding.Latin1.GetString(file.Name);
+            byte[] key = file.Name;
             if (!kept.TryGetValue(key, out var first))
             {
                 kept[key] = file;

@@ -86,8 +86,8 @@ public sealed class BlockSums
             throw new RsyncProtocolException($"Invalid block length {blockLength} [sender]");
 
         int capacity = Math.Min(count, InitialReadCapacity);
-        var weak = new uint[capacity];
-        var strong = new byte[capacity * strongLength];
+        uint[] weak = capacity == 0 ? [] : new uint[capacity];
+        byte[] strong = capacity == 0 ? [] : new byte[capacity * strongLength];
         for (int i = 0; i < count; i++)
         {
             if (i == weak.Length)
@@ -129,7 +129,11 @@ public sealed class BlockSums
     /// <summary>Indexes the full-length blocks by weak sum and by weak and strong sum together.</summary>
     internal void BuildIndex()
     {
-        int bits = Math.Clamp(BitOperations.Log2((uint)Math.Max(Count, 1)) + 4, 10, 24);
+        // No blocks (a new file, or one the generator sends whole) is most files of a fresh tree:
+        // nothing is searched, so nothing is allocated.
+        if (Count == 0)
+            return;
+        int bits = Math.Clamp(BitOperations.Log2((uint)Count) + 4, 4, 24);
         _shift = 32 - bits;
         _multiplier = ((uint)Random.Shared.Next() << 1) | 1;
         _classKey = Random.Shared.Next();

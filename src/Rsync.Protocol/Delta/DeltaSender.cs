@@ -21,7 +21,9 @@ public struct DeltaStats
 /// </summary>
 internal sealed class DeltaSender : IDisposable
 {
-    private const int WindowSize = 1024 * 1024;
+    // As much of the file as is read at once: rsync maps 256 KiB (fileio.c, MAX_MAP_SIZE), and per
+    // connection memory counts in a daemon with many clients.
+    private const int WindowSize = 256 * 1024;
 
     // The most entries one bucket of the block index may offer at one offset. Its keys are random,
     // so a bucket rarely holds more than two or three whatever sums arrive; the cap keeps the bound
@@ -31,7 +33,8 @@ internal sealed class DeltaSender : IDisposable
     private readonly StrongChecksum _checksum;
     private readonly TokenSender _tokens;
     private readonly RsyncWriter _writer;
-    private readonly byte[] _buffer = new byte[WindowSize + ProtocolLimits.MaxBlockSize + ProtocolLimits.ChunkSize];
+    // Made for the first file with data in it, so a tree of empty files never needs it.
+    private byte[] _buffer = [];
     private readonly byte[] _strong = new byte[ChecksumKinds.MaxLength];
 
     private SafeFileHandle _file = null!;
@@ -85,6 +88,8 @@ internal sealed class DeltaSender : IDisposable
     {
         _file = file;
         _fileLength = fileLength;
+        if (fileLength > 0 && _buffer.Length == 0)
+            _buffer = new byte[WindowSize + ProtocolLimits.MaxBlockSize + ProtocolLimits.ChunkSize];
         _bufferStart = 0;
         _bufferLength = 0;
         _sentUpTo = 0;

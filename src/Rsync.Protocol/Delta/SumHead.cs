@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Checksums;
 using NetRsync.Protocol.Wire;
@@ -98,38 +99,46 @@ public readonly record struct SumHead(int Count, int BlockLength, int StrongLeng
         head.Write(writer);
         if (head.Count == 0)
             return;
-        var buffer = new byte[Math.Max(256 * 1024, head.BlockLength)];
-        Span<byte> digest = stackalloc byte[ChecksumKinds.MaxLength];
-        long offset = 0;
-        int filled = 0;
-        int start = 0;
-        for (int i = 0; i < head.Count; i++)
+        // Once per file with a basis: a pooled buffer, not a large object each time.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(256 * 1024, head.BlockLength));
+        try
         {
-            int n = (int)Math.Min(head.BlockLength, length - (long)i * head.BlockLength);
-            if (filled - start < n)
+            Span<byte> digest = stackalloc byte[ChecksumKinds.MaxLength];
+            long offset = 0;
+            int filled = 0;
+            int start = 0;
+            for (int i = 0; i < head.Count; i++)
             {
-                Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
-                filled -= start;
-                offset += start;
-                start = 0;
-                while (filled < n)
+                int n = (int)Math.Min(head.BlockLength, length - (long)i * head.BlockLength);
+                if (filled - start < n)
                 {
-                    int got = RandomAccess.Read(basis, buffer.AsSpan(filled), offset + filled);
-                    if (got <= 0)
+                    Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
+                    filled -= start;
+                    offset += start;
+                    start = 0;
+                    while (filled < n)
                     {
-                        // A basis that shrank under us: zeros keep the layout; the sender simply finds fewer matches.
-                        buffer.AsSpan(filled, n - filled).Clear();
-                        filled = n;
-                        break;
+                        int got = RandomAccess.Read(basis, buffer.AsSpan(filled), offset + filled);
+                        if (got <= 0)
+                        {
+                            // A basis that shrank under us: zeros keep the layout; the sender simply finds fewer matches.
+                            buffer.AsSpan(filled, n - filled).Clear();
+                            filled = n;
+                            break;
+                        }
+                        filled += got;
                     }
-                    filled += got;
                 }
+                ReadOnlySpan<byte> block = buffer.AsSpan(start, n);
+                writer.WriteInt32((int)RollingChecksum.Compute(block));
+                strong.BlockSum(block, digest);
+                writer.WriteBytes(digest[..head.StrongLength]);
+                start += n;
             }
-            ReadOnlySpan<byte> block = buffer.AsSpan(start, n);
-            writer.WriteInt32((int)RollingChecksum.Compute(block));
-            strong.BlockSum(block, digest);
-            writer.WriteBytes(digest[..head.StrongLength]);
-            start += n;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -81,6 +81,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
 {
     private List<FileEntry> _entries = [];
     private readonly HashSet<string> _impliedDirs = new(StringComparer.Ordinal);
+    // Sources and directories read into the list being built: a name can repeat only when there are several.
+    private int _walks;
 
     public IoErrorFlags IoError { get; private set; }
 
@@ -185,40 +187,48 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         BeneathRoot(_confineBytes ??= NameText.ToBytes(options.ConfineTo!), fullPath);
 
     /// <summary><paramref name="path"/> relative to <paramref name="root"/> ("." for the root itself), or null when it is not beneath it.</summary>
+    /// <remarks>Compared a component at a time, empty and "." ones skipped; ".." anywhere refuses. Runs per
+    /// file a module sends, so nothing but the answer is allocated.</remarks>
     internal static byte[]? BeneathRoot(ReadOnlySpan<byte> root, ReadOnlySpan<byte> path)
     {
-        var rootParts = Components(root);
-        var pathParts = Components(path);
-        if (pathParts.Count < rootParts.Count || rootParts.Concat(pathParts).Any(p => p is [(byte)'.', (byte)'.']))
-            return null;
-        for (int i = 0; i < rootParts.Count; i++)
+        while (NextComponent(ref root, out var rootPart))
         {
-            if (!rootParts[i].AsSpan().SequenceEqual(pathParts[i]))
+            if (rootPart.SequenceEqual(".."u8) || !NextComponent(ref path, out var pathPart) || !pathPart.SequenceEqual(rootPart))
                 return null;
         }
-        if (pathParts.Count == rootParts.Count)
-            return Dot;
-        var rel = new List<byte>(path.Length);
-        for (int i = rootParts.Count; i < pathParts.Count; i++)
+        int length = -1;
+        for (var rest = path; NextComponent(ref rest, out var part);)
         {
-            if (rel.Count > 0)
-                rel.Add((byte)'/');
-            rel.AddRange(pathParts[i]);
+            if (part.SequenceEqual(".."u8))
+                return null;
+            length += part.Length + 1;
         }
-        return [.. rel];
+        if (length < 0)
+            return Dot;
+        var rel = new byte[length];
+        int at = 0;
+        while (NextComponent(ref path, out var part))
+        {
+            if (at > 0)
+                rel[at++] = (byte)'/';
+            part.CopyTo(rel.AsSpan(at));
+            at += part.Length;
+        }
+        return rel;
     }
 
-    private static List<byte[]> Components(ReadOnlySpan<byte> path)
+    private static bool NextComponent(ref ReadOnlySpan<byte> rest, out ReadOnlySpan<byte> part)
     {
-        var parts = new List<byte[]>();
-        foreach (var range in path.Split((byte)'/'))
+        while (!rest.IsEmpty)
         {
-            var part = path[range];
-            if (part.IsEmpty || IsDot(part))
-                continue;
-            parts.Add(part.ToArray());
+            int slash = rest.IndexOf((byte)'/');
+            part = slash < 0 ? rest : rest[..slash];
+            rest = slash < 0 ? default : rest[(slash + 1)..];
+            if (!part.IsEmpty && !IsDot(part))
+                return true;
         }
-        return parts;
+        part = default;
+        return false;
     }
 
     /// <summary>-L and --copy-unsafe-links walk through links; in a module only while they stay inside it.</summary>
@@ -237,6 +247,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
 
     private void AddNamed(string root, byte[] name)
     {
+        _walks++;
         byte[] rootBytes = NameText.ToBytes(root);
         bool isDotDir = IsDot(name);
         byte[] fullPath = isDotDir ? rootBytes : Join(rootBytes, name);
@@ -307,6 +318,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
 
     private void ListOneDirectory(FileEntry directory)
     {
+        _walks++;
         if ((directory.Flags & EntryFlags.ContentDir) == 0 || directory.Root is null)
             return;
         byte[] rootBytes = NameText.ToBytes(directory.Root);
@@ -522,13 +534,24 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     public List<FileEntry> Build(Action<FileEntry, FileEntry>? merged = null)
     {
         _entries.Sort(FileNameComparer.Instance);
+        if (_walks > 1)
+            DropRepeatedNames(merged);
+        _walks = 0;
+        _impliedDirs.Clear();
+        var list = _entries;
+        _entries = [];
+        return list;
+    }
+
+    private void DropRepeatedNames(Action<FileEntry, FileEntry>? merged)
+    {
         // A name given twice (or an implied directory also named) is sent once: a directory wins
         // over anything else of that name, else the fuller entry, else the first; a receiver
         // would drop the others (flist.c, flist_sort_and_clean).
-        var chosen = new Dictionary<string, FileEntry>(StringComparer.Ordinal);
+        var chosen = new Dictionary<byte[], FileEntry>(_entries.Count, ByteNameComparer.Instance);
         foreach (var entry in _entries)
         {
-            string key = Encoding.Latin1.GetString(entry.Name);
+            byte[] key = entry.Name;
             if (!chosen.TryGetValue(key, out var first))
                 chosen[key] = entry;
             else if ((entry.IsDirectory && !first.IsDirectory)
@@ -539,16 +562,12 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         for (int i = 0; i < _entries.Count; i++)
         {
             var entry = _entries[i];
-            var keeper = chosen[Encoding.Latin1.GetString(entry.Name)];
+            var keeper = chosen[entry.Name];
             if (ReferenceEquals(keeper, entry))
                 _entries[kept++] = entry;
             else if (merged is not null && entry.IsDirectory && keeper.IsDirectory && (entry.Flags & EntryFlags.ContentDir) != 0)
                 merged(keeper, entry);
         }
         _entries.RemoveRange(kept, _entries.Count - kept);
-        _impliedDirs.Clear();
-        var list = _entries;
-        _entries = [];
-        return list;
     }
 }

@@ -407,7 +407,7 @@ internal static unsafe partial class Confined
     public static int OpenAt(int dirfd, ReadOnlySpan<byte> name, int flags, int mode, ulong resolve, out SafeFileHandle? handle)
     {
         handle = null;
-        byte[] z = Posix.Z(name);
+        ReadOnlySpan<byte> z = Posix.Z(name, stackalloc byte[Posix.StackNameBytes]);
         int fd;
         if (!s_noOpenat2 && !t_forceComponentWalk)
         {
@@ -498,11 +498,7 @@ internal static unsafe partial class Confined
     {
         byte* buf = stackalloc byte[256];
         int rc;
-        // The list walk stats every name: a short one is terminated on the stack, not in a new array.
-        Span<byte> z = leaf.Length < 512 ? stackalloc byte[leaf.Length + 1] : new byte[leaf.Length + 1];
-        leaf.CopyTo(z);
-        z[^1] = 0;
-        fixed (byte* p = z)
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
             rc = FStatAtRaw(dirfd, p, buf, flags);
         if (rc != 0)
         {
@@ -515,40 +511,40 @@ internal static unsafe partial class Confined
 
     public static int MkdirAt(int dirfd, ReadOnlySpan<byte> leaf, int mode)
     {
-        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
             return Errno(MkdirAtRaw(dirfd, p, (uint)mode));
     }
 
     public static int UnlinkAt(int dirfd, ReadOnlySpan<byte> leaf, int flags)
     {
-        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
             return Errno(UnlinkAtRaw(dirfd, p, flags));
     }
 
     public static int RenameAt(int fromDir, ReadOnlySpan<byte> from, int toDir, ReadOnlySpan<byte> to)
     {
-        fixed (byte* f = Posix.Z(from))
-        fixed (byte* t = Posix.Z(to))
+        fixed (byte* f = Posix.Z(from, stackalloc byte[Posix.StackNameBytes]))
+        fixed (byte* t = Posix.Z(to, stackalloc byte[Posix.StackNameBytes]))
             return Errno(RenameAtRaw(fromDir, f, toDir, t));
     }
 
     public static int LinkAt(int fromDir, ReadOnlySpan<byte> from, int toDir, ReadOnlySpan<byte> to)
     {
-        fixed (byte* f = Posix.Z(from))
-        fixed (byte* t = Posix.Z(to))
+        fixed (byte* f = Posix.Z(from, stackalloc byte[Posix.StackNameBytes]))
+        fixed (byte* t = Posix.Z(to, stackalloc byte[Posix.StackNameBytes]))
             return Errno(LinkAtRaw(fromDir, f, toDir, t, 0));
     }
 
     public static int SymlinkAt(byte[] targetZ, int dirfd, ReadOnlySpan<byte> leaf)
     {
         fixed (byte* t = targetZ)
-        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
             return Errno(SymlinkAtRaw(t, dirfd, p));
     }
 
     public static int MknodAt(int dirfd, ReadOnlySpan<byte> leaf, int mode, long rdev)
     {
-        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
             return Errno(MknodAtRaw(dirfd, p, (uint)mode, (ulong)rdev));
     }
 
@@ -562,7 +558,7 @@ internal static unsafe partial class Confined
     /// </summary>
     public static int ChmodAt(int dirfd, ReadOnlySpan<byte> leaf, int mode)
     {
-        byte[] z = Posix.Z(leaf);
+        ReadOnlySpan<byte> z = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]);
         if (!s_noFchmodat2)
         {
             long rc;
@@ -612,7 +608,7 @@ internal static unsafe partial class Confined
 
     public static int ChownAt(int dirfd, ReadOnlySpan<byte> leaf, int uid, int gid, int flags)
     {
-        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
             return Errno(FChownAtRaw(dirfd, p, uid, gid, flags));
     }
 
@@ -620,7 +616,7 @@ internal static unsafe partial class Confined
     {
         long* times = stackalloc long[4];
         FillTimes(times, seconds, nanoseconds);
-        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
             return Errno(UtimensAtRaw(dirfd, p, times, AtSymlinkNoFollow));
     }
 
@@ -645,7 +641,7 @@ internal static unsafe partial class Confined
         target = null;
         byte[] buffer = new byte[4097];
         nint n;
-        fixed (byte* p = Posix.Z(leaf))
+        fixed (byte* p = Posix.Z(leaf, stackalloc byte[Posix.StackNameBytes]))
         fixed (byte* b = buffer)
             n = ReadLinkAtRaw(dirfd, p, b, (nuint)buffer.Length);
         if (n < 0)

@@ -82,6 +82,19 @@ public static partial class Posix
     };
 
     /// <summary>A name as the NUL-terminated bytes a system call takes.</summary>
+    /// <summary>Room on the stack for a NUL-terminated name; a longer one goes to the heap.</summary>
+    internal const int StackNameBytes = 256;
+
+    /// <summary>The name NUL-terminated in <paramref name="scratch"/> when it fits, so a system call per file allocates nothing.</summary>
+    internal static ReadOnlySpan<byte> Z(ReadOnlySpan<byte> name, Span<byte> scratch)
+    {
+        if (name.Length >= scratch.Length)
+            return Z(name);
+        name.CopyTo(scratch);
+        scratch[name.Length] = 0;
+        return scratch[..(name.Length + 1)];
+    }
+
     internal static byte[] Z(ReadOnlySpan<byte> name)
     {
         var z = new byte[name.Length + 1];

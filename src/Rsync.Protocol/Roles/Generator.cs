@@ -307,7 +307,6 @@ internal sealed class Generator(ReceivingSide side)
             return; // a duplicate name
         if ((file.Flags & EntryFlags.Inactive) != 0)
             return;
-        string path = side.PathOf(file);
         if (side.CheckParents(file) is { } problem)
         {
             side.Ctx.TransferError(problem);
@@ -317,13 +316,13 @@ internal sealed class Generator(ReceivingSide side)
         bool exists = statErr == 0;
 
         if (file.IsDirectory)
-            GenerateDirectory(ndx, file, path, exists, st);
+            GenerateDirectory(ndx, file, exists, st);
         else if (file.IsSymlink)
-            GenerateSymlink(ndx, file, path, exists, st);
+            GenerateSymlink(ndx, file, exists, st);
         else if (file.IsDevice || file.IsSpecial)
-            GenerateNode(ndx, file, path, exists, st);
+            GenerateNode(ndx, file, exists, st);
         else if (file.IsRegular)
-            GenerateFile(ndx, file, path, exists, st, redo);
+            GenerateFile(ndx, file, exists, st, redo);
     }
 
     /// <summary>One line of --list-only output (generator.c, list_file_entry).</summary>
@@ -390,7 +389,7 @@ internal sealed class Generator(ReceivingSide side)
             file.Flags |= EntryFlags.DirCreated;
     }
 
-    private void GenerateDirectory(int ndx, FileEntry file, string path, bool exists, FileStatus st)
+    private void GenerateDirectory(int ndx, FileEntry file, bool exists, FileStatus st)
     {
         if (exists && !st.IsDirectory)
         {
@@ -423,7 +422,7 @@ internal sealed class Generator(ReceivingSide side)
                     errno = 0;
                 if (errno != 0)
                 {
-                    side.Ctx.TransferError($"recv_generator: mkdir \"{path}\" failed: {Posix.StrError(errno)} ({errno})");
+                    side.Ctx.TransferError($"recv_generator: mkdir \"{side.PathOf(file)}\" failed: {Posix.StrError(errno)} ({errno})");
                     return;
                 }
             }
@@ -437,8 +436,9 @@ internal sealed class Generator(ReceivingSide side)
         Itemize(ndx, file, ItemFlags.None, st, exists: true);
     }
 
-    private void GenerateSymlink(int ndx, FileEntry file, string path, bool exists, FileStatus st)
+    private void GenerateSymlink(int ndx, FileEntry file, bool exists, FileStatus st)
     {
+        string path = side.PathOf(file);
         if (!_o.PreserveLinks)
         {
             SkippingNonRegular(file);
@@ -454,11 +454,12 @@ internal sealed class Generator(ReceivingSide side)
         }
         byte[] name = side.NameOf(file);
         bool same = exists && st.IsSymlink && side.Root!.ReadLink(name, out var current) == 0 && current.AsSpan().SequenceEqual(target);
-        MakeNonRegular(ndx, file, path, exists, st, same, at => side.Root!.Symlink(target, at), $"symlink \"{path}\" -> \"{shown}\"");
+        MakeNonRegular(ndx, file, exists, st, same, at => side.Root!.Symlink(target, at), $"symlink \"{path}\" -> \"{shown}\"");
     }
 
-    private void GenerateNode(int ndx, FileEntry file, string path, bool exists, FileStatus st)
+    private void GenerateNode(int ndx, FileEntry file, bool exists, FileStatus st)
     {
+        string path = side.PathOf(file);
         if ((file.IsDevice && (!_o.PreserveDevices || !side.IsRoot)) || (file.IsSpecial && !_o.PreserveSpecials))
         {
             SkippingNonRegular(file);
@@ -466,7 +467,7 @@ internal sealed class Generator(ReceivingSide side)
         }
         bool same = exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev);
         byte[] name = side.NameOf(file);
-        MakeNonRegular(ndx, file, path, exists, st, same, at => side.Root!.MakeNode(at, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
+        MakeNonRegular(ndx, file, exists, st, same, at => side.Root!.MakeNode(at, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
     }
 
     /// <summary>A link or node this side will not make is said so, not dropped quietly (generator.c, recv_generator).</summary>
@@ -476,7 +477,7 @@ internal sealed class Generator(ReceivingSide side)
     /// Links, devices and specials the generator makes itself: kept when already right, else
     /// replaced, and reported as a local change (generator.c, recv_generator).
     /// </summary>
-    private void MakeNonRegular(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool alreadyRight, Func<byte[], int> create, string what)
+    private void MakeNonRegular(int ndx, FileEntry file, bool exists, FileStatus st, bool alreadyRight, Func<byte[], int> create, string what)
     {
         if (alreadyRight)
         {
@@ -534,7 +535,7 @@ internal sealed class Generator(ReceivingSide side)
         && twoWay.HadVersion(side.Root!, fileName, st.Size, st.MtimeSeconds, st.MtimeNanoseconds)
         && side.AskAndRemember(ndx, fileName, st) != LocalChange.Pending;
 
-    private void GenerateFile(int ndx, FileEntry file, string path, bool exists, FileStatus st, bool redo)
+    private void GenerateFile(int ndx, FileEntry file, bool exists, FileStatus st, bool redo)
     {
         if (side.HardLinkTargets.ContainsKey(ndx))
             return; // linked to its group's transferred member at the end

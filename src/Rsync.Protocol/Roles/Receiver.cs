@@ -216,7 +216,6 @@ internal sealed class Receiver(ReceivingSide side)
     {
         discarded = false;
         var o = side.Ctx.Options;
-        string path = side.PathOf(file);
         var root = side.Root;
         byte[] name = side.NameOf(file);
         Place? partial = side.PartialPlace(file);
@@ -239,7 +238,7 @@ internal sealed class Receiver(ReceivingSide side)
                     // --inplace: the file itself is written; a peer sending to it never refers back to blocks already overwritten.
                     int errno = root!.OpenWrite(name, create: true, out output);
                     if (errno != 0)
-                        problem = $"open \"{path}\" failed: {Posix.StrError(errno)} ({errno})";
+                        problem = $"open \"{side.PathOf(file)}\" failed: {Posix.StrError(errno)} ({errno})";
                 }
                 else
                     (output, temp, problem) = CreateTempFile(root!, name);
@@ -250,7 +249,7 @@ internal sealed class Receiver(ReceivingSide side)
             complete = true;
             if (output is null || writeFailed)
             {
-                side.Ctx.TransferError(problem ?? $"write failed on \"{path}\"");
+                side.Ctx.TransferError(problem ?? $"write failed on \"{side.PathOf(file)}\"");
                 discarded = true;
                 return false;
             }
@@ -288,7 +287,7 @@ internal sealed class Receiver(ReceivingSide side)
             int renameErr = root!.Rename(temp!, name);
             if (renameErr != 0)
             {
-                side.Ctx.TransferError($"rename \"{side.Display(temp!)}\" -> \"{path}\": {Posix.StrError(renameErr)} ({renameErr})");
+                side.Ctx.TransferError($"rename \"{side.Display(temp!)}\" -> \"{side.PathOf(file)}\": {Posix.StrError(renameErr)} ({renameErr})");
                 discarded = true;
                 return false;
             }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Native;
 using NetRsync.Protocol.TwoWay;
@@ -338,13 +339,20 @@ internal sealed partial class ReceivingSide
             {
                 using (output)
                 {
-                    var buffer = new byte[256 * 1024];
-                    long offset = 0;
-                    int n;
-                    while ((n = RandomAccess.Read(input!, buffer, offset)) > 0)
+                    byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
+                    try
                     {
-                        RandomAccess.Write(output!, buffer.AsSpan(0, n), offset);
-                        offset += n;
+                        long offset = 0;
+                        int n;
+                        while ((n = RandomAccess.Read(input!, buffer, offset)) > 0)
+                        {
+                            RandomAccess.Write(output!, buffer.AsSpan(0, n), offset);
+                            offset += n;
+                        }
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
                     }
                 }
             }

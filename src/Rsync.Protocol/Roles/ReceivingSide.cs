@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Threading.Channels;
 using NetRsync.Protocol.Client;
@@ -353,13 +354,20 @@ internal sealed partial class ReceivingSide
                 return errno;
             using (output)
             {
-                var buffer = new byte[256 * 1024];
-                long offset = 0;
-                int n;
-                while ((n = RandomAccess.Read(input!, buffer, offset)) > 0)
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
+                try
                 {
-                    RandomAccess.Write(output!, buffer.AsSpan(0, n), offset);
-                    offset += n;
+                    long offset = 0;
+                    int n;
+                    while ((n = RandomAccess.Read(input!, buffer, offset)) > 0)
+                    {
+                        RandomAccess.Write(output!, buffer.AsSpan(0, n), offset);
+                        offset += n;
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
         }
@@ -527,13 +535,15 @@ internal sealed partial class ReceivingSide
     {
         foreach (var file in files)
         {
-            string name = file.NameString;
-            bool bad = name.Length == 0 || name[0] == '/' || name.Contains('\0');
-            if (!bad && name != ".")
+            ReadOnlySpan<byte> name = file.Name;
+            bool dot = name is [(byte)'.'];
+            bool bad = name.IsEmpty || name[0] == (byte)'/' || name.Contains((byte)0);
+            if (!bad && !dot)
             {
-                foreach (string part in name.Split('/'))
+                foreach (var range in name.Split((byte)'/'))
                 {
-                    if (part.Length == 0 || part == "." || part == "..")
+                    var part = name[range];
+                    if (part.IsEmpty || part is [(byte)'.'] || part is [(byte)'.', (byte)'.'])
                     {
                         bad = true;
                         break;
@@ -541,10 +551,10 @@ internal sealed partial class ReceivingSide
                 }
             }
             // "." is the transfer's top directory and nothing else (flist.c, recv_file_entry).
-            if (name == "." && !file.IsDirectory)
+            if (dot && !file.IsDirectory)
                 bad = true;
             if (bad)
-                throw new RsyncProtocolException($"ERROR: rejecting unsafe file name from the sender: \"{name}\"", ExitCodes.Protocol);
+                throw new RsyncProtocolException($"ERROR: rejecting unsafe file name from the sender: \"{file.NameString}\"", ExitCodes.Protocol);
         }
     }
 
@@ -587,12 +597,13 @@ internal sealed partial class ReceivingSide
         bool anyWholeTree = requests.Any(r => r.WholeTree);
         foreach (var file in files)
         {
-            string name = file.NameString;
+            bool dot = file.Name is [(byte)'.'];
             bool implied = (file.Flags & EntryFlags.ImpliedDir) != 0;
-            if (!implied && name != "." && filters.IsExcludedBySender(file.Name, file.IsDirectory))
-                throw new RsyncProtocolException($"ERROR: rejecting excluded file-list name: {name}", ExitCodes.Protocol);
-            if (anyWholeTree || name == ".")
+            if (!implied && !dot && filters.IsExcludedBySender(file.Name, file.IsDirectory))
+                throw new RsyncProtocolException($"ERROR: rejecting excluded file-list name: {file.NameString}", ExitCodes.Protocol);
+            if (anyWholeTree || dot)
                 continue;
+            string name = file.NameString;
             bool requested = requests.Any(r => name == r.Root || name.StartsWith(r.Root + "/", StringComparison.Ordinal)
                 || (relative && file.IsDirectory && (r.Root + "/").StartsWith(name + "/", StringComparison.Ordinal)));
             if (!requested)

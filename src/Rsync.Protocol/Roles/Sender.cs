@@ -102,8 +102,6 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
     /// <summary>A daemon's module: every file is opened beneath it, with no symlink on the way.</summary>
     public ConfinedRoot? Jail { get; init; }
 
-    private byte[]? _jailPathBytes;
-
     /// <summary>The receiver is in this process too: itemized lines show files as arriving.</summary>
     public bool LocalCopy { get; init; }
 
@@ -115,28 +113,73 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
     /// made (sender.c, send_files: do_open_nofollow; CVE-2024-12747). With -L links are the point,
     /// and inside a module they are still only followed while they stay in it.
     /// </summary>
-    private int OpenSource(string path, out SafeFileHandle? handle)
+    private int OpenSource(FileEntry file, out SafeFileHandle? handle)
     {
         bool followLinks = ctx.Options.CopyLinks || ctx.Options.CopyUnsafeLinks;
-        byte[] pathBytes = NameText.ToBytes(path);
-        if (Jail is not null && JailPath is not null)
+        handle = null;
+        if (!SourcePath(file, out var path))
+            return Posix.EXDEV;
+        if (InJail)
+            return Jail!.OpenRead(path, out handle, followInside: followLinks);
+        return Confined.OpenAt(Confined.AtFdCwd, path, Confined.ORdOnly | Confined.ONoFollowIf(!followLinks), 0, 0, out handle);
+    }
+
+    private bool InJail => Jail is not null && JailPath is not null;
+
+    // The root of the last file opened, as bytes (beneath the module, with a jail; null when outside
+    // it), and a buffer the paths are put together in: nothing is allocated per file.
+    private string? _sourceRoot;
+    private byte[]? _sourceRootBytes;
+    private byte[] _pathBuffer = new byte[256];
+
+    /// <summary>Where a listed file is: its path, or its name beneath the module with a jail; false when outside it.</summary>
+    private bool SourcePath(FileEntry file, out ReadOnlySpan<byte> path)
+    {
+        path = default;
+        if (file.Root is null)
         {
-            if (FileListBuilder.BeneathRoot(_jailPathBytes ??= NameText.ToBytes(JailPath), pathBytes) is not { } rel)
-            {
-                handle = null;
-                return Posix.EXDEV;
-            }
-            return Jail.OpenRead(rel, out handle, followInside: followLinks);
+            byte[]? rel = InJail ? FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath!), file.Name) : file.Name;
+            path = rel;
+            return rel is not null;
         }
-        return Confined.OpenAt(Confined.AtFdCwd, pathBytes, Confined.ORdOnly | Confined.ONoFollowIf(!followLinks), 0, 0, out handle);
+        if (!ReferenceEquals(file.Root, _sourceRoot))
+        {
+            _sourceRoot = file.Root;
+            _sourceRootBytes = InJail
+                ? FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath!), NameText.ToBytes(file.Root))
+                : NameText.ToBytes(file.Root);
+        }
+        if (_sourceRootBytes is not { } root)
+            return false;
+        byte[] name = file.Name;
+        if (name is [(byte)'.'])
+        {
+            path = root;
+            return true;
+        }
+        bool under = !(root is [(byte)'.'] && InJail);
+        int length = (under ? root.Length + 1 : 0) + name.Length;
+        if (_pathBuffer.Length < length)
+            _pathBuffer = new byte[Math.Max(length, 2 * _pathBuffer.Length)];
+        int at = 0;
+        if (under)
+        {
+            root.CopyTo(_pathBuffer, 0);
+            at = root.Length;
+            if (at == 0 || root[at - 1] != (byte)'/')
+                _pathBuffer[at++] = (byte)'/';
+        }
+        name.CopyTo(_pathBuffer, at);
+        path = _pathBuffer.AsSpan(0, at + name.Length);
+        return true;
     }
 
     private void SendOne(DeltaSender delta, int ndx, FileEntry file, ItemFlags iflags, byte basisType, byte[]? xname, BlockSums sums, string hardLinkTarget)
     {
-        string path = file.LocalPath;
-        int openErr = OpenSource(path, out var opened);
+        int openErr = OpenSource(file, out var opened);
         if (openErr != 0)
         {
+            string path = file.LocalPath;
             if (openErr is Posix.ENOENT or Posix.ENOTDIR)
             {
                 ctx.IoError |= IoErrorFlags.Vanished;
@@ -156,7 +199,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         {
             handle.Dispose();
             ctx.IoError |= IoErrorFlags.Vanished;
-            ctx.Error($"file has vanished: {ctx.Quote(path)} (replaced since it was listed)");
+            ctx.Error($"file has vanished: {ctx.Quote(file.LocalPath)} (replaced since it was listed)");
             _out.WriteMessageInt(MessageCode.NoSend, ndx);
             return;
         }
@@ -171,14 +214,10 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
             _out.WriteInt32(sums.StrongLength);
             _out.WriteInt32(sums.Remainder);
 
-            var started = Stopwatch.StartNew();
-            string name = file.NameString;
-            if (ctx.Progress is not null)
-                delta.Progress = done => ctx.Progress.Report(new FileProgress(name, done, length));
-            else
-                delta.Progress = null;
+            long started = Stopwatch.GetTimestamp();
+            delta.Progress = ctx.Progress is null ? null : ReportTo(ctx.Progress, file.NameString, length);
             if (ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing)
-                ctx.Info(name);
+                ctx.Info(file.NameString);
 
             int level = _skipCompress?.LevelFor(file.Name, ctx.Algorithms.CompressionLevel) ?? 0;
             DeltaStats result = delta.Send(handle, length, sums, level);
@@ -187,16 +226,19 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
             if (result.ReadError)
             {
                 ctx.IoError |= IoErrorFlags.General;
-                ctx.TransferError($"read errors mapping {ctx.Quote(path)}: {Posix.StrError(5)} (5)");
+                ctx.TransferError($"read errors mapping {ctx.Quote(file.LocalPath)}: {Posix.StrError(5)} (5)");
             }
             if (ctx.Options.Progress)
-                ctx.Info(ProgressLine(length, started.Elapsed, ++_transferIndex, ndx));
+                ctx.Info(ProgressLine(length, Stopwatch.GetElapsedTime(started), ++_transferIndex, ndx));
             if (!(ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing))
                 LogItem(file, iflags, hardLinkTarget, result.LiteralBytes);
-            ctx.ItemLog?.Item(file, iflags, hardLinkTarget, path);
+            ctx.ItemLog?.Item(file, iflags, hardLinkTarget, file.LocalPath);
             file.Flags |= EntryFlags.Sent;
         }
     }
+
+    private static Action<long> ReportTo(IProgress<FileProgress> progress, string name, long length) =>
+        done => progress.Report(new FileProgress(name, done, length));
 
     private static bool ChangedSinceListed(SafeFileHandle handle, FileEntry file) =>
         Confined.StatAt((int)handle.DangerousGetHandle(), ""u8, Confined.AtEmptyPath, out var now) != 0

@@ -1,0 +1,100 @@
+using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Wire;
+using Xunit;
+
+namespace NetRsync.Protocol.Tests.FileList;
+
+/// <summary>
+/// A regression guard on what each list entry keeps alive, on both sides: the sender's list as
+/// built from a directory walk and the receiver's as decoded off the wire. Retained memory is
+/// measured process-wide, so these run alone.
+/// </summary>
+[Collection(MemoryCollection.Name)]
+public sealed class FileListMemoryTests : IDisposable
+{
+    // Retained bytes per entry, names of 22 bytes ("dir0000/file_00000.txt") included: 140-145
+    // measured on either side, an object, a name array and a list slot each. The aim is below 100,
+    // which needs the entries out of objects.
+    private const int MaxBytesPerEntry = 160;
+    private const int Folders = 20;
+    private const int PerFolder = 1000;
+
+    private readonly string _root = Directory.CreateTempSubdirectory("nr-listmem-").FullName;
+
+    public FileListMemoryTests()
+    {
+        for (int d = 0; d < Folders; d++)
+        {
+            string dir = Path.Combine(_root, $"dir{d:0000}");
+            Directory.CreateDirectory(dir);
+            for (int f = 0; f < PerFolder; f++)
+                File.Create(Path.Combine(dir, $"file_{f:00000}.txt")).Dispose();
+        }
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private sealed class Quiet : IFileListReporter
+    {
+        public void TransferError(string message) => throw new InvalidOperationException(message);
+        public void Info(string message) { }
+    }
+
+    private List<FileEntry> Walk()
+    {
+        var builder = new FileListBuilder(new FileListScanOptions { Recursive = true, PreserveLinks = true }, new Quiet());
+        builder.AddSource(_root + "/");
+        return builder.Build();
+    }
+
+    [Fact]
+    public void TheSendersListKeepsLittlePerEntry()
+    {
+        Walk(); // once first, so what the runtime sets up on first use is not counted
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var list = Walk();
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        Assert.Equal(1 + Folders + Folders * PerFolder, list.Count);
+        double perEntry = (after - before) / (double)list.Count;
+        Assert.True(perEntry <= MaxBytesPerEntry, $"{perEntry:F1} bytes retained per entry; at most {MaxBytesPerEntry} expected");
+        GC.KeepAlive(list);
+    }
+
+    [Fact]
+    public void TheReceiversListKeepsLittlePerEntry()
+    {
+        var settings = new FileListSettings(31, PreserveUid: true, PreserveGid: true, PreserveLinks: true, PreserveDevices: false,
+            PreserveSpecials: false, PreserveHardLinks: false, AlwaysChecksum: false, NumericIds: true, SafeFileList: true);
+        var output = new MemoryStream();
+        {
+            var writer = new RsyncWriter(output);
+            var encoder = new FileListEncoder(writer, settings);
+            var sent = Walk();
+            for (int i = 0; i < sent.Count; i++)
+                encoder.Write(sent[i], i);
+            encoder.WriteEnd(IoErrorFlags.None, ignoreErrors: false);
+            writer.Flush();
+        }
+        byte[] wire = output.ToArray();
+        output = null;
+
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        using var reader = new RsyncReader(new MemoryStream(wire));
+        var decoder = new FileListDecoder(reader, settings);
+        decoder.ReadAll();
+        var list = decoder.Entries;
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        Assert.Equal(1 + Folders + Folders * PerFolder, list.Count);
+        // The wire bytes are held by the reader's stream throughout: they are not the list's.
+        double perEntry = (after - before) / (double)list.Count;
+        Assert.True(perEntry <= MaxBytesPerEntry, $"{perEntry:F1} bytes retained per entry; at most {MaxBytesPerEntry} expected");
+        GC.KeepAlive(decoder);
+    }
+}
+
+/// <summary>Tests that measure memory process-wide, run apart from everything else.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemoryCollection
+{
+    public const string Name = "Memory measured process-wide";
+}
