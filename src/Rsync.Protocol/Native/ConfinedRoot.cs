@@ -236,6 +236,9 @@ public sealed class ConfinedRoot : IDisposable
     /// <summary>Bumped when a directory beneath the root is removed or moved: a cached parent handle may then lead elsewhere.</summary>
     private int _layoutChanges;
 
+    /// <summary>Changes whenever a directory beneath the root is removed or moved.</summary>
+    public int LayoutVersion => Volatile.Read(ref _layoutChanges);
+
     /// <summary>
     /// The last parent directory this thread opened: entries arrive in list order, so consecutive
     /// names mostly share it, and one handle then serves them all.

@@ -188,7 +188,12 @@ internal sealed partial class ReceivingSide
         int slash = name.LastIndexOf((byte)'/');
         if (slash <= 0)
             return null;
+        int layout = Root.LayoutVersion;
+        if (_checkedParent is { } last && last.Layout == layout && name[..slash].SequenceEqual(last.Name))
+            return null;
         int errno = Root.LStat(name[..slash], out var st);
+        if (errno == 0 && st.IsDirectory)
+            _checkedParent = new CheckedParent(file.Name[..slash], layout);
         if (errno == Posix.ENOENT)
             return null;
         if (errno is Posix.ELOOP or Posix.EXDEV or Posix.ENOTDIR || (errno == 0 && !st.IsDirectory))
@@ -197,6 +202,13 @@ internal sealed partial class ReceivingSide
             return $"lstat {Show(name[..slash])} failed: {Posix.StrError(errno)} ({errno})";
         return null;
     }
+
+    // The parent the last check found to be a directory. Entries come in list order, so most share
+    // it; while nothing beneath the root is removed or moved it still is one, and every call that
+    // follows refuses a symlink on the way regardless.
+    private sealed record CheckedParent(byte[] Name, int Layout);
+
+    private CheckedParent? _checkedParent;
 
     /// <summary>A name for a message.</summary>
     public static string Show(ReadOnlySpan<byte> name) => NameText.FromBytes(name);

@@ -13,8 +13,9 @@ internal sealed class RsyncReader : IDisposable
 {
     private const int MultiplexBase = 7;
     // How far the socket is read ahead of the consumer. The consumers of incoming data never wait on
-    // our own writes, so a full buffer only slows the peer down; it bounds memory, as rsync's input buffer does.
-    private const long PumpBufferLimit = 4L * 1024 * 1024;
+    // our own writes, so a full buffer only slows the peer down; it bounds memory per connection, as
+    // rsync's input buffer does, and the kernel's socket buffer reads ahead beyond it.
+    private const long PumpBufferLimit = 1024 * 1024;
 
     private readonly Stream _input;
     private Exception? _pumpError;

@@ -164,6 +164,19 @@ internal sealed class RsyncWriter
         WriteMessage(code, b);
     }
 
+    private long _lastFlush = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>
+    /// Flushes unless that was done within <paramref name="interval"/>: a stream of small requests
+    /// keeps the peer busy without a system call each (io.c, maybe_flush_socket). Whoever is about to
+    /// wait on the peer still flushes first.
+    /// </summary>
+    public void FlushUnlessRecent(TimeSpan interval)
+    {
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(_lastFlush) >= interval)
+            Flush();
+    }
+
     /// <summary>Runs on the flushing thread just before the bytes go out, to add queued messages.</summary>
     public Action? BeforeFlush { get; set; }
 
@@ -185,6 +198,7 @@ internal sealed class RsyncWriter
         BytesWritten += _position;
         OnSocketWrite?.Invoke(_position);
         _position = 0;
+        _lastFlush = System.Diagnostics.Stopwatch.GetTimestamp();
     }
 
     /// <summary>Exactly <paramref name="length"/> contiguous bytes (small fields only).</summary>
