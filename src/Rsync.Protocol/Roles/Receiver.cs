@@ -24,10 +24,11 @@ internal sealed class Receiver(ReceivingSide side)
     private readonly byte[] _buffer = new byte[ProtocolLimits.MaxBlockSize];
     // Matched blocks arrive one by one; reading the basis and writing the result in larger pieces
     // keeps the system calls per file small (rsync's map_ptr window and write buffer do the same).
-    private readonly byte[] _basisWindow = new byte[IoWindow];
+    // Both windows are made for the first file that needs them: a tree of empty or new files never does.
+    private byte[]? _basisWindow;
     private long _basisWindowStart;
     private int _basisWindowLength;
-    private readonly byte[] _pendingOutput = new byte[IoWindow];
+    private byte[]? _pendingOutput;
     private long _pendingOffset;
     private int _pendingLength;
     private bool _outputFailed;
@@ -442,23 +443,23 @@ internal sealed class Receiver(ReceivingSide side)
             WriteNow(output, data, offset);
             return;
         }
-        if (_pendingLength > 0 && (_pendingOffset + _pendingLength != offset || _pendingLength + data.Length > _pendingOutput.Length))
+        if (_pendingLength > 0 && (_pendingOffset + _pendingLength != offset || _pendingLength + data.Length > IoWindow))
             FlushOutput(output);
-        if (data.Length >= _pendingOutput.Length)
+        if (data.Length >= IoWindow)
         {
             WriteNow(output, data, offset);
             return;
         }
         if (_pendingLength == 0)
             _pendingOffset = offset;
-        data.CopyTo(_pendingOutput.AsSpan(_pendingLength));
+        data.CopyTo((_pendingOutput ??= new byte[IoWindow]).AsSpan(_pendingLength));
         _pendingLength += data.Length;
     }
 
     private void FlushOutput(SafeFileHandle? output)
     {
         if (output is not null && _pendingLength > 0 && !_outputFailed)
-            WriteNow(output, _pendingOutput.AsSpan(0, _pendingLength), _pendingOffset);
+            WriteNow(output, _pendingOutput!.AsSpan(0, _pendingLength), _pendingOffset);
         _pendingLength = 0;
     }
 
@@ -487,10 +488,10 @@ internal sealed class Receiver(ReceivingSide side)
         if (offset < _basisWindowStart || offset + length > _basisWindowStart + _basisWindowLength)
         {
             _basisWindowStart = offset;
-            _basisWindowLength = ReadFully(basis, _basisWindow, offset);
+            _basisWindowLength = ReadFully(basis, _basisWindow ??= new byte[IoWindow], offset);
         }
         int available = (int)Math.Clamp(_basisWindowStart + _basisWindowLength - offset, 0, length);
-        return _basisWindow.AsSpan((int)(offset - _basisWindowStart), available);
+        return available == 0 ? default : _basisWindow!.AsSpan((int)(offset - _basisWindowStart), available);
     }
 
     private static int ReadFully(SafeFileHandle handle, Span<byte> into, long offset)
