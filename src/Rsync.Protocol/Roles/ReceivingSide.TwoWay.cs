@@ -1,4 +1,3 @@
-using System.Buffers;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Native;
 using NetRsync.Protocol.TwoWay;
@@ -338,23 +337,7 @@ internal sealed partial class ReceivingSide
             try
             {
                 using (output)
-                {
-                    byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
-                    try
-                    {
-                        long offset = 0;
-                        int n;
-                        while ((n = RandomAccess.Read(input!, buffer, offset)) > 0)
-                        {
-                            RandomAccess.Write(output!, buffer.AsSpan(0, n), offset);
-                            offset += n;
-                        }
-                    }
-                    finally
-                    {
-                        ArrayPool<byte>.Shared.Return(buffer);
-                    }
-                }
+                    CopyContents(input!, output!);
             }
             catch (IOException)
             {

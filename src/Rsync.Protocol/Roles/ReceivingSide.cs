@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Filters;
@@ -365,25 +366,29 @@ internal sealed partial class ReceivingSide
             if (errno != 0)
                 return errno;
             using (output)
-            {
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
-                try
-                {
-                    long offset = 0;
-                    int n;
-                    while ((n = RandomAccess.Read(input!, buffer, offset)) > 0)
-                    {
-                        RandomAccess.Write(output!, buffer.AsSpan(0, n), offset);
-                        offset += n;
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
+                CopyContents(input!, output!);
         }
         return fromRoot.Unlink(from);
+    }
+
+    /// <summary>Copies one open file into another from the start, through a pooled buffer.</summary>
+    private static void CopyContents(SafeFileHandle input, SafeFileHandle output)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
+        try
+        {
+            long offset = 0;
+            int n;
+            while ((n = RandomAccess.Read(input, buffer, offset)) > 0)
+            {
+                RandomAccess.Write(output, buffer.AsSpan(0, n), offset);
+                offset += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>
