@@ -296,6 +296,14 @@ internal sealed class Generator(ReceivingSide side)
     /// (generator.c, recv_generator with is_dir &lt; 0).</param>
     private void GenerateEntry(int ndx, FileEntry file, bool redo, bool earlyDirectory)
     {
+        GenerateOne(ndx, file, redo, earlyDirectory);
+        // After every entry, not only a request: a request followed by a long run of unchanged
+        // files still reaches the sender within the interval.
+        _out.FlushUnlessRecent(RequestFlushInterval);
+    }
+
+    private void GenerateOne(int ndx, FileEntry file, bool redo, bool earlyDirectory)
+    {
         if (earlyDirectory && file.IsDirectory)
         {
             if (!side.ListOnly)
@@ -625,7 +633,6 @@ internal sealed class Generator(ReceivingSide side)
         if (basisSize <= 0 || wholeFile)
         {
             SumHead.Empty.Write(_out);
-            _out.FlushUnlessRecent(RequestFlushInterval);
             return;
         }
         try
@@ -642,8 +649,6 @@ internal sealed class Generator(ReceivingSide side)
             // No basis: the sender sends everything as literal data.
             SumHead.Empty.Write(_out);
         }
-        // The sender starts on this file within the interval rather than when the buffer fills.
-        _out.FlushUnlessRecent(RequestFlushInterval);
     }
 
     /// <summary>rsync's quick check (generator.c, unchanged_file).</summary>

@@ -184,6 +184,7 @@ internal sealed class RsyncWriter
     {
         BeforeFlush?.Invoke();
         CloseFrame();
+        _lastFlush = System.Diagnostics.Stopwatch.GetTimestamp();
         if (_position == 0)
             return;
         try
@@ -198,7 +199,6 @@ internal sealed class RsyncWriter
         BytesWritten += _position;
         OnSocketWrite?.Invoke(_position);
         _position = 0;
-        _lastFlush = System.Diagnostics.Stopwatch.GetTimestamp();
     }
 
     /// <summary>Exactly <paramref name="length"/> contiguous bytes (small fields only).</summary>
