@@ -18,6 +18,8 @@ internal sealed class StrongChecksum : IDisposable
 
     private readonly IncrementalHash? _block;
     private readonly IncrementalHash? _file;
+    private Md5 _md5Block;
+    private Md5 _md5File;
     private readonly NonCryptographicHashAlgorithm? _fileXx;
     private readonly byte[] _seedBytes = new byte[4];
     private readonly bool _hasSeed;
@@ -41,8 +43,8 @@ internal sealed class StrongChecksum : IDisposable
         switch (kind)
         {
             case ChecksumKind.Md5:
-                _block = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-                _file = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+                _md5Block = Md5.Create();
+                _md5File = Md5.Create();
                 break;
             case ChecksumKind.Sha1:
                 _block = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
@@ -86,6 +88,14 @@ internal sealed class StrongChecksum : IDisposable
             case ChecksumKind.None:
                 destination[0] = 0;
                 return;
+            case ChecksumKind.Md5:
+                if (_hasSeed && _seedFirst)
+                    _md5Block.Append(_seedBytes);
+                _md5Block.Append(block);
+                if (_hasSeed && !_seedFirst)
+                    _md5Block.Append(_seedBytes);
+                _md5Block.Finish(destination);
+                return;
         }
         if (_hasSeed && _seedFirst)
             _block!.AppendData(_seedBytes);
@@ -97,7 +107,9 @@ internal sealed class StrongChecksum : IDisposable
 
     public void FileUpdate(ReadOnlySpan<byte> data)
     {
-        if (_file is not null)
+        if (Kind == ChecksumKind.Md5)
+            _md5File.Append(data);
+        else if (_file is not null)
             _file.AppendData(data);
         else
             _fileXx?.Append(data);
@@ -106,6 +118,11 @@ internal sealed class StrongChecksum : IDisposable
     /// <summary>Writes the whole-file digest (<see cref="Length"/> bytes) and starts over.</summary>
     public void FileFinish(Span<byte> destination)
     {
+        if (Kind == ChecksumKind.Md5)
+        {
+            _md5File.Finish(destination);
+            return;
+        }
         if (_file is not null)
         {
             _file.GetHashAndReset(destination);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.IO.Pipelines;
-using System.Security.Cryptography;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Roles;
@@ -41,7 +40,8 @@ public sealed partial class RsyncClient
         // The receiving half decides, as a local server does (compat.c, set_allow_inc_recurse).
         if (Options.ServerArgs.AllowsIncrementalRecursion(_options, clientIsSender: false) && !_options.Relative)
             compat |= CompatFlags.IncRecurse;
-        int seed = RandomNumberGenerator.GetInt32(1, int.MaxValue);
+        // Like rsync's time-and-pid seed it only varies the block sums; it needs no cryptographic source.
+        int seed = Random.Shared.Next(1, int.MaxValue);
         // Both ends are ours: the options' choices hold as given (rsync compresses a local pipe too).
         var algorithms = Negotiation.Fixed(_wanted, seedFirst: true);
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using NetRsync.Protocol.Checksums;
 using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Daemon;
@@ -89,10 +90,17 @@ internal static class DaemonHandshake
             "sha512" => SHA512.HashData(input),
             "sha256" => SHA256.HashData(input),
             "sha1" => SHA1.HashData(input),
-            "md5" => MD5.HashData(input),
+            "md5" => Md5Digest(input),
             _ => throw new RsyncException($"unsupported auth digest {digest}", ExitCodes.Unsupported),
         };
         return Convert.ToBase64String(hash).TrimEnd('=');
+    }
+
+    private static byte[] Md5Digest(byte[] input)
+    {
+        byte[] hash = new byte[Md5.HashLength];
+        Md5.HashData(input, hash);
+        return hash;
     }
 
     /// <summary>Sends the module name and reads until "@RSYNCD: OK", answering an auth challenge on the way.</summary>

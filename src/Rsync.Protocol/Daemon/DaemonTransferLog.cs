@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.Daemon.Config;
 using NetRsync.Protocol.FileList;
@@ -126,10 +125,12 @@ internal sealed class DaemonTransferLog : IItemLog
         // Opened by the name's bytes, never through a final symlink.
         if (Native.Confined.OpenAt(Native.Confined.AtFdCwd, Text.NameText.ToBytes(localPath), Native.Confined.ORdOnly | Native.Confined.ONoFollow, 0, 0, out var handle) != 0)
             return null;
+        using var opened = handle!;
         try
         {
-            using var stream = new FileStream(handle!, FileAccess.Read, 1);
-            return Convert.ToHexStringLower(MD5.HashData(stream));
+            Span<byte> sum = stackalloc byte[Checksums.Md5.HashLength];
+            Checksums.StrongChecksum.FileSum(Checksums.ChecksumKind.Md5, opened, sum);
+            return Convert.ToHexStringLower(sum);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

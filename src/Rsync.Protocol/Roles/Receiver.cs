@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Checksums;
@@ -359,16 +358,10 @@ internal sealed class Receiver(ReceivingSide side)
     /// <summary>A new ".NAME.XXXXXX" beside the target, as rsync names them (receiver.c, get_tmpname).</summary>
     private (SafeFileHandle? Handle, byte[]? Name, string? Problem) CreateTempFile(ConfinedRoot root, byte[] name)
     {
-        int slash = name.AsSpan().LastIndexOf((byte)'/');
-        var dir = name.AsSpan(0, slash + 1);
-        var leaf = name.AsSpan(slash + 1);
-        if (leaf.Length > 240)
-            leaf = leaf[..240];
         int errno = 0;
         for (int attempt = 0; attempt < 100; attempt++)
         {
-            byte[] suffix = Encoding.ASCII.GetBytes(Convert.ToHexString(RandomNumberGenerator.GetBytes(3)));
-            byte[] temp = [.. dir, (byte)'.', .. leaf, (byte)'.', .. suffix];
+            byte[] temp = TemporaryName(name);
             // Private until it is complete; the real mode is set before the rename.
             errno = root.CreateExclusive(temp, 0x180, out var handle);
             if (errno == 0)
@@ -377,6 +370,28 @@ internal sealed class Receiver(ReceivingSide side)
                 return (null, null, $"mkstemp \"{side.Display(temp)}\" failed: {Posix.StrError(errno)} ({errno})");
         }
         return (null, null, $"mkstemp beside \"{side.Display(name)}\" failed: too many attempts");
+    }
+
+    /// <summary>
+    /// ".NAME.XXXXXX" beside the file, the leaf cut to 240 bytes (receiver.c, get_tmpname). The
+    /// suffix needs to be unlikely, not secret: creation is exclusive and retried.
+    /// </summary>
+    internal static byte[] TemporaryName(ReadOnlySpan<byte> name)
+    {
+        int slash = name.LastIndexOf((byte)'/');
+        var dir = name[..(slash + 1)];
+        var leaf = name[(slash + 1)..];
+        if (leaf.Length > 240)
+            leaf = leaf[..240];
+        byte[] temp = new byte[dir.Length + leaf.Length + 8];
+        dir.CopyTo(temp);
+        temp[dir.Length] = (byte)'.';
+        leaf.CopyTo(temp.AsSpan(dir.Length + 1));
+        temp[dir.Length + 1 + leaf.Length] = (byte)'.';
+        uint random = (uint)Random.Shared.Next(1 << 24);
+        for (int i = temp.Length - 1; i >= temp.Length - 6; i--, random >>= 4)
+            temp[i] = (byte)"0123456789ABCDEF"[(int)(random & 0xF)];
+        return temp;
     }
 
     /// <summary>Reads tokens until the end marker, then the sender's sum (receiver.c, receive_data).</summary>

@@ -322,10 +322,8 @@ internal sealed partial class ReceivingSide
             return errno;
         if (!st.IsRegular)
             return EOPNOTSUPP;
-        int slash = target.AsSpan().LastIndexOf((byte)'/');
         // Named as the receiver's temporary files are (".NAME.XXXXXX"), which watchers leave alone.
-        byte[] suffix = System.Text.Encoding.ASCII.GetBytes(Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3)));
-        byte[] temp = [.. target.AsSpan(0, slash + 1), (byte)'.', .. target.AsSpan(slash + 1, Math.Min(240, target.Length - slash - 1)), (byte)'.', .. suffix];
+        byte[] temp = Receiver.TemporaryName(target);
         errno = root.OpenRead(source, out var input);
         if (errno != 0)
             return errno;

@@ -27,6 +27,29 @@ public sealed class StrongChecksumTests
     }
 
     [Fact]
+    public void Md5MatchesTheSystemDigestAtEveryPaddingBoundaryAndSplit()
+    {
+        // The padding takes one extra block from 56 bytes past a boundary; pieces straddle the buffer.
+        byte[] data = new byte[300];
+        new Random(5).NextBytes(data);
+        var digest = new byte[Md5.HashLength];
+        for (int length = 0; length <= 200; length++)
+        {
+            byte[] expected = MD5.HashData(data.AsSpan(0, length));
+            for (int split = 0; split <= length; split += length < 130 ? 1 : 7)
+            {
+                var md5 = Md5.Create();
+                md5.Append(data.AsSpan(0, split));
+                md5.Append(data.AsSpan(split, length - split));
+                md5.Finish(digest);
+                Assert.True(expected.AsSpan().SequenceEqual(digest), $"length {length}, split at {split}");
+            }
+        }
+        Md5.HashData("12345678901234567890123456789012345678901234567890123456789012345678901234567890"u8, digest);
+        Assert.Equal("57edf4a22be3c955ac49da2e2107b67a", Convert.ToHexStringLower(digest));
+    }
+
+    [Fact]
     public void BlockSumAppendsTheSeedLittleEndianWhenNonZero()
     {
         var gen =
