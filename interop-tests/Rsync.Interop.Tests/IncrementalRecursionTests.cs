@@ -190,6 +190,90 @@ public sealed class IncrementalRecursionTests(ITestOutputHelper output)
         Assert.Equal("a\n", File.ReadAllText(Path.Combine(f.ModuleDir, "x", "sub", "shared")));
     }
 
+    /// <summary>
+    /// -R sources under incremental recursion: a list may hold only its directory's children (3.5's
+    /// receiver aborts "due to invalid path from sender" otherwise), so each source's parents go one
+    /// per list as implied directories (flist.c, send_implied_dirs). Sources share parents, one is a
+    /// file, one sits inside another, one is given from "/./". Stock rsync copying the same sources
+    /// locally is the reference.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PeersWithAProtocol))]
+    public async Task RelativeSourcesGoOneLevelPerList(string peer, string protocol)
+    {
+        await using PushFixture f = await PushFixture.StartAsync(peer);
+        string[] sources = MakeRelativeSources(f.Source);
+
+        ProcessResult r = await NetRsync.Instance.RunAsync(Args(["-aR", "-v"], RsyncPeers.ProtocolArgs(protocol), sources, [f.Url()]),
+            workingDirectory: f.Source);
+        output.WriteLine(r.ToString());
+
+        if (r.ExitCode != 0)
+            Assert.Fail($"exit {r.ExitCode}\n{r}\n{await f.Daemon.DiagnosticsWhenIdleAsync()}");
+        Assert.StartsWith("sending incremental file list", r.Stdout.TrimStart());
+        await AssertLikeStockRelativeCopy(peer, protocol, f.Source, sources, f.ModuleDir, f.Temp.Sub("reference"));
+        ProcessResult dry = await RunStock(output, peer, Args(["-aniR", "-H"], RsyncPeers.ProtocolArgs(protocol), sources, [f.Url()]),
+            workingDirectory: f.Source);
+        Assert.True(dry.ExitCode == 0, dry.ToString());
+        Assert.Empty(StockClient.ItemizedLines(dry.Stdout));
+    }
+
+    /// <summary>The same from netrsyncd: a stock client pulls -R paths of the module.</summary>
+    [Theory]
+    [MemberData(nameof(PeersWithAProtocol))]
+    public async Task StockClientPullsRelativePathsFromNetrsyncd_OneLevelPerList(string peer, string protocol)
+    {
+        RsyncPeers.Resolve(peer);
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
+        MakeRelativeSources(f.ModuleDir);
+        string pulled = f.Temp.Sub("pulled");
+        string[] sources = [f.Url() + "top/mid/deep", f.Url() + "top/./side/g.txt"];
+
+        ProcessResult r = await RunStock(output, peer, Args(["-aR", "-v"], RsyncPeers.ProtocolArgs(protocol), sources, [pulled + "/"]),
+            timeout: TimeSpan.FromMinutes(2));
+
+        await AssertExit(0, r, f.Daemon);
+        Assert.StartsWith("receiving incremental file list", r.Stdout.TrimStart());
+        await AssertLikeStockRelativeCopy(peer, protocol, f.ModuleDir, ["top/mid/deep", "top/./side/g.txt"], pulled, f.Temp.Sub("reference"));
+    }
+
+    /// <summary>The same copied locally, both halves in one netrsync.</summary>
+    [Fact]
+    public async Task LocalRelativeCopyGoesOneLevelPerList()
+    {
+        using var temp = new TempDir();
+        string root = temp.Sub("src");
+        string[] sources = MakeRelativeSources(root);
+        string copy = Path.Combine(temp.Path, "copy");
+
+        ProcessResult r = await NetRsync.Instance.RunAsync(Args(["-aR", "-v"], sources, [copy + "/"]), workingDirectory: root);
+        output.WriteLine(r.ToString());
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.StartsWith("sending incremental file list", r.Stdout.TrimStart());
+        await AssertLikeStockRelativeCopy(RsyncPeers.All.First(), RsyncPeers.DefaultProtocol, root, sources, copy, Path.Combine(temp.Path, "reference"));
+    }
+
+    /// <summary>Nested, overlapping and "/./" -R sources under <paramref name="root"/>, given relative to it.</summary>
+    private static string[] MakeRelativeSources(string root)
+    {
+        foreach (string dir in new[] { "top/mid/deep/deeper", "top/mid/other", "top/side", "lone/branch/tip" })
+            Directory.CreateDirectory(Path.Combine(root, dir));
+        foreach (string file in new[] { "top/mid/deep/a.txt", "top/mid/deep/deeper/b.txt", "top/mid/other/c.txt",
+                     "top/mid/not-sent.txt", "top/side/g.txt", "lone/branch/tip/t.txt", "lone/skipped.txt" })
+            File.WriteAllText(Path.Combine(root, file), file + "\n");
+        Posix.Chmod(Path.Combine(root, "top", "mid"), 0x1E8); // 0750: an implied directory keeps its own mode
+        PushFixture.StampTimes(root);
+        return ["top/mid/deep", "top/mid/deep/deeper/b.txt", "top/mid/other/c.txt", "top/./side", "lone/branch/tip"];
+    }
+
+    private async Task AssertLikeStockRelativeCopy(string peer, string protocol, string root, string[] sources, string actual, string reference)
+    {
+        ProcessResult r = await RunStock(output, peer, Args(["-aR"], sources, [reference + "/"]), workingDirectory: root);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        TreeComparer.AssertIdentical(reference, actual, CompareOptionsFor(protocol) with { CompareRoot = false });
+    }
+
     public static TheoryData<string, string, string> PeersProtocolsAndListModes
     {
         get

@@ -38,7 +38,7 @@ public sealed partial class RsyncClient
         // A local pair agrees on everything a server would offer (compat.c, setup_protocol with local_server).
         var compat = CompatFlags.SymlinkTimes | CompatFlags.SymlinkIconv | CompatFlags.SafeFileList | CompatFlags.AvoidXattrOptim;
         // The receiving half decides, as a local server does (compat.c, set_allow_inc_recurse).
-        if (Options.ServerArgs.AllowsIncrementalRecursion(_options, clientIsSender: false) && !_options.Relative)
+        if (Options.ServerArgs.AllowsIncrementalRecursion(_options, clientIsSender: false))
             compat |= CompatFlags.IncRecurse;
         // Like rsync's time-and-pid seed it only varies the block sums; it needs no cryptographic source.
         int seed = Random.Shared.Next(1, int.MaxValue);

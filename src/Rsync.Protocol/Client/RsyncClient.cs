@@ -284,7 +284,6 @@ public sealed partial class RsyncClient
                 builder.AddSource(source);
         }
         // Under --iconv, what has no UTF-8 name is left out before indexes are given (flist.c, send_file_entry).
-        // Under --iconv, what has no UTF-8 name is left out before indexes are given (flist.c, send_file_entry).
         Dictionary<FileEntry, List<FileEntry>>? sameNamed = null;
         var files = FileListEncoder.DropUnconvertible(builder.Build(incremental ? SendingList.SameNamedCollector(out sameNamed) : null), ctx.FileListSettings());
         ctx.IoError |= builder.IoError;

@@ -769,6 +769,20 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         return rel.EndsWith('/') || parts.Count == 0 ? current.TrimEnd('/') + "/" : current;
     }
 
+    /// <summary>
+    /// A -R path in the module: its names are sent as given, below the module or below a "/./"
+    /// in the path (flist.c, send_file_list). The walk goes through the module's directory handle,
+    /// so a link on the way cannot lead out of it.
+    /// </summary>
+    private static string RelativeInModule(string modulePath, string rel)
+    {
+        int marker = rel.IndexOf("/./", StringComparison.Ordinal);
+        string above = marker < 0 ? "." : ModulePath.Sanitize(rel[..marker]);
+        string below = ModulePath.Sanitize(marker < 0 ? rel : rel[(marker + 3)..]);
+        string root = above == "." ? modulePath : Path.Join(modulePath, above);
+        return root.TrimEnd('/') + "/./" + below;
+    }
+
     private void ServePull(TransferContext ctx, string modulePath, DaemonModule module, ServerInvocation invocation, FilterList daemonFilters, ChmodRules? chmod)
     {
         var clientRules = ReadFilterList(ctx.Reader);
@@ -778,7 +792,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         if (ctx.Options.FilesFrom == "-")
             filesFrom = ReadForwardedNames(ctx).Select(n => ModulePath.Sanitize(n.AsSpan())).ToList();
 
-        var sources = invocation.Paths.Select(p => ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
+        var sources = invocation.Paths.Select(p => ctx.Options.Relative ? RelativeInModule(modulePath, p) : ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
         if (module.IgnoreErrors)
             ctx.Options.IgnoreErrors = true;
 
@@ -922,11 +936,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
     /// <summary>
     /// Whether a server goes one directory at a time: when the client allows it and the options do
-    /// (compat.c, set_allow_inc_recurse). Under --iconv, and as a sender of -R paths, this side
-    /// keeps to one list.
+    /// (compat.c, set_allow_inc_recurse). Under --iconv this side keeps to one list.
     /// </summary>
     internal static bool IncrementalRecursion(ServerInvocation? invocation, TransferContext ctx) =>
-        invocation is { IncrementalRecursionAllowed: true } && ctx.Iconv is null && !(invocation.IsSender && ctx.Options.Relative);
+        invocation is { IncrementalRecursionAllowed: true } && ctx.Iconv is null;
 
     /// <summary>
     /// A server's side of the protocol's start, whatever carried the arguments (compat.c,

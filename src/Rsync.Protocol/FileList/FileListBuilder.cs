@@ -273,7 +273,14 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if (!isDotDir && options.Filters.IsExcludedBySender(name, st.IsDirectory))
             return;
 
-        if (options.Relative && options.ImpliedDirs)
+        int firstSlash = Array.IndexOf(name, (byte)'/');
+        if (options.Relative && options.Incremental && firstSlash > 0)
+        {
+            AddImpliedLevel(root, name, firstSlash);
+            return;
+        }
+
+        if (options.Relative && options.ImpliedDirs && !options.Incremental)
         {
             int slash = -1;
             while ((slash = Array.IndexOf(name, (byte)'/', slash + 1)) > 0)
@@ -287,6 +294,11 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             }
         }
 
+        AddStatted(root, name, fullPath, rel, st, isDotDir);
+    }
+
+    private void AddStatted(string root, byte[] name, byte[] fullPath, byte[]? rel, FileStatus st, bool isDotDir)
+    {
         if (st.IsDirectory && !options.Recursive && !(options.Dirs || isDotDir))
         {
             reporter.Info($"skipping directory {NameText.FromBytes(name)}");
@@ -313,7 +325,65 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         ListOneDirectory(directory);
         foreach (var other in sameNamed)
             ListOneDirectory(other);
+        if (_awaitingParent is not null && _awaitingParent.Remove(directory.Name, out var below))
+        {
+            foreach (var (root, name) in below)
+                AddNextLevel(root, name, directory.Name.Length);
+        }
         return Build(merged);
+    }
+
+    // -R under incremental recursion: a list holds only its directory's children (3.5's receiver
+    // aborts on anything else), so a source's parents go one per list, each an implied directory,
+    // and the source itself in its parent's list (flist.c, send_implied_dirs and send1extra).
+    // Sources waiting below a directory, by the directory's name: same-named directories of
+    // several sources share one list.
+    private Dictionary<byte[], List<(string Root, byte[] Name)>>? _awaitingParent;
+
+    /// <summary>Adds the implied directory <paramref name="name"/>[..<paramref name="slash"/>] to this list, the source to wait for its list.</summary>
+    private void AddImpliedLevel(string root, byte[] name, int slash)
+    {
+        byte[] parent = name[..slash];
+        _awaitingParent ??= new Dictionary<byte[], List<(string, byte[])>>(ByteNameComparer.Instance);
+        if (!_awaitingParent.TryGetValue(parent, out var below))
+            _awaitingParent[parent] = below = [];
+        below.Add((root, name));
+        if (!_impliedDirs.Add(Encoding.Latin1.GetString(parent)))
+            return;
+        _walks++;
+        byte[] parentPath = Join(NameText.ToBytes(root), parent);
+        int errno = LStat(parentPath, options.Jail is null ? null : InJail(parentPath), out var pst);
+        if (errno == 0 && pst.IsDirectory)
+        {
+            Add(MakeEntry(root, parent, pst, EntryFlags.ImpliedDir));
+            return;
+        }
+        // Gone since the source was looked at, or replaced: its sources go with it, and are reported.
+        _awaitingParent.Remove(parent);
+        LinkStatFailed(parentPath, errno != 0 ? errno : Posix.ENOTDIR);
+    }
+
+    /// <summary>A waiting source, in the list of its parent's first <paramref name="done"/> bytes.</summary>
+    private void AddNextLevel(string root, byte[] name, int done)
+    {
+        int slash = Array.IndexOf(name, (byte)'/', done + 1);
+        if (slash > 0)
+        {
+            AddImpliedLevel(root, name, slash);
+            return;
+        }
+        _walks++;
+        byte[] fullPath = Join(NameText.ToBytes(root), name);
+        byte[]? rel = options.Jail is null ? null : InJail(fullPath);
+        int errno = LStat(fullPath, rel, out var st);
+        if (errno != 0)
+        {
+            LinkStatFailed(fullPath, errno);
+            return;
+        }
+        if (options.Filters.IsExcludedBySender(name, st.IsDirectory))
+            return;
+        AddStatted(root, name, fullPath, rel, st, isDotDir: false);
     }
 
     private void ListOneDirectory(FileEntry directory)

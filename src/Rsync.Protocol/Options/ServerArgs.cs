@@ -26,12 +26,11 @@ public static class ServerArgs
     /// <summary>
     /// Whether this client offers incremental recursion (compat.c, set_allow_inc_recurse): it
     /// needs -r, and is not wanted with --no-inc-recursive; a receiver deleting before or after,
-    /// or pruning empty directories, needs the whole list. Under --iconv, and as a sender of -R
-    /// paths, this client keeps to one list.
+    /// or pruning empty directories, needs the whole list. Under --iconv this client keeps to one list.
     /// </summary>
     public static bool AllowsIncrementalRecursion(RsyncOptions o, bool clientIsSender) =>
         o.Recursive && o.IncRecursive != false && o.Iconv is null
-        && (clientIsSender ? !o.Relative : !o.PruneEmptyDirs && o.DeleteMode is not (DeleteMode.Before or DeleteMode.After));
+        && (clientIsSender || !o.PruneEmptyDirs && o.DeleteMode is not (DeleteMode.Before or DeleteMode.After));
 
     /// <summary>
     /// The server's arguments, from "--server" up to but not including the "." that
