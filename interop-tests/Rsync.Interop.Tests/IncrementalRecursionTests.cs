@@ -218,6 +218,28 @@ public sealed class IncrementalRecursionTests(ITestOutputHelper output)
         Assert.Empty(StockClient.ItemizedLines(dry.Stdout));
     }
 
+    /// <summary>--files-from implies -R: with -r its names go one level per list the same way.</summary>
+    [Theory]
+    [MemberData(nameof(PeersWithAProtocol))]
+    public async Task FilesFromWithRecursionGoesOneLevelPerList(string peer, string protocol)
+    {
+        await using PushFixture f = await PushFixture.StartAsync(peer);
+        string[] sources = MakeRelativeSources(f.Source);
+        string list = f.Temp.File("files-from.txt");
+        File.WriteAllLines(list, sources.Select(s => s.Replace("/./", "/", StringComparison.Ordinal)));
+
+        ProcessResult r = await NetRsync.Instance.RunAsync(Args(["-a", "-r", "-v", $"--files-from={list}"], RsyncPeers.ProtocolArgs(protocol), [f.SourceArg, f.Url()]));
+        output.WriteLine(r.ToString());
+
+        if (r.ExitCode != 0)
+            Assert.Fail($"exit {r.ExitCode}\n{r}\n{await f.Daemon.DiagnosticsWhenIdleAsync()}");
+        Assert.StartsWith("sending incremental file list", r.Stdout.TrimStart());
+        string reference = f.Temp.Sub("reference");
+        ProcessResult stock = await RunStock(output, peer, ["-a", "-r", $"--files-from={list}", f.SourceArg, reference + "/"]);
+        Assert.True(stock.ExitCode == 0, stock.ToString());
+        TreeComparer.AssertIdentical(reference, f.ModuleDir, CompareOptionsFor(protocol) with { CompareRoot = false });
+    }
+
     /// <summary>The same from netrsyncd: a stock client pulls -R paths of the module.</summary>
     [Theory]
     [MemberData(nameof(PeersWithAProtocol))]

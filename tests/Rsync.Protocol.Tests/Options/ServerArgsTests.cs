@@ -83,13 +83,13 @@ public sealed class ServerArgsTests : IDisposable
             "-logDtpre.iLsfxCv --ignore-errors --copy-unsafe-links --safe-links",
             "-logDtpre.iLsfxCv --ignore-errors --copy-unsafe-links --safe-links"
         },
-        { "-a -R", "-logDtprRe.LsfxCv", "-logDtprRe.iLsfxCv" },
+        { "-a -R", "-logDtprRe.iLsfxCv", "-logDtprRe.iLsfxCv" },
         { "-a -c -I -x -x -S", "-logDtprcIxxSe.iLsfxCv", "-logDtprcIxxSe.iLsfxCv" },
         { "-a -X -X", "-logDtpXXre.iLsfxCv", "-logDtpXXre.iLsfxCv" },
         { "-a --remove-source-files", "-logDtpre.iLsfxCv --remove-source-files", "-logDtpre.iLsfxCv --remove-source-files" },
         { "-a --remove-sent-files", "-logDtpre.iLsfxCv --remove-sent-files", "-logDtpre.iLsfxCv --remove-sent-files" },
         { "-a --files-from={LIST}", "-logDtpRe.LsfxCv", "-logDtpRe.LsfxCv --files-from=- --from0" },
-        { "-a --files-from={LIST} -r", "-logDtprRe.LsfxCv", "-logDtprRe.iLsfxCv --files-from=- --from0" },
+        { "-a --files-from={LIST} -r", "-logDtprRe.iLsfxCv", "-logDtprRe.iLsfxCv --files-from=- --from0" },
         { "-a --files-from={LIST} --no-R", "-logDtpe.LsfxCv", "-logDtpe.LsfxCv --files-from=- --from0 --no-relative" },
         {
             "-a --files-from=:/remote/list --from0",
