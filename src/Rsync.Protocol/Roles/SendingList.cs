@@ -31,6 +31,7 @@ internal sealed class SendingList
     // The links give the depth-first order lists are sent in; "." is numbered but never linked.
     private struct DirNode
     {
+        /// <summary>The directory's entry; null once its own list is done with.</summary>
         public FileEntry Dir;
         public int Parent;
         public int FirstChild;
@@ -168,6 +169,9 @@ internal sealed class SendingList
         var first = _live[_firstLive];
         _fileOldTotal -= first.Files.Count;
         _fileTotal -= first.Files.Count;
+        // Its directory is listed and done with: only its place in the tree is still needed.
+        if (first.ParentDir >= 0)
+            ReleaseDirectory(first.ParentDir);
         _live[_firstLive] = null!;
         _firstLive++;
         if (_firstLive > 64 && _firstLive * 2 > _live.Count)
@@ -300,6 +304,13 @@ internal sealed class SendingList
                 _nextDir = ndx;
             previous = ndx;
         }
+    }
+
+    private void ReleaseDirectory(int dir)
+    {
+        var node = _dirs[dir];
+        node.Dir = null!;
+        _dirs[dir] = node;
     }
 
     private void SetNextSibling(int dir, int next)
