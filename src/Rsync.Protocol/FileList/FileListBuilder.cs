@@ -358,8 +358,9 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             Add(MakeEntry(root, parent, pst, EntryFlags.ImpliedDir));
             return;
         }
-        // Gone since the source was looked at, or replaced: its sources go with it, and are reported.
+        // Gone since the source was looked at, or replaced: its sources go with it, each reported.
         _awaitingParent.Remove(parent);
+        _impliedDirs.Remove(Encoding.Latin1.GetString(parent));
         LinkStatFailed(parentPath, errno != 0 ? errno : Posix.ENOTDIR);
     }
 
