@@ -14,8 +14,9 @@ RUN dotnet publish src/Rsync.Daemon -c Release -r linux-x64 -nologo -o /out \
  && dotnet publish src/SerSync.Watch -c Release -r linux-x64 -nologo -o /out
 
 # 2. The root filesystem: the programs, bash for the entrypoint, and the libraries they load (what
-#    ldd names, plus OpenSSL's libssl/libcrypto, which .NET opens at run time for MD5), taken from
-#    this same system so they match the C library the programs were linked against.
+#    ldd names, plus OpenSSL's libssl/libcrypto, which .NET opens at run time for the daemon's
+#    password checks), taken from this same system so they match the C library the programs were
+#    linked against.
 RUN set -eu; \
     root=/rootfs; \
     mkdir -p "$root/usr/local/bin" "$root/bin" "$root/etc" "$root/app/local/sersync"; \
