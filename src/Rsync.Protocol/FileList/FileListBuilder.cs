@@ -80,7 +80,7 @@ public interface IFileListReporter
 public sealed class FileListBuilder(FileListScanOptions options, IFileListReporter reporter)
 {
     private List<FileEntry> _entries = [];
-    private readonly HashSet<string> _impliedDirs = new(StringComparer.Ordinal);
+    private readonly HashSet<byte[]> _impliedDirs = new(ByteNameComparer.Instance);
     // Sources and directories read into the list being built: a name can repeat only when there are several.
     private int _walks;
 
@@ -245,7 +245,9 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
 
     private void AddNamed(string root, string name) => AddNamed(root, NameText.ToBytes(name));
 
-    private void AddNamed(string root, byte[] name)
+    /// <param name="listed">Under -R with incremental recursion, how much of <paramref name="name"/>
+    /// lists before this one have sent as implied directories (0 for a command-line source).</param>
+    private void AddNamed(string root, byte[] name, int listed = 0)
     {
         _walks++;
         byte[] rootBytes = NameText.ToBytes(root);
@@ -273,10 +275,10 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if (!isDotDir && options.Filters.IsExcludedBySender(name, st.IsDirectory))
             return;
 
-        int firstSlash = Array.IndexOf(name, (byte)'/');
-        if (options.Relative && options.Incremental && firstSlash > 0)
+        int nextSlash = Array.IndexOf(name, (byte)'/', listed == 0 ? 0 : listed + 1);
+        if (options.Relative && options.Incremental && nextSlash > 0)
         {
-            AddImpliedLevel(root, name, firstSlash);
+            AddImpliedLevel(root, name, nextSlash);
             return;
         }
 
@@ -286,7 +288,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             while ((slash = Array.IndexOf(name, (byte)'/', slash + 1)) > 0)
             {
                 byte[] parent = name[..slash];
-                if (!_impliedDirs.Add(Encoding.Latin1.GetString(parent)))
+                if (!_impliedDirs.Add(parent))
                     continue;
                 byte[] parentPath = Join(rootBytes, parent);
                 if (LStat(parentPath, options.Jail is null ? null : InJail(parentPath), out var pst) == 0 && pst.IsDirectory)
@@ -294,11 +296,6 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             }
         }
 
-        AddStatted(root, name, fullPath, rel, st, isDotDir);
-    }
-
-    private void AddStatted(string root, byte[] name, byte[] fullPath, byte[]? rel, FileStatus st, bool isDotDir)
-    {
         if (st.IsDirectory && !options.Recursive && !(options.Dirs || isDotDir))
         {
             reporter.Info($"skipping directory {NameText.FromBytes(name)}");
@@ -328,7 +325,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if (_awaitingParent is not null && _awaitingParent.Remove(directory.Name, out var below))
         {
             foreach (var (root, name) in below)
-                AddNextLevel(root, name, directory.Name.Length);
+                AddNamed(root, name, listed: directory.Name.Length);
         }
         return Build(merged);
     }
@@ -348,7 +345,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if (!_awaitingParent.TryGetValue(parent, out var below))
             _awaitingParent[parent] = below = [];
         below.Add((root, name));
-        if (!_impliedDirs.Add(Encoding.Latin1.GetString(parent)))
+        if (!_impliedDirs.Add(parent))
             return;
         _walks++;
         byte[] parentPath = Join(NameText.ToBytes(root), parent);
@@ -360,31 +357,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         }
         // Gone since the source was looked at, or replaced: its sources go with it, each reported.
         _awaitingParent.Remove(parent);
-        _impliedDirs.Remove(Encoding.Latin1.GetString(parent));
+        _impliedDirs.Remove(parent);
         LinkStatFailed(parentPath, errno != 0 ? errno : Posix.ENOTDIR);
-    }
-
-    /// <summary>A waiting source, in the list of its parent's first <paramref name="done"/> bytes.</summary>
-    private void AddNextLevel(string root, byte[] name, int done)
-    {
-        int slash = Array.IndexOf(name, (byte)'/', done + 1);
-        if (slash > 0)
-        {
-            AddImpliedLevel(root, name, slash);
-            return;
-        }
-        _walks++;
-        byte[] fullPath = Join(NameText.ToBytes(root), name);
-        byte[]? rel = options.Jail is null ? null : InJail(fullPath);
-        int errno = LStat(fullPath, rel, out var st);
-        if (errno != 0)
-        {
-            LinkStatFailed(fullPath, errno);
-            return;
-        }
-        if (options.Filters.IsExcludedBySender(name, st.IsDirectory))
-            return;
-        AddStatted(root, name, fullPath, rel, st, isDotDir: false);
     }
 
     private void ListOneDirectory(FileEntry directory)
