@@ -31,7 +31,7 @@ internal static class FileListMemory
             List<FileEntry> list = builder.Build();
             long after = GC.GetTotalMemory(forceFullCollection: true);
             double perEntry = (after - before) / (double)list.Count;
-            Console.WriteLine($"file list: {list.Count:N0} entries, {perEntry:F1} bytes retained per entry (aim: at most about 150)");
+            Console.WriteLine($"file list: {list.Count:N0} entries, {perEntry:F1} bytes retained per entry (aim: below 100)");
             GC.KeepAlive(list);
             return 0;
         }

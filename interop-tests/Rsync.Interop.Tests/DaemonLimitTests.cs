@@ -23,17 +23,18 @@ public sealed class DaemonLimitTests(ITestOutputHelper output)
     {
         const int Idle = 2000;
         const int Addresses = 20;
-        await using var f = await NetRsyncDaemonFixture.StartAsync(globalLines: ["handshake timeout = 3", "max clients = 3000", "listen backlog = 4096"]);
+        await using var f = await NetRsyncDaemonFixture.StartAsync(globalLines: ["handshake timeout = 5", "max clients = 3000", "listen backlog = 4096"]);
         File.WriteAllText(Path.Combine(f.ModuleDir, "hello.txt"), "hello\n");
         f.AgeModuleRoot();
         int threadsBefore = ThreadCount(f.Daemon.ProcessId);
 
-        // 100 connections from each of 127.0.0.2..21: within the default per-address cap.
+        // 100 connections from each of 127.0.0.21..2, within the default per-address cap; 127.0.0.2's
+        // come last, so none of them has timed out when one more is tried from there.
         var idle = new List<Socket>(Idle);
         try
         {
             for (int i = 0; i < Idle; i++)
-                idle.Add(await ConnectAsync(f.Daemon.Port, IPAddress.Parse($"127.0.0.{2 + (i % Addresses)}")));
+                idle.Add(await ConnectAsync(f.Daemon.Port, IPAddress.Parse($"127.0.0.{2 + Addresses - 1 - i / (Idle / Addresses)}")));
             await f.Daemon.WaitForConnectionsAsync(Idle, TimeSpan.FromSeconds(20));
             int threadsDuring = ThreadCount(f.Daemon.ProcessId);
             output.WriteLine($"threads: {threadsBefore} before, {threadsDuring} with {Idle} idle connections");

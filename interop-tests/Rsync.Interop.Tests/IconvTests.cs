@@ -53,8 +53,8 @@ public sealed class IconvTests(ITestOutputHelper output)
 
         string stockDest = temp.Sub("stock");
         string ourDest = temp.Sub("ours");
-        ProcessResult stock = await Run(peer, ["-rlt", "--iconv=" + spec, daemon.Url("m"), stockDest + "/"]);
-        ProcessResult ours = await RunOurs(["-rlt", "--iconv=" + spec, daemon.Url("m"), ourDest + "/"]);
+        ProcessResult stock = await Run(peer, ["-rltv", "--iconv=" + spec, daemon.Url("m"), stockDest + "/"]);
+        ProcessResult ours = await RunOurs(["-rltv", "--iconv=" + spec, daemon.Url("m"), ourDest + "/"]);
 
         await AssertSameOutcome(stock, ours, stockDest, ourDest, LocalCharset(spec));
     }
@@ -71,8 +71,8 @@ public sealed class IconvTests(ITestOutputHelper output)
         string module = temp.Sub("module");
         await using StockDaemon daemon = await StockDaemon.StartAsync(peer, [Module(module, RemoteCharset(spec))]);
 
-        ProcessResult stock = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", daemon.Url("m") + "stock/"]);
-        ProcessResult ours = await RunOurs(["-rlt", "--iconv=" + spec, source + "/", daemon.Url("m") + "ours/"]);
+        ProcessResult stock = await Run(peer, ["-rltv", "--iconv=" + spec, source + "/", daemon.Url("m") + "stock/"]);
+        ProcessResult ours = await RunOurs(["-rltv", "--iconv=" + spec, source + "/", daemon.Url("m") + "ours/"]);
 
         await AssertSameOutcome(stock, ours, Path.Combine(module, "stock"), Path.Combine(module, "ours"), RemoteCharset(spec));
     }
@@ -88,8 +88,8 @@ public sealed class IconvTests(ITestOutputHelper output)
         await MakeTree(source, LocalCharset(spec));
         string stockDest = Path.Combine(temp.Path, "stock");
         string ourDest = Path.Combine(temp.Path, "ours");
-        ProcessResult stock = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", stockDest + "/"]);
-        ProcessResult ours = await RunOurs(["-rlt", "--iconv=" + spec, source + "/", ourDest + "/"]);
+        ProcessResult stock = await Run(peer, ["-rltv", "--iconv=" + spec, source + "/", stockDest + "/"]);
+        ProcessResult ours = await RunOurs(["-rltv", "--iconv=" + spec, source + "/", ourDest + "/"]);
         await AssertSameOutcome(stock, ours, stockDest, ourDest, RemoteCharset(spec));
     }
 
@@ -117,13 +117,13 @@ public sealed class IconvTests(ITestOutputHelper output)
         // Pull: names land in the client's charset.
         string fromStock = temp.Sub("pulled-stock");
         string fromOurs = temp.Sub("pulled-ours");
-        ProcessResult stockPull = await Run(peer, ["-rlt", "--iconv=" + spec, stockDaemon.Url("m"), fromStock + "/"]);
-        ProcessResult ourPull = await Run(peer, ["-rlt", "--iconv=" + spec, ourDaemon.Url("m"), fromOurs + "/"]);
+        ProcessResult stockPull = await Run(peer, ["-rltv", "--iconv=" + spec, stockDaemon.Url("m"), fromStock + "/"]);
+        ProcessResult ourPull = await Run(peer, ["-rltv", "--iconv=" + spec, ourDaemon.Url("m"), fromOurs + "/"]);
         await AssertSameOutcome(stockPull, ourPull, fromStock, fromOurs, LocalCharset(spec), ourDaemon.Diagnostics());
 
         // Push: names land in the module's charset.
-        ProcessResult stockPush = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", stockDaemon.Url("m") + "pushed/"]);
-        ProcessResult ourPush = await Run(peer, ["-rlt", "--iconv=" + spec, source + "/", ourDaemon.Url("m") + "pushed/"]);
+        ProcessResult stockPush = await Run(peer, ["-rltv", "--iconv=" + spec, source + "/", stockDaemon.Url("m") + "pushed/"]);
+        ProcessResult ourPush = await Run(peer, ["-rltv", "--iconv=" + spec, source + "/", ourDaemon.Url("m") + "pushed/"]);
         await AssertSameOutcome(stockPush, ourPush, Path.Combine(stockModule, "pushed"), Path.Combine(ourModule, "pushed"), moduleCharset,
             ourDaemon.Diagnostics());
     }
@@ -266,6 +266,13 @@ public sealed class IconvTests(ITestOutputHelper output)
         // The same side reports the same kind of failure, as often (names are shown escaped by the output sinks).
         Assert.Equal(ConversionReports(stock.Stderr), ConversionReports(ours.Stderr));
 
+        // -r goes one directory at a time under --iconv too, on both sides of each transfer.
+        if (stock.Stdout.Contains(" file list", StringComparison.Ordinal))
+        {
+            Assert.Contains("incremental file list", stock.Stdout, StringComparison.Ordinal);
+            Assert.Contains("incremental file list", ours.Stdout, StringComparison.Ordinal);
+        }
+
         string expected = await Snapshot(stockTree);
         string actual = await Snapshot(ourTree);
         output.WriteLine("stock tree:\n" + Visible(expected));
@@ -289,7 +296,9 @@ public sealed class IconvTests(ITestOutputHelper output)
     /// A tree in GBK or UTF-8: names that convert (CJK, "é", "€"), names that cannot ("caf\xe9" is
     /// incomplete in both charsets; "\xff\xff" is not GBK; U+1F642 has no GBK form), a directory whose
     /// name cannot be converted (its contents go unsent with it), and eight files named "测试N" whose
-    /// order differs between the charsets relative to the ASCII and Latin names around them.
+    /// order differs between the charsets relative to the ASCII and Latin names around them. The
+    /// directory "sub" has some of each too, so a directory's own list (incremental recursion, on
+    /// by default with -r) holds names that sort differently and one that cannot be converted.
     /// </summary>
     private static async Task MakeTree(string root, string charset)
     {
@@ -301,6 +310,8 @@ public sealed class IconvTests(ITestOutputHelper output)
               mkdir "$(n '\xc4\xbf\xc2\xbc')"; echo inner > "$(n '\xc4\xbf\xc2\xbc')/$(n '\xce\xc4\xbc\xfe')"
               ln -s "$(n '\xd6\xd0\xce\xc4.txt')" lnk
               for i in 1 2 3 4 5 6 7 8; do echo "file $i" > "$(n '\xb2\xe2\xca\xd4')$i"; done
+              mkdir sub; for i in 1 2 3; do echo "inner $i" > "sub/$(n '\xb2\xe2\xca\xd4')$i"; echo "latin $i" > "sub/e$i"; done
+              echo bad > "sub/$(n 'caf\xe9')"
               echo euro > "z$(n '\x80')"
               echo eacute > "$(n '\xa8\xa6')t$(n '\xa8\xa6')"
               echo bad > "$(n 'caf\xe9')"
@@ -313,6 +324,8 @@ public sealed class IconvTests(ITestOutputHelper output)
               mkdir "目录"; echo inner > "目录/文件"
               ln -s "中文.txt" lnk
               for i in 1 2 3 4 5 6 7 8; do echo "file $i" > "测试$i"; done
+              mkdir sub; for i in 1 2 3; do echo "inner $i" > "sub/测试$i"; echo "latin $i" > "sub/e$i"; done
+              echo bad > "sub/$(n 'caf\xe9')"
               echo euro > "z€"
               echo eacute > "été"
               echo bad > "$(n 'caf\xe9')"

@@ -56,7 +56,7 @@ public class FileListCodecBenchmarks
         for (int i = 0; i < decoded.Count; i++)
         {
             FileEntry a = _entries[i], b = decoded[i];
-            if (!a.Name.AsSpan().SequenceEqual(b.Name) || a.Mode != b.Mode || a.Size != b.Size || a.ModTime != b.ModTime
+            if (!a.Name.SequenceEqual(b.Name) || a.Mode != b.Mode || a.Size != b.Size || a.ModTime != b.ModTime
                 || a.ModNanoseconds != b.ModNanoseconds || a.Uid != b.Uid || a.Gid != b.Gid
                 || !(a.LinkTarget ?? []).AsSpan().SequenceEqual(b.LinkTarget ?? []))
                 throw new InvalidOperationException($"entry {i} ({a}) did not survive the round trip");

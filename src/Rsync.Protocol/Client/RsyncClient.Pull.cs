@@ -124,6 +124,13 @@ public sealed partial class RsyncClient
         var noted = IoErrorFlags.None;
         var listError = IoErrorFlags.None;
 
+        // Under --iconv the two sides' names sort differently, so indexes on the wire follow the
+        // order sent (flist.c, recv_file_list with need_unsorted_flist): a single list is mapped
+        // to this side's order; incrementally each list stays as sent and the generator walks it
+        // sorted. A single list's hard links are grouped by the indexes as sent, too.
+        bool listsAsSent = settings.Iconv is not null && ctx.IncrementalRecursion;
+        bool keepsSentOrder = !ctx.IncrementalRecursion && (settings.Iconv is not null || ctx.Options.HardLinks > 0);
+
         // Every list is checked, adjusted and sorted the same way (flist.c, recv_file_list).
         List<FileEntry> Prepare(List<FileEntry> received, FileEntry? directory)
         {
@@ -155,9 +162,11 @@ public sealed partial class RsyncClient
                 foreach (var entry in received)
                     entry.Mode = chmod.Apply(entry.Mode);
             }
-            var sorted = directory is null ? new List<FileEntry>(received) : received;
-            sorted.Sort(FileNameComparer.Instance);
-            if (settings.Iconv is not null)
+            // The order as sent is kept apart only while something still needs it.
+            var sorted = keepsSentOrder ? new List<FileEntry>(received) : received;
+            if (!listsAsSent)
+                sorted.Sort(FileNameComparer.Instance);
+            if (keepsSentOrder && settings.Iconv is not null)
                 FollowSenderOrder(ctx, received, sorted);
             DropDuplicateNames(sorted, ctx);
             ctx.Stats.NumFiles += sorted.Count;
@@ -178,7 +187,7 @@ public sealed partial class RsyncClient
             // A daemon's sender stops after an empty list, and so does its client (main.c, client_run).
             return new TransferResult(ctx.FinalExitCode(), ctx.Stats);
         }
-        var table = ctx.IncrementalRecursion ? ReceivedFiles.First(files, settings.MaxEntries, settings.MaxNameBytes) : ReceivedFiles.Whole(files);
+        var table = ctx.IncrementalRecursion ? ReceivedFiles.First(files, settings.MaxEntries, settings.MaxNameBytes, listsAsSent) : ReceivedFiles.Whole(files);
         int total = files.Count;
         // One entry may be a lone file: the next list, or the end of them, tells (main.c, do_recv: recv_additional_file_list).
         if (ctx.IncrementalRecursion && files.Count == 1)
@@ -217,8 +226,8 @@ public sealed partial class RsyncClient
             if (ctx.Options.Verbose > 0 || ctx.Options.ItemizeChanges > 0 || (ctx.Options.OutFormat is { } format && System.Text.RegularExpressions.Regex.IsMatch(format, "%[-'0-9]*i")))
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
             // The generator then shows "." as new (main.c, get_local_name).
-            if (files.Count > 0 && files[0].Name is [(byte)'.'])
-                files[0].Flags |= EntryFlags.DirCreated;
+            if (files.Count > 0 && files[0] is { Name: [(byte)'.'] } dot)
+                dot.Flags |= EntryFlags.DirCreated;
         }
         else if (total > 0 && destExists && !destIsDir)
             throw new RsyncException($"ERROR: destination must be a directory when copying more than 1 file", ExitCodes.FileSelect);
@@ -238,7 +247,12 @@ public sealed partial class RsyncClient
             WholeFileByDefault = mode.WholeFileByDefault,
             ReadDirectoryList = (start, dir) => (Prepare(decoder.ReadList(start), dir), listError),
         };
-        MatchHardLinks(side, received);
+        if (keepsSentOrder)
+        {
+            MatchHardLinks(side, received);
+            if (settings.Iconv is null)
+                received.Clear();
+        }
 
         // From here two threads share the connection: only the generator writes, and it flushes
         // for itself, so the receiver's reads must never flush the writer under it.
@@ -334,10 +348,10 @@ public sealed partial class RsyncClient
     /// </summary>
     internal static void DropDuplicateNames(List<FileEntry> files, TransferContext? ctx = null)
     {
-        var kept = new Dictionary<byte[], FileEntry>(files.Count, ByteNameComparer.Instance);
+        var kept = new Dictionary<byte[], FileEntry>(files.Count, ByteNameComparer.Instance).GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var file in files)
         {
-            byte[] key = file.Name;
+            var key = file.Name;
             if (!kept.TryGetValue(key, out var first))
             {
                 kept[key] = file;
@@ -369,7 +383,7 @@ public sealed partial class RsyncClient
     /// </summary>
     private static void FollowSenderOrder(TransferContext ctx, List<FileEntry> received, List<FileEntry> sorted)
     {
-        var wireIndex = new Dictionary<FileEntry, int>(received.Count, ReferenceEqualityComparer.Instance);
+        var wireIndex = new Dictionary<FileEntry, int>(received.Count);
         for (int i = 0; i < received.Count; i++)
             wireIndex[received[i]] = i;
         var toWire = new int[sorted.Count];
@@ -389,10 +403,21 @@ public sealed partial class RsyncClient
     {
         if (side.Files.Incremental)
             return;
-        var sortedIndex = new Dictionary<FileEntry, int>(ReferenceEqualityComparer.Instance);
+        // Only linked entries are looked up, so the table is as big as the links are many.
+        var sortedIndex = new Dictionary<FileEntry, int>();
+        foreach (var f in received)
+        {
+            if ((f.Flags & (EntryFlags.HardLinkFollower | EntryFlags.HardLinkFirst)) != 0 && !f.IsDirectory)
+                sortedIndex[f] = -1;
+        }
+        if (sortedIndex.Count == 0)
+            return;
         var files = side.Files.FirstList;
         for (int i = 0; i < files.Count; i++)
-            sortedIndex[files[i]] = i;
+        {
+            if (sortedIndex.ContainsKey(files[i]))
+                sortedIndex[files[i]] = i;
+        }
         var groups = new Dictionary<int, List<int>>();
         for (int r = 0; r < received.Count; r++)
         {

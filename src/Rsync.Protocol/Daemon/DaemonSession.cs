@@ -532,7 +532,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         else
             ctx.Iconv = null;
 
-        StartProtocol(ctx, invocation?.Capabilities ?? ClientCapabilities.None, wanted, IncrementalRecursion(invocation, ctx));
+        StartProtocol(ctx, invocation?.Capabilities ?? ClientCapabilities.None, wanted, IncrementalRecursion(invocation));
         reader.MessageHandler = (code, payload) =>
         {
             ClientMessage(ctx, code, payload);
@@ -936,10 +936,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
 
     /// <summary>
     /// Whether a server goes one directory at a time: when the client allows it and the options do
-    /// (compat.c, set_allow_inc_recurse). Under --iconv this side keeps to one list.
+    /// (compat.c, set_allow_inc_recurse).
     /// </summary>
-    internal static bool IncrementalRecursion(ServerInvocation? invocation, TransferContext ctx) =>
-        invocation is { IncrementalRecursionAllowed: true } && ctx.Iconv is null;
+    internal static bool IncrementalRecursion(ServerInvocation? invocation) =>
+        invocation is { IncrementalRecursionAllowed: true };
 
     /// <summary>
     /// A server's side of the protocol's start, whatever carried the arguments (compat.c,

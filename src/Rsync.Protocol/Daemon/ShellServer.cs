@@ -78,7 +78,7 @@ public static class ShellServer
         };
         try
         {
-            DaemonSession.StartProtocol(ctx, invocation.Capabilities, wanted, DaemonSession.IncrementalRecursion(invocation, ctx));
+            DaemonSession.StartProtocol(ctx, invocation.Capabilities, wanted, DaemonSession.IncrementalRecursion(invocation));
             reader.MessageHandler = (code, payload) => DaemonSession.ClientMessage(ctx, code, payload);
             var chmod = options.Chmod.Count == 0 ? null
                 : ChmodRules.Parse(options.Chmod, Posix.Umask()) ?? throw new RsyncException($"Invalid argument passed to --chmod ({string.Join(',', options.Chmod)})", ExitCodes.Syntax);

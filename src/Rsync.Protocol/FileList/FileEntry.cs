@@ -28,55 +28,66 @@ public enum EntryFlags : ushort
     Received = 1 << 9,
 }
 
-/// <summary>One file-list entry. Kept small: the file list is where rsync's memory goes.</summary>
-public sealed class FileEntry
+/// <summary>
+/// One file-list entry: a slot in the <see cref="FileEntryArena"/> of the list that holds it, not
+/// an object of its own. The file list is where rsync's memory goes, so an entry costs a small
+/// record, its name's bytes and the handle a list keeps.
+/// </summary>
+public readonly struct FileEntry : IEquatable<FileEntry>
 {
-    public FileEntry(byte[] name, int mode, long size, long modTime)
+    private readonly EntryChunk _chunk;
+    private readonly int _slot;
+
+    internal FileEntry(EntryChunk chunk, int slot)
     {
-        Name = name;
-        Mode = mode;
-        Size = size;
-        ModTime = modTime;
+        _chunk = chunk;
+        _slot = slot;
     }
+
+    /// <summary>A lone entry in an arena of its own; lists add theirs to one <see cref="FileEntryArena"/>.</summary>
+    public FileEntry(ReadOnlySpan<byte> name, int mode, long size, long modTime) =>
+        this = new FileEntryArena().Add(name, mode, size, modTime);
+
+    private ref EntryRecord Record => ref _chunk.Records[_slot];
 
     /// <summary>The path relative to the transfer root, as bytes on the wire ("dir/name" or ".").</summary>
-    public byte[] Name { get; }
-
-    public int Mode { get; set; }
-    public long Size { get; set; }
-    public long ModTime { get; set; }
-    public int ModNanoseconds { get; set; }
-    public int Uid { get; set; }
-    public int Gid { get; set; }
-    public EntryFlags Flags { get; set; }
-
-    /// <summary>The hard-link group, as the index the group's first member was sent at (received lists); -1 for none.</summary>
-    public int HardLinkIndex { get; set; } = -1;
-
-    /// <summary>Sender only: which source root the name is relative to (shared by every entry under it).</summary>
-    public string? Root { get; set; }
-
-    // Fields most entries never need live apart, so a plain file costs one pointer for them.
-    private sealed class Rare
+    public ReadOnlySpan<byte> Name
     {
-        public long Rdev;
-        public byte[]? LinkTarget;
-        public byte[]? Checksum;
-        public long Device;
-        public long Inode;
+        get
+        {
+            ref var r = ref Record;
+            return _chunk.Names.AsSpan(r.NameOffset, r.NameLength);
+        }
     }
 
-    private Rare? _rare;
+    public int Mode { get => Record.Mode; set => Record.Mode = value; }
+    public long Size { get => Record.Size; set => Record.Size = value; }
+    public long ModTime { get => Record.ModTime; set => Record.ModTime = value; }
+    public int ModNanoseconds { get => Record.ModNanoseconds; set => Record.ModNanoseconds = value; }
+    public int Uid { get => Record.Uid; set => Record.Uid = value; }
+    public int Gid { get => Record.Gid; set => Record.Gid = value; }
+    public EntryFlags Flags { get => Record.Flags; set => Record.Flags = value; }
 
-    private Rare Extra => _rare ??= new Rare();
+    /// <summary>Sender only: which source root the name is relative to (shared by every entry under it).</summary>
+    public string? Root
+    {
+        get => Record.Root == 0 ? null : _chunk.Arena.RootAt(Record.Root);
+        set => Record.Root = value is null ? (ushort)0 : _chunk.Arena.RootNumber(value);
+    }
 
-    public long Rdev { get => _rare?.Rdev ?? 0; set { if (value != 0 || _rare is not null) Extra.Rdev = value; } }
-    public byte[]? LinkTarget { get => _rare?.LinkTarget; set { if (value is not null || _rare is not null) Extra.LinkTarget = value; } }
-    public byte[]? Checksum { get => _rare?.Checksum; set { if (value is not null || _rare is not null) Extra.Checksum = value; } }
+    private RareFields? Rare => Record.Rare == 0 ? null : _chunk.Rare[Record.Rare - 1];
+
+    private RareFields Extra => Rare ?? _chunk.AddRare(ref Record);
+
+    /// <summary>The hard-link group, as the index the group's first member was sent at (received lists); -1 for none.</summary>
+    public int HardLinkIndex { get => Rare?.HardLinkIndex ?? -1; set { if (value != -1 || Record.Rare != 0) Extra.HardLinkIndex = value; } }
+    public long Rdev { get => Rare?.Rdev ?? 0; set { if (value != 0 || Record.Rare != 0) Extra.Rdev = value; } }
+    public byte[]? LinkTarget { get => Rare?.LinkTarget; set { if (value is not null || Record.Rare != 0) Extra.LinkTarget = value; } }
+    public byte[]? Checksum { get => Rare?.Checksum; set { if (value is not null || Record.Rare != 0) Extra.Checksum = value; } }
 
     /// <summary>Sender only: the device and inode, to find hard links.</summary>
-    public long Device { get => _rare?.Device ?? 0; set { if (value != 0 || _rare is not null) Extra.Device = value; } }
-    public long Inode { get => _rare?.Inode ?? 0; set { if (value != 0 || _rare is not null) Extra.Inode = value; } }
+    public long Device { get => Rare?.Device ?? 0; set { if (value != 0 || Record.Rare != 0) Extra.Device = value; } }
+    public long Inode { get => Rare?.Inode ?? 0; set { if (value != 0 || Record.Rare != 0) Extra.Inode = value; } }
 
     public int FileType => Mode & Posix.S_IFMT;
     public bool IsDirectory => FileType == Posix.S_IFDIR;
@@ -89,9 +100,154 @@ public sealed class FileEntry
     public string NameString => NameText.FromBytes(Name);
 
     /// <summary>The local path on the sending side, as a <see cref="NameText"/> string.</summary>
-    public string LocalPath => Root is null ? NameString
-        : Name is [(byte)'.'] ? Root
-        : Path.Join(Root, NameString);
+    public string LocalPath => Root is not { } root ? NameString
+        : Name is [(byte)'.'] ? root
+        : Path.Join(root, NameString);
 
-    public override string ToString() => NameString;
+    public bool Equals(FileEntry other) => ReferenceEquals(_chunk, other._chunk) && _slot == other._slot;
+    public override bool Equals(object? obj) => obj is FileEntry other && Equals(other);
+    public override int GetHashCode() => HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(_chunk), _slot);
+    public static bool operator ==(FileEntry a, FileEntry b) => a.Equals(b);
+    public static bool operator !=(FileEntry a, FileEntry b) => !a.Equals(b);
+
+    public override string ToString() => _chunk is null ? "(none)" : NameString;
+}
+
+/// <summary>
+/// Where one file list keeps its entries: records in chunks that never move once handed out, and
+/// each chunk's names in one byte array. Lists are dropped whole, so nothing is freed per entry.
+/// One thread adds while others may read and update entries already added.
+/// </summary>
+public sealed class FileEntryArena
+{
+    // Small first, so a list of one directory's few entries costs little; at most 48 KiB per chunk,
+    // below the large-object heap.
+    private const int FirstChunk = 4;
+    private const int LargestChunk = 1024;
+
+    private EntryChunk? _last;
+    private List<string>? _roots;
+    private int _lastRoot;
+
+    /// <summary>Adds an entry; its name is copied in.</summary>
+    public FileEntry Add(ReadOnlySpan<byte> name, int mode, long size, long modTime)
+    {
+        if (name.Length > ushort.MaxValue)
+            throw new ArgumentException("a file-list name longer than 65535 bytes", nameof(name));
+        var chunk = _last;
+        if (chunk is null || chunk.Count == chunk.Records.Length)
+        {
+            chunk?.TrimNames();
+            _last = chunk = new EntryChunk(this, chunk is null ? FirstChunk : Math.Min(chunk.Records.Length * 2, LargestChunk));
+        }
+        int slot = chunk.Count++;
+        ref var r = ref chunk.Records[slot];
+        r.NameOffset = chunk.AppendName(name);
+        r.NameLength = (ushort)name.Length;
+        r.Mode = mode;
+        r.Size = size;
+        r.ModTime = modTime;
+        return new FileEntry(chunk, slot);
+    }
+
+    /// <summary>Gives back what the last chunk's names hold in reserve, once the list is complete.</summary>
+    public void Seal() => _last?.TrimNames();
+
+    internal string RootAt(ushort number) => _roots![number - 1];
+
+    internal ushort RootNumber(string root)
+    {
+        _roots ??= [];
+        // Entries come root by root, so the last one asked for is nearly always the answer.
+        if (_lastRoot > 0 && ReferenceEquals(_roots[_lastRoot - 1], root))
+            return (ushort)_lastRoot;
+        int i = _roots.IndexOf(root);
+        if (i < 0)
+        {
+            if (_roots.Count == ushort.MaxValue)
+                throw new InvalidOperationException("more than 65535 source roots in one file list");
+            _roots.Add(root);
+            i = _roots.Count - 1;
+        }
+        _lastRoot = i + 1;
+        return (ushort)_lastRoot;
+    }
+}
+
+// One entry's fixed fields. Packed to 48 bytes; the fields few entries have are kept apart.
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Pack = 4)]
+internal struct EntryRecord
+{
+    public long Size;
+    public long ModTime;
+    public int Mode;
+    public int ModNanoseconds;
+    public int Uid;
+    public int Gid;
+    public int NameOffset;
+    /// <summary>One more than the index of the entry's <see cref="RareFields"/> in its chunk; 0 for none.</summary>
+    public int Rare;
+    public ushort NameLength;
+    public EntryFlags Flags;
+    /// <summary>One more than the index of the entry's source root in its arena; 0 for none.</summary>
+    public ushort Root;
+}
+
+internal sealed class RareFields
+{
+    public long Rdev;
+    public byte[]? LinkTarget;
+    public byte[]? Checksum;
+    public long Device;
+    public long Inode;
+    public int HardLinkIndex = -1;
+}
+
+internal sealed class EntryChunk(FileEntryArena arena, int capacity)
+{
+    // Names average some 24 bytes; the array grows when they are longer.
+    private const int NameBytesPerEntry = 24;
+
+    public readonly FileEntryArena Arena = arena;
+    public readonly EntryRecord[] Records = new EntryRecord[capacity];
+    public byte[] Names = new byte[capacity * NameBytesPerEntry];
+    public RareFields[] Rare = [];
+    public int Count;
+    private int _namesUsed;
+    private int _rareUsed;
+
+    public int AppendName(ReadOnlySpan<byte> name)
+    {
+        if (_namesUsed + name.Length > Names.Length)
+        {
+            // Entries already handed out read Names afresh, so the array can move, once filled.
+            var grown = new byte[Math.Max(Names.Length * 2, _namesUsed + name.Length)];
+            Names.AsSpan(0, _namesUsed).CopyTo(grown);
+            Volatile.Write(ref Names, grown);
+        }
+        int at = _namesUsed;
+        name.CopyTo(Names.AsSpan(at));
+        _namesUsed += name.Length;
+        return at;
+    }
+
+    public void TrimNames()
+    {
+        if (_namesUsed < Names.Length)
+            Volatile.Write(ref Names, Names.AsSpan(0, _namesUsed).ToArray());
+    }
+
+    public RareFields AddRare(ref EntryRecord record)
+    {
+        if (_rareUsed == Rare.Length)
+        {
+            var grown = new RareFields[Math.Max(4, Rare.Length * 2)];
+            Rare.AsSpan().CopyTo(grown);
+            Volatile.Write(ref Rare, grown);
+        }
+        var fields = new RareFields();
+        Rare[_rareUsed++] = fields;
+        record.Rare = _rareUsed;
+        return fields;
+    }
 }

@@ -80,6 +80,10 @@ public interface IFileListReporter
 public sealed class FileListBuilder(FileListScanOptions options, IFileListReporter reporter)
 {
     private List<FileEntry> _entries = [];
+    private FileEntryArena _arena = new();
+    // Directories outlive the list that names them (their own list comes later), so incrementally
+    // they share an arena of their own and a list's files go with it.
+    private readonly FileEntryArena _directories = new();
     private readonly HashSet<byte[]> _impliedDirs = new(ByteNameComparer.Instance);
     // Sources and directories read into the list being built: a name can repeat only when there are several.
     private int _walks;
@@ -303,8 +307,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         }
 
         var flags = st.IsDirectory && (options.Recursive || isDotDir) ? EntryFlags.TopDir | EntryFlags.ContentDir : EntryFlags.None;
-        var entry = MakeFileEntry(root, name, fullPath, rel, st, flags);
-        if (entry is null)
+        if (MakeFileEntry(root, name, fullPath, rel, st, flags) is not { } entry)
             return;
         Add(entry);
         // Incrementally, "NAME/" is listed now and "NAME" later, in a list of its own.
@@ -322,7 +325,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         ListOneDirectory(directory);
         foreach (var other in sameNamed)
             ListOneDirectory(other);
-        if (_awaitingParent is not null && _awaitingParent.Remove(directory.Name, out var below))
+        if (_awaitingParent is not null && _awaitingParent.GetAlternateLookup<ReadOnlySpan<byte>>().Remove(directory.Name, out _, out var below))
         {
             foreach (var (root, name) in below)
                 AddNamed(root, name, listed: directory.Name.Length);
@@ -367,7 +370,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         if ((directory.Flags & EntryFlags.ContentDir) == 0 || directory.Root is null)
             return;
         byte[] rootBytes = NameText.ToBytes(directory.Root);
-        byte[] fullPath = IsDot(directory.Name) ? rootBytes : Join(rootBytes, directory.Name);
+        byte[] dirName = directory.Name.ToArray();
+        byte[] fullPath = IsDot(dirName) ? rootBytes : Join(rootBytes, dirName);
         byte[]? rel = options.Jail is null ? null : InJail(fullPath);
         long device = 0;
         if (options.OneFileSystem)
@@ -380,7 +384,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             }
             device = st.Device;
         }
-        Walk(directory.Root, directory.Name, fullPath, rel, device);
+        Walk(directory.Root, dirName, fullPath, rel, device);
     }
 
     private void NoteStatError(byte[] path, int errno)
@@ -443,8 +447,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
                 continue;
             // A mount point is listed but not entered, and says so, so no receiver deletes in it (flist.c, make_file: FLAG_MOUNT_DIR).
             bool mountPoint = st.IsDirectory && options.OneFileSystem && st.Device != device;
-            var entry = MakeFileEntry(root, name, path, rel, st, st.IsDirectory && !mountPoint ? EntryFlags.ContentDir : EntryFlags.None);
-            if (entry is null)
+            if (MakeFileEntry(root, name, path, rel, st, st.IsDirectory && !mountPoint ? EntryFlags.ContentDir : EntryFlags.None) is not { } entry)
                 continue;
             Add(entry);
             if (entry.IsDirectory && !mountPoint && !options.Incremental)
@@ -538,15 +541,17 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return entry;
     }
 
-    private FileEntry MakeEntry(string root, byte[] name, FileStatus st, EntryFlags flags) =>
-        new(name, options.Chmod?.Apply(st.Mode) ?? st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds)
-        {
-            ModNanoseconds = st.MtimeNanoseconds,
-            Uid = st.Uid,
-            Gid = st.Gid,
-            Flags = flags,
-            Root = root,
-        };
+    private FileEntry MakeEntry(string root, byte[] name, FileStatus st, EntryFlags flags)
+    {
+        var arena = options.Incremental && st.IsDirectory ? _directories : _arena;
+        var entry = arena.Add(name, options.Chmod?.Apply(st.Mode) ?? st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds);
+        entry.ModNanoseconds = st.MtimeNanoseconds;
+        entry.Uid = st.Uid;
+        entry.Gid = st.Gid;
+        entry.Flags = flags;
+        entry.Root = root;
+        return entry;
+    }
 
     private byte[]? ReadLink(byte[] path, byte[]? rel)
     {
@@ -585,6 +590,11 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         _impliedDirs.Clear();
         var list = _entries;
         _entries = [];
+        _arena.Seal();
+        _arena = new FileEntryArena();
+        // Held while the list is in flight: the handles' slack would cost as much as a name.
+        if (list.Capacity - list.Count > 16)
+            list.Capacity = list.Count;
         return list;
     }
 
@@ -596,7 +606,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         var chosen = new Dictionary<byte[], FileEntry>(_entries.Count, ByteNameComparer.Instance);
         foreach (var entry in _entries)
         {
-            byte[] key = entry.Name;
+            byte[] key = entry.Name.ToArray();
             if (!chosen.TryGetValue(key, out var first))
                 chosen[key] = entry;
             else if ((entry.IsDirectory && !first.IsDirectory)
@@ -607,8 +617,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         for (int i = 0; i < _entries.Count; i++)
         {
             var entry = _entries[i];
-            var keeper = chosen[entry.Name];
-            if (ReferenceEquals(keeper, entry))
+            var keeper = chosen.GetAlternateLookup<ReadOnlySpan<byte>>()[entry.Name];
+            if (keeper == entry)
                 _entries[kept++] = entry;
             else if (merged is not null && entry.IsDirectory && keeper.IsDirectory && (entry.Flags & EntryFlags.ContentDir) != 0)
                 merged(keeper, entry);

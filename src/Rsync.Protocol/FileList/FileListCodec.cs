@@ -153,13 +153,14 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             x |= XmitFlags.HardLinked;
         }
 
-        byte[] name = file.Name;
+        ReadOnlySpan<byte> name = file.Name;
         byte[]? target = settings.PreserveLinks && file.IsSymlink ? file.LinkTarget ?? [] : null;
         if (settings.Iconv is { } iconv)
         {
             // The list was cleared of what cannot be converted (DropUnconvertible) before any index was given.
-            if (!iconv.TryToWire(name, out name, out _) || (target is not null && settings.SymlinkIconv && !iconv.TryToWire(target, out target, out _)))
+            if (!iconv.TryToWire(name.ToArray(), out byte[] wireName, out _) || (target is not null && settings.SymlinkIconv && !iconv.TryToWire(target, out target, out _)))
                 throw new InvalidOperationException("a name that cannot be converted reached the file-list encoder");
+            name = wireName;
         }
         int same = 0;
         int limit = Math.Min(Math.Min(_lastNameLength, name.Length), 255);
@@ -193,8 +194,8 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             writer.WriteVarInt(rest);
         else
             writer.WriteByte((byte)rest);
-        writer.WriteBytes(name.AsSpan(same));
-        name.CopyTo(_lastName, 0);
+        writer.WriteBytes(name[same..]);
+        name.CopyTo(_lastName);
         _lastNameLength = name.Length;
 
         if (file.IsRegular || file.IsSymlink)
@@ -264,7 +265,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             string? failure = null;
             if (droppedDirs is not null && droppedDirs.Contains(ParentKey(file.Name)))
                 failure = "";
-            else if (!iconv.TryToWire(file.Name, out _, out string? error))
+            else if (!iconv.TryToWire(file.Name.ToArray(), out _, out string? error))
                 failure = $"[sender] cannot convert filename: {file.NameString} ({error})";
             else if (settings.SymlinkIconv && settings.PreserveLinks && file.IsSymlink && file.LinkTarget is { } target
                 && !iconv.TryToWire(target, out _, out error))
@@ -294,10 +295,10 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
     // Names as exact byte keys for a set (Latin-1 maps each byte to one char).
     private static string Key(ReadOnlySpan<byte> name) => System.Text.Encoding.Latin1.GetString(name);
 
-    private static string ParentKey(byte[] name)
+    private static string ParentKey(ReadOnlySpan<byte> name)
     {
-        int slash = Array.LastIndexOf(name, (byte)'/');
-        return slash < 0 ? "" : Key(name.AsSpan(0, slash));
+        int slash = name.LastIndexOf((byte)'/');
+        return slash < 0 ? "" : Key(name[..slash]);
     }
 
     /// <summary>Ends the list, then sends the id-to-name maps, which under incremental recursion
@@ -413,11 +414,27 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
 
     private List<FileEntry> _current = [];
     private int _currentStart;
+    private FileEntryArena _arena = new();
+    // Directories outlive their lists (the receiving side keeps them to the end, as rsync's
+    // dir_flist does), so under incremental recursion they share an arena of their own.
+    private readonly FileEntryArena _directories = new();
+
+    private FileEntryArena ArenaFor(int mode) => settings.IncrementalRecursion && (mode & Posix.S_IFMT) == Posix.S_IFDIR ? _directories : _arena;
 
     private void ReadEntries(List<FileEntry> entries, int ndxStart)
     {
         _current = entries;
         _currentStart = ndxStart;
+        // Each list's files in an arena of their own, dropped with the list.
+        _arena = new FileEntryArena();
+        ReadUntilEnd(entries);
+        _arena.Seal();
+        if (entries.Capacity - entries.Count > 16)
+            entries.Capacity = entries.Count;
+    }
+
+    private void ReadUntilEnd(List<FileEntry> entries)
+    {
         while (true)
         {
             if (settings.VarintFlags)
@@ -471,16 +488,14 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
         if (same > _lastNameLength || rest < 0 || rest >= ProtocolLimits.MaxPath - same)
             throw new RsyncProtocolException($"overflow: xflags=0x{(int)x:x} l1={same} l2={rest} lastname={_lastNameLength}");
         CountNameBytes(same + rest);
-        var name = new byte[same + rest];
-        _lastName.AsSpan(0, same).CopyTo(name);
-        reader.ReadBytes(name.AsSpan(same));
-        name.CopyTo(_lastName, 0);
-        _lastNameLength = name.Length;
+        reader.ReadBytes(_lastName.AsSpan(same, rest));
+        _lastNameLength = same + rest;
+        ReadOnlySpan<byte> name = _lastName.AsSpan(0, _lastNameLength);
         // The next entry shares bytes with this one as sent, so conversion comes after (flist.c, recv_file_entry).
         bool unconvertible = false;
         if (settings.Iconv is { } iconv)
         {
-            if (iconv.TryFromWire(name, out byte[] local, out string? error))
+            if (iconv.TryFromWire(name.ToArray(), out byte[] local, out string? error))
                 name = local;
             else
             {
@@ -510,17 +525,16 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
             _gid = leader.Gid;
             if (settings.PreserveDevices && leader.IsDevice)
                 _rdevMajor = Posix.Major(leader.Rdev);
-            return new FileEntry(name, leader.Mode, leader.Size, leader.ModTime)
-            {
-                ModNanoseconds = leader.ModNanoseconds,
-                Uid = leader.Uid,
-                Gid = leader.Gid,
-                Rdev = leader.Rdev,
-                LinkTarget = leader.LinkTarget,
-                Checksum = leader.Checksum,
-                HardLinkIndex = first,
-                Flags = EntryFlags.HardLinkFollower | (unconvertible ? EntryFlags.Inactive : 0),
-            };
+            var follower = ArenaFor(leader.Mode).Add(name, leader.Mode, leader.Size, leader.ModTime);
+            follower.ModNanoseconds = leader.ModNanoseconds;
+            follower.Uid = leader.Uid;
+            follower.Gid = leader.Gid;
+            follower.Rdev = leader.Rdev;
+            follower.LinkTarget = leader.LinkTarget;
+            follower.Checksum = leader.Checksum;
+            follower.HardLinkIndex = first;
+            follower.Flags = EntryFlags.HardLinkFollower | (unconvertible ? EntryFlags.Inactive : 0);
+            return follower;
         }
 
         long size = reader.ReadVarLong(3);
@@ -542,7 +556,10 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
                 ReadIdName(GroupNames, _gid);
         }
 
-        var file = new FileEntry(name, _mode, size, _modTime) { ModNanoseconds = nsec, Uid = _uid, Gid = _gid };
+        var file = ArenaFor(_mode).Add(name, _mode, size, _modTime);
+        file.ModNanoseconds = nsec;
+        file.Uid = _uid;
+        file.Gid = _gid;
         if (unconvertible)
             file.Flags |= EntryFlags.Inactive;
         if (groupLeader >= 0)

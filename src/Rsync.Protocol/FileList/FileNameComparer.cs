@@ -14,12 +14,9 @@ public sealed class FileNameComparer : IComparer<FileEntry>
     private const int Item = 0;
     private const int PathType = 1;
 
-    private static readonly byte[] Slash = [(byte)'/'];
-    private static readonly byte[] Empty = [];
-
-    private struct Cursor
+    private ref struct Cursor
     {
-        public byte[] Text;
+        public ReadOnlySpan<byte> Text;
         public int Pos;
         public int End;
         public State State;
@@ -28,22 +25,14 @@ public sealed class FileNameComparer : IComparer<FileEntry>
         public readonly int Current => Pos < End ? Text[Pos] : 0;
     }
 
-    public int Compare(FileEntry? x, FileEntry? y)
-    {
-        if (ReferenceEquals(x, y))
-            return 0;
-        if (x is null)
-            return -1;
-        if (y is null)
-            return 1;
-        return Compare(x.Name, x.IsDirectory, y.Name, y.IsDirectory);
-    }
+    public int Compare(FileEntry x, FileEntry y) =>
+        x == y ? 0 : Compare(x.Name, x.IsDirectory, y.Name, y.IsDirectory);
 
-    public static int Compare(byte[] name1, bool isDir1, byte[] name2, bool isDir2)
+    public static int Compare(ReadOnlySpan<byte> name1, bool isDir1, ReadOnlySpan<byte> name2, bool isDir2)
     {
-        int slash1 = Array.LastIndexOf(name1, (byte)'/');
-        int slash2 = Array.LastIndexOf(name2, (byte)'/');
-        bool sameDir = slash1 == slash2 && (slash1 < 0 || name1.AsSpan(0, slash1).SequenceEqual(name2.AsSpan(0, slash2)));
+        int slash1 = name1.LastIndexOf((byte)'/');
+        int slash2 = name2.LastIndexOf((byte)'/');
+        bool sameDir = slash1 == slash2 && (slash1 < 0 || name1[..slash1].SequenceEqual(name2[..slash2]));
 
         var c1 = Start(name1, slash1, isDir1, sameDir);
         var c2 = Start(name2, slash2, isDir2, sameDir);
@@ -83,28 +72,28 @@ public sealed class FileNameComparer : IComparer<FileEntry>
         return dif;
     }
 
-    private static Cursor Start(byte[] name, int slash, bool isDir, bool sameDir)
+    private static Cursor Start(ReadOnlySpan<byte> name, int slash, bool isDir, bool sameDir)
     {
         if (slash < 0 || sameDir)
             return BaseCursor(name, slash, isDir);
         return new Cursor { Text = name, Pos = 0, End = slash, State = State.Dir, Type = PathType };
     }
 
-    private static Cursor BaseCursor(byte[] name, int slash, bool isDir)
+    private static Cursor BaseCursor(ReadOnlySpan<byte> name, int slash, bool isDir)
     {
         int type = isDir ? PathType : Item;
         int start = slash + 1;
         if (type == PathType && name.Length - start == 1 && name[start] == (byte)'.')
-            return new Cursor { Text = Empty, Pos = 0, End = 0, State = State.Trailing, Type = Item };
+            return new Cursor { Text = default, Pos = 0, End = 0, State = State.Trailing, Type = Item };
         return new Cursor { Text = name, Pos = start, End = name.Length, State = State.Base, Type = type };
     }
 
-    private static void Advance(ref Cursor c, byte[] name, int slash, bool isDir)
+    private static void Advance(ref Cursor c, ReadOnlySpan<byte> name, int slash, bool isDir)
     {
         switch (c.State)
         {
             case State.Dir:
-                c = new Cursor { Text = Slash, Pos = 0, End = 1, State = State.Slash, Type = c.Type };
+                c = new Cursor { Text = "/"u8, Pos = 0, End = 1, State = State.Slash, Type = c.Type };
                 break;
             case State.Slash:
                 c = BaseCursor(name, slash, isDir);
@@ -112,7 +101,7 @@ public sealed class FileNameComparer : IComparer<FileEntry>
             case State.Base:
                 if (c.Type == PathType)
                 {
-                    c = new Cursor { Text = Slash, Pos = 0, End = 1, State = State.Trailing, Type = c.Type };
+                    c = new Cursor { Text = "/"u8, Pos = 0, End = 1, State = State.Trailing, Type = c.Type };
                     break;
                 }
                 c.State = State.Trailing;

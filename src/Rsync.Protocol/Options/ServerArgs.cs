@@ -26,10 +26,10 @@ public static class ServerArgs
     /// <summary>
     /// Whether this client offers incremental recursion (compat.c, set_allow_inc_recurse): it
     /// needs -r, and is not wanted with --no-inc-recursive; a receiver deleting before or after,
-    /// or pruning empty directories, needs the whole list. Under --iconv this client keeps to one list.
+    /// or pruning empty directories, needs the whole list.
     /// </summary>
     public static bool AllowsIncrementalRecursion(RsyncOptions o, bool clientIsSender) =>
-        o.Recursive && o.IncRecursive != false && o.Iconv is null
+        o.Recursive && o.IncRecursive != false
         && (clientIsSender || !o.PruneEmptyDirs && o.DeleteMode is not (DeleteMode.Before or DeleteMode.After));
 
     /// <summary>

@@ -54,7 +54,7 @@ internal sealed class Generator(ReceivingSide side)
                 Generate(i, redo: false);
                 var file = files[i];
                 if (deletingDuring && file.IsDirectory && (file.Flags & EntryFlags.ContentDir) != 0)
-                    DeleteExtraneous(file, Children().GetValueOrDefault(Key(file.Name)));
+                    DeleteExtraneous(file, files);
             }
             _out.WriteNdx(Ndx.Done);
         }
@@ -137,10 +137,14 @@ internal sealed class Generator(ReceivingSide side)
                 var dir = side.Files.Directory(list.ParentDir);
                 GenerateEntry(list.NdxStart - 1, dir, redo: false, earlyDirectory: false);
                 if ((deletingDuring || delaying) && (dir.Flags & EntryFlags.ContentDir) != 0)
-                    DeleteExtraneous(dir, NamesIn(dir, list.Files));
+                    DeleteExtraneous(dir, side.Files.AsSent ? Sorted(list.Files) : list.Files);
             }
-            for (int i = 0; i < list.Files.Count; i++)
+            // A list held as sent is still worked through in this side's order (generator.c,
+            // generate_files: cur_flist->sorted).
+            int[]? order = side.Files.AsSent ? SortedOrder(list.Files) : null;
+            for (int k = 0; k < list.Files.Count; k++)
             {
+                int i = order is null ? k : order[k];
                 GenerateEntry(list.NdxStart + i, list.Files[i], redo: false, earlyDirectory: true);
                 LetGoOfFinishedLists(redo: false);
             }
@@ -154,6 +158,22 @@ internal sealed class Generator(ReceivingSide side)
                 break;
             WaitForEvent();
         }
+    }
+
+    private static int[] SortedOrder(List<FileEntry> files)
+    {
+        var order = new int[files.Count];
+        for (int i = 0; i < order.Length; i++)
+            order[i] = i;
+        Array.Sort(order, (a, b) => FileNameComparer.Instance.Compare(files[a], files[b]));
+        return order;
+    }
+
+    private static List<FileEntry> Sorted(List<FileEntry> files)
+    {
+        var sorted = new List<FileEntry>(files);
+        sorted.Sort(FileNameComparer.Instance);
+        return sorted;
     }
 
     /// <summary>List number <paramref name="position"/>, waiting for the receiver to read it; null when no more come.</summary>
@@ -211,22 +231,6 @@ internal sealed class Generator(ReceivingSide side)
             return;
         }
         throw new RsyncProtocolException("the receiver stopped early", ExitCodes.Ipc);
-    }
-
-    /// <summary>The names a directory's list keeps there: each entry's first component below it.</summary>
-    private static HashSet<string> NamesIn(FileEntry dir, List<FileEntry> files)
-    {
-        var names = new HashSet<string>(files.Count, StringComparer.Ordinal);
-        int skip = dir.Name is [(byte)'.'] ? 0 : dir.Name.Length + 1;
-        foreach (var file in files)
-        {
-            if ((file.Flags & EntryFlags.Inactive) != 0 || file.Name.Length <= skip)
-                continue;
-            var rest = file.Name.AsSpan(skip);
-            int slash = rest.IndexOf((byte)'/');
-            names.Add(Key(slash < 0 ? rest : rest[..slash]));
-        }
-        return names;
     }
 
     /// <summary>Deletions --delete-delay found, done after the transfer (generator.c, do_delayed_deletions).</summary>
@@ -385,7 +389,7 @@ internal sealed class Generator(ReceivingSide side)
             return;
         if ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs)
             return;
-        byte[] name = side.NameOf(file);
+        ReadOnlySpan<byte> name = side.NameOf(file);
         if (side.CheckParents(file) is not null)
             return;
         int errno = side.Stat(name, out var st);
@@ -409,7 +413,7 @@ internal sealed class Generator(ReceivingSide side)
             bool movedAside = false;
             if (side.TwoWay is { ConflictCopies: true } && !_o.DryRun && side.AskAndRemember(ndx, side.NameOf(file), st) == LocalChange.Pending)
             {
-                if (!side.MoveLocalAside(side.NameOf(file), st, "a directory arrives; the local version, changed here,"))
+                if (!side.MoveLocalAside(side.NameOf(file).ToArray(), st, "a directory arrives; the local version, changed here,"))
                     return;
                 movedAside = true;
             }
@@ -464,7 +468,7 @@ internal sealed class Generator(ReceivingSide side)
                 side.Ctx.Info($"ignoring unsafe symlink \"{path}\" -> \"{shown}\"");
             return;
         }
-        byte[] name = side.NameOf(file);
+        ReadOnlySpan<byte> name = side.NameOf(file);
         bool same = exists && st.IsSymlink && side.Root!.ReadLink(name, out var current) == 0 && current.AsSpan().SequenceEqual(target);
         MakeNonRegular(ndx, file, exists, st, same, at => side.Root!.Symlink(target, at), $"symlink \"{path}\" -> \"{shown}\"");
     }
@@ -478,7 +482,7 @@ internal sealed class Generator(ReceivingSide side)
             return;
         }
         bool same = exists && st.FileType == file.FileType && (!file.IsDevice || st.Rdev == file.Rdev);
-        byte[] name = side.NameOf(file);
+        ReadOnlySpan<byte> name = side.NameOf(file);
         MakeNonRegular(ndx, file, exists, st, same, at => side.Root!.MakeNode(at, file.FileType | 0x180, file.IsDevice ? file.Rdev : 0), $"mknod \"{path}\"");
     }
 
@@ -500,12 +504,12 @@ internal sealed class Generator(ReceivingSide side)
         }
         if ((_o.IgnoreExisting && exists) || (_o.IgnoreNonExisting && !exists))
             return;
-        byte[] name = side.NameOf(file);
+        ReadOnlySpan<byte> name = side.NameOf(file);
         bool movedAside = false;
         if (exists && !st.IsDirectory && side.TwoWay is not null && !_o.DryRun)
         {
             // A local change not yet delivered: the newer keeps the name (ReceivingSide.ResolveIncomingNode).
-            if (side.ResolveIncomingNode(ndx, file, name, st, create))
+            if (side.ResolveIncomingNode(ndx, file, name.ToArray(), st, create))
                 return;
             movedAside = side.Root!.LStat(name, out _) == Posix.ENOENT;
         }
@@ -514,7 +518,7 @@ internal sealed class Generator(ReceivingSide side)
         if (!_o.DryRun)
         {
             side.AnnounceCreated(file.IsSymlink ? WrittenKind.Symlink : WrittenKind.File, name);
-            int errno = create(name);
+            int errno = create(name.ToArray());
             if (errno != 0)
             {
                 side.Ctx.TransferError($"{what} failed: {Posix.StrError(errno)} ({errno})");
@@ -542,10 +546,10 @@ internal sealed class Generator(ReceivingSide side)
     /// since: a peer now sending an older one had that version and replaced it (an older file
     /// renamed over it), so its change is the later one and -u does not apply.
     /// </summary>
-    private bool ReplacedKnowingly(int ndx, byte[] fileName, in FileStatus st) =>
+    private bool ReplacedKnowingly(int ndx, ReadOnlySpan<byte> fileName, in FileStatus st) =>
         side.TwoWay is { } twoWay && !_o.DryRun && st.IsRegular
-        && twoWay.HadVersion(side.Root!, fileName, st.Size, st.MtimeSeconds, st.MtimeNanoseconds)
-        && side.AskAndRemember(ndx, fileName, st) != LocalChange.Pending;
+        && twoWay.HadVersion(side.Root!, fileName.ToArray(), st.Size, st.MtimeSeconds, st.MtimeNanoseconds)
+        && side.AskAndRemember(ndx, fileName.ToArray(), st) != LocalChange.Pending;
 
     private void GenerateFile(int ndx, FileEntry file, bool exists, FileStatus st, bool redo)
     {
@@ -562,7 +566,7 @@ internal sealed class Generator(ReceivingSide side)
             }
             _groupLeaders[file.HardLinkIndex] = file;
         }
-        byte[] fileName = side.NameOf(file);
+        ReadOnlySpan<byte> fileName = side.NameOf(file);
         // In a two-way module a local link or node changed here and not yet delivered stays until the
         // receiver decides, with the received file in hand, which one keeps the name.
         bool conflictInTheWay = exists && !st.IsRegular && !st.IsDirectory && side.TwoWay is not null && !_o.DryRun
@@ -623,7 +627,7 @@ internal sealed class Generator(ReceivingSide side)
             return;
 
         bool wholeFile = _o.WholeFile ?? side.WholeFileByDefault;
-        var basisPlace = new Place(side.Root!, fileName);
+        var basisPlace = new Place(side.Root!, fileName.ToArray());
         long basisSize = exists && st.IsRegular ? st.Size : 0;
         if (fromPartial)
         {
@@ -652,7 +656,7 @@ internal sealed class Generator(ReceivingSide side)
     }
 
     /// <summary>rsync's quick check (generator.c, unchanged_file).</summary>
-    private bool Unchanged(FileEntry file, byte[] name, FileStatus st)
+    private bool Unchanged(FileEntry file, ReadOnlySpan<byte> name, FileStatus st)
     {
         if (st.Size != file.Size)
             return false;
@@ -716,7 +720,7 @@ internal sealed class Generator(ReceivingSide side)
     /// <summary>Fixes attributes and tells the sender what changed, so the client sees it itemized (generator.c, itemize).</summary>
     private void Itemize(int ndx, FileEntry file, ItemFlags iflags, FileStatus st, bool exists)
     {
-        byte[] name = side.NameOf(file);
+        ReadOnlySpan<byte> name = side.NameOf(file);
         if (exists)
         {
             iflags |= ReportFlags(file, st, exists: true);
@@ -745,7 +749,7 @@ internal sealed class Generator(ReceivingSide side)
     /// </summary>
     private bool RemoveInTheWay(FileStatus st, FileEntry file)
     {
-        byte[] name = side.NameOf(file);
+        ReadOnlySpan<byte> name = side.NameOf(file);
         if (st.IsDirectory)
         {
             var children = new List<byte[]>();
@@ -760,7 +764,7 @@ internal sealed class Generator(ReceivingSide side)
         if (_o.DryRun)
             return true;
         // The item itself was weighed by the caller; what a directory holds is still asked about.
-        return DeleteTree(name, st, log: false, askFirst: false);
+        return DeleteTree(name.ToArray(), st, log: false, askFirst: false);
     }
 
     /// <summary>
@@ -845,42 +849,63 @@ internal sealed class Generator(ReceivingSide side)
         return true;
     }
 
-    /// <summary>Children named in the list, per directory name, for deletion (names kept as bytes, one char per byte).</summary>
-    private Dictionary<string, HashSet<string>>? _children;
-
-    private static string Key(ReadOnlySpan<byte> name) => Encoding.Latin1.GetString(name);
-
-    private Dictionary<string, HashSet<string>> Children()
-    {
-        if (_children is not null)
-            return _children;
-        _children = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        foreach (var file in side.Files.FirstList)
-        {
-            if ((file.Flags & EntryFlags.Inactive) != 0 || file.Name is [(byte)'.'])
-                continue;
-            var name = file.Name.AsSpan();
-            int slash = name.LastIndexOf((byte)'/');
-            string dir = slash < 0 ? "." : Key(name[..slash]);
-            if (!_children.TryGetValue(dir, out var set))
-                _children[dir] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(Key(name[(slash + 1)..]));
-        }
-        return _children;
-    }
-
     private void DeletePass()
     {
-        foreach (var file in side.Files.FirstList)
+        var files = side.Files.FirstList;
+        foreach (var file in files)
         {
             if (file.IsDirectory && (file.Flags & EntryFlags.ContentDir) != 0)
-                DeleteExtraneous(file, Children().GetValueOrDefault(Key(file.Name)));
+                DeleteExtraneous(file, files);
         }
     }
 
-    /// <summary>Removes what the sender's directory no longer has (generator.c, delete_in_dir); with
-    /// --delete-delay under incremental recursion, notes it for the end.</summary>
-    private void DeleteExtraneous(FileEntry dir, HashSet<string>? keep)
+    /// <summary>
+    /// Whether an entry of the sorted list still in use has this name, as a file or as a
+    /// directory: what delete_in_dir keeps (flist.c, flist_find_ignore_dirness). A binary search
+    /// of the list itself, so deletion needs no table of names beside it.
+    /// </summary>
+    internal static bool Listed(List<FileEntry> sorted, ReadOnlySpan<byte> name) =>
+        Listed(sorted, name, isDirectory: false) || Listed(sorted, name, isDirectory: true);
+
+    private static bool Listed(List<FileEntry> sorted, ReadOnlySpan<byte> name, bool isDirectory)
+    {
+        int low = 0;
+        int high = sorted.Count - 1;
+        while (low <= high)
+        {
+            int mid = low + ((high - low) >> 1);
+            var entry = sorted[mid];
+            int order = FileNameComparer.Compare(entry.Name, entry.IsDirectory, name, isDirectory);
+            if (order < 0)
+                low = mid + 1;
+            else if (order > 0)
+                high = mid - 1;
+            else
+            {
+                // A name sent twice sits together, one copy dropped (flist.c, flist_sort_and_clean).
+                for (int i = mid; i >= 0 && SameName(sorted[i], name, isDirectory); i--)
+                {
+                    if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
+                        return true;
+                }
+                for (int i = mid + 1; i < sorted.Count && SameName(sorted[i], name, isDirectory); i++)
+                {
+                    if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
+                        return true;
+                }
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private static bool SameName(FileEntry entry, ReadOnlySpan<byte> name, bool isDirectory) =>
+        entry.IsDirectory == isDirectory && entry.Name.SequenceEqual(name);
+
+    /// <summary>Removes what the sender's directory no longer has, as <paramref name="listed"/>
+    /// names it (generator.c, delete_in_dir); with --delete-delay under incremental recursion,
+    /// notes it for the end.</summary>
+    private void DeleteExtraneous(FileEntry dir, List<FileEntry> listed)
     {
         if ((dir.Flags & EntryFlags.Inactive) != 0 || side.Root is null)
             return;
@@ -894,8 +919,7 @@ internal sealed class Generator(ReceivingSide side)
             _warnedIoError = true;
             return;
         }
-        keep ??= [];
-        byte[] dirName = side.NameOf(dir);
+        ReadOnlySpan<byte> dirName = side.NameOf(dir);
         // The directory must be a real one beneath the destination; a symlink in its place, or on
         // its way, is never listed through (stock rsync fails with ELOOP here too).
         if (side.CheckParents(dir) is not null || side.Root.LStat(dirName, out var dst) != 0 || !dst.IsDirectory)
@@ -906,9 +930,9 @@ internal sealed class Generator(ReceivingSide side)
         bool top = dirName is [(byte)'.'];
         foreach (var (name, st) in DeletionOrder(dirName, present))
         {
-            if (keep.Contains(Key(name)))
-                continue;
             byte[] rel = top ? name : [.. dirName, (byte)'/', .. name];
+            if (Listed(listed, rel))
+                continue;
             if (side.IsPartialDir(ReceivingSide.Show(rel)))
                 continue;
             if (IsProtected(rel, st.IsDirectory))
@@ -925,7 +949,7 @@ internal sealed class Generator(ReceivingSide side)
     /// files come before its subdirectories (delete.c, delete_dir_contents; generator.c,
     /// delete_in_dir; flist.c, f_name_cmp). Entries that vanished meanwhile are left out.
     /// </summary>
-    private List<(byte[] Name, FileStatus Status)> DeletionOrder(byte[] dirName, List<byte[]> names)
+    private List<(byte[] Name, FileStatus Status)> DeletionOrder(ReadOnlySpan<byte> dirName, List<byte[]> names)
     {
         bool top = dirName is [(byte)'.'];
         var entries = new List<(byte[] Name, FileStatus Status)>(names.Count);
@@ -972,8 +996,8 @@ internal sealed class Generator(ReceivingSide side)
         {
             if ((leaderFile.Flags & EntryFlags.Inactive) != 0 || (followerFile.Flags & EntryFlags.Inactive) != 0)
                 continue;
-            byte[] target = side.NameOf(leaderFile);
-            byte[] name = side.NameOf(followerFile);
+            ReadOnlySpan<byte> target = side.NameOf(leaderFile);
+            ReadOnlySpan<byte> name = side.NameOf(followerFile);
             string path = side.PathOf(followerFile);
             if ((side.CheckParents(followerFile) ?? side.CheckParents(leaderFile)) is { } problem)
             {
@@ -1021,7 +1045,7 @@ internal sealed class Generator(ReceivingSide side)
             return;
         if (!file.IsDirectory || (file.Flags & EntryFlags.Inactive) != 0 || ((file.Flags & EntryFlags.ImpliedDir) != 0 && !_o.ImpliedDirs))
             return;
-        byte[] name = side.NameOf(file);
+        ReadOnlySpan<byte> name = side.NameOf(file);
         if (side.CheckParents(file) is not null || side.Root.LStat(name, out var st) != 0 || !st.IsDirectory)
             return;
         // Only what differs is changed, as rsync's touch_up_dirs does through set_file_attrs.

@@ -62,6 +62,12 @@ internal sealed class ReceivedFiles
 
     public bool Incremental { get; }
 
+    /// <summary>
+    /// Lists are held in the order sent, not sorted: under --iconv the sender's order of names is
+    /// not this side's, and indexes refer to it (flist.c, recv_file_list with need_unsorted_flist).
+    /// </summary>
+    public bool AsSent { get; private init; }
+
     /// <summary>The sender said no more lists come (NDX_FLIST_EOF), or there was only one.</summary>
     public bool AllReceived { get; private set; }
 
@@ -76,9 +82,10 @@ internal sealed class ReceivedFiles
     /// <summary>The first list under incremental recursion, numbered from 1; index 0 is "." when it leads.</summary>
     /// <param name="maxEntries">Most entries the lists in flight may hold together; 0 for no limit.</param>
     /// <param name="maxNameBytes">Most bytes of names and link targets they may hold together; 0 for no limit.</param>
-    public static ReceivedFiles First(List<FileEntry> files, int maxEntries = 0, long maxNameBytes = 0)
+    /// <param name="asSent">Lists keep the sender's order (--iconv): indexes and directory numbers follow it.</param>
+    public static ReceivedFiles First(List<FileEntry> files, int maxEntries = 0, long maxNameBytes = 0, bool asSent = false)
     {
-        var table = new ReceivedFiles(true) { _maxEntries = maxEntries, _maxNameBytes = maxNameBytes };
+        var table = new ReceivedFiles(true) { _maxEntries = maxEntries, _maxNameBytes = maxNameBytes, AsSent = asSent };
         table.Hold(files);
         bool dotFirst = files.Count > 0 && files[0].Name is [(byte)'.'];
         table.AddDirectories(files);

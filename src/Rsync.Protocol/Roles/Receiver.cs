@@ -217,7 +217,7 @@ internal sealed class Receiver(ReceivingSide side)
         discarded = false;
         var o = side.Ctx.Options;
         var root = side.Root;
-        byte[] name = side.NameOf(file);
+        byte[] name = side.NameOf(file).ToArray();
         Place? partial = side.PartialPlace(file);
         bool basisIsPartial = basisType == BasisType.PartialDir && partial is not null;
         string? problem = root is null ? $"destination \"{side.Destination}\" is missing" : side.CheckParents(file);

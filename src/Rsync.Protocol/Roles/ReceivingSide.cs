@@ -145,7 +145,7 @@ internal sealed partial class ReceivingSide
     private byte[]? _soloLeaf;
 
     /// <summary>An entry's name relative to <see cref="Root"/>.</summary>
-    public byte[] NameOf(FileEntry file) =>
+    public ReadOnlySpan<byte> NameOf(FileEntry file) =>
         SoloPath is null ? file.Name : _soloLeaf ??= NameText.ToBytes(Path.GetFileName(SoloPath));
 
     /// <summary>lstat of an entry beneath the root; a symlink on the way is ELOOP.</summary>
@@ -185,7 +185,7 @@ internal sealed partial class ReceivingSide
     {
         if (SoloPath is not null || Root is null)
             return null;
-        var name = file.Name.AsSpan();
+        var name = file.Name;
         int slash = name.LastIndexOf((byte)'/');
         if (slash <= 0)
             return null;
@@ -194,7 +194,7 @@ internal sealed partial class ReceivingSide
             return null;
         int errno = Root.LStat(name[..slash], out var st);
         if (errno == 0 && st.IsDirectory)
-            _checkedParent = new CheckedParent(file.Name[..slash], layout);
+            _checkedParent = new CheckedParent(name[..slash].ToArray(), layout);
         if (errno == Posix.ENOENT)
             return null;
         if (errno is Posix.ELOOP or Posix.EXDEV or Posix.ENOTDIR || (errno == 0 && !st.IsDirectory))
@@ -486,7 +486,7 @@ internal sealed partial class ReceivingSide
         string? dir = Ctx.Options.PartialDir;
         if (dir is null || SoloPath is not null || Root is null)
             return null;
-        var name = NameOf(file).AsSpan();
+        var name = NameOf(file);
         int slash = name.LastIndexOf((byte)'/');
         var leaf = name[(slash + 1)..];
         bool absolute = Path.IsPathRooted(dir) || Jail is not null && PartialDirIsModuleRelative;
@@ -583,10 +583,10 @@ internal sealed partial class ReceivingSide
     /// <param name="directory">The list's directory; null for the first list.</param>
     public static void ValidateInside(List<FileEntry> files, FileEntry? directory)
     {
-        byte[] dir = directory is null || directory.Name is [(byte)'.'] ? [] : directory.Name;
+        ReadOnlySpan<byte> dir = directory is not { } d || d.Name is [(byte)'.'] ? [] : d.Name;
         foreach (var file in files)
         {
-            var name = file.Name.AsSpan();
+            var name = file.Name;
             int slash = name.LastIndexOf((byte)'/');
             var parent = slash < 0 ? [] : name[..slash];
             bool inside = parent.SequenceEqual(dir) && !(directory is not null && name is [(byte)'.']);

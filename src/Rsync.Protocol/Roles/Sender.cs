@@ -138,7 +138,12 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         path = default;
         if (file.Root is null)
         {
-            byte[]? rel = InJail ? FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath!), file.Name) : file.Name;
+            if (!InJail)
+            {
+                path = file.Name;
+                return true;
+            }
+            byte[]? rel = FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath!), file.Name);
             path = rel;
             return rel is not null;
         }
@@ -151,7 +156,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         }
         if (_sourceRootBytes is not { } root)
             return false;
-        byte[] name = file.Name;
+        ReadOnlySpan<byte> name = file.Name;
         if (name is [(byte)'.'])
         {
             path = root;
@@ -169,7 +174,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
             if (at == 0 || root[at - 1] != (byte)'/')
                 _pathBuffer[at++] = (byte)'/';
         }
-        name.CopyTo(_pathBuffer, at);
+        name.CopyTo(_pathBuffer.AsSpan(at));
         path = _pathBuffer.AsSpan(0, at + name.Length);
         return true;
     }

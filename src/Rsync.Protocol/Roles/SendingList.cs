@@ -31,7 +31,7 @@ internal sealed class SendingList
     // The links give the depth-first order lists are sent in; "." is numbered but never linked.
     private struct DirNode
     {
-        /// <summary>The directory's entry; null once its own list is done with.</summary>
+        /// <summary>The directory's entry, in the builder's arena for directories.</summary>
         public FileEntry Dir;
         public int Parent;
         public int FirstChild;
@@ -41,6 +41,7 @@ internal sealed class SendingList
     private readonly TransferContext _ctx;
     private readonly FileListEncoder _encoder;
     private readonly FileListBuilder? _builder;
+    private readonly FileListSettings _listSettings;
     private readonly List<Segment> _live = [];
     private int _firstLive;
     private readonly List<DirNode> _dirs = [];
@@ -54,6 +55,7 @@ internal sealed class SendingList
     private SendingList(TransferContext ctx, FileListEncoder encoder, FileListBuilder? builder)
     {
         _ctx = ctx;
+        _listSettings = ctx.FileListSettings();
         _encoder = encoder;
         _builder = builder;
     }
@@ -169,9 +171,6 @@ internal sealed class SendingList
         var first = _live[_firstLive];
         _fileOldTotal -= first.Files.Count;
         _fileTotal -= first.Files.Count;
-        // Its directory is listed and done with: only its place in the tree is still needed.
-        if (first.ParentDir >= 0)
-            ReleaseDirectory(first.ParentDir);
         _live[_firstLive] = null!;
         _firstLive++;
         if (_firstLive > 64 && _firstLive * 2 > _live.Count)
@@ -205,7 +204,8 @@ internal sealed class SendingList
             var node = _dirs[dirNdx];
             writer.WriteNdx(Ndx.FileListOffset - dirNdx);
             long startBytes = writer.BytesWritten;
-            var files = _builder.ListDirectory(node.Dir, SameNamed(node.Dir), Merge);
+            // Under --iconv, what has no name in the wire's charset is left out before indexes are given.
+            var files = FileListEncoder.DropUnconvertible(_builder.ListDirectory(node.Dir, SameNamed(node.Dir), Merge), _listSettings);
             var last = _live[^1];
             int ndxStart = last.End + 1;
             var seg = new Segment(last.Number + 1, ndxStart, files, dirNdx);
@@ -239,12 +239,12 @@ internal sealed class SendingList
     private IEnumerable<FileEntry> SameNamed(FileEntry dir) =>
         _sameNamed is not null && _sameNamed.Remove(dir, out var others) ? others : [];
 
-    private void Merge(FileEntry kept, FileEntry dropped) => Note(_sameNamed ??= new(ReferenceEqualityComparer.Instance), kept, dropped);
+    private void Merge(FileEntry kept, FileEntry dropped) => Note(_sameNamed ??= new(), kept, dropped);
 
     /// <summary>Collects, while a list is built, directories dropped for a kept one of the same name.</summary>
     public static Action<FileEntry, FileEntry> SameNamedCollector(out Dictionary<FileEntry, List<FileEntry>> sameNamed)
     {
-        var map = sameNamed = new(ReferenceEqualityComparer.Instance);
+        var map = sameNamed = new();
         return (kept, dropped) => Note(map, kept, dropped);
     }
 
@@ -304,13 +304,6 @@ internal sealed class SendingList
                 _nextDir = ndx;
             previous = ndx;
         }
-    }
-
-    private void ReleaseDirectory(int dir)
-    {
-        var node = _dirs[dir];
-        node.Dir = null!;
-        _dirs[dir] = node;
     }
 
     private void SetNextSibling(int dir, int next)

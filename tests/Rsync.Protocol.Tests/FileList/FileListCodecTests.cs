@@ -233,7 +233,7 @@ public sealed class FileListCodecTests
             {
                 FileEntry expected = c.Entries[i], actual = decoded[i];
                 string where = $"entry {i} ({expected.NameString})";
-                Assert.True(expected.Name.AsSpan().SequenceEqual(actual.Name), where);
+                Assert.True(expected.Name.SequenceEqual(actual.Name), where);
                 Assert.True(expected.Mode == actual.Mode, where);
                 Assert.True(expected.Size == actual.Size, where);
                 Assert.True(expected.ModTime == actual.ModTime, where);

@@ -135,7 +135,7 @@ public sealed class FileNameComparerTests
         Assert.Equal(listed.Select(e => e.Name), shuffled.Select(e => e.NameString));
 
         var byReference = entries.OrderBy(e => Convert.ToHexString(System.Security.Cryptography.MD5.HashData(e.Name))).ToList();
-        byReference.Sort((x, y) => Reference(x.Name, x.IsDirectory, y.Name, y.IsDirectory));
+        byReference.Sort((x, y) => Reference(x.Name.ToArray(), x.IsDirectory, y.Name.ToArray(), y.IsDirectory));
         Assert.Equal(listed.Select(e => e.Name), byReference.Select(e => e.NameString));
     }
 

@@ -97,7 +97,8 @@ public sealed class ServerArgsTests : IDisposable
             "-logDtpRe.LsfxCv --files-from /remote/list --from0"
         },
         { "-a --list-only", "-logDtpre.iLsfxCv --list-only", "-logDtpre.iLsfxCv --list-only" },
-        { "-a --iconv=utf8,latin1", "-logDtpre.LsfxCv --iconv=latin1", "-logDtpre.LsfxCv --iconv=latin1" },
+        // 3.1.1 offers incremental recursion under --iconv too (its command line, checked: "-logDtpre.iLsfx --iconv=latin1").
+        { "-a --iconv=utf8,latin1", "-logDtpre.iLsfxCv --iconv=latin1", "-logDtpre.iLsfxCv --iconv=latin1" },
         { "-a --skip-compress=gz/jpg", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv --skip-compress=gz/jpg" },
         { "-a -q -8 --chmod=Du+rwx --munge-links --blocking-io", "-logDtpre.iLsfxCv", "-logDtpre.iLsfxCv" },
         { "-a --compress-level=5", "-logDtprze.iLsfxCv --compress-level=5", "-logDtprze.iLsfxCv --compress-level=5" },
@@ -184,6 +185,7 @@ public sealed class ServerArgsTests : IDisposable
         Assert.DoesNotContain("-logDtpre.iLsfxCv", Build("-a --delete-before", push: false));
         Assert.DoesNotContain("-logDtpre.iLsfxCv", Build("-a -m", push: false));
         Assert.Contains("-logDtpre.iLsfxCv", Build("-a --delete-during", push: false));
-        Assert.DoesNotContain("-logDtpre.iLsfxCv", Build("-a --iconv=utf8,latin1", push: true));
+        Assert.Contains("-logDtpre.iLsfxCv", Build("-a --iconv=utf8,latin1", push: true));
+        Assert.Contains("-logDtpre.iLsfxCv", Build("-a --iconv=utf8,latin1", push: false));
     }
 }
