@@ -137,6 +137,12 @@ internal static partial class EndToEnd
         long peak = 0;
         double firstSeen = double.NaN;
         using var done = new CancellationTokenSource();
+        // A daemon serves every case: its peak so far is reset, so each case counts only its own.
+        if (watchPid is { } daemon)
+        {
+            foreach (int pid in ProcessTree(daemon))
+                ResetPeak(pid);
+        }
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(start)!;
         int watched = watchPid ?? p.Id;
@@ -185,6 +191,18 @@ internal static partial class EndToEnd
             }
         }
         return all;
+    }
+
+    /// <summary>Sets VmHWM back to the process's present resident size (proc(5), clear_refs: 5).</summary>
+    private static void ResetPeak(int pid)
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{pid}/clear_refs", "5");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     /// <summary>VmHWM from /proc/PID/status in KiB, or 0 once the process is gone.</summary>

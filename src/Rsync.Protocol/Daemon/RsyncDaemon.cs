@@ -279,10 +279,18 @@ public sealed partial class RsyncDaemon : IDisposable
     private void Close(Socket client, string address, DaemonSession? session)
     {
         session?.Dispose();
+        bool idle;
         lock (_clients)
+        {
             _clients.Remove(client);
+            idle = _clients.Count == 0;
+        }
         client.Dispose();
         _limits.Leave(address);
+        // A forked rsync's memory goes with its process; ours would stay with the heap. Once no
+        // client is left, the heap is compacted and what it no longer needs given back.
+        if (idle)
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     /// <summary>
