@@ -32,6 +32,7 @@ public sealed partial class RsyncDaemon : IDisposable
     private readonly Socket _listener;
     private readonly Dictionary<string, int> _active = new(StringComparer.Ordinal);
     private readonly List<Socket> _clients = [];
+    private readonly Timer _idleCollection;
 
     private readonly DaemonHostOptions _host;
     private readonly ConnectionLimits _limits;
@@ -46,6 +47,7 @@ public sealed partial class RsyncDaemon : IDisposable
 
     public RsyncDaemon(DaemonConfig config, DaemonHostOptions? host = null)
     {
+        _idleCollection = new Timer(_ => CollectWhenIdle());
         Config = config;
         host ??= new DaemonHostOptions();
         _host = host;
@@ -288,9 +290,22 @@ public sealed partial class RsyncDaemon : IDisposable
         client.Dispose();
         _limits.Leave(address);
         // A forked rsync's memory goes with its process; ours would stay with the heap. Once no
-        // client is left, the heap is compacted and what it no longer needs given back.
+        // client has come for a second, the heap is compacted and what it no longer needs given
+        // back; clients that follow each other closely do not pay for it.
         if (idle)
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        {
+            _idleCollection.Change(TimeSpan.FromSeconds(1), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void CollectWhenIdle()
+    {
+        lock (_clients)
+        {
+            if (_clients.Count > 0)
+                return;
+        }
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     /// <summary>
@@ -416,6 +431,7 @@ public sealed partial class RsyncDaemon : IDisposable
 
     public void Dispose()
     {
+        _idleCollection.Dispose();
         _listener.Dispose();
         NodeLink?.Dispose();
         _spareDescriptor?.Dispose();
