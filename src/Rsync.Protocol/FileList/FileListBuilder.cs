@@ -603,10 +603,10 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         // A name given twice (or an implied directory also named) is sent once: a directory wins
         // over anything else of that name, else the fuller entry, else the first; a receiver
         // would drop the others (flist.c, flist_sort_and_clean).
-        var chosen = new Dictionary<byte[], FileEntry>(_entries.Count, ByteNameComparer.Instance);
+        var chosen = new Dictionary<byte[], FileEntry>(_entries.Count, ByteNameComparer.Instance).GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var entry in _entries)
         {
-            byte[] key = entry.Name.ToArray();
+            var key = entry.Name;
             if (!chosen.TryGetValue(key, out var first))
                 chosen[key] = entry;
             else if ((entry.IsDirectory && !first.IsDirectory)
@@ -617,7 +617,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         for (int i = 0; i < _entries.Count; i++)
         {
             var entry = _entries[i];
-            var keeper = chosen.GetAlternateLookup<ReadOnlySpan<byte>>()[entry.Name];
+            var keeper = chosen[entry.Name];
             if (keeper == entry)
                 _entries[kept++] = entry;
             else if (merged is not null && entry.IsDirectory && keeper.IsDirectory && (entry.Flags & EntryFlags.ContentDir) != 0)

@@ -73,6 +73,14 @@ public sealed class FileEntryArenaTests
     }
 
     [Fact]
+    public void AnEntryIsSmall()
+    {
+        // The record, and the handle a list keeps: what FileListMemoryTests adds up per entry.
+        Assert.Equal(48, System.Runtime.CompilerServices.Unsafe.SizeOf<EntryRecord>());
+        Assert.Equal(16, System.Runtime.CompilerServices.Unsafe.SizeOf<FileEntry>());
+    }
+
+    [Fact]
     public void AnUpdateThroughOneHandleShowsThroughAnother()
     {
         var arena = new FileEntryArena();
