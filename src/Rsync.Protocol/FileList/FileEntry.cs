@@ -26,6 +26,8 @@ public enum EntryFlags : ushort
     Inactive = 1 << 8,
     /// <summary>The receiver has had one go at this file; the next is a redo (rsync.h, FLAG_FILE_SENT on the receiver).</summary>
     Received = 1 << 9,
+    /// <summary>The receiver has this directory's own list, under incremental recursion (flist.c, recv_file_list: a second is refused).</summary>
+    ContentsListed = 1 << 10,
 }
 
 /// <summary>

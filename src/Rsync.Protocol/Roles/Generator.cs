@@ -1034,9 +1034,15 @@ internal sealed class Generator(ReceivingSide side)
     /// <summary>Directory times and modes last, deepest first, once their contents stopped changing (generator.c, touch_up_dirs).</summary>
     private void TouchUpDirectories()
     {
-        var dirs = side.Files.Incremental ? side.Files.Directories() : side.Files.FirstList;
-        for (int i = dirs.Count - 1; i >= 0; i--)
-            TouchUpDirectory(dirs[i]);
+        if (side.Files.Incremental)
+        {
+            for (int i = side.Files.DirectoryCount - 1; i >= 0; i--)
+                TouchUpDirectory(side.Files.Directory(i));
+            return;
+        }
+        var files = side.Files.FirstList;
+        for (int i = files.Count - 1; i >= 0; i--)
+            TouchUpDirectory(files[i]);
     }
 
     private void TouchUpDirectory(FileEntry file)

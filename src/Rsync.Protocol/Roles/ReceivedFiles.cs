@@ -1,3 +1,4 @@
+using NetRsync.Protocol.Collections;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Wire;
 
@@ -29,10 +30,12 @@ internal sealed class ReceivedFiles
     }
 
     private readonly object _gate = new();
+    // Lists by position; the dropped ones at the front are cut off now and then, and _firstPosition
+    // is the position of what is left's first.
     private readonly List<Segment?> _lists = [];
+    private int _firstPosition;
     private int _firstLive;
-    private readonly List<FileEntry> _dirs = [];
-    private readonly HashSet<int> _listed = [];
+    private readonly ChunkedList<FileEntry> _dirs = new();
     private int _maxEntries;
     private long _maxNameBytes;
     private long _liveEntries;
@@ -106,27 +109,21 @@ internal sealed class ReceivedFiles
         }
     }
 
-    /// <summary>Every list received so far, in order, freed ones included as null.</summary>
+    /// <summary>How many lists have been received: positions run from 0 to one less.</summary>
     public int ListCount
     {
         get
         {
             lock (_gate)
-                return _lists.Count;
+                return _firstPosition + _lists.Count;
         }
     }
 
-    public Segment? List(int i)
+    /// <summary>The list at a position, or null once it has been dropped.</summary>
+    public Segment? List(int position)
     {
         lock (_gate)
-            return i < _lists.Count ? _lists[i] : null;
-    }
-
-    /// <summary>Every directory received, in table order.</summary>
-    public List<FileEntry> Directories()
-    {
-        lock (_gate)
-            return [.. _dirs];
+            return position >= _firstPosition && position - _firstPosition < _lists.Count ? _lists[position - _firstPosition] : null;
     }
 
     /// <summary>The directory an index in the directory table names.</summary>
@@ -147,8 +144,10 @@ internal sealed class ReceivedFiles
             // A directory gets one list, and a dropped duplicate none (flist.c, recv_file_list in 3.5).
             if ((_dirs[parentDir].Flags & EntryFlags.Inactive) != 0)
                 throw new RsyncProtocolException($"refusing flist for cleared dir_ndx {parentDir}");
-            if (!_listed.Add(parentDir))
+            ref var dir = ref _dirs[parentDir];
+            if ((dir.Flags & EntryFlags.ContentsListed) != 0)
                 throw new RsyncProtocolException($"refusing malicious duplicate flist for dir {parentDir}");
+            dir.Flags |= EntryFlags.ContentsListed;
             Hold(files);
             var seg = new Segment(LastEnd() + 1, files, parentDir) { IoError = ioError };
             AddDirectories(files);
@@ -238,7 +237,7 @@ internal sealed class ReceivedFiles
     {
         lock (_gate)
         {
-            position = _firstLive;
+            position = _firstPosition + _firstLive;
             return _firstLive < _lists.Count ? _lists[_firstLive] : null;
         }
     }
@@ -255,6 +254,13 @@ internal sealed class ReceivedFiles
             _liveNameBytes -= NameBytes(seg.Files);
             _lists[_firstLive] = null;
             _firstLive++;
+            // A list per directory: keep only the table of those still held.
+            if (_firstLive > 64 && _firstLive * 2 > _lists.Count)
+            {
+                _lists.RemoveRange(0, _firstLive);
+                _firstPosition += _firstLive;
+                _firstLive = 0;
+            }
         }
     }
 }

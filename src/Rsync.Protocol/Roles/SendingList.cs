@@ -1,3 +1,4 @@
+using NetRsync.Protocol.Collections;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Wire;
@@ -44,7 +45,7 @@ internal sealed class SendingList
     private readonly FileListSettings _listSettings;
     private readonly List<Segment> _live = [];
     private int _firstLive;
-    private readonly List<DirNode> _dirs = [];
+    private readonly ChunkedList<DirNode> _dirs = new();
     private Dictionary<FileEntry, List<FileEntry>>? _sameNamed;
     private int _nextDir = -1;
     private int _current;
@@ -297,26 +298,12 @@ internal sealed class SendingList
             if (file.Name is [(byte)'.'])
                 continue;
             if (previous >= 0)
-                SetNextSibling(previous, ndx);
+                _dirs[previous].NextSibling = ndx;
             else if (parent >= 0)
-                SetFirstChild(parent, ndx);
+                _dirs[parent].FirstChild = ndx;
             else
                 _nextDir = ndx;
             previous = ndx;
         }
-    }
-
-    private void SetNextSibling(int dir, int next)
-    {
-        var node = _dirs[dir];
-        node.NextSibling = next;
-        _dirs[dir] = node;
-    }
-
-    private void SetFirstChild(int dir, int child)
-    {
-        var node = _dirs[dir];
-        node.FirstChild = child;
-        _dirs[dir] = node;
     }
 }
