@@ -130,6 +130,19 @@ public sealed class FileEntryArena
     private EntryChunk? _last;
     private List<string>? _roots;
     private int _lastRoot;
+    // What the caller said is coming and has not come yet.
+    private int _expectedEntries;
+    private int _expectedNameBytes;
+
+    /// <summary>
+    /// Says how many entries, with how many bytes of names, are about to be added (a directory's
+    /// worth), so chunks are made to fit rather than doubled into.
+    /// </summary>
+    public void Expect(int entries, int nameBytes)
+    {
+        _expectedEntries = Math.Max(0, entries);
+        _expectedNameBytes = Math.Max(0, nameBytes);
+    }
 
     /// <summary>Adds an entry; its name is copied in.</summary>
     public FileEntry Add(ReadOnlySpan<byte> name, int mode, long size, long modTime)
@@ -140,7 +153,19 @@ public sealed class FileEntryArena
         if (chunk is null || chunk.Count == chunk.Records.Length)
         {
             chunk?.TrimNames();
-            _last = chunk = new EntryChunk(this, chunk is null ? FirstChunk : Math.Min(chunk.Records.Length * 2, LargestChunk));
+            int capacity = chunk is null ? FirstChunk : Math.Min(chunk.Records.Length * 2, LargestChunk);
+            int nameBytes = capacity * EntryChunk.NameBytesPerEntry;
+            if (_expectedEntries > 0)
+            {
+                capacity = Math.Clamp(_expectedEntries, FirstChunk, LargestChunk);
+                nameBytes = (int)Math.Max(name.Length, (long)_expectedNameBytes * Math.Min(capacity, _expectedEntries) / _expectedEntries);
+            }
+            _last = chunk = new EntryChunk(this, capacity, nameBytes);
+        }
+        if (_expectedEntries > 0)
+        {
+            _expectedEntries--;
+            _expectedNameBytes -= name.Length;
         }
         int slot = chunk.Count++;
         ref var r = ref chunk.Records[slot];
@@ -205,14 +230,14 @@ internal sealed class RareFields
     public int HardLinkIndex = -1;
 }
 
-internal sealed class EntryChunk(FileEntryArena arena, int capacity)
+internal sealed class EntryChunk(FileEntryArena arena, int capacity, int nameBytes)
 {
-    // Names average some 24 bytes; the array grows when they are longer.
-    private const int NameBytesPerEntry = 24;
+    // Names average some 24 bytes, when nothing better is known; the array grows when they are longer.
+    public const int NameBytesPerEntry = 24;
 
     public readonly FileEntryArena Arena = arena;
     public readonly EntryRecord[] Records = new EntryRecord[capacity];
-    public byte[] Names = new byte[capacity * NameBytesPerEntry];
+    public byte[] Names = new byte[nameBytes];
     public RareFields[] Rare = [];
     public int Count;
     private int _namesUsed;

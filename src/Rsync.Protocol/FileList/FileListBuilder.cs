@@ -238,13 +238,13 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     /// <summary>-L and --copy-unsafe-links walk through links; in a module only while they stay inside it.</summary>
     private bool FollowsLinks => options.CopyLinks || options.CopyUnsafeLinks;
 
-    /// <param name="rel">The name beneath the module, with a jail.</param>
-    private int LStat(byte[] fullPath, byte[]? rel, out FileStatus st)
+    /// <param name="rel">The name beneath the module, with a jail; empty when it is not beneath it.</param>
+    private int LStat(ReadOnlySpan<byte> fullPath, ReadOnlySpan<byte> rel, out FileStatus st)
     {
         if (options.Jail is null)
             return Confined.StatAt(Confined.AtFdCwd, fullPath, Confined.AtSymlinkNoFollow, out st);
         st = default;
-        return rel is not null ? options.Jail.LStat(rel, out st, FollowsLinks) : Posix.EXDEV;
+        return !rel.IsEmpty ? options.Jail.LStat(rel, out st, FollowsLinks) : Posix.EXDEV;
     }
 
     private void AddNamed(string root, string name) => AddNamed(root, NameText.ToBytes(name));
@@ -408,9 +408,46 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return errno != 0 ? errno : Confined.ReadDirectory(handle!, names);
     }
 
+    // Where a child's name and paths are put together: a walk allocates nothing per file but its
+    // entry, and a copy of the names of the directories it goes down into.
+    private byte[] _childName = new byte[256];
+    private byte[] _childPath = new byte[256];
+    private byte[] _childRel = new byte[256];
+
+    private static ReadOnlySpan<byte> JoinInto(ref byte[] buffer, ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)
+    {
+        bool slash = dir.Length > 0 && dir[^1] == (byte)'/';
+        int length = dir.Length + (slash ? 0 : 1) + name.Length;
+        if (buffer.Length < length)
+            buffer = new byte[Math.Max(length, buffer.Length * 2)];
+        dir.CopyTo(buffer);
+        if (!slash)
+            buffer[dir.Length] = (byte)'/';
+        name.CopyTo(buffer.AsSpan(length - name.Length));
+        return buffer.AsSpan(0, length);
+    }
+
+    // The lists a directory's names are read into, one per level a walk is down, kept for the next
+    // directory unless a wide one made them large.
+    private readonly Stack<List<byte[]>> _spareNameLists = new();
+
     private void Walk(string root, byte[] dirName, byte[] dirPath, byte[]? dirRel, long device)
     {
-        var children = new List<byte[]>();
+        var children = _spareNameLists.TryPop(out var spare) ? spare : new List<byte[]>();
+        try
+        {
+            Walk(root, dirName, dirPath, dirRel, device, children);
+        }
+        finally
+        {
+            children.Clear();
+            if (children.Capacity <= 1024)
+                _spareNameLists.Push(children);
+        }
+    }
+
+    private void Walk(string root, byte[] dirName, byte[] dirPath, byte[]? dirRel, long device, List<byte[]> children)
+    {
         int listErr = List(dirPath, dirRel, children);
         if (listErr == Posix.ENOENT)
             return; // gone since it was listed: its entry is already sent (flist.c, send_directory)
@@ -421,12 +458,28 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             return;
         }
 
+        // Sized for what the directory holds, so neither the list nor the arena grows by doubling.
+        int nameBytes = 0;
+        foreach (byte[] child in children)
+            nameBytes += child.Length + (IsDot(dirName) ? 0 : dirName.Length + 1);
+        _entries.EnsureCapacity(_entries.Count + children.Count);
+        _arena.Expect(children.Count, nameBytes);
+
+        // Outside a module each child is looked at through its directory's handle, by its own name,
+        // as rsync does from inside the directory (flist.c, send_directory): the kernel walks one
+        // component, not the whole path, a million times.
+        SafeFileHandle? directory = null;
+        if (options.Jail is null && Confined.OpenAt(Confined.AtFdCwd, dirPath, Confined.ORdOnly | Confined.ODirectory, 0, 0, out directory) != 0)
+            directory = null;
+        using var closeDirectory = directory;
         foreach (byte[] child in children)
         {
-            byte[] name = IsDot(dirName) ? child : Join(dirName, child);
-            byte[] path = Join(dirPath, child);
-            byte[]? rel = dirRel is null ? null : IsDot(dirRel) ? child : Join(dirRel, child);
-            int errno = LStat(path, rel, out var st);
+            ReadOnlySpan<byte> name = IsDot(dirName) ? child : JoinInto(ref _childName, dirName, child);
+            ReadOnlySpan<byte> path = JoinInto(ref _childPath, dirPath, child);
+            ReadOnlySpan<byte> rel = dirRel is null ? default : IsDot(dirRel) ? child : JoinInto(ref _childRel, dirRel, child);
+            int errno = directory is not null
+                ? Confined.StatAt((int)directory.DangerousGetHandle(), child, Confined.AtSymlinkNoFollow, out var st)
+                : LStat(path, rel, out st);
             if (errno != 0)
             {
                 // An excluded name is not reported; one that vanished since readdir makes the run
@@ -451,14 +504,14 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
                 continue;
             Add(entry);
             if (entry.IsDirectory && !mountPoint && !options.Incremental)
-                Walk(root, name, path, rel, device);
+                Walk(root, name.ToArray(), path.ToArray(), dirRel is null ? null : rel.ToArray(), device);
         }
     }
 
-    private string Quote(byte[] path) => reporter.Quote(NameText.FromBytes(path));
+    private string Quote(ReadOnlySpan<byte> path) => reporter.Quote(NameText.FromBytes(path));
 
     /// <summary>Turns an lstat result into an entry, or null when the type is not being sent (flist.c, make_file).</summary>
-    private FileEntry? MakeFileEntry(string root, byte[] name, byte[] path, byte[]? rel, FileStatus st, EntryFlags flags)
+    private FileEntry? MakeFileEntry(string root, ReadOnlySpan<byte> name, ReadOnlySpan<byte> path, ReadOnlySpan<byte> rel, FileStatus st, EntryFlags flags)
     {
         if (st.IsSymlink)
         {
@@ -524,7 +577,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             SafeFileHandle? handle = null;
             int openErr = options.Jail is null
                 ? Confined.OpenAt(Confined.AtFdCwd, path, Confined.ORdOnly | Confined.ONoFollowIf(!FollowsLinks), 0, 0, out handle)
-                : rel is not null ? options.Jail.OpenRead(rel, out handle, FollowsLinks) : Posix.EXDEV;
+                : !rel.IsEmpty ? options.Jail.OpenRead(rel, out handle, FollowsLinks) : Posix.EXDEV;
             // On failure rsync leaves the sum zeroed and reports the read error at transfer time.
             if (openErr == 0)
             {
@@ -541,7 +594,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return entry;
     }
 
-    private FileEntry MakeEntry(string root, byte[] name, FileStatus st, EntryFlags flags)
+    private FileEntry MakeEntry(string root, ReadOnlySpan<byte> name, FileStatus st, EntryFlags flags)
     {
         var arena = options.Incremental && st.IsDirectory ? _directories : _arena;
         var entry = arena.Add(name, options.Chmod?.Apply(st.Mode) ?? st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds);
@@ -553,11 +606,11 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return entry;
     }
 
-    private byte[]? ReadLink(byte[] path, byte[]? rel)
+    private byte[]? ReadLink(ReadOnlySpan<byte> path, ReadOnlySpan<byte> rel)
     {
         byte[]? target;
         if (options.Jail is not null)
-            return rel is not null && options.Jail.ReadLink(rel, out target, FollowsLinks) == 0 ? target : null;
+            return !rel.IsEmpty && options.Jail.ReadLink(rel, out target, FollowsLinks) == 0 ? target : null;
         return Confined.ReadLinkAt(Confined.AtFdCwd, path, out target) == 0 ? target : null;
     }
 

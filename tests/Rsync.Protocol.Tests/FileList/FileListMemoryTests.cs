@@ -60,6 +60,22 @@ public sealed class FileListMemoryTests : IDisposable
         GC.KeepAlive(list);
     }
 
+    // Everything the walk allocates, kept or not, per entry: 190 bytes, the list's own included
+    // (each name read from the directory is an array, and the list of handles doubles). Joining
+    // paths per file and doubling chunks per directory made it 341.
+    private const int MaxBytesAllocatedPerEntry = 230;
+
+    [Fact]
+    public void TheSendersWalkAllocatesLittleBeyondWhatItKeeps()
+    {
+        Walk();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var list = Walk();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        double perEntry = allocated / (double)list.Count;
+        Assert.True(perEntry <= MaxBytesAllocatedPerEntry, $"{perEntry:F1} bytes allocated per entry; at most {MaxBytesAllocatedPerEntry} expected");
+    }
+
     [Fact]
     public void TheReceiversListKeepsLittlePerEntry()
     {
