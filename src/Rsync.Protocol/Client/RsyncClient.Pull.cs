@@ -168,7 +168,7 @@ public sealed partial class RsyncClient
                 sorted.Sort(FileNameComparer.Instance);
             if (keepsSentOrder && settings.Iconv is not null)
                 FollowSenderOrder(ctx, received, sorted);
-            DropDuplicateNames(sorted, ctx);
+            DropDuplicateNames(sorted, isSorted: !listsAsSent, ctx);
             ctx.Stats.NumFiles += sorted.Count;
             foreach (var f in sorted)
             {
@@ -346,8 +346,13 @@ public sealed partial class RsyncClient
     /// same name (its contents may follow in the list), otherwise the first is kept; the others are
     /// marked inactive (flist.c, flist_sort_and_clean).
     /// </summary>
-    internal static void DropDuplicateNames(List<FileEntry> files, TransferContext? ctx = null)
+    internal static void DropDuplicateNames(List<FileEntry> files, bool isSorted, TransferContext? ctx = null)
     {
+        if (isSorted)
+        {
+            DropDuplicateNamesSorted(files, ctx);
+            return;
+        }
         var kept = new Dictionary<byte[], FileEntry>(files.Count, ByteNameComparer.Instance).GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var file in files)
         {
@@ -370,10 +375,54 @@ public sealed partial class RsyncClient
                 if ((file.Flags & EntryFlags.ImpliedDir) == 0)
                     first.Flags &= ~EntryFlags.ImpliedDir;
             }
-            drop.Flags |= EntryFlags.Inactive;
-            if (ctx is not null && ctx.Options.Verbose > 2)
-                ctx.Info($"removing duplicate name {drop.NameString} from file list");
+            Drop(drop, ctx);
         }
+    }
+
+    private static void Drop(FileEntry drop, TransferContext? ctx)
+    {
+        drop.Flags |= EntryFlags.Inactive;
+        if (ctx is not null && ctx.Options.Verbose > 2)
+            ctx.Info($"removing duplicate name {drop.NameString} from file list");
+    }
+
+    // In f_name_cmp order a name's copies of one kind sit together, and a directory sorts after a
+    // non-directory of its name, so a neighbour and a search before it find every copy with no
+    // table of names (flist.c, flist_sort_and_clean).
+    private static void DropDuplicateNamesSorted(List<FileEntry> files, TransferContext? ctx)
+    {
+        int first = 0;
+        for (int i = 1; i <= files.Count; i++)
+        {
+            if (i < files.Count && FileNameComparer.Instance.Compare(files[first], files[i]) == 0)
+            {
+                var copy = files[i];
+                if (copy.IsDirectory)
+                {
+                    var kept = files[first];
+                    kept.Flags |= copy.Flags & (EntryFlags.TopDir | EntryFlags.ContentDir);
+                    if ((copy.Flags & EntryFlags.ImpliedDir) == 0)
+                        kept.Flags &= ~EntryFlags.ImpliedDir;
+                }
+                Drop(copy, ctx);
+                continue;
+            }
+            if (files[first].IsDirectory && FindNonDirectory(files, first, files[first].Name) is { } other)
+                Drop(other, ctx);
+            first = i;
+        }
+    }
+
+    /// <summary>The kept non-directory named <paramref name="name"/> among the first <paramref name="count"/> entries of a sorted list.</summary>
+    private static FileEntry? FindNonDirectory(List<FileEntry> sorted, int count, ReadOnlySpan<byte> name)
+    {
+        int found = FileNameComparer.IndexOf(sorted, count, name, isDirectory: false);
+        if (found < 0)
+            return null;
+        // The first of the run is the one kept.
+        while (found > 0 && !sorted[found - 1].IsDirectory && sorted[found - 1].Name.SequenceEqual(name))
+            found--;
+        return sorted[found];
     }
 
     /// <summary>

@@ -28,6 +28,29 @@ public sealed class FileNameComparer : IComparer<FileEntry>
     public int Compare(FileEntry x, FileEntry y) =>
         x == y ? 0 : Compare(x.Name, x.IsDirectory, y.Name, y.IsDirectory);
 
+    /// <summary>
+    /// Where an entry of this name and kind is among the first <paramref name="count"/> of a list in
+    /// this order, by binary search: one of the run of its copies, or -1 (flist.c, flist_find).
+    /// </summary>
+    public static int IndexOf(List<FileEntry> sorted, int count, ReadOnlySpan<byte> name, bool isDirectory)
+    {
+        int low = 0;
+        int high = count - 1;
+        while (low <= high)
+        {
+            int mid = low + ((high - low) >> 1);
+            var entry = sorted[mid];
+            int order = Compare(entry.Name, entry.IsDirectory, name, isDirectory);
+            if (order == 0)
+                return mid;
+            if (order < 0)
+                low = mid + 1;
+            else
+                high = mid - 1;
+        }
+        return -1;
+    }
+
     public static int Compare(ReadOnlySpan<byte> name1, bool isDir1, ReadOnlySpan<byte> name2, bool isDir2)
     {
         int slash1 = name1.LastIndexOf((byte)'/');

@@ -869,32 +869,19 @@ internal sealed class Generator(ReceivingSide side)
 
     private static bool Listed(List<FileEntry> sorted, ReadOnlySpan<byte> name, bool isDirectory)
     {
-        int low = 0;
-        int high = sorted.Count - 1;
-        while (low <= high)
+        int found = FileNameComparer.IndexOf(sorted, sorted.Count, name, isDirectory);
+        if (found < 0)
+            return false;
+        // A name sent twice sits together, one copy dropped (flist.c, flist_sort_and_clean).
+        for (int i = found; i >= 0 && SameName(sorted[i], name, isDirectory); i--)
         {
-            int mid = low + ((high - low) >> 1);
-            var entry = sorted[mid];
-            int order = FileNameComparer.Compare(entry.Name, entry.IsDirectory, name, isDirectory);
-            if (order < 0)
-                low = mid + 1;
-            else if (order > 0)
-                high = mid - 1;
-            else
-            {
-                // A name sent twice sits together, one copy dropped (flist.c, flist_sort_and_clean).
-                for (int i = mid; i >= 0 && SameName(sorted[i], name, isDirectory); i--)
-                {
-                    if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
-                        return true;
-                }
-                for (int i = mid + 1; i < sorted.Count && SameName(sorted[i], name, isDirectory); i++)
-                {
-                    if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
-                        return true;
-                }
-                return false;
-            }
+            if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
+                return true;
+        }
+        for (int i = found + 1; i < sorted.Count && SameName(sorted[i], name, isDirectory); i++)
+        {
+            if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
+                return true;
         }
         return false;
     }

@@ -23,6 +23,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
 
     private readonly RsyncReader _in = ctx.Reader;
     private readonly RsyncWriter _out = ctx.Writer;
+    private const int SmallFilesFlush = 32 * 1024;
     private int _transferIndex;
 
     // Which files go out at level 0 (token.c, set_compression); only the sender needs to know.
@@ -44,6 +45,11 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         while (true)
         {
             files.SendMore();
+            // rsync's sender writes through a 32 KiB buffer (io.c, IO_BUFFER_SIZE), so a receiver
+            // working through many small files is never kept waiting for a quarter megabyte of
+            // them; a large file still goes out a whole buffer at a time.
+            if (_out.Buffered >= SmallFilesFlush)
+                _out.Flush();
             int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte basisType, out byte[]? xname);
             if (ndx == Ndx.Done)
             {
@@ -211,7 +217,9 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
 
         using (handle)
         {
-            long length = RandomAccess.GetLength(handle);
+            // One fstat; RandomAccess.GetLength would first ask lseek whether the file can seek.
+            long length = Confined.StatAt((int)handle.DangerousGetHandle(), ""u8, Confined.AtEmptyPath, out var status) == 0
+                ? status.Size : RandomAccess.GetLength(handle);
             ctx.MarkItemStart();
             WriteNdxAndAttrs(ndx, iflags, basisType, xname);
             _out.WriteInt32(sums.Count);

@@ -29,6 +29,9 @@ internal sealed class RsyncWriter
 
     public bool Multiplexed { get; private set; }
 
+    /// <summary>Bytes waiting in the buffer for the next flush.</summary>
+    public int Buffered => _position;
+
     /// <summary>Raw bytes handed to the socket, frame headers included (rsync's total_written).</summary>
     public long BytesWritten { get; private set; }
 

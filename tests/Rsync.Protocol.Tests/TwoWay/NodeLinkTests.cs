@@ -309,7 +309,8 @@ public sealed class NodeLinkTests : IDisposable
             if (one.Elapsed > slowest)
                 slowest = one.Elapsed;
         }
-        Assert.Equal(0, server.WatcherCount);
+        // The failed send closes the socket; the watcher leaves the count when its reader sees that.
+        WaitFor(() => server.WatcherCount == 0, "the stuck watcher to be dropped");
         Assert.InRange(slowest, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(4));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20));
         // And publishing goes on at once without it.
