@@ -420,7 +420,7 @@ public sealed partial class RsyncClient
         if (found < 0)
             return null;
         // The first of the run is the one kept.
-        while (found > 0 && !sorted[found - 1].IsDirectory && sorted[found - 1].Name.SequenceEqual(name))
+        while (found > 0 && FileNameComparer.SameName(sorted[found - 1], name, isDirectory: false))
             found--;
         return sorted[found];
     }

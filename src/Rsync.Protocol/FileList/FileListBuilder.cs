@@ -175,13 +175,33 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
 
     private static byte[] Join(ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)
     {
-        bool slash = dir.Length > 0 && dir[^1] == (byte)'/';
-        var joined = new byte[dir.Length + (slash ? 0 : 1) + name.Length];
-        dir.CopyTo(joined);
-        if (!slash)
-            joined[dir.Length] = (byte)'/';
-        name.CopyTo(joined.AsSpan(joined.Length - name.Length));
+        var joined = new byte[JoinedLength(dir, name)];
+        WriteJoined(joined, dir, name);
         return joined;
+    }
+
+    /// <summary>Like <see cref="Join"/>, into a buffer kept for the purpose (grown when too small).</summary>
+    private static ReadOnlySpan<byte> JoinInto(ref byte[] buffer, ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)
+    {
+        int length = JoinedLength(dir, name);
+        if (buffer.Length < length)
+            buffer = new byte[Math.Max(length, buffer.Length * 2)];
+        WriteJoined(buffer, dir, name);
+        return buffer.AsSpan(0, length);
+    }
+
+    private static bool EndsWithSlash(ReadOnlySpan<byte> dir) => dir.Length > 0 && dir[^1] == (byte)'/';
+
+    private static int JoinedLength(ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name) =>
+        dir.Length + (EndsWithSlash(dir) ? 0 : 1) + name.Length;
+
+    private static void WriteJoined(Span<byte> into, ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)
+    {
+        dir.CopyTo(into);
+        int at = dir.Length;
+        if (!EndsWithSlash(dir))
+            into[at++] = (byte)'/';
+        name.CopyTo(into[at..]);
     }
 
     private byte[]? _confineBytes;
@@ -414,19 +434,6 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     private byte[] _childPath = new byte[256];
     private byte[] _childRel = new byte[256];
 
-    private static ReadOnlySpan<byte> JoinInto(ref byte[] buffer, ReadOnlySpan<byte> dir, ReadOnlySpan<byte> name)
-    {
-        bool slash = dir.Length > 0 && dir[^1] == (byte)'/';
-        int length = dir.Length + (slash ? 0 : 1) + name.Length;
-        if (buffer.Length < length)
-            buffer = new byte[Math.Max(length, buffer.Length * 2)];
-        dir.CopyTo(buffer);
-        if (!slash)
-            buffer[dir.Length] = (byte)'/';
-        name.CopyTo(buffer.AsSpan(length - name.Length));
-        return buffer.AsSpan(0, length);
-    }
-
     // The lists a directory's names are read into, one per level a walk is down, kept for the next
     // directory unless a wide one made them large.
     private readonly Stack<List<byte[]>> _spareNameLists = new();
@@ -469,8 +476,8 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         // as rsync does from inside the directory (flist.c, send_directory): the kernel walks one
         // component, not the whole path, a million times.
         SafeFileHandle? directory = null;
-        if (options.Jail is null && Confined.OpenAt(Confined.AtFdCwd, dirPath, Confined.ORdOnly | Confined.ODirectory, 0, 0, out directory) != 0)
-            directory = null;
+        if (options.Jail is null)
+            Confined.OpenAt(Confined.AtFdCwd, dirPath, Confined.ORdOnly | Confined.ODirectory, 0, 0, out directory);
         using var closeDirectory = directory;
         foreach (byte[] child in children)
         {

@@ -51,6 +51,10 @@ public sealed class FileNameComparer : IComparer<FileEntry>
         return -1;
     }
 
+    /// <summary>Whether an entry is one of the copies <see cref="IndexOf"/> finds a run of.</summary>
+    public static bool SameName(FileEntry entry, ReadOnlySpan<byte> name, bool isDirectory) =>
+        entry.IsDirectory == isDirectory && entry.Name.SequenceEqual(name);
+
     public static int Compare(ReadOnlySpan<byte> name1, bool isDir1, ReadOnlySpan<byte> name2, bool isDir2)
     {
         int slash1 = name1.LastIndexOf((byte)'/');

@@ -873,12 +873,12 @@ internal sealed class Generator(ReceivingSide side)
         if (found < 0)
             return false;
         // A name sent twice sits together, one copy dropped (flist.c, flist_sort_and_clean).
-        for (int i = found; i >= 0 && SameName(sorted[i], name, isDirectory); i--)
+        for (int i = found; i >= 0 && FileNameComparer.SameName(sorted[i], name, isDirectory); i--)
         {
             if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
                 return true;
         }
-        for (int i = found + 1; i < sorted.Count && SameName(sorted[i], name, isDirectory); i++)
+        for (int i = found + 1; i < sorted.Count && FileNameComparer.SameName(sorted[i], name, isDirectory); i++)
         {
             if ((sorted[i].Flags & EntryFlags.Inactive) == 0)
                 return true;
@@ -886,8 +886,6 @@ internal sealed class Generator(ReceivingSide side)
         return false;
     }
 
-    private static bool SameName(FileEntry entry, ReadOnlySpan<byte> name, bool isDirectory) =>
-        entry.IsDirectory == isDirectory && entry.Name.SequenceEqual(name);
 
     /// <summary>Removes what the sender's directory no longer has, as <paramref name="listed"/>
     /// names it (generator.c, delete_in_dir); with --delete-delay under incremental recursion,
