@@ -226,7 +226,7 @@ public sealed partial class RsyncClient
             if (ctx.Options.Verbose > 0 || ctx.Options.ItemizeChanges > 0 || (ctx.Options.OutFormat is { } format && System.Text.RegularExpressions.Regex.IsMatch(format, "%[-'0-9]*i")))
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
             // The generator then shows "." as new (main.c, get_local_name).
-            if (files.Count > 0 && files[0] is { Name: [(byte)'.'] } dot)
+            if (files.Count > 0 && files[0] is { Name.IsDot: true } dot)
                 dot.Flags |= EntryFlags.DirCreated;
         }
         else if (total > 0 && destExists && !destIsDir)
@@ -354,9 +354,10 @@ public sealed partial class RsyncClient
             return;
         }
         var kept = new Dictionary<byte[], FileEntry>(files.Count, ByteNameComparer.Instance).GetAlternateLookup<ReadOnlySpan<byte>>();
+        byte[]? joined = null;
         foreach (var file in files)
         {
-            var key = file.Name;
+            var key = file.Name.Joined(ref joined);
             if (!kept.TryGetValue(key, out var first))
             {
                 kept[key] = file;
@@ -414,7 +415,7 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>The kept non-directory named <paramref name="name"/> among the first <paramref name="count"/> entries of a sorted list.</summary>
-    private static FileEntry? FindNonDirectory(List<FileEntry> sorted, int count, ReadOnlySpan<byte> name)
+    private static FileEntry? FindNonDirectory(List<FileEntry> sorted, int count, EntryName name)
     {
         int found = FileNameComparer.IndexOf(sorted, count, name, isDirectory: false);
         if (found < 0)

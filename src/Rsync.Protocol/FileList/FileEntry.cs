@@ -52,13 +52,18 @@ public readonly struct FileEntry : IEquatable<FileEntry>
 
     private ref EntryRecord Record => ref _chunk.Records[_slot];
 
-    /// <summary>The path relative to the transfer root, as bytes on the wire ("dir/name" or ".").</summary>
-    public ReadOnlySpan<byte> Name
+    /// <summary>The path relative to the transfer root ("dir/name" or "."), in its directory and base parts.</summary>
+    public EntryName Name
     {
         get
         {
             ref var r = ref Record;
-            return _chunk.Names.AsSpan(r.NameOffset, r.NameLength);
+            var names = _chunk.Names;
+            var baseName = names.AsSpan(r.NameOffset, r.NameLength);
+            if (r.Directory == 0)
+                return new EntryName([], baseName);
+            var (offset, length) = _chunk.Directories[r.Directory - 1];
+            return new EntryName(names.AsSpan(offset, length), baseName);
         }
     }
 
@@ -99,11 +104,11 @@ public readonly struct FileEntry : IEquatable<FileEntry>
     public bool IsSpecial => Posix.IsSpecial(Mode);
 
     /// <summary>The name for a message line; the output escapes it as rsync does.</summary>
-    public string NameString => NameText.FromBytes(Name);
+    public string NameString => Name.ToString();
 
     /// <summary>The local path on the sending side, as a <see cref="NameText"/> string.</summary>
     public string LocalPath => Root is not { } root ? NameString
-        : Name is [(byte)'.'] ? root
+        : Name.IsDot ? root
         : Path.Join(root, NameString);
 
     public bool Equals(FileEntry other) => ReferenceEquals(_chunk, other._chunk) && _slot == other._slot;
@@ -135,7 +140,7 @@ public sealed class FileEntryArena
     private int _expectedNameBytes;
 
     /// <summary>
-    /// Says how many entries, with how many bytes of names, are about to be added (a directory's
+    /// Says how many entries, with how many bytes of base names, are about to be added (a directory's
     /// worth), so chunks are made to fit rather than doubled into.
     /// </summary>
     public void Expect(int entries, int nameBytes)
@@ -145,9 +150,13 @@ public sealed class FileEntryArena
     }
 
     /// <summary>Adds an entry; its name is copied in.</summary>
-    public FileEntry Add(ReadOnlySpan<byte> name, int mode, long size, long modTime)
+    public FileEntry Add(ReadOnlySpan<byte> name, int mode, long size, long modTime) =>
+        Add(EntryName.Split(name), mode, size, modTime);
+
+    /// <summary>Adds an entry; its base name is copied in, and its directory unless the last entry had the same.</summary>
+    public FileEntry Add(EntryName name, int mode, long size, long modTime)
     {
-        if (name.Length > ushort.MaxValue)
+        if (name.Base.Length > ushort.MaxValue || name.Directory.Length > ushort.MaxValue)
             throw new ArgumentException("a file-list name longer than 65535 bytes", nameof(name));
         var chunk = _last;
         if (chunk is null || chunk.Count == chunk.Records.Length)
@@ -158,19 +167,21 @@ public sealed class FileEntryArena
             if (_expectedEntries > 0)
             {
                 capacity = Math.Clamp(_expectedEntries, FirstChunk, LargestChunk);
-                nameBytes = (int)Math.Max(name.Length, (long)_expectedNameBytes * Math.Min(capacity, _expectedEntries) / _expectedEntries);
+                nameBytes = (int)Math.Max(name.Length, (long)_expectedNameBytes * Math.Min(capacity, _expectedEntries) / _expectedEntries + name.Directory.Length);
             }
             _last = chunk = new EntryChunk(this, capacity, nameBytes);
         }
         if (_expectedEntries > 0)
         {
             _expectedEntries--;
-            _expectedNameBytes -= name.Length;
+            _expectedNameBytes -= name.Base.Length;
         }
+        ushort directory = name.Directory.IsEmpty ? (ushort)0 : chunk.DirectoryNumber(name.Directory);
         int slot = chunk.Count++;
         ref var r = ref chunk.Records[slot];
-        r.NameOffset = chunk.AppendName(name);
-        r.NameLength = (ushort)name.Length;
+        r.NameOffset = chunk.AppendName(name.Base);
+        r.NameLength = (ushort)name.Base.Length;
+        r.Directory = directory;
         r.Mode = mode;
         r.Size = size;
         r.ModTime = modTime;
@@ -202,6 +213,7 @@ public sealed class FileEntryArena
 }
 
 // One entry's fixed fields. Packed to 48 bytes; the fields few entries have are kept apart.
+// The name is its base in the chunk's bytes, and a number for its directory, kept once per chunk.
 [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Pack = 4)]
 internal struct EntryRecord
 {
@@ -215,6 +227,8 @@ internal struct EntryRecord
     /// <summary>One more than the index of the entry's <see cref="RareFields"/> in its chunk; 0 for none.</summary>
     public int Rare;
     public ushort NameLength;
+    /// <summary>One more than the index of the directory part in its chunk's <see cref="EntryChunk.Directories"/>; 0 for none.</summary>
+    public ushort Directory;
     public EntryFlags Flags;
     /// <summary>One more than the index of the entry's source root in its arena; 0 for none.</summary>
     public ushort Root;
@@ -239,9 +253,34 @@ internal sealed class EntryChunk(FileEntryArena arena, int capacity, int nameByt
     public readonly EntryRecord[] Records = new EntryRecord[capacity];
     public byte[] Names = new byte[nameBytes];
     public RareFields[] Rare = [];
+    /// <summary>Where each directory part is in <see cref="Names"/>.</summary>
+    public (int Offset, int Length)[] Directories = [];
     public int Count;
     private int _namesUsed;
     private int _rareUsed;
+    private int _directoriesUsed;
+
+    /// <summary>
+    /// The number of a directory part, stored once for the run of entries in it: a list holds a
+    /// directory's entries together, so only the last one is looked at.
+    /// </summary>
+    public ushort DirectoryNumber(ReadOnlySpan<byte> directory)
+    {
+        if (_directoriesUsed > 0)
+        {
+            var (offset, length) = Directories[_directoriesUsed - 1];
+            if (Names.AsSpan(offset, length).SequenceEqual(directory))
+                return (ushort)_directoriesUsed;
+        }
+        if (_directoriesUsed == Directories.Length)
+        {
+            var grown = new (int, int)[Math.Max(2, Directories.Length * 2)];
+            Directories.AsSpan().CopyTo(grown);
+            Volatile.Write(ref Directories, grown);
+        }
+        Directories[_directoriesUsed++] = (AppendName(directory), directory.Length);
+        return (ushort)_directoriesUsed;
+    }
 
     public int AppendName(ReadOnlySpan<byte> name)
     {

@@ -345,7 +345,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         ListOneDirectory(directory);
         foreach (var other in sameNamed)
             ListOneDirectory(other);
-        if (_awaitingParent is not null && _awaitingParent.GetAlternateLookup<ReadOnlySpan<byte>>().Remove(directory.Name, out _, out var below))
+        if (_awaitingParent is not null && _awaitingParent.GetAlternateLookup<ReadOnlySpan<byte>>().Remove(directory.Name.Joined(ref _joinedName), out _, out var below))
         {
             foreach (var (root, name) in below)
                 AddNamed(root, name, listed: directory.Name.Length);
@@ -433,6 +433,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     private byte[] _childName = new byte[256];
     private byte[] _childPath = new byte[256];
     private byte[] _childRel = new byte[256];
+    private byte[]? _joinedName;
 
     // The lists a directory's names are read into, one per level a walk is down, kept for the next
     // directory unless a wide one made them large.
@@ -468,7 +469,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         // Sized for what the directory holds, so neither the list nor the arena grows by doubling.
         int nameBytes = 0;
         foreach (byte[] child in children)
-            nameBytes += child.Length + (IsDot(dirName) ? 0 : dirName.Length + 1);
+            nameBytes += child.Length;
         _entries.EnsureCapacity(_entries.Count + children.Count);
         _arena.Expect(children.Count, nameBytes);
 
@@ -601,7 +602,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         return entry;
     }
 
-    private FileEntry MakeEntry(string root, ReadOnlySpan<byte> name, FileStatus st, EntryFlags flags)
+    private FileEntry MakeEntry(string root, EntryName name, FileStatus st, EntryFlags flags)
     {
         var arena = options.Incremental && st.IsDirectory ? _directories : _arena;
         var entry = arena.Add(name, options.Chmod?.Apply(st.Mode) ?? st.Mode, st.IsDirectory || st.IsRegular || st.IsSymlink ? st.Size : 0, st.MtimeSeconds);
@@ -666,7 +667,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         var chosen = new Dictionary<byte[], FileEntry>(_entries.Count, ByteNameComparer.Instance).GetAlternateLookup<ReadOnlySpan<byte>>();
         foreach (var entry in _entries)
         {
-            var key = entry.Name;
+            var key = entry.Name.Joined(ref _joinedName);
             if (!chosen.TryGetValue(key, out var first))
                 chosen[key] = entry;
             else if ((entry.IsDirectory && !first.IsDirectory)
@@ -677,7 +678,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
         for (int i = 0; i < _entries.Count; i++)
         {
             var entry = _entries[i];
-            var keeper = chosen[entry.Name];
+            var keeper = chosen[entry.Name.Joined(ref _joinedName)];
             if (keeper == entry)
                 _entries[kept++] = entry;
             else if (merged is not null && entry.IsDirectory && keeper.IsDirectory && (entry.Flags & EntryFlags.ContentDir) != 0)

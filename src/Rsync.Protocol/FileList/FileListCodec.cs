@@ -56,6 +56,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
 {
     private readonly byte[] _lastName = new byte[ProtocolLimits.MaxPath];
     private int _lastNameLength;
+    private byte[]? _joinedName;
     private int _mode;
     private long _modTime;
     private int _uid;
@@ -153,7 +154,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
             x |= XmitFlags.HardLinked;
         }
 
-        ReadOnlySpan<byte> name = file.Name;
+        ReadOnlySpan<byte> name = file.Name.Joined(ref _joinedName);
         byte[]? target = settings.PreserveLinks && file.IsSymlink ? file.LinkTarget ?? [] : null;
         if (settings.Iconv is { } iconv)
         {
@@ -263,7 +264,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
         {
             FileEntry file = files[i];
             string? failure = null;
-            if (droppedDirs is not null && droppedDirs.Contains(ParentKey(file.Name)))
+            if (droppedDirs is not null && droppedDirs.Contains(Key(file.Name.Directory)))
                 failure = "";
             else if (!iconv.TryToWire(file.Name.ToArray(), out _, out string? error))
                 failure = $"[sender] cannot convert filename: {file.NameString} ({error})";
@@ -285,7 +286,7 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
                     kept.Add(files[j]);
             }
             if (file.IsDirectory)
-                (droppedDirs ??= new HashSet<string>(StringComparer.Ordinal)).Add(Key(file.Name));
+                (droppedDirs ??= new HashSet<string>(StringComparer.Ordinal)).Add(Key(file.Name.ToArray()));
             if (failure.Length > 0)
                 settings.ConversionFailed?.Invoke(failure, true);
         }
@@ -294,12 +295,6 @@ internal sealed class FileListEncoder(RsyncWriter writer, FileListSettings setti
 
     // Names as exact byte keys for a set (Latin-1 maps each byte to one char).
     private static string Key(ReadOnlySpan<byte> name) => System.Text.Encoding.Latin1.GetString(name);
-
-    private static string ParentKey(ReadOnlySpan<byte> name)
-    {
-        int slash = name.LastIndexOf((byte)'/');
-        return slash < 0 ? "" : Key(name[..slash]);
-    }
 
     /// <summary>Ends the list, then sends the id-to-name maps, which under incremental recursion
     /// went out inside the entries (flist.c, send_file_list; uidlist.c, send_id_list).</summary>

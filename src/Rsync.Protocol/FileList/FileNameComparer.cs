@@ -32,7 +32,7 @@ public sealed class FileNameComparer : IComparer<FileEntry>
     /// Where an entry of this name and kind is among the first <paramref name="count"/> of a list in
     /// this order, by binary search: one of the run of its copies, or -1 (flist.c, flist_find).
     /// </summary>
-    public static int IndexOf(List<FileEntry> sorted, int count, ReadOnlySpan<byte> name, bool isDirectory)
+    public static int IndexOf(List<FileEntry> sorted, int count, EntryName name, bool isDirectory)
     {
         int low = 0;
         int high = count - 1;
@@ -52,17 +52,20 @@ public sealed class FileNameComparer : IComparer<FileEntry>
     }
 
     /// <summary>Whether an entry is one of the copies <see cref="IndexOf"/> finds a run of.</summary>
-    public static bool SameName(FileEntry entry, ReadOnlySpan<byte> name, bool isDirectory) =>
+    public static bool SameName(FileEntry entry, EntryName name, bool isDirectory) =>
         entry.IsDirectory == isDirectory && entry.Name.SequenceEqual(name);
 
-    public static int Compare(ReadOnlySpan<byte> name1, bool isDir1, ReadOnlySpan<byte> name2, bool isDir2)
-    {
-        int slash1 = name1.LastIndexOf((byte)'/');
-        int slash2 = name2.LastIndexOf((byte)'/');
-        bool sameDir = slash1 == slash2 && (slash1 < 0 || name1[..slash1].SequenceEqual(name2[..slash2]));
+    public static int Compare(ReadOnlySpan<byte> name1, bool isDir1, ReadOnlySpan<byte> name2, bool isDir2) =>
+        Compare(EntryName.Split(name1), isDir1, EntryName.Split(name2), isDir2);
 
-        var c1 = Start(name1, slash1, isDir1, sameDir);
-        var c2 = Start(name2, slash2, isDir2, sameDir);
+    public static int Compare(EntryName name1, bool isDir1, EntryName name2, bool isDir2)
+    {
+        // Entries of one directory share its bytes, so the same span is the common case.
+        bool sameDir = name1.Directory.Length == name2.Directory.Length
+            && (name1.Directory.IsEmpty || name1.Directory.SequenceEqual(name2.Directory));
+
+        var c1 = Start(name1, isDir1, sameDir);
+        var c2 = Start(name2, isDir2, sameDir);
 
         if (c1.Type != c2.Type)
             return c1.Type == PathType ? 1 : -1;
@@ -72,7 +75,7 @@ public sealed class FileNameComparer : IComparer<FileEntry>
         {
             if (c1.Current == 0)
             {
-                Advance(ref c1, name1, slash1, isDir1);
+                Advance(ref c1, name1.Base, isDir1);
                 if (c2.Current != 0 && c1.Type != c2.Type)
                     return c1.Type == PathType ? 1 : -1;
             }
@@ -87,7 +90,7 @@ public sealed class FileNameComparer : IComparer<FileEntry>
                     c2.Type = Item;
                 }
                 else
-                    Advance(ref c2, name2, slash2, isDir2);
+                    Advance(ref c2, name2.Base, isDir2);
                 if (c1.Type != c2.Type)
                     return c1.Type == PathType ? 1 : -1;
             }
@@ -99,23 +102,22 @@ public sealed class FileNameComparer : IComparer<FileEntry>
         return dif;
     }
 
-    private static Cursor Start(ReadOnlySpan<byte> name, int slash, bool isDir, bool sameDir)
+    private static Cursor Start(EntryName name, bool isDir, bool sameDir)
     {
-        if (slash < 0 || sameDir)
-            return BaseCursor(name, slash, isDir);
-        return new Cursor { Text = name, Pos = 0, End = slash, State = State.Dir, Type = PathType };
+        if (name.Directory.IsEmpty || sameDir)
+            return BaseCursor(name.Base, isDir);
+        return new Cursor { Text = name.Directory, Pos = 0, End = name.Directory.Length, State = State.Dir, Type = PathType };
     }
 
-    private static Cursor BaseCursor(ReadOnlySpan<byte> name, int slash, bool isDir)
+    private static Cursor BaseCursor(ReadOnlySpan<byte> baseName, bool isDir)
     {
         int type = isDir ? PathType : Item;
-        int start = slash + 1;
-        if (type == PathType && name.Length - start == 1 && name[start] == (byte)'.')
+        if (type == PathType && baseName is [(byte)'.'])
             return new Cursor { Text = default, Pos = 0, End = 0, State = State.Trailing, Type = Item };
-        return new Cursor { Text = name, Pos = start, End = name.Length, State = State.Base, Type = type };
+        return new Cursor { Text = baseName, Pos = 0, End = baseName.Length, State = State.Base, Type = type };
     }
 
-    private static void Advance(ref Cursor c, ReadOnlySpan<byte> name, int slash, bool isDir)
+    private static void Advance(ref Cursor c, ReadOnlySpan<byte> baseName, bool isDir)
     {
         switch (c.State)
         {
@@ -123,7 +125,7 @@ public sealed class FileNameComparer : IComparer<FileEntry>
                 c = new Cursor { Text = "/"u8, Pos = 0, End = 1, State = State.Slash, Type = c.Type };
                 break;
             case State.Slash:
-                c = BaseCursor(name, slash, isDir);
+                c = BaseCursor(baseName, isDir);
                 break;
             case State.Base:
                 if (c.Type == PathType)

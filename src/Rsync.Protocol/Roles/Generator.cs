@@ -23,6 +23,8 @@ internal sealed class Generator(ReceivingSide side)
     private readonly RsyncOptions _o = side.Ctx.Options;
     private readonly StrongChecksum _strong = side.Ctx.NewStrongChecksum();
     private int _doneCount;
+    // The name of the entry being generated, when it has a directory part to join.
+    private byte[]? _joinedName;
     private int _deletions;
     private int _skippedDeletions;
     private bool _deleteLimitHit;
@@ -328,7 +330,7 @@ internal sealed class Generator(ReceivingSide side)
             side.Ctx.TransferError(problem);
             return;
         }
-        int statErr = side.Stat(side.NameOf(file), out var st);
+        int statErr = side.Stat(side.NameOf(file, ref _joinedName), out var st);
         bool exists = statErr == 0;
 
         if (file.IsDirectory)
@@ -462,7 +464,7 @@ internal sealed class Generator(ReceivingSide side)
         }
         byte[] target = file.LinkTarget ?? [];
         string shown = ReceivingSide.Show(target);
-        if (_o.SafeLinks && UnsafeSymlink.IsUnsafe(target, file.Name))
+        if (_o.SafeLinks && UnsafeSymlink.IsUnsafe(target, file.Name.ToArray()))
         {
             if (_o.Verbose > 0)
                 side.Ctx.Info($"ignoring unsafe symlink \"{path}\" -> \"{shown}\"");
@@ -566,7 +568,7 @@ internal sealed class Generator(ReceivingSide side)
             }
             _groupLeaders[file.HardLinkIndex] = file;
         }
-        ReadOnlySpan<byte> fileName = side.NameOf(file);
+        ReadOnlySpan<byte> fileName = side.NameOf(file, ref _joinedName);
         // In a two-way module a local link or node changed here and not yet delivered stays until the
         // receiver decides, with the received file in hand, which one keeps the name.
         bool conflictInTheWay = exists && !st.IsRegular && !st.IsDirectory && side.TwoWay is not null && !_o.DryRun

@@ -90,7 +90,7 @@ internal sealed class ReceivedFiles
     {
         var table = new ReceivedFiles(true) { _maxEntries = maxEntries, _maxNameBytes = maxNameBytes, AsSent = asSent };
         table.Hold(files);
-        bool dotFirst = files.Count > 0 && files[0].Name is [(byte)'.'];
+        bool dotFirst = files.Count > 0 && files[0].Name.IsDot;
         table.AddDirectories(files);
         table._lists.Add(new Segment(1, files, dotFirst ? 0 : -1));
         return table;

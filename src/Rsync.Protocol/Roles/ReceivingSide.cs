@@ -130,7 +130,7 @@ internal sealed partial class ReceivingSide
     public bool SkipsGroup(FileEntry file) => _ourGroups is not null && !_ourGroups.Contains(LocalGid(file.Gid));
 
     /// <summary>The destination path of an entry, for messages. Names were checked when the list arrived.</summary>
-    public string PathOf(FileEntry file) => SoloPath ?? (file.Name is [(byte)'.'] ? Destination : Path.Join(Destination, file.NameString));
+    public string PathOf(FileEntry file) => SoloPath ?? (file.Name.IsDot ? Destination : Path.Join(Destination, file.NameString));
 
     /// <summary>
     /// The directory every write stays beneath: the destination, or the parent of a single file's
@@ -144,9 +144,15 @@ internal sealed partial class ReceivingSide
 
     private byte[]? _soloLeaf;
 
-    /// <summary>An entry's name relative to <see cref="Root"/>.</summary>
+    /// <summary>An entry's name relative to <see cref="Root"/>, in an array of its own when it has a directory part.</summary>
     public ReadOnlySpan<byte> NameOf(FileEntry file) =>
-        SoloPath is null ? file.Name : _soloLeaf ??= NameText.ToBytes(Path.GetFileName(SoloPath));
+        SoloPath is not null ? SoloLeaf : file.Name is { Directory.IsEmpty: true } name ? name.Base : file.Name.ToArray();
+
+    /// <summary>An entry's name relative to <see cref="Root"/>, joined in <paramref name="scratch"/> when it has a directory part.</summary>
+    public ReadOnlySpan<byte> NameOf(FileEntry file, ref byte[]? scratch) =>
+        SoloPath is null ? file.Name.Joined(ref scratch) : SoloLeaf;
+
+    private byte[] SoloLeaf => _soloLeaf ??= NameText.ToBytes(Path.GetFileName(SoloPath!));
 
     /// <summary>lstat of an entry beneath the root; a symlink on the way is ELOOP.</summary>
     public int Stat(ReadOnlySpan<byte> name, out FileStatus status)
@@ -186,21 +192,21 @@ internal sealed partial class ReceivingSide
         if (SoloPath is not null || Root is null)
             return null;
         var name = file.Name;
-        int slash = name.LastIndexOf((byte)'/');
-        if (slash <= 0)
+        var parent = name.Directory;
+        if (parent.IsEmpty)
             return null;
         int layout = Root.LayoutVersion;
-        if (_checkedParent is { } last && last.Layout == layout && name[..slash].SequenceEqual(last.Name))
+        if (_checkedParent is { } last && last.Layout == layout && parent.SequenceEqual(last.Name))
             return null;
-        int errno = Root.LStat(name[..slash], out var st);
+        int errno = Root.LStat(parent, out var st);
         if (errno == 0 && st.IsDirectory)
-            _checkedParent = new CheckedParent(name[..slash].ToArray(), layout);
+            _checkedParent = new CheckedParent(parent.ToArray(), layout);
         if (errno == Posix.ENOENT)
             return null;
         if (errno is Posix.ELOOP or Posix.EXDEV or Posix.ENOTDIR || (errno == 0 && !st.IsDirectory))
-            return $"refusing to write {Show(name)}: {Show(name[..slash])} is not a directory (a symlink or file is in the way)";
+            return $"refusing to write {Show(name.ToArray())}: {Show(parent)} is not a directory (a symlink or file is in the way)";
         if (errno != 0)
-            return $"lstat {Show(name[..slash])} failed: {Posix.StrError(errno)} ({errno})";
+            return $"lstat {Show(parent)} failed: {Posix.StrError(errno)} ({errno})";
         return null;
     }
 
@@ -552,27 +558,29 @@ internal sealed partial class ReceivingSide
     {
         foreach (var file in files)
         {
-            ReadOnlySpan<byte> name = file.Name;
-            bool dot = name is [(byte)'.'];
-            bool bad = name.IsEmpty || name[0] == (byte)'/' || name.Contains((byte)0);
-            if (!bad && !dot)
-            {
-                foreach (var range in name.Split((byte)'/'))
-                {
-                    var part = name[range];
-                    if (part.IsEmpty || part is [(byte)'.'] || part is [(byte)'.', (byte)'.'])
-                    {
-                        bad = true;
-                        break;
-                    }
-                }
-            }
+            var name = file.Name;
+            bool dot = name.IsDot;
+            bool bad = !dot && (HasBadComponent(name.Base) || (!name.Directory.IsEmpty && HasBadComponent(name.Directory)));
             // "." is the transfer's top directory and nothing else (flist.c, recv_file_entry).
             if (dot && !file.IsDirectory)
                 bad = true;
             if (bad)
                 throw new RsyncProtocolException($"ERROR: rejecting unsafe file name from the sender: \"{file.NameString}\"", ExitCodes.Protocol);
         }
+    }
+
+    // An empty, "." or ".." component, or a NUL; a leading slash is an empty first component.
+    private static bool HasBadComponent(ReadOnlySpan<byte> path)
+    {
+        if (path.Contains((byte)0))
+            return true;
+        foreach (var range in path.Split((byte)'/'))
+        {
+            var part = path[range];
+            if (part.IsEmpty || part is [(byte)'.'] || part is [(byte)'.', (byte)'.'])
+                return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -583,15 +591,13 @@ internal sealed partial class ReceivingSide
     /// <param name="directory">The list's directory; null for the first list.</param>
     public static void ValidateInside(List<FileEntry> files, FileEntry? directory)
     {
-        ReadOnlySpan<byte> dir = directory is not { } d || d.Name is [(byte)'.'] ? [] : d.Name;
+        ReadOnlySpan<byte> dir = directory is not { } d || d.Name.IsDot ? [] : d.Name.ToArray();
         foreach (var file in files)
         {
             var name = file.Name;
-            int slash = name.LastIndexOf((byte)'/');
-            var parent = slash < 0 ? [] : name[..slash];
-            bool inside = parent.SequenceEqual(dir) && !(directory is not null && name is [(byte)'.']);
+            bool inside = name.Directory.SequenceEqual(dir) && !(directory is not null && name.IsDot);
             if (!inside)
-                throw new RsyncProtocolException($"ABORTING due to invalid path from sender: {Show(name)}", ExitCodes.Unsupported);
+                throw new RsyncProtocolException($"ABORTING due to invalid path from sender: {Show(name.ToArray())}", ExitCodes.Unsupported);
         }
     }
 
@@ -612,11 +618,12 @@ internal sealed partial class ReceivingSide
             return (WholeTree: wholeTree, Root: relative ? path : path[(path.LastIndexOf('/') + 1)..]);
         }).ToList();
         bool anyWholeTree = requests.Any(r => r.WholeTree);
+        byte[]? joined = null;
         foreach (var file in files)
         {
-            bool dot = file.Name is [(byte)'.'];
+            bool dot = file.Name.IsDot;
             bool implied = (file.Flags & EntryFlags.ImpliedDir) != 0;
-            if (!implied && !dot && filters.IsExcludedBySender(file.Name, file.IsDirectory))
+            if (!implied && !dot && filters.IsExcludedBySender(file.Name.Joined(ref joined), file.IsDirectory))
                 throw new RsyncProtocolException($"ERROR: rejecting excluded file-list name: {file.NameString}", ExitCodes.Protocol);
             if (anyWholeTree || dot)
                 continue;

@@ -146,10 +146,10 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         {
             if (!InJail)
             {
-                path = file.Name;
+                path = file.Name.Joined(ref _pathBuffer!);
                 return true;
             }
-            byte[]? rel = FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath!), file.Name);
+            byte[]? rel = FileListBuilder.BeneathRoot(NameText.ToBytes(JailPath!), file.Name.Joined(ref _pathBuffer!));
             path = rel;
             return rel is not null;
         }
@@ -162,8 +162,8 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         }
         if (_sourceRootBytes is not { } root)
             return false;
-        ReadOnlySpan<byte> name = file.Name;
-        if (name is [(byte)'.'])
+        var name = file.Name;
+        if (name.IsDot)
         {
             path = root;
             return true;
@@ -232,7 +232,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
             if (ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing)
                 ctx.Info(file.NameString);
 
-            int level = _skipCompress?.LevelFor(file.Name, ctx.Algorithms.CompressionLevel) ?? 0;
+            int level = _skipCompress?.LevelFor(file.Name.Base, ctx.Algorithms.CompressionLevel) ?? 0;
             DeltaStats result = delta.Send(handle, length, sums, level);
             ctx.Stats.LiteralData += result.LiteralBytes;
             ctx.Stats.MatchedData += result.MatchedBytes;

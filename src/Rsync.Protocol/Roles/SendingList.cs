@@ -90,7 +90,7 @@ internal sealed class SendingList
         Dictionary<FileEntry, List<FileEntry>>? sameNamed)
     {
         var list = new SendingList(ctx, encoder, builder) { _sameNamed = sameNamed };
-        bool dotFirst = files.Count > 0 && files[0].Name is [(byte)'.'];
+        bool dotFirst = files.Count > 0 && files[0].Name.IsDot;
         list._live.Add(new Segment(1, 1, files, dotFirst ? 0 : -1));
         list.FirstCount = list.SentCount = files.Count;
         list._fileTotal = list._fileOldTotal = files.Count;
@@ -295,7 +295,7 @@ internal sealed class SendingList
                 continue;
             int ndx = _dirs.Count;
             _dirs.Add(new DirNode { Dir = file, Parent = parent, FirstChild = -1, NextSibling = -1 });
-            if (file.Name is [(byte)'.'])
+            if (file.Name.IsDot)
                 continue;
             if (previous >= 0)
                 _dirs[previous].NextSibling = ndx;

@@ -88,7 +88,7 @@ public sealed class ByteNameWalkTests : IDisposable
         var builder = new FileListBuilder(new FileListScanOptions(), new Collect());
         builder.AddSource(_root + "/" + NameText.FromBytes(name));
         var file = Assert.Single(builder.Build());
-        Assert.Equal(name, file.Name);
+        Assert.Equal(name, file.Name.ToArray());
         Assert.Equal(Show(NameText.ToBytes(_root + "/")) + Show(name), Show(NameText.ToBytes(file.LocalPath)));
     }
 
@@ -128,7 +128,7 @@ public sealed class ByteNameWalkTests : IDisposable
         Write(name, "x");
         var builder = new FileListBuilder(new FileListScanOptions(), new Collect());
         builder.AddFromList(_root, [.. "/./"u8, .. name, (byte)'/']);
-        Assert.Equal(name, Assert.Single(builder.Build()).Name);
+        Assert.Equal(name, Assert.Single(builder.Build()).Name.ToArray());
     }
 
     [Theory]

@@ -12,10 +12,11 @@ namespace NetRsync.Protocol.Tests.FileList;
 [Collection(MemoryCollection.Name)]
 public sealed class FileListMemoryTests : IDisposable
 {
-    // Retained bytes per entry, names of 22 bytes ("dir0000/file_00000.txt") included: 87 on the
-    // sender and 91 on the receiver, a 48-byte record, the name and a 16-byte handle in the list
-    // each. With an object and a name array per entry it was 140-145.
-    private const int MaxBytesPerEntry = 100;
+    // Retained bytes per entry, for names of 48 bytes ("photographs_from_the_archive_0000/file_00000.txt"):
+    // a 48-byte record, a 16-byte handle in the list and the 14-byte base name; the directory part
+    // is kept once per chunk of entries. Kept whole in each entry it was over 110, and with an
+    // object and a name array per entry over 160.
+    private const int MaxBytesPerEntry = 90;
     private const int Folders = 20;
     private const int PerFolder = 1000;
 
@@ -25,7 +26,7 @@ public sealed class FileListMemoryTests : IDisposable
     {
         for (int d = 0; d < Folders; d++)
         {
-            string dir = Path.Combine(_root, $"dir{d:0000}");
+            string dir = Path.Combine(_root, $"photographs_from_the_archive_{d:0000}");
             Directory.CreateDirectory(dir);
             for (int f = 0; f < PerFolder; f++)
                 File.Create(Path.Combine(dir, $"file_{f:00000}.txt")).Dispose();

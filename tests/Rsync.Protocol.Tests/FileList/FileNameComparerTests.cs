@@ -130,11 +130,11 @@ public sealed class FileNameComparerTests
             ("foo", true), ("sub", true), ("sub/0", false), ("sub/x", true), ("sub/x/y", false),
         ];
         var entries = listed.Select(e => Entry(e.Name, e.Dir)).ToList();
-        var shuffled = entries.OrderBy(e => Convert.ToHexString(System.Security.Cryptography.MD5.HashData(e.Name))).ToList();
+        var shuffled = entries.OrderBy(e => Convert.ToHexString(System.Security.Cryptography.MD5.HashData(e.Name.ToArray()))).ToList();
         shuffled.Sort(FileNameComparer.Instance);
         Assert.Equal(listed.Select(e => e.Name), shuffled.Select(e => e.NameString));
 
-        var byReference = entries.OrderBy(e => Convert.ToHexString(System.Security.Cryptography.MD5.HashData(e.Name))).ToList();
+        var byReference = entries.OrderBy(e => Convert.ToHexString(System.Security.Cryptography.MD5.HashData(e.Name.ToArray()))).ToList();
         byReference.Sort((x, y) => Reference(x.Name.ToArray(), x.IsDirectory, y.Name.ToArray(), y.IsDirectory));
         Assert.Equal(listed.Select(e => e.Name), byReference.Select(e => e.NameString));
     }
@@ -204,7 +204,7 @@ public sealed class FileNameComparerTests
             var expected = distinct.ToList();
             expected.Sort((x, y) => Reference(x.Name, x.Dir, y.Name, y.Dir));
             entries.Sort(FileNameComparer.Instance);
-            Assert.Equal(expected.Select(e => Convert.ToHexString(e.Name) + e.Dir), entries.Select(e => Convert.ToHexString(e.Name) + e.IsDirectory));
+            Assert.Equal(expected.Select(e => Convert.ToHexString(e.Name) + e.Dir), entries.Select(e => Convert.ToHexString(e.Name.ToArray()) + e.IsDirectory));
         }, maxTest: 300);
     }
 }

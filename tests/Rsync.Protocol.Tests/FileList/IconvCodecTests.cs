@@ -102,7 +102,7 @@ public sealed class IconvCodecTests
         Assert.Equal(EntryFlags.Inactive, received[0].Flags & EntryFlags.Inactive);
         // The second name shares its first bytes with the first as sent, and decodes from them.
         Assert.Equal(EntryFlags.Inactive, received[1].Flags & EntryFlags.Inactive);
-        Assert.Equal("中文.txu"u8.ToArray(), received[1].Name);
+        Assert.Equal("中文.txu"u8.ToArray(), received[1].Name.ToArray());
         Assert.Equal([(byte)'c', (byte)'a', (byte)'f', 0xE9], received[2].Name.ToArray());
         Assert.Equal((EntryFlags)0, received[2].Flags & EntryFlags.Inactive);
         Assert.Equal(EntryFlags.Inactive, received[3].Flags & EntryFlags.Inactive);

@@ -120,7 +120,7 @@ public sealed class NameBytesPropertyTests
                 if (expected.IsSymlink)
                     Assert.True(expected.LinkTarget.AsSpan().SequenceEqual(actual.LinkTarget), $"entry {i}: target {Show(expected.LinkTarget!)} came back as {Show(actual.LinkTarget!)}");
                 // The display form is lossless too.
-                Assert.True(NameText.ToBytes(actual.NameString).AsSpan().SequenceEqual(expected.Name), $"entry {i}: NameString of {Show(expected.Name.ToArray())} is lossy");
+                Assert.True(NameText.ToBytes(actual.NameString).AsSpan().SequenceEqual(expected.Name.ToArray()), $"entry {i}: NameString of {Show(expected.Name.ToArray())} is lossy");
             }
         }, maxTest: 300);
 
