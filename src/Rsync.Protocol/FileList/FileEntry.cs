@@ -55,6 +55,7 @@ public readonly struct FileEntry : IEquatable<FileEntry>
     /// <summary>The path relative to the transfer root ("dir/name" or "."), in its directory and base parts.</summary>
     public EntryName Name
     {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         get
         {
             ref var r = ref Record;
@@ -66,6 +67,10 @@ public readonly struct FileEntry : IEquatable<FileEntry>
             return new EntryName(names.AsSpan(offset, length), baseName);
         }
     }
+
+    /// <summary>Whether two entries' names are in the same directory, by where it is kept: true only when they share its bytes.</summary>
+    internal static bool ShareDirectory(FileEntry a, FileEntry b) =>
+        ReferenceEquals(a._chunk, b._chunk) && a.Record.Directory == b.Record.Directory;
 
     public int Mode { get => Record.Mode; set => Record.Mode = value; }
     public long Size { get => Record.Size; set => Record.Size = value; }

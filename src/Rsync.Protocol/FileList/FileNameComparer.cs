@@ -26,7 +26,7 @@ public sealed class FileNameComparer : IComparer<FileEntry>
     }
 
     public int Compare(FileEntry x, FileEntry y) =>
-        x == y ? 0 : Compare(x.Name, x.IsDirectory, y.Name, y.IsDirectory);
+        x == y ? 0 : Compare(x.Name, x.IsDirectory, y.Name, y.IsDirectory, FileEntry.ShareDirectory(x, y));
 
     /// <summary>
     /// Where an entry of this name and kind is among the first <paramref name="count"/> of a list in
@@ -58,11 +58,13 @@ public sealed class FileNameComparer : IComparer<FileEntry>
     public static int Compare(ReadOnlySpan<byte> name1, bool isDir1, ReadOnlySpan<byte> name2, bool isDir2) =>
         Compare(EntryName.Split(name1), isDir1, EntryName.Split(name2), isDir2);
 
-    public static int Compare(EntryName name1, bool isDir1, EntryName name2, bool isDir2)
+    public static int Compare(EntryName name1, bool isDir1, EntryName name2, bool isDir2) =>
+        Compare(name1, isDir1, name2, isDir2, knownSameDir: false);
+
+    private static int Compare(EntryName name1, bool isDir1, EntryName name2, bool isDir2, bool knownSameDir)
     {
-        // Entries of one directory share its bytes, so the same span is the common case.
-        bool sameDir = name1.Directory.Length == name2.Directory.Length
-            && (name1.Directory.IsEmpty || name1.Directory.SequenceEqual(name2.Directory));
+        bool sameDir = knownSameDir || (name1.Directory.Length == name2.Directory.Length
+            && (name1.Directory.IsEmpty || name1.Directory.SequenceEqual(name2.Directory)));
 
         var c1 = Start(name1, isDir1, sameDir);
         var c2 = Start(name2, isDir2, sameDir);
