@@ -402,10 +402,22 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
     {
         // Each list is bounded on its own; what lists in flight hold together is the receiving side's to bound.
         _nameBytes = 0;
-        var entries = new List<FileEntry>();
-        ReadEntries(entries, ndxStart);
+        var scratch = _readScratch ?? [];
+        _readScratch = null;
+        ReadEntries(scratch, ndxStart, trim: false);
+        // Read into a list kept for the next one, then copied at its size: a list of a directory's
+        // entries grown by doubling would leave twice its size behind, a million times over.
+        var entries = new List<FileEntry>(scratch.Count);
+        entries.AddRange(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(scratch));
+        scratch.Clear();
+        if (scratch.Capacity <= MaxKeptScratch)
+            _readScratch = scratch;
         return entries;
     }
+
+    // A huge directory's scratch list is not kept for the rest of the connection.
+    private const int MaxKeptScratch = 4096;
+    private List<FileEntry>? _readScratch;
 
     private List<FileEntry> _current = [];
     private int _currentStart;
@@ -416,7 +428,7 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
 
     private FileEntryArena ArenaFor(int mode) => settings.IncrementalRecursion && (mode & Posix.S_IFMT) == Posix.S_IFDIR ? _directories : _arena;
 
-    private void ReadEntries(List<FileEntry> entries, int ndxStart)
+    private void ReadEntries(List<FileEntry> entries, int ndxStart, bool trim = true)
     {
         _current = entries;
         _currentStart = ndxStart;
@@ -424,7 +436,7 @@ internal sealed class FileListDecoder(RsyncReader reader, FileListSettings setti
         _arena = new FileEntryArena();
         ReadUntilEnd(entries);
         _arena.Seal();
-        if (entries.Capacity - entries.Count > 16)
+        if (trim && entries.Capacity - entries.Count > 16)
             entries.Capacity = entries.Count;
     }
 

@@ -1,4 +1,5 @@
 using NetRsync.Protocol.FileList;
+using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 using Xunit;
 
@@ -106,6 +107,49 @@ public sealed class FileListMemoryTests : IDisposable
         double perEntry = (after - before) / (double)list.Count;
         Assert.True(perEntry <= MaxBytesPerEntry, $"{perEntry:F1} bytes retained per entry; at most {MaxBytesPerEntry} expected");
         GC.KeepAlive(decoder);
+    }
+    // Everything reading a directory's list allocates, per entry: its record, its base name, its
+    // handle in the list, and chunks grown from small to fit: 107 bytes. A list grown by doubling
+    // and then trimmed to size made it 138.
+    private const int MaxBytesAllocatedPerReceivedEntry = 120;
+
+    [Fact]
+    public void TheReceiverAllocatesLittleBeyondWhatItKeepsPerDirectoryList()
+    {
+        var settings = new FileListSettings(31, PreserveUid: true, PreserveGid: true, PreserveLinks: true, PreserveDevices: false,
+            PreserveSpecials: false, PreserveHardLinks: false, AlwaysChecksum: false, NumericIds: true, SafeFileList: true)
+        { IncrementalRecursion = true };
+        var sent = Walk().Where(e => !e.IsDirectory).GroupBy(e => e.Name.Directory.ToArray(), ByteNameComparer.Instance).Select(g => g.ToList()).ToList();
+        var output = new MemoryStream();
+        var writer = new RsyncWriter(output);
+        var encoder = new FileListEncoder(writer, settings);
+        var starts = new List<int>();
+        int ndx = 1;
+        foreach (var list in sent)
+        {
+            starts.Add(ndx);
+            foreach (var file in list)
+                encoder.Write(file, ndx++, starts[^1]);
+            encoder.WriteEnd(IoErrorFlags.None, ignoreErrors: false);
+            ndx++;
+        }
+        writer.Flush();
+
+        long Read(out int count)
+        {
+            using var reader = new RsyncReader(new MemoryStream(output.ToArray()));
+            var decoder = new FileListDecoder(reader, settings);
+            count = 0;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            foreach (int start in starts)
+                count += decoder.ReadList(start).Count;
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        Read(out _);
+        long allocated = Read(out int entries);
+        Assert.Equal(Folders * PerFolder, entries);
+        double perEntry = allocated / (double)entries;
+        Assert.True(perEntry <= MaxBytesAllocatedPerReceivedEntry, $"{perEntry:F1} bytes allocated per received entry; at most {MaxBytesAllocatedPerReceivedEntry} expected");
     }
 }
 
