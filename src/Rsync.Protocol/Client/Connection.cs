@@ -71,7 +71,8 @@ internal sealed class Connection : IDisposable
         _watchdog = new Timer(_ =>
         {
             int limit = TimeoutSeconds;
-            if (limit > 0 && Environment.TickCount64 - Interlocked.Read(ref _lastIoTicks) > limit * 1000L)
+            // Only a wait on the peer times out; a side busy with its own work does not (io.c, check_timeout).
+            if (limit > 0 && Environment.TickCount64 - Interlocked.Read(ref _lastIoTicks) > limit * 1000L && (Reader.Waiting || Writer.Waiting))
             {
                 _timedOut = true;
                 Abort();

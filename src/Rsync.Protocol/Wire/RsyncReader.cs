@@ -1,31 +1,32 @@
 using System.Buffers.Binary;
-using System.IO.Pipelines;
 using System.Text;
 
 namespace NetRsync.Protocol.Wire;
 
 /// <summary>
-/// The incoming half of a connection. Before multiplexing it reads the socket directly; after,
-/// a pump thread demultiplexes frames as they arrive (so a peer never stalls on us while we
-/// write), hands out-of-band messages to <see cref="MessageHandler"/> and queues MSG_DATA bytes.
+/// The incoming half of a connection: one buffer, read from the socket by the thread that consumes
+/// it. Once multiplexing starts, frame headers are taken out as the buffer is read (io.c,
+/// read_a_msg): MSG_DATA bytes are handed out in place, every other message goes to
+/// <see cref="MessageHandler"/> in stream order, with no thread or pipe in between.
 /// </summary>
+/// <remarks>
+/// Reading only when the consumer asks cannot deadlock a peer: whoever reads a connection never
+/// waits on its own writes to it (the receiving side reads on one thread and writes on another; a
+/// sender's peer keeps reading while it writes, as rsync's generator does in io.c, perform_io).
+/// </remarks>
 internal sealed class RsyncReader : IDisposable
 {
     private const int MultiplexBase = 7;
-    // How far the socket is read ahead of the consumer. The consumers of incoming data never wait on
-    // our own writes, so a full buffer only slows the peer down; it bounds memory per connection, as
-    // rsync's input buffer does, and the kernel's socket buffer reads ahead beyond it.
-    private const long PumpBufferLimit = 1024 * 1024;
+    // Not in a data frame: the next bytes at the frame boundary are a header.
+    private const int Unframed = int.MaxValue;
 
     private readonly Stream _input;
-    private Exception? _pumpError;
-    private readonly ManualResetEventSlim _pumpStopped = new();
     private readonly byte[] _buffer;
     private int _position;
     private int _length;
-    private Stream _source;
-    private Pipe? _pipe;
-    private Thread? _pump;
+    // Where the current MSG_DATA frame's bytes end in the buffer; Unframed before multiplexing.
+    private int _dataEnd = Unframed;
+    private bool _multiplexed;
     private long _rawBytesRead;
     private int _lastPositiveNdx = -1;
     private int _lastNegativeNdx = 1;
@@ -33,14 +34,13 @@ internal sealed class RsyncReader : IDisposable
     public RsyncReader(Stream input, int bufferSize = 64 * 1024)
     {
         _input = input;
-        _source = input;
         _buffer = new byte[bufferSize];
     }
 
     /// <summary>Flushed before any read that may wait on the peer.</summary>
     public RsyncWriter? FlushBeforeWaiting { get; set; }
 
-    /// <summary>Receives every out-of-band message, on the pump thread, in stream order.</summary>
+    /// <summary>Receives every out-of-band message, on the reading thread, in stream order.</summary>
     public Action<MessageCode, byte[]>? MessageHandler { get; set; }
 
     /// <summary>Called with each chunk of raw bytes read from the socket.</summary>
@@ -51,29 +51,31 @@ internal sealed class RsyncReader : IDisposable
 
     public long BytesRead => Interlocked.Read(ref _rawBytesRead);
 
-    public bool Multiplexed => _pipe is not null;
+    public bool Multiplexed => _multiplexed;
 
+    /// <summary>From here on the stream is frames: what is already buffered starts with a header.</summary>
     public void StartMultiplexing()
     {
-        if (_pipe is not null)
+        if (_multiplexed)
             return;
-        byte[] leftover = _buffer.AsSpan(_position, _length - _position).ToArray();
-        _position = _length = 0;
-        _pipe = new Pipe(new PipeOptions(pauseWriterThreshold: PumpBufferLimit, resumeWriterThreshold: PumpBufferLimit / 2, useSynchronizationContext: false));
-        _source = _pipe.Reader.AsStream();
-        _pump = new Thread(() => Pump(leftover)) { IsBackground = true, Name = "rsync-demux" };
-        _pump.Start();
+        _multiplexed = true;
+        _dataEnd = _position;
     }
+
+    // Data bytes ready in the buffer, up to the end of the current frame.
+    private int Available => Math.Min(_length, _dataEnd) - _position;
 
     public byte ReadByte()
     {
-        Ensure(1);
+        if (Available < 1)
+            NextData();
         return _buffer[_position++];
     }
 
     public int ReadInt32()
     {
-        Ensure(4);
+        if (Available < 4)
+            return BinaryPrimitives.ReadInt32LittleEndian(Gather(stackalloc byte[4]));
         int v = BinaryPrimitives.ReadInt32LittleEndian(_buffer.AsSpan(_position));
         _position += 4;
         return v;
@@ -81,7 +83,8 @@ internal sealed class RsyncReader : IDisposable
 
     public int ReadShortInt()
     {
-        Ensure(2);
+        if (Available < 2)
+            return BinaryPrimitives.ReadUInt16LittleEndian(Gather(stackalloc byte[2]));
         int v = BinaryPrimitives.ReadUInt16LittleEndian(_buffer.AsSpan(_position));
         _position += 2;
         return v;
@@ -95,7 +98,8 @@ internal sealed class RsyncReader : IDisposable
             return first;
         if (extra >= 5)
             throw new RsyncProtocolException("Overflow in read_varint()", ExitCodes.StreamIo);
-        Ensure(extra);
+        if (Available < extra)
+            return VarInt.DecodeVarInt(first, Gather(stackalloc byte[extra]));
         int v = VarInt.DecodeVarInt(first, _buffer.AsSpan(_position, extra));
         _position += extra;
         return v;
@@ -103,12 +107,28 @@ internal sealed class RsyncReader : IDisposable
 
     public long ReadVarLong(int minBytes)
     {
-        Ensure(minBytes);
-        int extra = VarInt.ExtraBytes(_buffer[_position]);
-        Ensure(minBytes + extra);
-        long v = VarInt.DecodeVarLong(_buffer.AsSpan(_position, minBytes), _buffer.AsSpan(_position + minBytes, extra), minBytes);
-        _position += minBytes + extra;
-        return v;
+        if (Available >= minBytes)
+        {
+            int more = VarInt.ExtraBytes(_buffer[_position]);
+            if (Available >= minBytes + more)
+            {
+                long v = VarInt.DecodeVarLong(_buffer.AsSpan(_position, minBytes), _buffer.AsSpan(_position + minBytes, more), minBytes);
+                _position += minBytes + more;
+                return v;
+            }
+        }
+        Span<byte> bytes = stackalloc byte[16];
+        var head = Gather(bytes[..minBytes]);
+        int extra = VarInt.ExtraBytes(head[0]);
+        var tail = Gather(bytes.Slice(minBytes, extra));
+        return VarInt.DecodeVarLong(head, tail, minBytes);
+    }
+
+    // Fills a small span from the stream, across frames, and returns it.
+    private Span<byte> Gather(Span<byte> into)
+    {
+        ReadBytes(into);
+        return into;
     }
 
     /// <summary>Reads an index sent as a delta from the previous one of its sign (io.c, read_ndx).</summary>
@@ -163,9 +183,9 @@ internal sealed class RsyncReader : IDisposable
     {
         while (!destination.IsEmpty)
         {
-            if (_position == _length)
-                Fill(1);
-            int n = Math.Min(destination.Length, _length - _position);
+            if (Available < 1)
+                NextData();
+            int n = Math.Min(destination.Length, Available);
             _buffer.AsSpan(_position, n).CopyTo(destination);
             _position += n;
             destination = destination[n..];
@@ -195,7 +215,7 @@ internal sealed class RsyncReader : IDisposable
         var bytes = new List<byte>();
         while (true)
         {
-            if (_position == _length && !TryFill())
+            if (Available < 1 && !TryNextData())
                 return bytes.Count == 0 ? null : Text.NameText.FromBytes(bytes.ToArray());
             byte b = _buffer[_position++];
             if (b == (byte)'\n')
@@ -208,34 +228,105 @@ internal sealed class RsyncReader : IDisposable
         }
     }
 
-    private void Ensure(int count)
+    private void NextData()
     {
-        if (_length - _position < count)
-            Fill(count);
+        if (!TryNextData())
+            throw ConnectionClosed();
     }
 
-    private void Fill(int count)
+    /// <summary>
+    /// Makes data bytes available: reads the socket, and at a frame boundary takes the header out,
+    /// passing any message on (io.c, read_a_msg). False when the stream ended first.
+    /// </summary>
+    private bool TryNextData()
+    {
+        while (Available < 1)
+        {
+            if (_position < _dataEnd)
+            {
+                if (!ReadMore(1))
+                    return false;
+                continue;
+            }
+            if (!ReadMore(4))
+                return false;
+            uint word = BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_position));
+            int tag = (int)(word >> 24) - MultiplexBase;
+            int length = (int)(word & 0xFFFFFF);
+            if (tag < 0)
+                throw new RsyncProtocolException($"unexpected tag {tag} [{Role}]", ExitCodes.StreamIo);
+            _position += 4;
+            if (tag == (int)MessageCode.Data)
+            {
+                _dataEnd = _position + length;
+                continue;
+            }
+            _dataEnd = _position;
+            byte[] payload = new byte[length];
+            int buffered = Math.Min(length, _length - _position);
+            _buffer.AsSpan(_position, buffered).CopyTo(payload);
+            _position += buffered;
+            _dataEnd = _position;
+            if (buffered < length && !ReadRaw(payload.AsSpan(buffered)))
+                return false;
+            MessageHandler?.Invoke((MessageCode)tag, payload);
+        }
+        return true;
+    }
+
+    /// <summary>Reads from the socket until at least <paramref name="count"/> bytes past the position are buffered.</summary>
+    private bool ReadMore(int count)
     {
         while (_length - _position < count)
         {
-            if (!TryFill())
-                throw Volatile.Read(ref _pumpError) ?? ConnectionClosed();
+            if (_buffer.Length - _position < count || _length == _buffer.Length)
+                Compact();
+            int n = ReadSocket(_buffer.AsSpan(_length));
+            if (n <= 0)
+                return false;
+            _length += n;
         }
+        return true;
     }
 
-    private bool TryFill()
+    // A message longer than the buffer is read straight into its own array.
+    private bool ReadRaw(Span<byte> into)
     {
-        if (_position > 0)
+        while (!into.IsEmpty)
         {
-            Buffer.BlockCopy(_buffer, _position, _buffer, 0, _length - _position);
-            _length -= _position;
-            _position = 0;
+            int n = ReadSocket(into);
+            if (n <= 0)
+                return false;
+            into = into[n..];
         }
+        return true;
+    }
+
+    private void Compact()
+    {
+        int kept = _length - _position;
+        if (_position == 0)
+            return;
+        Buffer.BlockCopy(_buffer, _position, _buffer, 0, kept);
+        if (_dataEnd != Unframed)
+            _dataEnd -= _position;
+        _length = kept;
+        _position = 0;
+    }
+
+    /// <summary>Whether a read is waiting on the peer: only then can it time out (io.c, check_timeout runs while waiting).</summary>
+    public bool Waiting => Volatile.Read(ref _waiting) != 0;
+
+    private int _waiting;
+
+    private int ReadSocket(Span<byte> into)
+    {
         FlushBeforeWaiting?.Flush();
         int n;
         try
         {
-            n = _source.Read(_buffer, _length, _buffer.Length - _length);
+            Volatile.Write(ref _waiting, 1);
+            n = _input.Read(into);
         }
         catch (RsyncException)
         {
@@ -249,135 +340,47 @@ internal sealed class RsyncReader : IDisposable
         {
             throw ConnectionClosed(ex);
         }
-        if (n <= 0)
-            return false;
-        if (_pipe is null)
-            CountRaw(n);
-        _length += n;
-        return true;
-    }
-
-    private void CountRaw(int n)
-    {
-        Interlocked.Add(ref _rawBytesRead, n);
-        OnSocketRead?.Invoke(n);
+        finally
+        {
+            Volatile.Write(ref _waiting, 0);
+        }
+        if (n > 0)
+        {
+            Interlocked.Add(ref _rawBytesRead, n);
+            OnSocketRead?.Invoke(n);
+        }
+        return n;
     }
 
     private RsyncProtocolException ConnectionClosed(Exception? inner = null) =>
         new($"connection unexpectedly closed ({BytesRead} bytes received so far) [{Role}]", ExitCodes.StreamIo, inner);
 
-    private void Pump(byte[] leftover)
-    {
-        var writer = _pipe!.Writer;
-        int leftoverPos = 0;
-        var header = new byte[4];
-
-        bool ReadExactly(Span<byte> into)
-        {
-            while (!into.IsEmpty)
-            {
-                int n;
-                if (leftoverPos < leftover.Length)
-                {
-                    n = Math.Min(into.Length, leftover.Length - leftoverPos);
-                    leftover.AsSpan(leftoverPos, n).CopyTo(into);
-                    leftoverPos += n;
-                }
-                else
-                {
-                    n = _input.Read(into);
-                    if (n <= 0)
-                        return false;
-                    CountRaw(n);
-                }
-                into = into[n..];
-            }
-            return true;
-        }
-
-        try
-        {
-            while (true)
-            {
-                if (!ReadExactly(header))
-                {
-                    Stop(writer, ConnectionClosed());
-                    return;
-                }
-                uint word = BinaryPrimitives.ReadUInt32LittleEndian(header);
-                int tag = (int)(word >> 24) - MultiplexBase;
-                int length = (int)(word & 0xFFFFFF);
-                if (tag < 0)
-                    throw new RsyncProtocolException($"unexpected tag {tag + MultiplexBase - MultiplexBase} [{Role}]", ExitCodes.StreamIo);
-                if (tag == (int)MessageCode.Data)
-                {
-                    while (length > 0)
-                    {
-                        Span<byte> span = writer.GetSpan(Math.Min(length, 64 * 1024));
-                        int take = Math.Min(span.Length, length);
-                        if (!ReadExactly(span[..take]))
-                        {
-                            Stop(writer, ConnectionClosed());
-                            return;
-                        }
-                        writer.Advance(take);
-                        length -= take;
-                    }
-                    var flush = writer.FlushAsync().AsTask().GetAwaiter().GetResult();
-                    if (flush.IsCompleted)
-                        return;
-                    continue;
-                }
-
-                var payload = new byte[length];
-                if (!ReadExactly(payload))
-                {
-                    Stop(writer, ConnectionClosed());
-                    return;
-                }
-                MessageHandler?.Invoke((MessageCode)tag, payload);
-            }
-        }
-        catch (Exception ex)
-        {
-            Stop(writer, ex is RsyncException ? ex : ConnectionClosed(ex));
-        }
-    }
-
     /// <summary>
-    /// Ends the data stream cleanly, so bytes already queued are still read; the reason is
-    /// raised only when a read needs more than arrived (io.c serves its buffer first too).
-    /// </summary>
-    private void Stop(PipeWriter writer, Exception reason)
-    {
-        Volatile.Write(ref _pumpError, reason);
-        writer.Complete();
-        _pumpStopped.Set();
-    }
-
-    /// <summary>
-    /// After the closing handshake, waits for the peer to hang up first, discarding anything
-    /// more it sends. Closing with unread bytes would reset the connection under a daemon
+    /// After the closing handshake, waits for the peer to hang up first, reading and passing on
+    /// anything more it sends. Closing with unread bytes would reset the connection under a daemon
     /// that is still tidying up.
     /// </summary>
     public void WaitForPeerToClose(TimeSpan timeout)
     {
-        if (_pipe is null)
+        if (!_multiplexed)
             return;
-        var deadline = DateTime.UtcNow + timeout;
-        while (!_pumpStopped.IsSet)
+        // The read blocks until the peer closes, so it runs apart and is given up on at the deadline;
+        // the caller then closes the connection, which ends it.
+        var drain = Task.Run(() =>
         {
-            var left = deadline - DateTime.UtcNow;
-            if (left <= TimeSpan.Zero)
-                return;
-            if (_pipe.Reader.TryRead(out var result))
-                _pipe.Reader.AdvanceTo(result.Buffer.End);
-            _pumpStopped.Wait(left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
-        }
+            try
+            {
+                while (TryNextData())
+                    _position += Available;
+            }
+            catch (Exception ex) when (ex is RsyncException or IOException or ObjectDisposedException)
+            {
+            }
+        });
+        drain.Wait(timeout);
     }
 
     public void Dispose()
     {
-        _pipe?.Reader.Complete();
     }
 }

@@ -183,6 +183,11 @@ internal sealed class RsyncWriter
     /// <summary>Runs on the flushing thread just before the bytes go out, to add queued messages.</summary>
     public Action? BeforeFlush { get; set; }
 
+    /// <summary>Whether a write is waiting on the peer to take the bytes.</summary>
+    public bool Waiting => Volatile.Read(ref _waiting) != 0;
+
+    private int _waiting;
+
     public void Flush()
     {
         BeforeFlush?.Invoke();
@@ -192,12 +197,17 @@ internal sealed class RsyncWriter
             return;
         try
         {
+            Volatile.Write(ref _waiting, 1);
             _output.Write(_buffer, 0, _position);
             _output.Flush();
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
             throw new RsyncProtocolException($"writefd_unbuffered failed to write {_position} bytes to socket: {ex.InnerException?.Message ?? ex.Message}", ExitCodes.StreamIo, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _waiting, 0);
         }
         BytesWritten += _position;
         OnSocketWrite?.Invoke(_position);

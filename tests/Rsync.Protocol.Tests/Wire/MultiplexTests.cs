@@ -112,6 +112,34 @@ public sealed class MultiplexTests
         }, maxTest: 150);
     }
 
+    /// <summary>
+    /// The stream is demultiplexed by the thread that reads it, as the data is asked for: a message
+    /// is handled on that thread, and nothing is read from the socket beyond what a read needs.
+    /// </summary>
+    [Fact]
+    public void MessagesAreHandledOnTheReadingThreadAndOnlyWhenReached()
+    {
+        var raw = new MemoryStream();
+        AppendFrame(raw, 0, [1, 2]);
+        AppendFrame(raw, (int)MessageCode.Info, "hello\n"u8.ToArray());
+        AppendFrame(raw, 0, [3]);
+        byte[] bytes = raw.ToArray();
+        var handledOn = new List<int>();
+        using var reader = new RsyncReader(new ChunkedStream(bytes, [6]))
+        {
+            MessageHandler = (_, _) => handledOn.Add(Environment.CurrentManagedThreadId),
+        };
+        reader.StartMultiplexing();
+        Assert.Equal(1, reader.ReadByte());
+        Assert.Equal(2, reader.ReadByte());
+        // The message's frame has not been needed yet, so nothing read it.
+        Assert.Empty(handledOn);
+        Assert.Equal(6, reader.BytesRead);
+        Assert.Equal(3, reader.ReadByte());
+        Assert.Equal([Environment.CurrentManagedThreadId], handledOn);
+        Assert.Equal(bytes.Length, reader.BytesRead);
+    }
+
     [Fact]
     public void StreamCutShortRaisesConnectionClosed()
     {
