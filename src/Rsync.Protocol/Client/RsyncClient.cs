@@ -376,27 +376,26 @@ public sealed partial class RsyncClient
     }
 
     /// <summary>Out-of-band messages from the daemon, on the demultiplexer thread (io.c, read_a_msg).</summary>
-    private void HandleMessage(TransferContext ctx, MessageCode code, byte[] payload)
+    private void HandleMessage(TransferContext ctx, MessageCode code, ReadOnlySpan<byte> payload)
     {
         // The bytes go to the output as sent; the sink escapes them (log.c, rwrite via read_a_msg).
-        string Text() => Protocol.Text.NameText.FromBytes(payload);
         switch (code)
         {
             case MessageCode.Info:
             case MessageCode.Client:
-                ctx.Info(Text());
+                ctx.Info(Protocol.Text.NameText.FromBytes(payload));
                 break;
             case MessageCode.ErrorXfer:
                 ctx.NoteTransferError();
-                ctx.Error(Text());
+                ctx.Error(Protocol.Text.NameText.FromBytes(payload));
                 break;
             case MessageCode.Error:
             case MessageCode.ErrorSocket:
             case MessageCode.ErrorUtf8:
-                ctx.Error(Text());
+                ctx.Error(Protocol.Text.NameText.FromBytes(payload));
                 break;
             case MessageCode.Warning:
-                ctx.Output.Warning(Text());
+                ctx.Output.Warning(Protocol.Text.NameText.FromBytes(payload));
                 break;
             case MessageCode.Success:
                 if (payload.Length == 4)
@@ -448,10 +447,10 @@ public sealed partial class RsyncClient
             ctx.Info($"sender removed {file.NameString}");
     }
 
-    private void LogDeleted(TransferContext ctx, byte[] payload)
+    private void LogDeleted(TransferContext ctx, ReadOnlySpan<byte> payload)
     {
-        int nul = Array.IndexOf(payload, (byte)0);
-        string name = Protocol.Text.NameText.FromBytes(payload.AsSpan(0, nul < 0 ? payload.Length : nul));
+        int nul = payload.IndexOf((byte)0);
+        string name = Protocol.Text.NameText.FromBytes(payload[..(nul < 0 ? payload.Length : nul)]);
         if (nul >= 0)
             name += "/";
         if (_options.ItemizeChanges > 0)

@@ -1010,7 +1010,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         w.WriteVarLong(ctx.Stats.FileListTransferMilliseconds, 3);
     }
 
-    internal static void ClientMessage(TransferContext ctx, MessageCode code, byte[] payload)
+    internal static void ClientMessage(TransferContext ctx, MessageCode code, ReadOnlySpan<byte> payload)
     {
         switch (code)
         {

@@ -3,6 +3,9 @@ using System.Text;
 
 namespace NetRsync.Protocol.Wire;
 
+/// <summary>An out-of-band message; the payload is only valid during the call.</summary>
+internal delegate void MessageReceived(MessageCode code, ReadOnlySpan<byte> payload);
+
 /// <summary>
 /// The incoming half of a connection: one buffer, read from the socket by the thread that consumes
 /// it. Once multiplexing starts, frame headers are taken out as the buffer is read (io.c,
@@ -41,7 +44,7 @@ internal sealed class RsyncReader : IDisposable
     public RsyncWriter? FlushBeforeWaiting { get; set; }
 
     /// <summary>Receives every out-of-band message, on the reading thread, in stream order.</summary>
-    public Action<MessageCode, byte[]>? MessageHandler { get; set; }
+    public MessageReceived? MessageHandler { get; set; }
 
     /// <summary>Called with each chunk of raw bytes read from the socket.</summary>
     public Action<int>? OnSocketRead { get; set; }
@@ -262,12 +265,23 @@ internal sealed class RsyncReader : IDisposable
                 continue;
             }
             _dataEnd = _position;
+            if (length <= _buffer.Length)
+            {
+                // Handed over where it lies in the buffer, with no copy of its own.
+                if (!ReadMore(length))
+                    return false;
+                int at = _position;
+                _position += length;
+                _dataEnd = _position;
+                MessageHandler?.Invoke((MessageCode)tag, _buffer.AsSpan(at, length));
+                continue;
+            }
             byte[] payload = new byte[length];
-            int buffered = Math.Min(length, _length - _position);
+            int buffered = _length - _position;
             _buffer.AsSpan(_position, buffered).CopyTo(payload);
             _position += buffered;
             _dataEnd = _position;
-            if (buffered < length && !ReadRaw(payload.AsSpan(buffered)))
+            if (!ReadRaw(payload.AsSpan(buffered)))
                 return false;
             MessageHandler?.Invoke((MessageCode)tag, payload);
         }

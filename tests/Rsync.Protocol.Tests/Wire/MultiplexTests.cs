@@ -85,7 +85,7 @@ public sealed class MultiplexTests
             using var open = new ManualResetEventSlim();
             using var reader = new RsyncReader(new ChunkedStream(raw.ToArray(), t.chunks, open), bufferSize: 4096)
             {
-                MessageHandler = (code, payload) => seen.Enqueue(new Frame((int)code, payload)),
+                MessageHandler = (code, payload) => seen.Enqueue(new Frame((int)code, payload.ToArray())),
             };
             Assert.Equal(t.preamble, reader.ReadBytes(t.preamble.Length));
             reader.StartMultiplexing();

@@ -103,7 +103,7 @@ public sealed class StreamRoundTripTests
             using var open = new ManualResetEventSlim();
             using var reader = new RsyncReader(new ChunkedStream(output.ToArray(), t.chunks, open), t.readerBuffer)
             {
-                MessageHandler = (code, payload) => messages.Enqueue(((int)code, payload)),
+                MessageHandler = (code, payload) => messages.Enqueue(((int)code, payload.ToArray())),
             };
             if (multiplexed)
                 reader.StartMultiplexing();
