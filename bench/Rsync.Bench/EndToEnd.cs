@@ -5,9 +5,10 @@ using System.Net.Sockets;
 namespace NetRsync.Bench;
 
 /// <summary>
-/// End to end, side by side on the same data: stock rsync pushing to and pulling from netrsyncd,
-/// and the same stock client against stock `rsync --daemon`. Prints wall times, the ratios, and the
-/// peak resident memory of each daemon's processes during each case.
+/// End to end, side by side on the same data, each case pushed and pulled: the stock client against
+/// netrsyncd beside a stock `rsync --daemon`, and netrsync beside the stock client against that stock
+/// daemon. Runs alternate between the two sides; each row is the median of its runs, with the ratio
+/// and the peak resident memory of the daemon's processes or of the client.
 /// </summary>
 internal static partial class EndToEnd
 {
@@ -27,59 +28,150 @@ internal static partial class EndToEnd
         }
     }
 
+    /// <summary>One dataset moved one way; <see cref="Basis"/> is hard-linked into the destination before each run.</summary>
+    private sealed record Case(string Name, string Data, string[] Options, bool Fresh, string? Basis = null);
+
     public static int Run(string[] args)
     {
-        int smallFiles = ArgValue(args, "--files", 2000);
-        int bigMiB = ArgValue(args, "--big-mib", 128);
-        int textMiB = ArgValue(args, "--text-mib", 32);
-        string rsync = args.SkipWhile(a => a != "--rsync").Skip(1).FirstOrDefault() ?? "rsync";
-        string netrsyncd = LocateNetrsyncd();
-        string netrsync = LocateBuilt("Rsync.Cli", "netrsync");
-        bool modernClient = ClientKnowsChoices(rsync);
+        int smallFiles = ArgValue(args, "--files", 10_000);
+        int emptyFiles = ArgValue(args, "--empty", 200_000);
+        int bigMiB = ArgValue(args, "--big-mib", 512);
+        int textMiB = ArgValue(args, "--text-mib", 256);
+        int runs = Math.Max(1, ArgValue(args, "--runs", 3));
+        string rsync = ArgText(args, "--rsync") ?? "rsync";
+        string netrsyncd = ArgText(args, "--netrsyncd") ?? LocateNetrsyncd();
+        string netrsync = ArgText(args, "--netrsync") ?? LocateBuilt("Rsync.Cli", "netrsync");
+        string[] protocol = ArgText(args, "--protocol") is { } p ? [$"--protocol={p}"] : [];
+        string? only = ArgText(args, "--case");
         string root = Directory.CreateTempSubdirectory("nr-e2e-").FullName;
         try
         {
-            string src = Path.Combine(root, "src");
-            MakeData(src, smallFiles, bigMiB);
-            string text = Path.Combine(root, "text");
-            MakeText(text, textMiB);
-            Console.WriteLine($"data: {smallFiles:N0} files of 1-8 KiB and one {bigMiB} MiB file; {textMiB} MiB of log text; client: {rsync}");
+            string data = Path.Combine(root, "data");
+            var made = Stopwatch.StartNew();
+            MakeBig(Path.Combine(data, "big", "big.bin"), bigMiB, Path.Combine(data, "edited", "big.bin"), edits: 64);
+            MakeSmall(Path.Combine(data, "small"), smallFiles);
+            ManyFiles.MakeTree(Path.Combine(data, "empty"), emptyFiles, Math.Max(1, emptyFiles / 100));
+            MakeText(Path.Combine(data, "text"), textMiB);
+            Console.WriteLine($"data (made in {made.Elapsed.TotalSeconds:F0} s): a {bigMiB} MiB file and a copy with 64 scattered 4 KiB edits; {smallFiles:N0} files of 1-8 KiB; {emptyFiles:N0} empty files; {textMiB} MiB of log text");
+            Console.WriteLine($"stock: {rsync} {string.Join(' ', protocol)}; ours: {netrsync}, {netrsyncd}; median of {runs} alternated runs");
 
-            using var stock = StartDaemon("stock rsync --daemon", rsync, ["--daemon", "--no-detach"], root, "stock");
-            using var ours = StartDaemon("netrsyncd", netrsyncd, ["--no-detach"], root, "ours");
-
-            // The daemons side by side, the same stock client against each.
-            var daemonRows = new List<(string Case, Measurement Stock, Measurement Ours)>();
-            foreach (var (name, prepare, argsFor) in Cases(src, text, root, modernClient))
+            var cases = new List<Case>
             {
-                prepare();
-                Measurement s = Time(rsync, argsFor(stock), stock.Process.Id);
-                Measurement o = Time(rsync, argsFor(ours), ours.Process.Id);
-                daemonRows.Add((name, s, o));
-            }
-            Print("stock client against each daemon", "stock daemon", "netrsyncd", daemonRows);
+                new($"{bigMiB} MiB new file", "big", [], Fresh: true),
+                new($"{bigMiB} MiB, 64 edits of 4 KiB", "edited", [], Fresh: true, Basis: Path.Combine(data, "big", "big.bin")),
+                new($"{smallFiles:N0} files of 1-8 KiB", "small", [], Fresh: true),
+                new($"{smallFiles:N0} files, unchanged", "small", [], Fresh: false),
+                new($"{emptyFiles:N0} empty files, unchanged", "empty", [], Fresh: false),
+                new($"{textMiB} MiB of text, -z", "text", ["-z"], Fresh: true),
+            };
+            cases.RemoveAll(c => only is not null && !c.Name.Contains(only, StringComparison.OrdinalIgnoreCase));
 
-            // The clients side by side, each against the stock daemon; the peak is the client's own.
-            using var target = StartDaemon("stock rsync --daemon (clients)", rsync, ["--daemon", "--no-detach"], root, "clients");
-            var clientRows = new List<(string Case, Measurement Stock, Measurement Ours)>();
-            foreach (var (name, prepare, argsFor) in Cases(src, text, root, modernClient))
+            using var stock = StartDaemon("stock rsync --daemon", rsync, ["--daemon", "--no-detach"], root, "stock", DataModule(data));
+            using var ours = StartDaemon("netrsyncd", netrsyncd, ["--no-detach"], root, "ours", DataModule(data));
+
+            // The daemons side by side: the same stock client against each; the peak is the daemon's.
+            var daemonRows = new List<(string, Measurement, Measurement)>();
+            foreach (var c in cases)
             {
-                prepare();
-                string[] stockArgs = argsFor(target with { Module = target.Module + "/stock" });
-                string[] ourArgs = argsFor(target with { Module = target.Module + "/ours" });
-                Measurement s = Time(rsync, stockArgs, watchPid: null);
-                Measurement o = Time(netrsync, ourArgs, watchPid: null);
-                clientRows.Add((name, s, o));
+                foreach (bool push in new[] { true, false })
+                {
+                    var side = (Daemon d) => new Side(rsync, d, d.Module, d.Process.Id);
+                    daemonRows.Add(Alternate(c, push, runs, root, protocol, side(stock), side(ours)));
+                }
             }
-            Print("each client against the stock daemon", "stock client", "netrsync", clientRows);
-            Console.WriteLine("peak = the largest VmHWM (peak resident set, /proc/PID/status) of the daemon's processes, or of the client, while the case ran;");
-            Console.WriteLine("       rsync serves each connection in a forked child, netrsyncd in its own process, where the mark only grows");
+            Print("stock client against each daemon (peak: the daemon's processes)", "stock daemon", "netrsyncd", daemonRows);
+
+            // The clients side by side against one stock daemon; the peak is the client's.
+            var clientRows = new List<(string, Measurement, Measurement)>();
+            foreach (var c in cases)
+            {
+                foreach (bool push in new[] { true, false })
+                    clientRows.Add(Alternate(c, push, runs, root, protocol, new Side(rsync, stock, "stock-client", null), new Side(netrsync, stock, "netrsync", null)));
+            }
+            Print("each client against the stock daemon (peak: the client)", "stock client", "netrsync", clientRows);
+
+            if (cases.Any(c => c.Data == "big" && c.Fresh))
+            {
+                string big = Path.Combine(data, "big", "big.bin");
+                string copied = Path.Combine(root, "cp", "big.bin");
+                var cp = Median(runs, () =>
+                {
+                    Reset(Path.GetDirectoryName(copied)!, fresh: true, basis: null);
+                    return Time("cp", [big, copied], watchPid: null);
+                });
+                Console.WriteLine();
+                Console.WriteLine($"cp of the {bigMiB} MiB file to the same disk: {cp.Seconds:F3} s; a new-file push takes");
+                foreach (var (title, rows, ourName) in new[] { ("netrsyncd receiving", daemonRows, "netrsyncd"), ("netrsync sending", clientRows, "netrsync") })
+                {
+                    var row = rows.First(r => r.Item1.StartsWith(cases[0].Name + ", push", StringComparison.Ordinal));
+                    Console.WriteLine($"  {title}: {row.Item3.Seconds / cp.Seconds:F2}x cp's time (stock: {row.Item2.Seconds / cp.Seconds:F2}x)");
+                }
+            }
             return 0;
         }
         finally
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>Who runs a case: the client program, the daemon it talks to, the folder its pushes and pulls land in, and whose memory counts.</summary>
+    private sealed record Side(string Client, Daemon Daemon, string Tag, int? WatchPid);
+
+    private static string DataModule(string data) => $"[data]\npath = {data}\nread only = yes\n";
+
+    /// <summary>Runs a case for both sides in turn, <paramref name="runs"/> times, and keeps each side's median run.</summary>
+    private static (string, Measurement, Measurement) Alternate(Case c, bool push, int runs, string root, string[] protocol, Side stock, Side ours)
+    {
+        var times = (Stock: new List<Measurement>(), Ours: new List<Measurement>());
+        for (int run = 0; run < runs; run++)
+        {
+            times.Stock.Add(Once(c, push, root, protocol, stock));
+            times.Ours.Add(Once(c, push, root, protocol, ours));
+        }
+        return ($"{c.Name}, {(push ? "push" : "pull")}", MedianOf(times.Stock), MedianOf(times.Ours));
+    }
+
+    private static Measurement Once(Case c, bool push, string root, string[] protocol, Side side)
+    {
+        string source = Path.Combine(root, "data", c.Data);
+        string landing = push
+            ? Path.Combine(root, side.Daemon.Module, side.Tag, c.Data)
+            : Path.Combine(root, "pulled", side.Tag, c.Data);
+        if (!c.Fresh && !Directory.Exists(landing))
+            Prime(source, landing);
+        Reset(landing, c.Fresh, c.Basis);
+        string url = $"rsync://127.0.0.1:{side.Daemon.Port}/";
+        string[] args = push
+            ? ["-a", .. c.Options, .. protocol, source + "/", $"{url}{side.Daemon.Module}/{side.Tag}/{c.Data}/"]
+            : ["-a", .. c.Options, .. protocol, $"{url}data/{c.Data}/", landing + "/"];
+        return Time(side.Client, args, side.WatchPid);
+    }
+
+    /// <summary>An up-to-date copy for the unchanged cases, made once and not timed.</summary>
+    private static void Prime(string source, string landing)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(landing)!);
+        Time("cp", ["-a", source, landing], watchPid: null);
+    }
+
+    /// <summary>Empties a fresh case's destination and links the basis in; then writes back what is dirty so no run pays for the one before.</summary>
+    private static void Reset(string landing, bool fresh, string? basis)
+    {
+        if (fresh && Directory.Exists(landing))
+            Directory.Delete(landing, recursive: true);
+        Directory.CreateDirectory(landing);
+        if (basis is not null)
+            Time("ln", [basis, Path.Combine(landing, Path.GetFileName(basis))], watchPid: null);
+        Time("sync", [], watchPid: null);
+    }
+
+    private static Measurement Median(int runs, Func<Measurement> once) => MedianOf(Enumerable.Range(0, runs).Select(_ => once()).ToList());
+
+    private static Measurement MedianOf(List<Measurement> runs)
+    {
+        var byTime = runs.OrderBy(m => m.Seconds).ToList();
+        return byTime[byTime.Count / 2] with { PeakKiB = runs.Max(m => m.PeakKiB) };
     }
 
     private static void Print(string title, string stockName, string ourName, List<(string Case, Measurement Stock, Measurement Ours)> rows)
@@ -89,36 +181,51 @@ internal static partial class EndToEnd
         Console.WriteLine($"{"case",-40} {stockName,14} {ourName,12} {"ratio",8} {"stock peak",12} {"ours peak",11}");
         foreach (var (name, s, o) in rows)
             Console.WriteLine($"{name,-40} {s.Seconds,12:F3} s {o.Seconds,10:F3} s {o.Seconds / s.Seconds,8:F2} {s.PeakKiB / 1024.0,8:F1} MiB {o.PeakKiB / 1024.0,7:F1} MiB");
-        Console.WriteLine($"ratio = {ourName} time / {stockName} time (below 1 is faster)");
+        Console.WriteLine($"ratio = {ourName} time / {stockName} time (below 1 is faster); times are medians, peaks the largest of the runs");
     }
 
-    private static IEnumerable<(string, Action, Func<Daemon, string[]>)> Cases(string src, string text, string root, bool modernClient)
+    private static void MakeBig(string path, int mib, string editedPath, int edits)
     {
-        string Url(Daemon d) => $"rsync://127.0.0.1:{d.Port}/{d.Module}/";
-        string Fresh(Daemon d) => Path.Combine(root, "pull-" + d.Module.Replace('/', '-') + "-" + Guid.NewGuid().ToString("N")) + "/";
-        yield return ("push, fresh (-a)", () => { }, d => ["-a", src + "/", Url(d)]);
-        yield return ("push, nothing changed (-a)", () => { }, d => ["-a", src + "/", Url(d)]);
-        yield return ("push, 1 byte changed in big file", () => Touch(Path.Combine(src, "big.bin")), d => ["-a", "--no-W", src + "/", Url(d)]);
-        yield return ("pull, fresh (-a)", () => { }, d => ["-a", Url(d), Fresh(d)]);
-        yield return ("push, fresh, protocol 30", () => { }, d => ["-a", "--protocol=30", src + "/", Url(d) + "p30/"]);
-        yield return ("push text, fresh, -z", () => { }, d => ["-az", text + "/", Url(d) + "z/"]);
-        yield return ("push text, 1 byte changed, -z", () => Touch(Path.Combine(text, "app.log")), d => ["-az", "--no-W", text + "/", Url(d) + "z/"]);
-        yield return ("pull text, fresh, -z", () => { }, d => ["-az", Url(d) + "z/", Fresh(d)]);
-        yield return ("push text, fresh, -z --protocol=30", () => { }, d => ["-az", "--protocol=30", text + "/", Url(d) + "z30/"]);
-        if (modernClient)
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(editedPath)!);
+        var rng = new Random(42);
+        var chunk = new byte[1 << 20];
+        using (var big = new FileStream(path, FileMode.Create))
         {
-            yield return ("push text, fresh, --zc=zlib", () => { }, d => ["-a", "--zc=zlib", text + "/", Url(d) + "zlib/"]);
-            yield return ("push text, fresh, --zc=lz4", () => { }, d => ["-a", "--zc=lz4", text + "/", Url(d) + "lz4/"]);
+            for (int i = 0; i < mib; i++)
+            {
+                rng.NextBytes(chunk);
+                big.Write(chunk);
+            }
         }
+        File.Copy(path, editedPath, overwrite: true);
+        long length = (long)mib << 20;
+        var edit = new byte[4096];
+        using (var edited = new FileStream(editedPath, FileMode.Open, FileAccess.Write))
+        {
+            for (int i = 0; i < edits; i++)
+            {
+                // Spread evenly with some jitter, each edit inside its own stretch of the file.
+                long stretch = length / edits;
+                edited.Position = i * stretch + rng.NextInt64(Math.Max(1, stretch - edit.Length));
+                rng.NextBytes(edit);
+                edited.Write(edit);
+            }
+        }
+        File.SetLastWriteTimeUtc(editedPath, File.GetLastWriteTimeUtc(path).AddMinutes(1));
     }
 
-    private static void Touch(string path)
+    private static void MakeSmall(string dir, int files)
     {
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
-        fs.Position = fs.Length / 2;
-        int b = fs.ReadByte();
-        fs.Position = fs.Length / 2;
-        fs.WriteByte((byte)(b ^ 0xFF));
+        var rng = new Random(42);
+        var buffer = new byte[8192];
+        for (int i = 0; i < files; i++)
+        {
+            string folder = Path.Combine(dir, $"d{i / 100:000}");
+            Directory.CreateDirectory(folder);
+            rng.NextBytes(buffer);
+            File.WriteAllBytes(Path.Combine(folder, $"f{i:00000}.dat"), buffer.AsSpan(0, 1024 + rng.Next(7 * 1024)).ToArray());
+        }
     }
 
     internal readonly record struct Measurement(double Seconds, long PeakKiB)
@@ -127,7 +234,6 @@ internal static partial class EndToEnd
         public double FirstFileSeconds { get; init; } = double.NaN;
     }
 
-    /// <summary>Runs the client to the end, sampling the daemon's process tree for its peak memory meanwhile.</summary>
     /// <summary>Runs the client; <paramref name="watchPid"/> is the daemon whose peak memory counts, or null for the client's own.</summary>
     internal static Measurement Time(string exe, string[] args, int? watchPid, string? firstFile = null)
     {
@@ -222,12 +328,12 @@ internal static partial class EndToEnd
         return 0;
     }
 
-    internal static Daemon StartDaemon(string name, string exe, string[] baseArgs, string root, string module)
+    internal static Daemon StartDaemon(string name, string exe, string[] baseArgs, string root, string module, string moreModules = "")
     {
         string dir = Path.Combine(root, module);
         Directory.CreateDirectory(dir);
         string conf = Path.Combine(root, module + ".conf");
-        File.WriteAllText(conf, $"use chroot = no\nmunge symlinks = no\nuid = 0\ngid = 0\nread only = no\nlock file = {root}/{module}.lock\n[{module}]\npath = {dir}\n");
+        File.WriteAllText(conf, $"use chroot = no\nmunge symlinks = no\nuid = 0\ngid = 0\nread only = no\nlock file = {root}/{module}.lock\n[{module}]\npath = {dir}\n{moreModules}");
         int port = FreePort();
         var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string a in baseArgs)
@@ -262,26 +368,6 @@ internal static partial class EndToEnd
         return port;
     }
 
-    private static void MakeData(string src, int smallFiles, int bigMiB)
-    {
-        var rng = new Random(42);
-        var buffer = new byte[8192];
-        for (int i = 0; i < smallFiles; i++)
-        {
-            string dir = Path.Combine(src, $"d{i / 100:000}");
-            Directory.CreateDirectory(dir);
-            rng.NextBytes(buffer);
-            File.WriteAllBytes(Path.Combine(dir, $"f{i:00000}.dat"), buffer.AsSpan(0, 1024 + rng.Next(7 * 1024)).ToArray());
-        }
-        using var big = new FileStream(Path.Combine(src, "big.bin"), FileMode.Create);
-        var chunk = new byte[1 << 20];
-        for (int i = 0; i < bigMiB; i++)
-        {
-            rng.NextBytes(chunk);
-            big.Write(chunk);
-        }
-    }
-
     internal static string LocateNetrsyncd() => LocateBuilt("Rsync.Daemon", "netrsyncd");
 
     internal static string LocateBuilt(string project, string name)
@@ -293,18 +379,6 @@ internal static partial class EndToEnd
                 return candidate;
         }
         throw new FileNotFoundException($"{name} is not built: run dotnet build -c Release first");
-    }
-
-    /// <summary>rsync 3.2+ takes --compress-choice; 3.1.x does not.</summary>
-    private static bool ClientKnowsChoices(string rsync)
-    {
-        var start = new ProcessStartInfo(rsync, "--version") { RedirectStandardOutput = true };
-        using var p = Process.Start(start)!;
-        string first = p.StandardOutput.ReadLine() ?? "";
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        var m = System.Text.RegularExpressions.Regex.Match(first, @"version\s+(\d+)\.(\d+)");
-        return m.Success && (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) * 100 + int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)) >= 302;
     }
 
     /// <summary>Log-like text (compresses about 5:1 with zlib), in 4 MiB files plus one app.log for deltas.</summary>
@@ -330,6 +404,8 @@ internal static partial class EndToEnd
             File.WriteAllText(Path.Combine(dir, f == files ? "app.log" : $"part{f:00}.log"), sb.ToString());
         }
     }
+
+    internal static string? ArgText(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
     internal static int ArgValue(string[] args, string name, int fallback)
     {

@@ -16,9 +16,14 @@ public static class Program
                 micro --list flat                          list the benchmarks
                 micro --help                               every BenchmarkDotNet option
 
-          e2e [--files N] [--big-mib M] [--rsync PATH]
-              Stock rsync pushing to and pulling from netrsyncd and stock rsync --daemon on the
-              same data, side by side, with the time ratios.
+          e2e [--big-mib M] [--files N] [--empty E] [--text-mib T] [--runs R] [--protocol P]
+              [--case TEXT] [--rsync PATH] [--netrsync PATH] [--netrsyncd PATH]
+              A new file of M MiB (default 512) and the same with 64 scattered 4 KiB edits, N files
+              of 1-8 KiB (10,000) fresh and unchanged, E empty files unchanged (200,000) and T MiB
+              of text with -z (256), each pushed and pulled: the stock client against netrsyncd
+              beside a stock daemon, and netrsync beside the stock client against the stock
+              daemon; medians of R alternated runs (3) and their ratios, then the new-file push
+              against cp of the same file.
 
           manyfiles [--entries N] [--folders F] [--rsync PATH] [--netrsync PATH] [--netrsyncd PATH]
               A tree of N empty files in F folders (default 1,000,000 in 10,000) pushed fresh,
