@@ -120,16 +120,23 @@ internal static partial class EndToEnd
 
     private static string DataModule(string data) => $"[data]\npath = {data}\nread only = yes\n";
 
-    /// <summary>Runs a case for both sides in turn, <paramref name="runs"/> times, and keeps each side's median run.</summary>
+    /// <summary>Runs a case for both sides in turn, once to warm up and then <paramref name="runs"/> times, and keeps each side's median run.</summary>
     private static (string, Measurement, Measurement) Alternate(Case c, bool push, int runs, string root, string[] protocol, Side stock, Side ours)
     {
         var times = (Stock: new List<Measurement>(), Ours: new List<Measurement>());
+        // A run of each side first, not counted: the first writes of a case land on blocks the
+        // disk has not handed out yet, and on this machine that alone can triple a run's time.
+        Once(c, push, root, protocol, stock);
+        Once(c, push, root, protocol, ours);
         for (int run = 0; run < runs; run++)
         {
             times.Stock.Add(Once(c, push, root, protocol, stock));
             times.Ours.Add(Once(c, push, root, protocol, ours));
         }
-        return ($"{c.Name}, {(push ? "push" : "pull")}", MedianOf(times.Stock), MedianOf(times.Ours));
+        string name = $"{c.Name}, {(push ? "push" : "pull")}";
+        // Every run as it ends, so a slow or noisy one shows before the table does.
+        Console.Error.WriteLine($"  {name} ({ours.Tag}): stock {string.Join(' ', times.Stock.Select(m => m.Seconds.ToString("F3", CultureInfo.InvariantCulture)))}; ours {string.Join(' ', times.Ours.Select(m => m.Seconds.ToString("F3", CultureInfo.InvariantCulture)))}");
+        return (name, MedianOf(times.Stock), MedianOf(times.Ours));
     }
 
     private static Measurement Once(Case c, bool push, string root, string[] protocol, Side side)

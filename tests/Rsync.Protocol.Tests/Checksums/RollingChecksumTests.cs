@@ -51,12 +51,52 @@ public sealed class RollingChecksumTests
     public void ComputeEqualsTheDefinition() =>
         Props.Check(Data(5000), data => Assert.Equal(Naive(data), RollingChecksum.Compute(data)), maxTest: 500);
 
+    /// <summary>
+    /// The vector paths against the scalar twin at every length around their chunk sizes and at
+    /// odd starting offsets, so a slip in the chunk arithmetic or the tail cannot hide.
+    /// </summary>
+    [Fact]
+    public void VectorPathsEqualTheScalarTwin()
+    {
+        var gen =
+            from data in Data(1200)
+            from skip in Gen.Choose(0, 31)
+            select (data, skip);
+        Props.Check(gen, t =>
+        {
+            var (data, skip) = t;
+            ReadOnlySpan<byte> span = data.AsSpan(Math.Min(skip, data.Length));
+            uint scalar = RollingChecksum.ComputeScalar(span);
+            Assert.Equal(Naive(span), scalar);
+            Assert.Equal(scalar, RollingChecksum.Compute(span));
+            if (System.Runtime.Intrinsics.X86.Ssse3.IsSupported)
+                Assert.Equal(scalar, RollingChecksum.ComputeSsse3(span));
+        }, maxTest: 1000);
+    }
+
+    [Fact]
+    public void VectorPathsAgreeWithTheScalarTwinOnWholeBlocks()
+    {
+        var rng = new Random(3);
+        foreach (int length in new[] { 64, 700, 8192, 23168, 131072, 131072 + 17 })
+        {
+            byte[] data = new byte[length];
+            rng.NextBytes(data);
+            Assert.Equal(RollingChecksum.ComputeScalar(data), RollingChecksum.Compute(data));
+            if (System.Runtime.Intrinsics.X86.Ssse3.IsSupported)
+                Assert.Equal(RollingChecksum.ComputeScalar(data), RollingChecksum.ComputeSsse3(data));
+        }
+    }
+
     [Fact]
     public void LongRunsOfHighBytesWrapLikeTheDefinition()
     {
         // 2^17 bytes of 0x80 push s2 far past 32 bits, so the sums must wrap exactly as uint32 does.
         byte[] data = Enumerable.Repeat((byte)0x80, 1 << 17).ToArray();
         Assert.Equal(Naive(data), RollingChecksum.Compute(data));
+        Assert.Equal(Naive(data), RollingChecksum.ComputeScalar(data));
+        if (System.Runtime.Intrinsics.X86.Ssse3.IsSupported)
+            Assert.Equal(Naive(data), RollingChecksum.ComputeSsse3(data));
     }
 
     [Fact]
