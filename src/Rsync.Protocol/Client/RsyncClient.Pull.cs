@@ -285,7 +285,7 @@ public sealed partial class RsyncClient
         }
         catch (Exception ex)
         {
-            side.Events.Writer.TryComplete(ex);
+            side.Events.Complete(ex);
             receiver.CleanUpInterrupted();
             generatorThread.Join(TimeSpan.FromSeconds(5));
             if (generatorFailure is RsyncException first)

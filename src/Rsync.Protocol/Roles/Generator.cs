@@ -199,10 +199,10 @@ internal sealed class Generator(ReceivingSide side)
     /// </summary>
     private void LetGoOfFinishedLists(bool redo)
     {
-        var reader = side.Events.Reader;
+        var events = side.Events;
         while (true)
         {
-            while (reader.TryRead(out var ev))
+            while (events.TryTake(out var ev))
                 Handle(ev, handleRedo: true);
             if (redo && _redo.TryDequeue(out int again))
             {
@@ -226,8 +226,7 @@ internal sealed class Generator(ReceivingSide side)
     private void WaitForEvent()
     {
         _out.Flush();
-        var reader = side.Events.Reader;
-        if (reader.TryRead(out var ev) || (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult() && reader.TryRead(out ev)))
+        if (side.Events.Take(out var ev))
         {
             Handle(ev, handleRedo: true);
             return;
@@ -249,16 +248,11 @@ internal sealed class Generator(ReceivingSide side)
 
     private void WaitForDone(int count, bool handleRedo)
     {
-        var reader = side.Events.Reader;
         while (_doneCount < count)
         {
             _out.Flush();
-            if (!reader.TryRead(out var ev))
-            {
-                if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-                    throw new RsyncProtocolException("the receiver stopped early", ExitCodes.Ipc);
-                continue;
-            }
+            if (!side.Events.Take(out var ev))
+                throw new RsyncProtocolException("the receiver stopped early", ExitCodes.Ipc);
             Handle(ev, handleRedo);
         }
     }

@@ -40,10 +40,10 @@ internal sealed class Receiver(ReceivingSide side)
         using var sum = _sum;
         int phase = 0;
         const int maxPhase = 2;
-        var events = side.Events.Writer;
+        var events = side.Events;
         bool incremental = side.Files.Incremental;
         if (incremental)
-            side.Ctx.SenderSkipped = ndx => events.TryWrite(new ReceiverEvent(ReceiverEventKind.NoSend, ndx));
+            side.Ctx.SenderSkipped = ndx => events.Post(new ReceiverEvent(ReceiverEventKind.NoSend, ndx));
         while (true)
         {
             int ndx = ReadNdxAndAttrs(out ItemFlags iflags, out byte[]? xname, out byte basisType);
@@ -59,7 +59,7 @@ internal sealed class Receiver(ReceivingSide side)
                 }
                 if (++phase > maxPhase)
                     break;
-                events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
+                events.Post(new ReceiverEvent(ReceiverEventKind.Done, 0));
                 continue;
             }
             FileEntry file = side.Files[ndx];
@@ -96,16 +96,16 @@ internal sealed class Receiver(ReceivingSide side)
                 side.LogItem(file, iflags, hardLink);
                 // Under incremental recursion the generator counts every file in (receiver.c, recv_files).
                 if (side.Ctx.Options.RemoveSourceFiles > 0 || incremental)
-                    events.TryWrite(new ReceiverEvent(ReceiverEventKind.Success, ndx));
+                    events.Post(new ReceiverEvent(ReceiverEventKind.Success, ndx));
             }
             else if (!discarded && !redoing)
-                events.TryWrite(new ReceiverEvent(ReceiverEventKind.Redo, ndx));
+                events.Post(new ReceiverEvent(ReceiverEventKind.Redo, ndx));
             else
             {
                 if (!discarded)
                     side.Ctx.TransferError($"{file.NameString} failed verification -- update discarded.");
                 if (incremental)
-                    events.TryWrite(new ReceiverEvent(ReceiverEventKind.NoSend, ndx));
+                    events.Post(new ReceiverEvent(ReceiverEventKind.NoSend, ndx));
             }
         }
 
@@ -119,16 +119,16 @@ internal sealed class Receiver(ReceivingSide side)
             side.Ctx.Stats.FileListBuildMilliseconds = _in.ReadVarLong(3);
             side.Ctx.Stats.FileListTransferMilliseconds = _in.ReadVarLong(3);
         }
-        events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
+        events.Post(new ReceiverEvent(ReceiverEventKind.Done, 0));
 
         if (side.Ctx.Protocol >= 31)
         {
             int last = ReadNdxAndAttrs(out _, out _, out _);
             if (last != Ndx.Done)
                 throw new RsyncProtocolException($"Invalid packet at end of run ({last}) [receiver]");
-            events.TryWrite(new ReceiverEvent(ReceiverEventKind.Done, 0));
+            events.Post(new ReceiverEvent(ReceiverEventKind.Done, 0));
         }
-        events.TryComplete();
+        events.Complete();
     }
 
 
@@ -176,7 +176,7 @@ internal sealed class Receiver(ReceivingSide side)
         if (ndx == Ndx.FileListEof)
         {
             side.Files.EndOfLists();
-            side.Events.Writer.TryWrite(new ReceiverEvent(ReceiverEventKind.ListArrived, 0));
+            side.Events.Post(new ReceiverEvent(ReceiverEventKind.ListArrived, 0));
             return;
         }
         int dirNdx = Ndx.FileListOffset - ndx;
@@ -185,7 +185,7 @@ internal sealed class Receiver(ReceivingSide side)
         int start = side.Files.NextStart;
         var (files, ioError) = side.ReadDirectoryList!(start, side.Files.Directory(dirNdx));
         side.Files.Add(files, dirNdx, ioError);
-        side.Events.Writer.TryWrite(new ReceiverEvent(ReceiverEventKind.ListArrived, 0));
+        side.Events.Post(new ReceiverEvent(ReceiverEventKind.ListArrived, 0));
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Threading.Channels;
 using Microsoft.Win32.SafeHandles;
 using NetRsync.Protocol.Client;
 using NetRsync.Protocol.FileList;
@@ -73,7 +72,7 @@ internal sealed partial class ReceivingSide
     public FilterList Filters { get; }
     public bool IsRoot { get; }
     public int Umask { get; }
-    public Channel<ReceiverEvent> Events { get; } = Channel.CreateUnbounded<ReceiverEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    public ReceiverEvents Events { get; } = new();
 
     /// <summary>Hard-link followers: entry index → the index of the member that is transferred.</summary>
     public Dictionary<int, int> HardLinkTargets { get; } = [];
