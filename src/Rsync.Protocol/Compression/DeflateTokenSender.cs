@@ -9,13 +9,14 @@ namespace NetRsync.Protocol.Compression;
 /// of at most 16383 bytes, with matched blocks coded as runs.
 /// <para>
 /// In the "zlib" format (<c>-z</c> of rsync 3.1.1) rsync also inserts every matched block into
-/// the deflater's history (Z_INSERT_ONLY of its bundled zlib), and the receiver mirrors that. The
-/// platform zlib has no such mode, so this sender tracks the last 32 KiB of what the receiver's
-/// window holds and, when literal data follows matched data, starts a fresh deflater and primes
-/// it with those bytes (compressing them and discarding that output): the new deflater then
-/// refers to them at the distances the receiver's window has them. Priming waits for the next
-/// literal data, so a long series of matches costs one restart. In the "zlibx" format matched
-/// data stays out of the history and no restart is ever needed.
+/// the deflater's history (Z_INSERT_ONLY of its bundled zlib), and the receiver mirrors that.
+/// With the machine's zlib (<see cref="SystemZlib"/>) the block goes in as rsync's does, through
+/// deflateSetDictionary after the flush that precedes every token. Without it, the platform's
+/// deflater has no such call, so this sender tracks the last 32 KiB of what the receiver's window
+/// holds and, when literal data follows matched data, starts a fresh deflater and primes it with
+/// those bytes (compressing them and discarding that output): the new deflater then refers to
+/// them at the distances the receiver's window has them. In the "zlibx" format matched data stays
+/// out of the history and no restart is ever needed.
 /// </para>
 /// </summary>
 internal sealed class DeflateTokenSender : TokenSender, IDisposable
@@ -28,7 +29,7 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
     private readonly bool _matchedInHistory;
     private readonly bool _repeatLongBlockStart;
     private readonly CompressedOutput _output = new();
-    private readonly byte[]? _history;
+    private byte[]? _history;
     private int _historyLength;
     private DeflateStream? _deflater;
     private int _deflaterLevel;
@@ -37,27 +38,40 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
     private bool _literalPending;
     private int _level = DefaultLevel;
     private TokenRunWriter _runs;
+    private readonly bool _systemZlibAllowed;
+    private SystemZlib? _zlib;
+    private bool _zlibUsed;
+    // This file goes through the machine's zlib: "zlib" format with a basis to match against.
+    private bool _viaSystemZlib;
 
     /// <param name="writer">The stream to the receiver.</param>
     /// <param name="protocolVersion">The negotiated protocol; below 31 long matched blocks enter the history as rsync 3.1.1 feeds them.</param>
     /// <param name="includeMatchedInHistory">True for "zlib" (-z), false for "zlibx" (-zz, --new-compress).</param>
-    public DeflateTokenSender(RsyncWriter writer, int protocolVersion, bool includeMatchedInHistory) : base(writer)
+    /// <param name="useSystemZlib">False keeps to the platform's deflater even where the machine's zlib is installed.</param>
+    public DeflateTokenSender(RsyncWriter writer, int protocolVersion, bool includeMatchedInHistory, bool useSystemZlib = true) : base(writer)
     {
         _matchedInHistory = includeMatchedInHistory;
         _repeatLongBlockStart = protocolVersion < 31;
-        if (includeMatchedInHistory)
-            _history = new byte[2 * Window];
+        _systemZlibAllowed = useSystemZlib && includeMatchedInHistory && SystemZlib.Available;
         _runs.BeginFile();
     }
 
-    public override void BeginFile(int level)
+    /// <summary>
+    /// Picks the deflater for the file. Matched blocks join the history only in the "zlib" format,
+    /// and only the machine's zlib takes them without a restart; without a basis nothing can
+    /// match, and the platform's deflater (zlib-ng) compresses faster.
+    /// </summary>
+    public override void BeginFile(int level, bool hasBasis = true)
     {
         if (level == -1)
             level = DefaultLevel;
         if (level is < 0 or > 9)
             throw new ArgumentOutOfRangeException(nameof(level), level, "deflate levels are 0 to 9");
         _level = level;
-        // deflateReset per file (token.c): a deflater that saw data, or has another level, is replaced.
+        _viaSystemZlib = _systemZlibAllowed && hasBasis;
+        // deflateReset per file (token.c): a deflater that saw data, or has another level, starts over;
+        // the machine's zlib does so when the file first uses it.
+        _zlibUsed = false;
         if (_deflater is not null && (_deflaterUsed || _deflaterLevel != level))
             DropDeflater();
         _runs.BeginFile();
@@ -71,15 +85,19 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
         if (data.IsEmpty)
             return;
         _runs.BeforeLiteral(Writer);
-        // Stored blocks (level 0) never refer back, so they need no primed history.
-        DeflateStream deflater = _historyAhead && _level != 0 ? StartPrimedDeflater() : (_deflater ??= NewDeflater());
-        _historyAhead = false;
-
-        deflater.Write(data);
-        _deflaterUsed = true;
+        if (_viaSystemZlib)
+            SystemDeflater().Write(data, _output);
+        else
+        {
+            // Stored blocks (level 0) never refer back, so they need no primed history.
+            DeflateStream deflater = _historyAhead && _level != 0 ? StartPrimedDeflater() : (_deflater ??= NewDeflater());
+            _historyAhead = false;
+            deflater.Write(data);
+            _deflaterUsed = true;
+            if (_matchedInHistory)
+                AppendHistory(data);
+        }
         _literalPending = true;
-        if (_matchedInHistory)
-            AppendHistory(data);
         // No flush until the next token (token.c, the token -2 path): only full chunks leave now.
         while (_output.Count >= CompressedTokenFormat.MaxDataCount)
             EmitChunk(CompressedTokenFormat.MaxDataCount);
@@ -97,12 +115,15 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
         for (int left = block.Length; left > 0;)
         {
             int piece = Math.Min(left, 0xffff);
-            AppendHistory(block.Slice(offset, piece));
+            if (_viaSystemZlib)
+                SystemDeflater().AddHistory(block.Slice(offset, piece));
+            else
+                AppendHistory(block.Slice(offset, piece));
             left -= piece;
             if (!_repeatLongBlockStart)
                 offset += piece;
         }
-        _historyAhead = true;
+        _historyAhead = !_viaSystemZlib;
     }
 
     public override void EndFile()
@@ -117,6 +138,19 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
     {
         _deflater?.Dispose();
         _deflater = null;
+        _zlib?.Dispose();
+        _zlib = null;
+    }
+
+    /// <summary>The machine's zlib, reset at the file's level the first time the file uses it.</summary>
+    private SystemZlib SystemDeflater()
+    {
+        if (_zlib is null)
+            _zlib = SystemZlib.TryCreate(_level) ?? throw new RsyncProtocolException("compression init failed", ExitCodes.Protocol);
+        else if (!_zlibUsed)
+            _zlib.Reset(_level);
+        _zlibUsed = true;
+        return _zlib;
     }
 
     private DeflateStream NewDeflater()
@@ -159,7 +193,11 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
         if (!_literalPending)
             return;
         _literalPending = false;
-        _deflater!.Flush(); // Z_SYNC_FLUSH: ends with an empty stored block, 00 00 ff ff
+        // Z_SYNC_FLUSH: ends with an empty stored block, 00 00 ff ff
+        if (_viaSystemZlib)
+            _zlib!.SyncFlush(_output);
+        else
+            _deflater!.Flush();
         ReadOnlySpan<byte> pending = _output.Pending;
         if (pending.Length < 4 || !pending[^4..].SequenceEqual(SyncTrailer))
             throw new InvalidOperationException("deflate flush did not end with a sync marker");
@@ -178,7 +216,7 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
 
     private void AppendHistory(ReadOnlySpan<byte> data)
     {
-        byte[] history = _history!;
+        byte[] history = _history ??= new byte[2 * Window];
         if (data.Length >= Window)
         {
             data[^Window..].CopyTo(history);

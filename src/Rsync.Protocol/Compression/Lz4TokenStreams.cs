@@ -15,7 +15,7 @@ internal sealed class Lz4TokenSender : TokenSender
 
     public Lz4TokenSender(RsyncWriter writer) : base(writer) => _runs.BeginFile();
 
-    public override void BeginFile(int level) => _runs.BeginFile();
+    public override void BeginFile(int level, bool hasBasis = true) => _runs.BeginFile();
 
     public override void Literal(ReadOnlySpan<byte> data)
     {

@@ -15,8 +15,11 @@ internal abstract class TokenSender
 
     protected RsyncWriter Writer { get; }
 
-    /// <summary>Starts a file. <paramref name="level"/> is the compression level for it (0 when --skip-compress matched).</summary>
-    public abstract void BeginFile(int level);
+    /// <summary>
+    /// Starts a file. <paramref name="level"/> is the compression level for it (0 when --skip-compress
+    /// matched); without a basis (<paramref name="hasBasis"/> false) no block can match.
+    /// </summary>
+    public abstract void BeginFile(int level, bool hasBasis = true);
 
     /// <summary>Literal data, in calls of at most 32 KiB; it reaches the wire no later than the next token.</summary>
     public abstract void Literal(ReadOnlySpan<byte> data);
@@ -48,7 +51,7 @@ internal abstract class TokenReceiver
 /// <summary>The uncompressed stream (token.c, simple_send_token): int length + bytes, then int -(index + 1).</summary>
 internal sealed class PlainTokenSender(RsyncWriter writer) : TokenSender(writer)
 {
-    public override void BeginFile(int level) { }
+    public override void BeginFile(int level, bool hasBasis = true) { }
 
     public override void Literal(ReadOnlySpan<byte> data)
     {

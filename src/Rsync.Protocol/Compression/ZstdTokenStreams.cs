@@ -31,7 +31,7 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
         _runs.BeginFile();
     }
 
-    public override void BeginFile(int level)
+    public override void BeginFile(int level, bool hasBasis = true)
     {
         _runs.BeginFile();
         _literalPending = false;

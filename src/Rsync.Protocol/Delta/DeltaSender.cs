@@ -99,7 +99,7 @@ internal sealed class DeltaSender : IDisposable
         _uniformMissAt = -2;
         _firstUsable = UpdatingBasisInPlace && sums.Count > 0 ? sums.ResetFirstUsable() : null;
 
-        _tokens.BeginFile(compressionLevel);
+        _tokens.BeginFile(compressionLevel, hasBasis: sums.Count > 0);
         if (fileLength > 0 && sums.Count > 0)
             Search(sums);
         _firstUsable = null;

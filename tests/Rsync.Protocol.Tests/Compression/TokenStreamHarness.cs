@@ -4,7 +4,8 @@ using Xunit;
 
 namespace NetRsync.Protocol.Tests.Compression;
 
-public enum TokenFormat { Zlib, Zlibx, Zstd, Lz4 }
+/// <summary>The token formats; <see cref="ZlibPrimed"/> is "zlib" sent without the machine's zlib (the re-priming deflater).</summary>
+public enum TokenFormat { Zlib, Zlibx, Zstd, Lz4, ZlibPrimed }
 
 /// <summary>One step of a file's delta: literal bytes, or the basis block with this index.</summary>
 internal readonly record struct DeltaStep(byte[]? Literal, int Block)
@@ -22,6 +23,7 @@ internal static class TokenStreamHarness
     public static TokenSender Sender(TokenFormat format, RsyncWriter writer, int protocol) => format switch
     {
         TokenFormat.Zlib => new DeflateTokenSender(writer, protocol, includeMatchedInHistory: true),
+        TokenFormat.ZlibPrimed => new DeflateTokenSender(writer, protocol, includeMatchedInHistory: true, useSystemZlib: false),
         TokenFormat.Zlibx => new DeflateTokenSender(writer, protocol, includeMatchedInHistory: false),
         TokenFormat.Zstd => new ZstdTokenSender(writer),
         _ => new Lz4TokenSender(writer),
@@ -29,7 +31,7 @@ internal static class TokenStreamHarness
 
     public static TokenReceiver Receiver(TokenFormat format, RsyncReader reader, int protocol) => format switch
     {
-        TokenFormat.Zlib => new DeflateTokenReceiver(reader, protocol, includeMatchedInHistory: true),
+        TokenFormat.Zlib or TokenFormat.ZlibPrimed => new DeflateTokenReceiver(reader, protocol, includeMatchedInHistory: true),
         TokenFormat.Zlibx => new DeflateTokenReceiver(reader, protocol, includeMatchedInHistory: false),
         TokenFormat.Zstd => new ZstdTokenReceiver(reader),
         _ => new Lz4TokenReceiver(reader),
@@ -41,9 +43,12 @@ internal static class TokenStreamHarness
         var stream = new MemoryStream();
         var writer = new RsyncWriter(stream);
         var sender = Sender(format, writer, protocol);
+        int literalOnly = 0;
         foreach (var file in files)
         {
-            sender.BeginFile(file.Level);
+            // Files that match nothing go in turn with a basis and without one, as a changed and a
+            // new file do: the "zlib" sender takes the machine's zlib for one, the platform's for the other.
+            sender.BeginFile(file.Level, hasBasis: file.Steps.Any(step => step.Literal is null) || literalOnly++ % 2 == 0);
             foreach (var step in file.Steps)
             {
                 if (step.Literal is null)

@@ -149,9 +149,51 @@ public sealed class TokenStreamRoundTripTests
         var blocks = Blocks(1, 30_000, 10);
         var file = new DeltaFile(6, [DeltaStep.Match(0), DeltaStep.Data(Slice(blocks[0], 1000, 20_000))]);
         int zlib = TokenStreamHarness.AssertRoundTrip(TokenFormat.Zlib, 31, blocks, [file]).Length;
+        int primed = TokenStreamHarness.AssertRoundTrip(TokenFormat.ZlibPrimed, 31, blocks, [file]).Length;
         int zlibx = TokenStreamHarness.AssertRoundTrip(TokenFormat.Zlibx, 31, blocks, [file]).Length;
         Assert.True(zlib < 200, $"zlib stream is {zlib} bytes");
+        Assert.True(primed < 200, $"primed zlib stream is {primed} bytes");
         Assert.True(zlibx > 20_000, $"zlibx stream is {zlibx} bytes");
+    }
+
+    /// <summary>
+    /// The machine's zlib is what the "zlib" sender uses where it is installed, as on every machine
+    /// this runs on; a missing or unusable libz.so.1 would quietly fall back to re-priming.
+    /// </summary>
+    [Fact]
+    public void TheMachinesZlibIsFoundAndUsed() => Assert.True(SystemZlib.Available, "libz.so.1 was not loaded");
+
+    /// <summary>
+    /// Matched blocks between short literals: the machine's zlib takes each block into its history
+    /// without restarting, where the re-priming sender compresses 32 KiB of history again before
+    /// every literal. Both streams decode to the same file.
+    /// </summary>
+    [Fact]
+    public void MatchesBetweenLiteralsNeedNoRestartWithTheMachinesZlib()
+    {
+        var blocks = Blocks(64, 8192, 21);
+        var random = new TestBytes(22);
+        var steps = new List<DeltaStep>();
+        for (int i = 0; i < 64; i++)
+        {
+            steps.Add(DeltaStep.Match(i));
+            steps.Add(DeltaStep.Data(Concat(random.Next(40), Slice(blocks[i], 100, 300))));
+        }
+        var file = new DeltaFile(6, steps);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 20; i++)
+            TokenStreamHarness.Encode(TokenFormat.Zlib, 31, blocks, [file]);
+        var direct = clock.Elapsed;
+        clock.Restart();
+        for (int i = 0; i < 20; i++)
+            TokenStreamHarness.Encode(TokenFormat.ZlibPrimed, 31, blocks, [file]);
+        var primed = clock.Elapsed;
+        byte[] zlib = TokenStreamHarness.AssertRoundTrip(TokenFormat.Zlib, 31, blocks, [file]);
+        byte[] reprimed = TokenStreamHarness.AssertRoundTrip(TokenFormat.ZlibPrimed, 31, blocks, [file]);
+        // The literal's copy of its block costs a reference, not 300 bytes, in both.
+        Assert.True(zlib.Length < 64 * 120, $"zlib stream is {zlib.Length} bytes");
+        Assert.True(reprimed.Length < 64 * 120, $"primed stream is {reprimed.Length} bytes");
+        Assert.True(direct * 3 < primed, $"the machine's zlib took {direct.TotalMilliseconds:F0} ms, re-priming {primed.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
