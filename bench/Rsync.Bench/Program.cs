@@ -23,7 +23,8 @@ public static class Program
               of text with -z (256), each pushed and pulled: the stock client against netrsyncd
               beside a stock daemon, and netrsync beside the stock client against the stock
               daemon; medians of R alternated runs (3) and their ratios, then the new-file push
-              against cp of the same file.
+              against cp of the same file. First writes to every free page once (--no-touch
+              skips it): a virtual machine's first touch of a page is slow and lands at random.
 
           manyfiles [--entries N] [--folders F] [--rsync PATH] [--netrsync PATH] [--netrsyncd PATH]
               A tree of N empty files in F folders (default 1,000,000 in 10,000) pushed fresh,

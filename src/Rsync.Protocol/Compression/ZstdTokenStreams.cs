@@ -14,7 +14,9 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
     /// <summary>rsync's level when none is given (token.c at 3.4.1, init_compression_level: ZSTD_CLEVEL_DEFAULT).</summary>
     public const int DefaultLevel = 3;
 
-    private readonly Compressor _compressor;
+    // The machine's libzstd where it is installed, else the managed port: the same stream either way.
+    private readonly SystemZstd? _native;
+    private readonly Compressor? _compressor;
     private readonly byte[] _chunk = new byte[CompressedTokenFormat.MaxDataCount];
     private int _chunkLength;
     private bool _literalPending;
@@ -25,9 +27,12 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
     /// The level for the whole connection: rsync sets it once when the stream starts, and a zstd
     /// stream cannot change it midway, so <see cref="BeginFile"/>'s level is not used.
     /// </param>
-    public ZstdTokenSender(RsyncWriter writer, int level = DefaultLevel) : base(writer)
+    /// <param name="useSystemZstd">False keeps to the managed port even where libzstd is installed.</param>
+    public ZstdTokenSender(RsyncWriter writer, int level = DefaultLevel, bool useSystemZstd = true) : base(writer)
     {
-        _compressor = new Compressor(level);
+        _native = useSystemZstd ? SystemZstd.TryCompressor(level) : null;
+        if (_native is null)
+            _compressor = new Compressor(level);
         _runs.BeginFile();
     }
 
@@ -44,7 +49,11 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
         _runs.BeforeLiteral(Writer);
         while (!data.IsEmpty)
         {
-            _compressor.WrapStream(data, _chunk.AsSpan(_chunkLength), out int consumed, out int written, isFinalBlock: false);
+            int consumed, written;
+            if (_native is not null)
+                _native.Compress(data, _chunk.AsSpan(_chunkLength), flush: false, out consumed, out written);
+            else
+                _compressor!.WrapStream(data, _chunk.AsSpan(_chunkLength), out consumed, out written, isFinalBlock: false);
             data = data[consumed..];
             _chunkLength += written;
             if (_chunkLength == _chunk.Length)
@@ -67,7 +76,11 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
         _runs.EndFile(Writer);
     }
 
-    public void Dispose() => _compressor.Dispose();
+    public void Dispose()
+    {
+        _native?.Dispose();
+        _compressor?.Dispose();
+    }
 
     private void FlushLiteral()
     {
@@ -76,9 +89,12 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
         _literalPending = false;
         while (true)
         {
-            var status = _compressor.FlushStream(_chunk.AsSpan(_chunkLength), out int written);
+            int written;
+            bool done = _native is not null
+                ? _native.Compress([], _chunk.AsSpan(_chunkLength), flush: true, out _, out written)
+                : _compressor!.FlushStream(_chunk.AsSpan(_chunkLength), out written) == System.Buffers.OperationStatus.Done;
             _chunkLength += written;
-            if (status == System.Buffers.OperationStatus.Done)
+            if (done)
                 break;
             if (_chunkLength == _chunk.Length)
                 EmitChunk();
@@ -100,9 +116,10 @@ internal sealed class ZstdTokenSender : TokenSender, IDisposable
 /// Reads rsync 3.2+'s zstd token stream (token.c, recv_zstd_token): one decompression context for
 /// the whole connection; data chunks may be any size up to 16383 bytes, empty ones included.
 /// </summary>
-internal sealed class ZstdTokenReceiver(RsyncReader reader) : CompressedTokenReceiver(reader), IDisposable
+internal sealed class ZstdTokenReceiver(RsyncReader reader, bool useSystemZstd = true) : CompressedTokenReceiver(reader), IDisposable
 {
-    private readonly Decompressor _decompressor = new();
+    private readonly SystemZstd? _native = useSystemZstd ? SystemZstd.TryDecompressor() : null;
+    private Decompressor? _decompressor;
     private readonly byte[] _compressed = new byte[CompressedTokenFormat.MaxDataCount];
     private readonly byte[] _output = new byte[ProtocolLimits.ChunkSize];
     private int _compressedStart;
@@ -123,13 +140,19 @@ internal sealed class ZstdTokenReceiver(RsyncReader reader) : CompressedTokenRec
         while (!_chunkDone)
         {
             int consumed, written;
-            try
+            var input = _compressed.AsSpan(_compressedStart, _compressedEnd - _compressedStart);
+            if (_native is not null)
+                _native.Decompress(input, _output, out consumed, out written);
+            else
             {
-                _decompressor.UnwrapStream(_compressed.AsSpan(_compressedStart, _compressedEnd - _compressedStart), _output, out consumed, out written);
-            }
-            catch (ZstdException e)
-            {
-                throw new RsyncProtocolException($"zstd decompression failed: {e.Message} [receiver]", ExitCodes.StreamIo, e);
+                try
+                {
+                    (_decompressor ??= new Decompressor()).UnwrapStream(input, _output, out consumed, out written);
+                }
+                catch (ZstdException e)
+                {
+                    throw new RsyncProtocolException($"zstd decompression failed: {e.Message} [receiver]", ExitCodes.StreamIo, e);
+                }
             }
             _compressedStart += consumed;
             // Done with this chunk once its input is used up and the output had room to spare.
@@ -149,5 +172,9 @@ internal sealed class ZstdTokenReceiver(RsyncReader reader) : CompressedTokenRec
     /// <summary>zstd keeps matched data out of its history (token.c, see_token).</summary>
     public override void SeeMatched(ReadOnlySpan<byte> block) { }
 
-    public void Dispose() => _decompressor.Dispose();
+    public void Dispose()
+    {
+        _native?.Dispose();
+        _decompressor?.Dispose();
+    }
 }

@@ -37,6 +37,7 @@ public sealed class StockReceiverReplayTests
         string? older = clients.FirstOrDefault(c => StockRsync.Version(c).StartsWith("3.1", StringComparison.Ordinal));
         newer ??= GoldenTokenStreamTests.NoClient;
         data.Add(newer, "--compress-choice=zstd", TokenFormat.Zstd, 31);
+        data.Add(newer, "--compress-choice=zstd", TokenFormat.ZstdManaged, 31);
         data.Add(newer, "--compress-choice=lz4", TokenFormat.Lz4, 31);
         data.Add(newer, "--compress-choice=zlibx", TokenFormat.Zlibx, 31);
         data.Add(newer, "--compress-choice=zlib", TokenFormat.Zlib, 31);
@@ -107,7 +108,12 @@ public sealed class StockReceiverReplayTests
         var writer = new RsyncWriter(ours);
         // Other levels and smaller literal pieces than rsync's make our stream differ from the
         // recorded one (with rsync's settings the zstd and lz4 encoders happen to write the same bytes).
-        TokenSender sender = format == TokenFormat.Zstd ? new ZstdTokenSender(writer, level: 19) : TokenStreamHarness.Sender(format, writer, protocol);
+        TokenSender sender = format switch
+        {
+            TokenFormat.Zstd => new ZstdTokenSender(writer, level: 19),
+            TokenFormat.ZstdManaged => new ZstdTokenSender(writer, level: 19, useSystemZstd: false),
+            _ => TokenStreamHarness.Sender(format, writer, protocol),
+        };
         const int piece = 500;
         var spliced = new MemoryStream();
         int copied = 0;

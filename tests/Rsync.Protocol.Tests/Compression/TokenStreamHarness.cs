@@ -4,8 +4,11 @@ using Xunit;
 
 namespace NetRsync.Protocol.Tests.Compression;
 
-/// <summary>The token formats; <see cref="ZlibPrimed"/> is "zlib" sent without the machine's zlib (the re-priming deflater).</summary>
-public enum TokenFormat { Zlib, Zlibx, Zstd, Lz4, ZlibPrimed }
+/// <summary>
+/// The token formats; <see cref="ZlibPrimed"/> is "zlib" sent without the machine's zlib (the
+/// re-priming deflater), <see cref="ZstdManaged"/> zstd through the managed port at both ends.
+/// </summary>
+public enum TokenFormat { Zlib, Zlibx, Zstd, Lz4, ZlibPrimed, ZstdManaged }
 
 /// <summary>One step of a file's delta: literal bytes, or the basis block with this index.</summary>
 internal readonly record struct DeltaStep(byte[]? Literal, int Block)
@@ -26,6 +29,7 @@ internal static class TokenStreamHarness
         TokenFormat.ZlibPrimed => new DeflateTokenSender(writer, protocol, includeMatchedInHistory: true, useSystemZlib: false),
         TokenFormat.Zlibx => new DeflateTokenSender(writer, protocol, includeMatchedInHistory: false),
         TokenFormat.Zstd => new ZstdTokenSender(writer),
+        TokenFormat.ZstdManaged => new ZstdTokenSender(writer, useSystemZstd: false),
         _ => new Lz4TokenSender(writer),
     };
 
@@ -34,6 +38,7 @@ internal static class TokenStreamHarness
         TokenFormat.Zlib or TokenFormat.ZlibPrimed => new DeflateTokenReceiver(reader, protocol, includeMatchedInHistory: true),
         TokenFormat.Zlibx => new DeflateTokenReceiver(reader, protocol, includeMatchedInHistory: false),
         TokenFormat.Zstd => new ZstdTokenReceiver(reader),
+        TokenFormat.ZstdManaged => new ZstdTokenReceiver(reader, useSystemZstd: false),
         _ => new Lz4TokenReceiver(reader),
     };
 

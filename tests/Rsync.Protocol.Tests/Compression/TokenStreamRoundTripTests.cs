@@ -156,6 +156,28 @@ public sealed class TokenStreamRoundTripTests
         Assert.True(zlibx > 20_000, $"zlibx stream is {zlibx} bytes");
     }
 
+    /// <summary>Either zstd library reads what the other wrote: one stream format, whichever is installed at each end.</summary>
+    [Theory]
+    [InlineData(TokenFormat.Zstd, TokenFormat.ZstdManaged)]
+    [InlineData(TokenFormat.ZstdManaged, TokenFormat.Zstd)]
+    public void ZstdFromEitherLibraryDecodesWithTheOther(TokenFormat sentAs, TokenFormat readAs)
+    {
+        Assert.True(SystemZstd.Available, "libzstd.so.1 was not loaded");
+        var blocks = Blocks(4, 5000, 31);
+        var random = new TestBytes(32);
+        var files = Enumerable.Range(0, 5).Select(i => new DeltaFile(3,
+        [
+            DeltaStep.Data(random.Next(40_000)),
+            DeltaStep.Match(i % 4),
+            DeltaStep.Data(Concat(Slice(blocks[i % 4], 0, 3000), new byte[20_000])),
+        ])).ToList();
+        byte[] stream = TokenStreamHarness.Encode(sentAs, 31, blocks, files);
+        var decoded = TokenStreamHarness.Decode(readAs, 31, blocks, stream, files.Count, out int unread);
+        Assert.Equal(0, unread);
+        for (int i = 0; i < files.Count; i++)
+            Assert.Equal(TokenStreamHarness.Expected(blocks, files[i]), decoded[i].Data);
+    }
+
     /// <summary>
     /// The machine's zlib is what the "zlib" sender uses where it is installed, as on every machine
     /// this runs on; a missing or unusable libz.so.1 would quietly fall back to re-priming.

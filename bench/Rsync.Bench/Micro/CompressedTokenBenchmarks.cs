@@ -5,15 +5,16 @@ using NetRsync.Protocol.Wire;
 namespace NetRsync.Bench.Micro;
 
 /// <summary>
-/// rsync's "zlib" token stream (-z with rsync 3.1, or --zc=zlib) written by
-/// <see cref="DeflateTokenSender"/>: a new file of log text (literals only), and a delta of the
-/// same text in which every other 8 KiB block matched, with the machine's zlib and with the
-/// platform's deflater, which has to be primed again after every match.
+/// Compressed token streams over log text: rsync's "zlib" format (-z with rsync 3.1, or --zc=zlib)
+/// for a new file (literals only) and for a delta in which every other 8 KiB block matched, with
+/// the machine's zlib and with the platform's deflater, which has to be primed again after every
+/// match; and zstd (-z between 3.2+ peers) for a new file, with the machine's libzstd and with
+/// the managed port.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(ThroughputConfig))]
 [Throughput(ThroughputUnit.Bytes, "size")]
-public class DeflateTokenBenchmarks
+public class CompressedTokenBenchmarks
 {
     private const int Size = 4 * 1024 * 1024;
     private const int Block = 8192;
@@ -21,6 +22,8 @@ public class DeflateTokenBenchmarks
     private byte[] _text = [];
     private DeflateTokenSender _system = null!;
     private DeflateTokenSender _primed = null!;
+    private ZstdTokenSender _zstd = null!;
+    private ZstdTokenSender _zstdManaged = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -40,6 +43,8 @@ public class DeflateTokenBenchmarks
         writer.StartMultiplexing();
         _system = new DeflateTokenSender(writer, 31, includeMatchedInHistory: true);
         _primed = new DeflateTokenSender(writer, 31, includeMatchedInHistory: true, useSystemZlib: false);
+        _zstd = new ZstdTokenSender(writer);
+        _zstdManaged = new ZstdTokenSender(writer, useSystemZstd: false);
     }
 
     [GlobalCleanup]
@@ -47,6 +52,8 @@ public class DeflateTokenBenchmarks
     {
         _system.Dispose();
         _primed.Dispose();
+        _zstd.Dispose();
+        _zstdManaged.Dispose();
     }
 
     /// <summary>A new file, as sent: without a basis the platform's deflater (zlib-ng) is taken.</summary>
@@ -67,7 +74,15 @@ public class DeflateTokenBenchmarks
     [Arguments(Size)]
     public void DeltaPrimed(int size) => Send(_primed, size, matchEvery: 2);
 
-    private void Send(DeflateTokenSender sender, int size, int matchEvery, bool hasBasis = true)
+    [Benchmark]
+    [Arguments(Size)]
+    public void NewFileZstd(int size) => Send(_zstd, size, matchEvery: 0, hasBasis: false);
+
+    [Benchmark]
+    [Arguments(Size)]
+    public void NewFileZstdManaged(int size) => Send(_zstdManaged, size, matchEvery: 0, hasBasis: false);
+
+    private void Send(TokenSender sender, int size, int matchEvery, bool hasBasis = true)
     {
         sender.BeginFile(DeflateTokenSender.DefaultLevel, hasBasis);
         for (int block = 0; block * Block < size; block++)
