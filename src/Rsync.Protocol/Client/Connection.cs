@@ -44,6 +44,15 @@ internal sealed class Connection : IDisposable
             owned: socket)
     {
         _socket = socket;
+        // Until multiplexing starts, each side writes small pieces in turn (arguments, compat flags,
+        // name lists, the seed): a peer's second piece waits under Nagle's rule for our ACK of its
+        // first, and a delayed ACK costs 40 ms. Linux leaves quick-ACK mode on its own, so it is
+        // asked for again before every read of the protocol's start.
+        Reader.BeforeSocketRead = () =>
+        {
+            if (!Reader.Multiplexed)
+                AcknowledgePromptly();
+        };
     }
 
     /// <param name="input">What the far end sends.</param>
@@ -113,12 +122,8 @@ internal sealed class Connection : IDisposable
         _finishSending();
     }
 
-    /// <summary>
-    /// Asks Linux to acknowledge the next segments at once (TCP_QUICKACK). A daemon that writes
-    /// two small pieces in a row (its name lists, then the checksum seed) holds the second under
-    /// Nagle's rule until the first is acknowledged; a delayed ACK would cost 40 ms per session.
-    /// </summary>
-    public void AcknowledgePromptly()
+    /// <summary>Asks Linux to acknowledge the next segments at once (TCP_QUICKACK).</summary>
+    private void AcknowledgePromptly()
     {
         const int IpProtoTcp = 6, TcpQuickAck = 12;
         if (_socket is null || !OperatingSystem.IsLinux())

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Pipelines;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Roles;
@@ -12,7 +11,8 @@ public sealed partial class RsyncClient
     /// <summary>
     /// Copies local <paramref name="sources"/> to a local <paramref name="destination"/>: the sender
     /// and the receiving side run in this process and speak the same protocol to each other over
-    /// in-memory pipes, as rsync's local transfers do over a socket pair.
+    /// in-memory pipes, as rsync's local transfers do over a socket pair. Three threads: the
+    /// sender, the receiver and its generator, as rsync's three processes.
     /// </summary>
     public Task<TransferResult> CopyAsync(IReadOnlyList<string> sources, string destination, CancellationToken cancellationToken = default) =>
         RunOnThread(() => Copy(sources, destination, cancellationToken));
@@ -26,13 +26,14 @@ public sealed partial class RsyncClient
         var clock = Stopwatch.StartNew();
         var filters = FilterList.Parse(_options.FilterRules);
         var chmod = ChmodRules();
-        var toReceiver = new Pipe();
-        var toSender = new Pipe();
-        using var cancel = cancellationToken.Register(() =>
+        var toReceiver = new LocalPipe();
+        var toSender = new LocalPipe();
+        void FailBoth(Exception error)
         {
-            toReceiver.Writer.Complete(new OperationCanceledException());
-            toSender.Writer.Complete(new OperationCanceledException());
-        });
+            toReceiver.Fail(error);
+            toSender.Fail(error);
+        }
+        using var cancel = cancellationToken.Register(() => FailBoth(new OperationCanceledException(cancellationToken)));
 
         const int protocol = ProtocolLimits.MaxProtocol;
         // A local pair agrees on everything a server would offer (compat.c, setup_protocol with local_server).
@@ -47,13 +48,13 @@ public sealed partial class RsyncClient
 
         // --bwlimit paces the sender here too, as rsync's does over its socket pair (io.c, sleep_for_bwlimit).
         var limiter = _options.BandwidthLimit > 0 ? new BandwidthLimiter(_options.BandwidthLimit * 1024L) : null;
-        var senderWriter = new RsyncWriter(toReceiver.Writer.AsStream(), limiter is null ? 256 * 1024 : Math.Clamp(_options.BandwidthLimit * 128, 4096, 256 * 1024))
+        var senderWriter = new RsyncWriter(toReceiver.Writer, limiter is null ? 256 * 1024 : Math.Clamp(_options.BandwidthLimit * 128, 4096, 256 * 1024))
         {
             OnSocketWrite = n => limiter?.Wrote(n),
         };
-        var senderReader = new RsyncReader(toSender.Reader.AsStream()) { FlushBeforeWaiting = senderWriter, Role = "sender" };
-        var receiverWriter = new RsyncWriter(toSender.Writer.AsStream());
-        var receiverReader = new RsyncReader(toReceiver.Reader.AsStream()) { FlushBeforeWaiting = receiverWriter, Role = "receiver" };
+        var senderReader = new RsyncReader(toSender.Reader) { FlushBeforeWaiting = senderWriter, Role = "sender" };
+        var receiverWriter = new RsyncWriter(toSender.Writer);
+        var receiverReader = new RsyncReader(toReceiver.Reader) { FlushBeforeWaiting = receiverWriter, Role = "receiver" };
 
         var senderCtx = new TransferContext
         {
@@ -82,16 +83,12 @@ public sealed partial class RsyncClient
         {
             try
             {
-                received = Receive(receiverCtx, destination, filters, chmod, local: true, abort: () =>
-                {
-                    toReceiver.Writer.Complete(new OperationCanceledException());
-                    toSender.Writer.Complete(new OperationCanceledException());
-                });
+                received = Receive(receiverCtx, destination, filters, chmod, local: true, abort: () => FailBoth(new OperationCanceledException()));
             }
             catch (Exception ex)
             {
                 receiverFailure = ex;
-                toSender.Writer.Complete(ex);
+                FailBoth(ex);
             }
         })
         { IsBackground = true, Name = "rsync-local-receiver" };
@@ -108,7 +105,7 @@ public sealed partial class RsyncClient
         }
         catch (Exception ex)
         {
-            toReceiver.Writer.Complete(ex);
+            FailBoth(ex);
             receiverThread.Join(TimeSpan.FromSeconds(10));
             throw;
         }

@@ -193,7 +193,6 @@ public sealed partial class RsyncClient
         // Only what was offered may be switched on (compat.c, setup_protocol).
         if (ctx.IncrementalRecursion && !ServerArgs.AllowsIncrementalRecursion(_options, clientIsSender))
             throw new RsyncException("Incompatible options specified for inc-recursive receiver.", ExitCodes.Protocol);
-        connection.AcknowledgePromptly();
         ctx.Algorithms = Negotiation.Exchange(reader, writer, _wanted, ctx.VarintFlags, amServer: false,
             seedFirst: (ctx.Compat & CompatFlags.ChecksumSeedFix) != 0);
         ctx.ChecksumSeed = reader.ReadInt32();

@@ -43,6 +43,9 @@ internal sealed class RsyncReader : IDisposable
     /// <summary>Flushed before any read that may wait on the peer.</summary>
     public RsyncWriter? FlushBeforeWaiting { get; set; }
 
+    /// <summary>Called before each read from the socket, after the flush.</summary>
+    public Action? BeforeSocketRead { get; set; }
+
     /// <summary>Receives every out-of-band message, on the reading thread, in stream order.</summary>
     public MessageReceived? MessageHandler { get; set; }
 
@@ -336,6 +339,7 @@ internal sealed class RsyncReader : IDisposable
     private int ReadSocket(Span<byte> into)
     {
         FlushBeforeWaiting?.Flush();
+        BeforeSocketRead?.Invoke();
         int n;
         try
         {
