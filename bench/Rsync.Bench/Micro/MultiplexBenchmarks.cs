@@ -67,7 +67,7 @@ public class MultiplexBenchmarks
     }
 
     /// <summary>The same bytes over and over, as a socket that never runs dry.</summary>
-    private sealed class EndlessStream(byte[] cycle) : Stream
+    private sealed class EndlessStream(byte[] cycle) : ReadOnlyForwardStream
     {
         private int _position;
 
@@ -78,16 +78,5 @@ public class MultiplexBenchmarks
             _position = (_position + n) % cycle.Length;
             return n;
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

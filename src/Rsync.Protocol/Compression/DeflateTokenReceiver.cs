@@ -150,7 +150,7 @@ internal sealed class DeflateTokenReceiver : CompressedTokenReceiver, IDisposabl
 }
 
 /// <summary>A read-only stream the receiver loads by hand; the inflater reads what was loaded.</summary>
-internal sealed class InflaterInput(int capacity) : Stream
+internal sealed class InflaterInput(int capacity) : ReadOnlyForwardStream
 {
     private readonly byte[] _buffer = new byte[capacity];
     private int _position;
@@ -180,15 +180,4 @@ internal sealed class InflaterInput(int capacity) : Stream
         return count;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -235,7 +235,7 @@ internal sealed class DeflateTokenSender : TokenSender, IDisposable
 }
 
 /// <summary>A write-only stream that keeps what a compressor writes until it is sent on.</summary>
-internal sealed class CompressedOutput : Stream
+internal sealed class CompressedOutput : WriteOnlyForwardStream
 {
     private byte[] _buffer = new byte[64 * 1024];
     private int _start;
@@ -276,17 +276,5 @@ internal sealed class CompressedOutput : Stream
         _end += data.Length;
     }
 
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
     public override void WriteByte(byte value) => Write([value]);
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -111,34 +111,14 @@ internal sealed class LocalPipe
             ExceptionDispatchInfo.Throw(_failure);
     }
 
-    private sealed class ReadEnd(LocalPipe pipe) : Stream
+    private sealed class ReadEnd(LocalPipe pipe) : ReadOnlyForwardStream
     {
         public override int Read(Span<byte> buffer) => pipe.Read(buffer);
-        public override int Read(byte[] buffer, int offset, int count) => pipe.Read(buffer.AsSpan(offset, count));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    private sealed class WriteEnd(LocalPipe pipe) : Stream
+    private sealed class WriteEnd(LocalPipe pipe) : WriteOnlyForwardStream
     {
         public override void Write(ReadOnlySpan<byte> buffer) => pipe.Write(buffer);
-        public override void Write(byte[] buffer, int offset, int count) => pipe.Write(buffer.AsSpan(offset, count));
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -283,11 +283,9 @@ public sealed class MultiplexTests
             output.ToArray());
     }
 
-    private sealed class FailingStream(byte[] data, ManualResetEventSlim failNow) : Stream
+    private sealed class FailingStream(byte[] data, ManualResetEventSlim failNow) : ReadOnlyForwardStream
     {
         private int _position;
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -302,14 +300,5 @@ public sealed class MultiplexTests
             return n;
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

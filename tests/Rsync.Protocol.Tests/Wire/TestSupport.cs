@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using NetRsync.Protocol.Wire;
 
 namespace NetRsync.Protocol.Tests.Wire;
 
@@ -47,14 +48,12 @@ internal static class Props
 /// <paramref name="holdEnd"/> it reports the end of the stream only once that event is set, as a
 /// peer that keeps its socket open would.
 /// </summary>
-internal sealed class ChunkedStream(byte[] data, IReadOnlyList<int> chunkSizes, ManualResetEventSlim? holdEnd = null) : Stream
+internal sealed class ChunkedStream(byte[] data, IReadOnlyList<int> chunkSizes, ManualResetEventSlim? holdEnd = null) : ReadOnlyForwardStream
 {
     private int _position;
     private int _chunk;
 
     public int ReadCalls { get; private set; }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -73,13 +72,4 @@ internal sealed class ChunkedStream(byte[] data, IReadOnlyList<int> chunkSizes, 
         return n;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
