@@ -153,7 +153,7 @@ public sealed class FileListMemoryTests : IDisposable
     }
 }
 
-/// <summary>Tests that measure memory process-wide, run apart from everything else.</summary>
+/// <summary>Tests that measure the whole process (its memory, its thread pool's work items), run apart from everything else.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class MemoryCollection
 {
