@@ -77,7 +77,7 @@ internal static partial class EndToEnd
             {
                 foreach (bool push in new[] { true, false })
                 {
-                    var side = (Daemon d) => new Side(rsync, d, d.Module, d.Process.Id);
+                    var side = (Daemon d) => new Side(rsync, d, d.Module, d.Process.Id, PeerIsClient: true);
                     daemonRows.Add(Alternate(c, push, runs, root, protocol, side(stock), side(ours)));
                 }
             }
@@ -88,7 +88,7 @@ internal static partial class EndToEnd
             foreach (var c in cases)
             {
                 foreach (bool push in new[] { true, false })
-                    clientRows.Add(Alternate(c, push, runs, root, protocol, new Side(rsync, stock, "stock-client", null), new Side(netrsync, stock, "netrsync", null)));
+                    clientRows.Add(Alternate(c, push, runs, root, protocol, new Side(rsync, stock, "stock-client", null, PeerIsClient: false), new Side(netrsync, stock, "netrsync", null, PeerIsClient: false)));
             }
             Print("each client against the stock daemon (peak: the client)", "stock client", "netrsync", clientRows);
 
@@ -150,8 +150,12 @@ internal static partial class EndToEnd
         Console.WriteLine($"touched {chunks * chunk >> 30} GiB of free memory in {clock.Elapsed.TotalSeconds:F0} s (--no-touch skips this)");
     }
 
-    /// <summary>Who runs a case: the client program, the daemon it talks to, the folder its pushes and pulls land in, and whose memory counts.</summary>
-    private sealed record Side(string Client, Daemon Daemon, string Tag, int? WatchPid);
+    /// <summary>
+    /// Who runs a case: the client program, the daemon it talks to, the folder its pushes and pulls
+    /// land in, whose memory counts, and whether the stock program both sides share is the client
+    /// (daemons compared) or the daemon (clients compared).
+    /// </summary>
+    private sealed record Side(string Client, Daemon Daemon, string Tag, int? WatchPid, bool PeerIsClient);
 
     private static string DataModule(string data) => $"[data]\npath = {data}\nread only = yes\n";
 
@@ -187,7 +191,7 @@ internal static partial class EndToEnd
         string[] args = push
             ? ["-a", .. c.Options, .. protocol, source + "/", $"{url}{side.Daemon.Module}/{side.Tag}/{c.Data}/"]
             : ["-a", .. c.Options, .. protocol, $"{url}data/{c.Data}/", landing + "/"];
-        return Time(side.Client, args, side.WatchPid);
+        return Time(side.Client, args, side.WatchPid, peerDaemon: side.PeerIsClient ? null : side.Daemon.Process.Id);
     }
 
     /// <summary>An up-to-date copy for the unchanged cases, made once and not timed.</summary>
@@ -220,10 +224,11 @@ internal static partial class EndToEnd
     {
         Console.WriteLine();
         Console.WriteLine(title);
-        Console.WriteLine($"{"case",-40} {stockName,14} {ourName,12} {"ratio",8} {"stock peak",12} {"ours peak",11}");
+        Console.WriteLine($"{"case",-40} {stockName,14} {ourName,12} {"ratio",8} {"floor",6} {"stock peak",12} {"ours peak",11}");
         foreach (var (name, s, o) in rows)
-            Console.WriteLine($"{name,-40} {s.Seconds,12:F3} s {o.Seconds,10:F3} s {o.Seconds / s.Seconds,8:F2} {s.PeakKiB / 1024.0,8:F1} MiB {o.PeakKiB / 1024.0,7:F1} MiB");
+            Console.WriteLine($"{name,-40} {s.Seconds,12:F3} s {o.Seconds,10:F3} s {o.Seconds / s.Seconds,8:F2} {o.PeerCpuSeconds / s.Seconds,6:F2} {s.PeakKiB / 1024.0,8:F1} MiB {o.PeakKiB / 1024.0,7:F1} MiB");
         Console.WriteLine($"ratio = {ourName} time / {stockName} time (below 1 is faster); times are medians, peaks the largest of the runs");
+        Console.WriteLine($"floor = CPU time of the stock program on the other end during {ourName}'s median run / {stockName} time: the ratio no speed of ours can go below");
     }
 
     private static void MakeBig(string path, int mib, string editedPath, int edits)
@@ -272,12 +277,19 @@ internal static partial class EndToEnd
 
     internal readonly record struct Measurement(double Seconds, long PeakKiB)
     {
+        /// <summary>CPU seconds of the other end's processes, when they were watched.</summary>
+        public double PeerCpuSeconds { get; init; } = double.NaN;
+
         /// <summary>Seconds from the start until the first file arrived, when that was watched.</summary>
         public double FirstFileSeconds { get; init; } = double.NaN;
     }
 
-    /// <summary>Runs the client; <paramref name="watchPid"/> is the daemon whose peak memory counts, or null for the client's own.</summary>
-    internal static Measurement Time(string exe, string[] args, int? watchPid, string? firstFile = null)
+    /// <summary>
+    /// Runs the client; <paramref name="watchPid"/> is the daemon whose peak memory counts, or null
+    /// for the client's own. The CPU time of the other end is measured too: of
+    /// <paramref name="peerDaemon"/>'s processes when given, else of the client's.
+    /// </summary>
+    internal static Measurement Time(string exe, string[] args, int? watchPid, string? firstFile = null, int? peerDaemon = null)
     {
         var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string a in args)
@@ -291,15 +303,29 @@ internal static partial class EndToEnd
             foreach (int pid in ProcessTree(daemon))
                 ResetPeak(pid);
         }
+        var cpuBefore = new Dictionary<int, long>();
+        var cpuLast = new Dictionary<int, long>();
+        if (peerDaemon is { } peerRoot)
+        {
+            foreach (int pid in ProcessTree(peerRoot))
+                cpuBefore[pid] = CpuNanoseconds(pid);
+        }
         var clock = Stopwatch.StartNew();
         using var p = Process.Start(start)!;
         int watched = watchPid ?? p.Id;
+        int peer = peerDaemon ?? p.Id;
         var sampler = Task.Run(async () =>
         {
             while (!done.IsCancellationRequested)
             {
                 foreach (int pid in ProcessTree(watched))
                     peak = Math.Max(peak, PeakResidentKiB(pid));
+                foreach (int pid in ProcessTree(peer))
+                {
+                    long ns = CpuNanoseconds(pid);
+                    if (ns > 0)
+                        cpuLast[pid] = ns;
+                }
                 if (firstFile is not null && double.IsNaN(firstSeen) && File.Exists(firstFile))
                     firstSeen = clock.Elapsed.TotalSeconds;
                 await Task.Delay(5, CancellationToken.None);
@@ -313,7 +339,26 @@ internal static partial class EndToEnd
         sampler.Wait();
         if (p.ExitCode != 0)
             throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {p.ExitCode}: {err}");
-        return new Measurement(clock.Elapsed.TotalSeconds, peak) { FirstFileSeconds = firstSeen };
+        long peerNs = cpuLast.Sum(kv => kv.Value - cpuBefore.GetValueOrDefault(kv.Key));
+        return new Measurement(clock.Elapsed.TotalSeconds, peak) { FirstFileSeconds = firstSeen, PeerCpuSeconds = peerNs / 1e9 };
+    }
+
+    /// <summary>
+    /// Time the process's main thread has run, in nanoseconds, or 0 once it is gone (proc(5),
+    /// /proc/PID/schedstat). Stock rsync runs one thread per process, so that is all of it; up to
+    /// one sampling interval at the end of a process is missed.
+    /// </summary>
+    private static long CpuNanoseconds(int pid)
+    {
+        try
+        {
+            string text = File.ReadAllText($"/proc/{pid}/schedstat");
+            return long.Parse(text.AsSpan(0, text.IndexOf(' ')), CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or ArgumentOutOfRangeException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>A process and its descendants (from /proc/PID/task/PID/children).</summary>

@@ -72,7 +72,6 @@ internal sealed class PlainTokenSender(RsyncWriter writer) : TokenSender(writer)
 /// <summary>The uncompressed stream's reader (token.c, simple_recv_token).</summary>
 internal sealed class PlainTokenReceiver(RsyncReader reader) : TokenReceiver(reader)
 {
-    private readonly byte[] _buffer = new byte[ProtocolLimits.ChunkSize];
     private int _residue;
 
     public override int Next(out ReadOnlySpan<byte> data)
@@ -88,11 +87,10 @@ internal sealed class PlainTokenReceiver(RsyncReader reader) : TokenReceiver(rea
                 throw new RsyncProtocolException($"invalid literal token length {token} [receiver]");
             _residue = token;
         }
-        int n = Math.Min(_residue, _buffer.Length);
-        Reader.ReadBytes(_buffer.AsSpan(0, n));
-        _residue -= n;
-        data = _buffer.AsSpan(0, n);
-        return n;
+        // Handed on where it lies in the read buffer: the receiver consumes it before reading on.
+        data = Reader.ReadInPlace(Math.Min(_residue, ProtocolLimits.ChunkSize));
+        _residue -= data.Length;
+        return data.Length;
     }
 
     public override void SeeMatched(ReadOnlySpan<byte> block) { }

@@ -88,8 +88,6 @@ internal sealed class DeltaSender : IDisposable
     {
         _file = file;
         _fileLength = fileLength;
-        if (fileLength > 0 && _buffer.Length == 0)
-            _buffer = new byte[WindowSize + ProtocolLimits.MaxBlockSize + ProtocolLimits.ChunkSize];
         _bufferStart = 0;
         _bufferLength = 0;
         _sentUpTo = 0;
@@ -100,10 +98,15 @@ internal sealed class DeltaSender : IDisposable
         _firstUsable = UpdatingBasisInPlace && sums.Count > 0 ? sums.ResetFirstUsable() : null;
 
         _tokens.BeginFile(compressionLevel, hasBasis: sums.Count > 0);
-        if (fileLength > 0 && sums.Count > 0)
-            Search(sums);
-        _firstUsable = null;
-        SendLiteral(fileLength);
+        if (sums.Count == 0 && _tokens is PlainTokenSender)
+            SendWholeInPlace();
+        else
+        {
+            if (fileLength > 0 && sums.Count > 0)
+                Search(sums);
+            _firstUsable = null;
+            SendLiteral(fileLength);
+        }
         _tokens.EndFile();
 
         var strong = _strong.AsSpan(0, _checksum.Length);
@@ -119,6 +122,61 @@ internal sealed class DeltaSender : IDisposable
         _writer.WriteBytes(strong);
         return _stats;
     }
+
+    /// <summary>
+    /// A file with nothing to match against moves once: one read fills a run of literal tokens in
+    /// their places in the outgoing frames, with no window between.
+    /// </summary>
+    private void SendWholeInPlace()
+    {
+        Span<Range> rooms = stackalloc Range[16];
+        while (_sentUpTo < _fileLength)
+        {
+            Span<byte> region = _writer.ReserveTokens(_fileLength - _sentUpTo, rooms, out int count);
+            ReadScattered(region, rooms[..count], _sentUpTo);
+            foreach (Range room in rooms[..count])
+            {
+                Span<byte> data = region[room];
+                _checksum.FileUpdate(data);
+                _stats.LiteralBytes += data.Length;
+                _sentUpTo += data.Length;
+            }
+            Progress?.Invoke(_sentUpTo);
+        }
+    }
+
+    /// <summary>Fills the rooms of <paramref name="region"/> in order from the file at <paramref name="at"/>, with one preadv when it can.</summary>
+    private unsafe void ReadScattered(Span<byte> region, ReadOnlySpan<Range> rooms, long at)
+    {
+        long wanted = 0;
+        nint got;
+        fixed (byte* start = region)
+        {
+            var vectors = stackalloc Native.Posix.IoVector[rooms.Length];
+            for (int i = 0; i < rooms.Length; i++)
+            {
+                var (offset, length) = rooms[i].GetOffsetAndLength(region.Length);
+                vectors[i] = new Native.Posix.IoVector { Base = start + offset, Length = (nuint)length };
+                wanted += length;
+            }
+            got = Native.Posix.PReadV(_file, vectors, rooms.Length, at);
+        }
+        if (got == wanted)
+            return;
+        // Short or failed: the rest piece by piece, where a file that shrank is zero-filled.
+        long done = Math.Max(0, got);
+        foreach (Range room in rooms)
+        {
+            Span<byte> data = region[room];
+            if (done < data.Length)
+                ReadAt(data[(int)done..], at + done);
+            done = Math.Max(0, done - data.Length);
+            at += data.Length;
+        }
+    }
+
+    /// <summary>Whether the window was ever needed: a sender of new files only never makes it.</summary>
+    internal bool HasWindow => _buffer.Length > 0;
 
     private void Search(BlockSums sums)
     {
@@ -382,6 +440,8 @@ internal sealed class DeltaSender : IDisposable
 
     private void Load(long offset, int length)
     {
+        if (_buffer.Length == 0)
+            _buffer = new byte[WindowSize + ProtocolLimits.MaxBlockSize + ProtocolLimits.ChunkSize];
         // Keep unsent bytes: they may still go out as literal data.
         long keepFrom = Math.Min(offset, _sentUpTo);
         if (keepFrom < _bufferStart)
@@ -399,14 +459,24 @@ internal sealed class DeltaSender : IDisposable
         long need = offset + length - _bufferStart;
         if (need > _buffer.Length)
             throw new InvalidOperationException("delta window overflow");
-        while (_bufferLength < need)
+        long at = _bufferStart + _bufferLength;
+        int want = (int)Math.Min(_buffer.Length - _bufferLength, _fileLength - at);
+        if (_bufferLength < need)
         {
-            long at = _bufferStart + _bufferLength;
-            int want = (int)Math.Min(_buffer.Length - _bufferLength, _fileLength - at);
+            ReadAt(_buffer.AsSpan(_bufferLength, want), at);
+            _bufferLength += want;
+        }
+    }
+
+    /// <summary>Fills <paramref name="into"/> from the file at <paramref name="at"/>.</summary>
+    private void ReadAt(Span<byte> into, long at)
+    {
+        while (!into.IsEmpty)
+        {
             int n = 0;
             try
             {
-                n = RandomAccess.Read(_file, _buffer.AsSpan(_bufferLength, want), at);
+                n = RandomAccess.Read(_file, into, at);
             }
             catch (IOException)
             {
@@ -416,10 +486,11 @@ internal sealed class DeltaSender : IDisposable
             {
                 // Short or failed read: zeros keep the stream in step; the bad sum discards the file.
                 _stats.ReadError = true;
-                _buffer.AsSpan(_bufferLength, want).Clear();
-                n = want;
+                into.Clear();
+                return;
             }
-            _bufferLength += n;
+            into = into[n..];
+            at += n;
         }
     }
 

@@ -40,6 +40,18 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshallingCustomType = typeof(NamePathMarshaller))]
     private static unsafe partial int StatRaw(string path, byte* buffer);
 
+    /// <summary>One piece of a scattered read (readv(2), struct iovec).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    /// <summary>preadv(2): fills the pieces in order from <paramref name="offset"/>; the bytes read, or -1.</summary>
+    [LibraryImport("libc", EntryPoint = "preadv", SetLastError = true)]
+    internal static unsafe partial nint PReadV(SafeHandle fd, IoVector* vectors, int count, long offset);
+
     [LibraryImport("libc", EntryPoint = "getpwuid_r", SetLastError = true)]
     private static unsafe partial int GetPwUid(uint uid, byte* pwd, byte* buffer, nuint size, byte** result);
 

@@ -198,6 +198,20 @@ internal sealed class RsyncReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// Between 1 and <paramref name="max"/> data bytes where they lie in the buffer, with no copy;
+    /// valid until the next read.
+    /// </summary>
+    public ReadOnlySpan<byte> ReadInPlace(int max)
+    {
+        if (Available < 1)
+            NextData();
+        int n = Math.Min(max, Available);
+        var span = _buffer.AsSpan(_position, n);
+        _position += n;
+        return span;
+    }
+
     public byte[] ReadBytes(int count)
     {
         var result = new byte[count];

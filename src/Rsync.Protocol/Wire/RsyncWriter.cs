@@ -146,6 +146,42 @@ internal sealed class RsyncWriter
         }
     }
 
+    /// <summary>The longest literal token <see cref="ReserveTokens"/> lays out: it and its length fill one frame.</summary>
+    public const int LargestTokenInPlace = MaxFramePayload - 4;
+
+    /// <summary>
+    /// Lays out literal tokens for up to <paramref name="total"/> bytes in the buffer's free room,
+    /// flushing first if not even one fits, each token with its length in a frame of its own.
+    /// Returns the region they take, with each token's data room in <paramref name="rooms"/>
+    /// (relative to the region), for the caller to fill in place, from one file read, say.
+    /// </summary>
+    public Span<byte> ReserveTokens(long total, Span<Range> rooms, out int count)
+    {
+        CloseFrame();
+        int header = Multiplexed ? FrameHeaderLength + 4 : 4;
+        if (_buffer.Length - _position < header + (int)Math.Min(LargestTokenInPlace, total))
+            Flush();
+        int start = _position;
+        count = 0;
+        while (total > 0 && count < rooms.Length)
+        {
+            int n = (int)Math.Min(LargestTokenInPlace, total);
+            if (_buffer.Length - _position < header + n)
+                break;
+            if (Multiplexed)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_position), ((uint)MultiplexBase << 24) | (uint)(4 + n));
+                _position += FrameHeaderLength;
+            }
+            BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_position), n);
+            _position += 4;
+            rooms[count++] = new Range(_position - start, _position - start + n);
+            _position += n;
+            total -= n;
+        }
+        return _buffer.AsSpan(start, _position - start);
+    }
+
     /// <summary>Sends an out-of-band message frame, after any data written so far.</summary>
     public void WriteMessage(MessageCode code, ReadOnlySpan<byte> payload)
     {

@@ -262,8 +262,69 @@ public sealed partial class DeltaSenderTests : IDisposable
         var (stream, stats) = RunSender(file, sums, 0);
         Assert.Equal(file.Length, Verify([], file, sums, 0, stream, stats));
         var (tokens, _) = ParseTokens(stream);
-        // match.c, match_sums: without sums the file goes out in CHUNK_SIZE pieces.
-        Assert.Equal([ChunkSize, ChunkSize, ChunkSize, 100_000 - 3 * ChunkSize], tokens.Select(t => t.Literal));
+        // match.c, match_sums sends CHUNK_SIZE pieces; ours are 4 bytes shorter so that each piece
+        // and its length fill one frame, read from the file into it in place.
+        const int piece = RsyncWriter.LargestTokenInPlace;
+        Assert.Equal([piece, piece, piece, 100_000 - 3 * piece], tokens.Select(t => t.Literal));
+    }
+
+    [Fact]
+    public void ANewFileGoesFromTheFileIntoFramesWithNoWindow()
+    {
+        byte[] file = MakeBasis(200_000, 5, 9);
+        string path = Path.Combine(_dir, "new");
+        File.WriteAllBytes(path, file);
+        var output = new MemoryStream();
+        var writer = new RsyncWriter(output);
+        writer.StartMultiplexing();
+        var sums = new BlockSums(0, 700, 16, 0);
+        sums.BuildIndex();
+        DeltaStats stats;
+        using (var handle = File.OpenHandle(path))
+        using (var sender = new DeltaSender(writer, 0))
+        {
+            stats = sender.Send(handle, file.Length, sums);
+            Assert.False(sender.HasWindow, "a new file was copied through the window");
+        }
+        writer.Flush();
+        // Every frame but the last two (the end token and the file's sum) is one whole token.
+        var data = new MemoryStream();
+        var raw = output.ToArray();
+        var payloads = new List<int>();
+        for (int i = 0; i < raw.Length;)
+        {
+            int length = (int)(BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(i)) & 0xFFFFFF);
+            payloads.Add(length);
+            data.Write(raw, i + 4, length);
+            i += 4 + length;
+        }
+        int whole = file.Length / RsyncWriter.LargestTokenInPlace;
+        Assert.Equal(Enumerable.Repeat(RsyncWriter.LargestTokenInPlace + 4, whole), payloads.Take(whole));
+        Assert.Equal(file.Length, Verify([], file, sums, 0, data.ToArray(), stats));
+    }
+
+    [Fact]
+    public void AFileThatShrankKeepsTheStreamInStepAndSpoilsItsSum()
+    {
+        byte[] file = MakeBasis(50_000, 5, 4);
+        string path = Path.Combine(_dir, "shrank");
+        File.WriteAllBytes(path, file);
+        var output = new MemoryStream();
+        var writer = new RsyncWriter(output);
+        var sums = new BlockSums(0, 700, 16, 0);
+        sums.BuildIndex();
+        DeltaStats stats;
+        using (var handle = File.OpenHandle(path))
+        using (var sender = new DeltaSender(writer, 0))
+            stats = sender.Send(handle, 80_000, sums);
+        writer.Flush();
+        Assert.True(stats.ReadError);
+        var (tokens, fileSum) = ParseTokens(output.ToArray());
+        byte[] sent = tokens.SelectMany(t => t.Data!).ToArray();
+        Assert.Equal(80_000, sent.Length);
+        Assert.Equal(file, sent[..50_000]);
+        Assert.True(sent.AsSpan(50_000).IndexOfAnyExcept((byte)0) < 0);
+        Assert.NotEqual(MD5.HashData(sent), fileSum);
     }
 
     [Fact]

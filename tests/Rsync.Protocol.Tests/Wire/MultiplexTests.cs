@@ -194,6 +194,7 @@ public sealed class MultiplexTests
     private sealed record IntOp(int Value) : WriterOp;
     private sealed record MessageOp(int Tag, byte[] Payload) : WriterOp;
     private sealed record FlushOp : WriterOp;
+    private sealed record TokensInPlaceOp(int Total, int MaxCount) : WriterOp;
 
     private static Gen<WriterOp> AnyWriterOp { get; } = Gen.Frequency(
         (4, Props.Bytes(2000).Select(d => (WriterOp)new DataOp(d))),
@@ -202,14 +203,17 @@ public sealed class MultiplexTests
         (2, from tag in Gen.Elements(OtherTags)
             from payload in Props.Bytes(500)
             select (WriterOp)new MessageOp(tag, payload)),
-        (1, Gen.Constant((WriterOp)new FlushOp())));
+        (1, Gen.Constant((WriterOp)new FlushOp())),
+        (2, from total in Gen.Choose(1, 300_000)
+            from maxCount in Gen.Choose(1, 16)
+            select (WriterOp)new TokensInPlaceOp(total, maxCount)));
 
     [Fact]
     public void WriterFramesStayWithinLimitsAndParseBack()
     {
         var gen =
             from ops in Gen.ListOf(AnyWriterOp)
-            from bufferSize in Gen.Elements(4096, 40_000, 256 * 1024)
+            from bufferSize in Gen.Elements(40_000, 100_000, 256 * 1024)
             select (ops, bufferSize);
         Props.Check(gen, t =>
         {
@@ -236,6 +240,23 @@ public sealed class MultiplexTests
                         break;
                     case FlushOp:
                         writer.Flush();
+                        break;
+                    case TokensInPlaceOp tokens:
+                        var rooms = new Range[tokens.MaxCount];
+                        Span<byte> region = writer.ReserveTokens(tokens.Total, rooms, out int count);
+                        Assert.InRange(count, 1, tokens.MaxCount);
+                        long laidOut = 0;
+                        foreach (var r in rooms.AsSpan(0, count))
+                        {
+                            Span<byte> room = region[r];
+                            Assert.InRange(room.Length, 1, RsyncWriter.LargestTokenInPlace);
+                            for (int i = 0; i < room.Length; i++)
+                                room[i] = (byte)(i * 13 + room.Length);
+                            expectedData.Write(BitConverter.GetBytes(room.Length));
+                            expectedData.Write(room);
+                            laidOut += room.Length;
+                        }
+                        Assert.True(laidOut <= tokens.Total);
                         break;
                 }
             }
@@ -264,6 +285,49 @@ public sealed class MultiplexTests
                 Assert.Equal(expectedMessages[i].DataOffset, messages[i].DataOffset);
             }
         }, maxTest: 100);
+    }
+
+    [Fact]
+    public void TokensLaidOutInPlaceAreAFrameEach()
+    {
+        var output = new MemoryStream();
+        var writer = new RsyncWriter(output, 200_000);
+        writer.StartMultiplexing();
+        writer.WriteInt32(7);
+        const int piece = RsyncWriter.LargestTokenInPlace;
+        var rooms = new Range[16];
+        Span<byte> region = writer.ReserveTokens(7L * piece, rooms, out int count);
+        // Seven would not fit in 200,000 bytes: six are laid out, the rest waits for the next call.
+        Assert.Equal(6, count);
+        for (int t = 0; t < count; t++)
+            region[rooms[t]].Fill((byte)t);
+        writer.Flush();
+        var frames = ParseFrames(output.ToArray());
+        // The open frame ends before the tokens; each token with its length fills one frame.
+        Assert.Equal([4, .. Enumerable.Repeat(MaxDataFrame, 6)], frames.Select(f => f.Payload.Length));
+        for (int t = 0; t < count; t++)
+        {
+            Assert.Equal(piece, BinaryPrimitives.ReadInt32LittleEndian(frames[t + 1].Payload));
+            Assert.True(frames[t + 1].Payload.AsSpan(4).IndexOfAnyExcept((byte)t) < 0);
+        }
+    }
+
+    [Fact]
+    public void ReadInPlaceHandsOutDataUpToTheFrameAndSkipsMessages()
+    {
+        var raw = new MemoryStream();
+        AppendFrame(raw, 0, [1, 2, 3]);
+        AppendFrame(raw, (int)MessageCode.Info, "hi\n"u8.ToArray());
+        AppendFrame(raw, 0, [4, 5]);
+        var reader = new RsyncReader(new MemoryStream(raw.ToArray()));
+        var seen = new List<MessageCode>();
+        reader.MessageHandler = (code, _) => seen.Add(code);
+        reader.StartMultiplexing();
+        Assert.Equal([1, 2], reader.ReadInPlace(2).ToArray());
+        Assert.Equal([3], reader.ReadInPlace(10).ToArray());
+        Assert.Empty(seen);
+        Assert.Equal([4, 5], reader.ReadInPlace(10).ToArray());
+        Assert.Equal([MessageCode.Info], seen);
     }
 
     [Fact]
