@@ -49,6 +49,11 @@ internal static class CommandLine
             return Fail(ex.ExitCode);
         }
 
+        if (options.OutputHelp is { } outputHelp)
+        {
+            Console.Write(outputHelp);
+            return 0;
+        }
         if (options.ShowHelp)
         {
             Console.WriteLine(Usage);
@@ -221,7 +226,7 @@ internal static class CommandLine
         bool human = options.HumanReadable > 0;
         string N(long v) => human ? v.ToString("N0", CultureInfo.InvariantCulture) : v.ToString(CultureInfo.InvariantCulture);
         var o = Console.Out;
-        if (options.Stats)
+        if (options.Output[InfoFlag.Stats] > 1)
         {
             o.WriteLine();
             o.WriteLine(Counts("Number of files", s.NumFiles, s.NumDirs, s.NumSymlinks, s.NumDevices, s.NumSpecials, N));
@@ -238,7 +243,7 @@ internal static class CommandLine
             o.WriteLine($"Total bytes sent: {N(s.BytesSent)}");
             o.WriteLine($"Total bytes received: {N(s.BytesReceived)}");
         }
-        if (options.Stats || options.Verbose > 0)
+        if (options.Output[InfoFlag.Stats] > 0)
         {
             double seconds = 0.5 + s.Elapsed.TotalSeconds;
             double rate = (s.BytesSent + s.BytesReceived) / seconds;

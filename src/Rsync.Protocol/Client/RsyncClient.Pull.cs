@@ -115,7 +115,7 @@ public sealed partial class RsyncClient
         var settings = ctx.FileListSettings();
         var decoder = new FileListDecoder(ctx.Reader, settings);
         // A client says what it is receiving; a server, or a local copy's receiving half, does not (flist.c, recv_file_list).
-        bool tellsList = mode.SenderSendsStats && ctx.Options.Verbose > 0;
+        bool tellsList = mode.SenderSendsStats && ctx.Options.Output[InfoFlag.Flist] > 0;
         if (tellsList && ctx.IncrementalRecursion)
             ctx.Info("receiving incremental file list");
         decoder.ReadAll();
@@ -223,7 +223,7 @@ public sealed partial class RsyncClient
             if (errno != 0)
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
             // rsync 3.5 says so with -i as well (main.c, get_local_name).
-            if (ctx.Options.Verbose > 0 || ctx.Options.ItemizeChanges > 0 || (ctx.Options.OutFormat is { } format && System.Text.RegularExpressions.Regex.IsMatch(format, "%[-'0-9]*i")))
+            if (ctx.Options.Output[InfoFlag.Name] > 0 || ctx.Options.ItemizeChanges > 0 || (ctx.Options.OutFormat is { } format && System.Text.RegularExpressions.Regex.IsMatch(format, "%[-'0-9]*i")))
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
             // The generator then shows "." as new (main.c, get_local_name).
             if (files.Count > 0 && files[0] is { Name.IsDot: true } dot)
@@ -383,7 +383,7 @@ public sealed partial class RsyncClient
     private static void Drop(FileEntry drop, TransferContext? ctx)
     {
         drop.Flags |= EntryFlags.Inactive;
-        if (ctx is not null && ctx.Options.Verbose > 2)
+        if (ctx is not null && ctx.Options.Output[DebugFlag.Dup] > 0)
             ctx.Info($"removing duplicate name {drop.NameString} from file list");
     }
 

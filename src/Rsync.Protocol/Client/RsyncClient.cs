@@ -243,7 +243,7 @@ public sealed partial class RsyncClient
     {
         var buildClock = Stopwatch.StartNew();
         bool incremental = ctx.IncrementalRecursion;
-        if (incremental && ctx.Options.Verbose > 0)
+        if (incremental && ctx.Options.Output[InfoFlag.Flist] > 0)
             ctx.Info("sending incremental file list");
         var scan = new FileListScanOptions
         {
@@ -306,7 +306,7 @@ public sealed partial class RsyncClient
         if (ctx.IoError != IoErrorFlags.None && !ctx.Options.IgnoreErrors && !ctx.SafeFileList)
             ctx.Writer.WriteMessageInt(MessageCode.IoError, (int)ctx.IoError);
         // Said before the list leaves, so a receiver in this process cannot report first.
-        if (ctx.Options.Verbose > 0 && !incremental)
+        if (ctx.Options.Output[InfoFlag.Flist] > 0 && !incremental)
             ctx.Info("building file list ... done");
         ctx.Stats.TotalSize = encoder.TotalSize;
         ctx.Stats.NumFiles = files.Count;
@@ -367,7 +367,7 @@ public sealed partial class RsyncClient
 
         public void Info(string message)
         {
-            if (ctx.Options.Verbose > 0)
+            if (ctx.Options.Output[InfoFlag.Name] > 0)
                 ctx.Info(message);
         }
 
@@ -442,7 +442,7 @@ public sealed partial class RsyncClient
         int errno = Confined.UnlinkAt(Confined.AtFdCwd, NameText.ToBytes(path), 0);
         if (errno != 0)
             ctx.TransferError($"sender failed to remove {path}: {Posix.StrError(errno)}");
-        else if (_options.Verbose > 1)
+        else if (_options.Output[InfoFlag.Remove] > 0)
             ctx.Info($"sender removed {file.NameString}");
     }
 
@@ -454,7 +454,7 @@ public sealed partial class RsyncClient
             name += "/";
         if (_options.ItemizeChanges > 0)
             ctx.Info("*deleting   " + name);
-        else if (_options.Verbose > 0)
+        else if (_options.Output[InfoFlag.Del] > 0)
             ctx.Info("deleting " + name);
     }
 

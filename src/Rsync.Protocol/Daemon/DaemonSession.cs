@@ -499,7 +499,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             options.Timeout = module.Timeout;
         connection.TimeoutSeconds = options.Timeout;
         if (invocation is not null)
+        {
             options.Verbose = invocation.LimitVerbosity(module.MaxVerbosity);
+            options.Output.LimitTo(Math.Max(module.MaxVerbosity, 0));
+        }
 
         var output = new DaemonOutput(writer, _log);
         var ctx = new TransferContext

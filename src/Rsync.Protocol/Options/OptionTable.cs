@@ -88,6 +88,8 @@ internal static class OptionTable
         Flag("no-v", '\0', s => s.O.Verbose = 0);
         Flag("quiet", 'q', s => s.O.Quiet++);
         Flag("stats", '\0', s => s.O.Stats = true);
+        Str("info", '\0', (s, v) => OutputWordsGiven(s, OutputWords.Info, v));
+        Str("debug", '\0', (s, v) => OutputWordsGiven(s, OutputWords.Debug, v));
         Flag("human-readable", 'h', s => s.O.HumanReadable++);
         Flag("no-human-readable", '\0', s => s.O.HumanReadable = 0);
         Flag("no-h", '\0', s => s.O.HumanReadable = 0);
@@ -305,6 +307,24 @@ internal static class OptionTable
             case 2:
                 s.O.FilterRules.Add("- .rsync-filter");
                 break;
+        }
+    }
+
+    /// <summary>--info or --debug: applied at once, as popt hands them over (options.c, OPT_INFO); "help" ends parsing.</summary>
+    private static void OutputWordsGiven(ParseState s, OutputWords table, string value)
+    {
+        try
+        {
+            s.O.Output.Apply(table, value, OutputPriority.User);
+        }
+        catch (RsyncUsageException ex)
+        {
+            throw new RsyncUsageException(ex.Message, s.ErrorCode);
+        }
+        if (s.O.Output.HelpAsked is { } asked)
+        {
+            s.O.OutputHelp = OutputLevels.Help(asked);
+            s.Stop = true;
         }
     }
 

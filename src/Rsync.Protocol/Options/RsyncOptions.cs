@@ -59,6 +59,15 @@ public sealed class RsyncOptions
     /// <summary>-v count.</summary>
     public int Verbose { get; set; }
 
+    /// <summary>
+    /// The --info and --debug levels in effect: what -v, --stats and --progress imply, and what
+    /// --info and --debug set. Output decisions read these, not <see cref="Verbose"/>.
+    /// </summary>
+    public OutputLevels Output { get; } = new();
+
+    /// <summary>--info=help or --debug=help: print this and exit 0. Parsing stopped there.</summary>
+    public string? OutputHelp { get; set; }
+
     /// <summary>-q count.</summary>
     public int Quiet { get; set; }
 

@@ -280,6 +280,13 @@ public static class ServerArgs
                 args.Add("--existing");
         }
 
+        // The words the server's end needs beyond what its -v implies (options.c, server_options).
+        var where = OutputWhere.Server | (clientIsSender ? OutputWhere.Receiver : OutputWhere.Sender);
+        if (o.Output.ToOption(OutputWords.Info, where) is { } info)
+            args.Add(info);
+        if (o.Output.ToOption(OutputWords.Debug, where) is { } debug)
+            args.Add(debug);
+
         if (o.Append != 0)
         {
             if (o.Append > 1)

@@ -460,7 +460,7 @@ internal sealed class Generator(ReceivingSide side)
         string shown = ReceivingSide.Show(target);
         if (_o.SafeLinks && UnsafeSymlink.IsUnsafe(target, file.Name.ToArray()))
         {
-            if (_o.Verbose > 0)
+            if (_o.Output[InfoFlag.Name] > 0)
                 side.Ctx.Info($"ignoring unsafe symlink \"{path}\" -> \"{shown}\"");
             return;
         }
@@ -728,7 +728,7 @@ internal sealed class Generator(ReceivingSide side)
         else if (file.IsDirectory && !_o.DryRun)
             side.ChmodDirectory(name, (side.ModeFor(file, isNew: true, name) | 0x1C0) & 0xFFF);
 
-        if ((iflags & ItemFlags.Significant) != 0 || _o.ItemizeChanges > 1 || _o.Verbose > 1)
+        if ((iflags & ItemFlags.Significant) != 0 || _o.ItemizeChanges > 1 || _o.Output[InfoFlag.Name] > 1)
         {
             _out.WriteNdx(ndx);
             _out.WriteShortInt((int)(iflags & (ItemFlags)0xFFFF));
@@ -818,7 +818,7 @@ internal sealed class Generator(ReceivingSide side)
             }
             else if (_o.ItemizeChanges > 0)
                 side.Ctx.Info($"*deleting   {shown}{(st.IsDirectory ? "/" : "")}");
-            else if (_o.Verbose > 0)
+            else if (_o.Output[InfoFlag.Del] > 0)
                 side.Ctx.Info($"deleting {shown}{(st.IsDirectory ? "/" : "")}");
             var stats = side.Ctx.Stats;
             if (st.IsDirectory)

@@ -1,3 +1,4 @@
+using NetRsync.Protocol.Options;
 using System.Buffers;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -353,7 +354,7 @@ internal sealed partial class ReceivingSide
             Ctx.TransferError($"backup \"{Display(name)}\" -> \"{Show(target)}\" failed: {Posix.StrError(err)} ({err})");
             return false;
         }
-        if (o.Verbose > 1)
+        if (o.Output[InfoFlag.Backup] > 0)
             Ctx.Info($"backed up {Show(name)} to {Show(target)}");
         return true;
     }
@@ -528,7 +529,7 @@ internal sealed partial class ReceivingSide
         if (!LogsItems)
             return;
         string? format = Ctx.Options.OutFormat
-            ?? (Ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : Ctx.Options.Verbose > 0 ? LogFormat.Names : null);
+            ?? (Ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : Ctx.Options.Output[InfoFlag.Name] > 0 ? LogFormat.Names : null);
         if (format is null)
             return;
         bool symlinkTimes = true;

@@ -1,3 +1,4 @@
+using NetRsync.Protocol.Options;
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -31,9 +32,13 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         : SkipCompress.Create(ctx.Options.SkipCompress, ctx.ModuleDontCompress, inDaemonModule: ctx.ModuleDontCompress is not null);
 
     private string? StdoutFormat => ctx.Options.OutFormat
-        ?? (ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : ctx.Options.Verbose > 0 ? LogFormat.Names : null);
+        ?? (ctx.Options.ItemizeChanges > 0 ? LogFormat.Itemized : ctx.Options.Output[InfoFlag.Name] > 0 ? LogFormat.Names : null);
 
     private bool Itemizing => StdoutFormat?.Contains("%i", StringComparison.Ordinal) == true;
+
+    // A file's name goes above its progress line, not after it (sender.c, send_files).
+    private bool NamedBeforeProgress =>
+        ctx.Options.Progress && ctx.Options.Output[InfoFlag.Name] > 0 && ctx.Options.Output[InfoFlag.Progress] == 1 && !Itemizing;
 
     public void Run()
     {
@@ -229,7 +234,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
 
             long started = Stopwatch.GetTimestamp();
             delta.Progress = ctx.Progress is null ? null : ReportTo(ctx.Progress, file.NameString, length);
-            if (ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing)
+            if (NamedBeforeProgress)
                 ctx.Info(file.NameString);
 
             int level = _skipCompress?.LevelFor(file.Name.Base, ctx.Algorithms.CompressionLevel) ?? 0;
@@ -243,7 +248,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
             }
             if (ctx.Options.Progress)
                 ctx.Info(ProgressLine(length, Stopwatch.GetElapsedTime(started), ++_transferIndex, ndx));
-            if (!(ctx.Options.Progress && ctx.Options.Verbose > 0 && !Itemizing))
+            if (!NamedBeforeProgress)
                 LogItem(file, iflags, hardLinkTarget, result.LiteralBytes);
             ctx.ItemLog?.Item(file, iflags, hardLinkTarget, file.LocalPath);
             file.Flags |= EntryFlags.Sent;
@@ -332,7 +337,7 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
         if (StdoutFormat is null)
             return;
         ItemFlags significant = iflags & ItemFlags.Significant;
-        bool seeItem = Itemizing && (significant != 0 || xname.Length > 0 || ctx.Options.ItemizeChanges > 1 || (ctx.Options.Verbose > 1 && Itemizing));
+        bool seeItem = Itemizing && (significant != 0 || xname.Length > 0 || ctx.Options.ItemizeChanges > 1 || (ctx.Options.Output[InfoFlag.Name] > 1 && Itemizing));
         bool localChange = (iflags & ItemFlags.LocalChange) != 0 && significant != 0;
         if (seeItem || localChange || xname.Length > 0 || (file.IsDirectory && significant != 0))
             LogItem(file, iflags, xname, 0);

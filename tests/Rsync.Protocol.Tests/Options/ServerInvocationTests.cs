@@ -523,7 +523,6 @@ public sealed class ServerInvocationTests
     [InlineData("--usermap=a:b", "--usermap")]
     [InlineData("--chown=a:b", "--chown")]
     [InlineData("--ignore-missing-args", "--ignore-missing-args")]
-    [InlineData("--info=progress2", "--info")]
     [InlineData("--exclude-from=/etc/passwd", "--exclude-from")]
     public void OptionsThisServerDoesNotCarryOutAreRefusedByName(string option, string name)
     {
@@ -540,6 +539,8 @@ public sealed class ServerInvocationTests
     [InlineData("--rsync-path=/bin/rsync")]
     [InlineData("--no-fuzzy")]
     [InlineData("--implied-dirs")]
+    [InlineData("--info=name2,del")]
+    [InlineData("--debug=RECV2")]
     public void HarmlessOptionsAreAccepted(string option)
     {
         Assert.Equal("receiver -r caps=.Lsfx paths=/", Describe(Parse("--server", "-re.Lsfx", option, ".", "mod/")));
