@@ -23,6 +23,9 @@ for project in tests/Rsync.Protocol.Tests tests/SerSync.Watch.Tests interop-test
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 
+# rsync 3.1.1's own testsuite, with netrsync as the rsync under test.
+bash scripts/rsync-testsuite.sh || status=1
+
 # One closing line in the plain form: "N passed, N failed".
 count() { grep -Eo "$1: +[0-9]+" "$log" | awk '{ n += $2 } END { print n + 0 }'; }
 passed=$(count Passed)

@@ -800,12 +800,15 @@ public abstract class PullScenarios(ITestOutputHelper output) : IDisposable
             {
                 data.Add(peer, "-ab");
                 data.Add(peer, "-ab --suffix=.old");
+                // The file is written where it lies: its backup must be a copy taken first.
+                data.Add(peer, "-ab --inplace");
             }
             // Debian's client only: rsync 3.1.1 also mirrors every new directory as an empty one under
             // --backup-dir (later versions do not), and with --delete it fails itself ("keep_backup
             // failed ... bak/keep.tmp: No such file or directory").
             data.Add(RsyncPeers.DebianRsync, "-ab --backup-dir=bak");
             data.Add(RsyncPeers.DebianRsync, "-ab --delete --backup-dir=bak");
+            data.Add(RsyncPeers.DebianRsync, "-ab --inplace --backup-dir=bak");
             return data;
         }
     }

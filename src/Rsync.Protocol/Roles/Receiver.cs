@@ -236,9 +236,15 @@ internal sealed class Receiver(ReceivingSide side)
                 if (o.Inplace)
                 {
                     // --inplace: the file itself is written; a peer sending to it never refers back to blocks already overwritten.
-                    int errno = root!.OpenWrite(name, create: true, out output);
-                    if (errno != 0)
-                        problem = $"open \"{side.PathOf(file)}\" failed: {Posix.StrError(errno)} ({errno})";
+                    // Its backup, when asked for, is taken first (generator.c, recv_generator: backupptr).
+                    if (basis is not null && !side.CopyToBackup(name))
+                        problem = $"backup of \"{side.PathOf(file)}\" failed";
+                    else
+                    {
+                        int errno = root!.OpenWrite(name, create: true, out output);
+                        if (errno != 0)
+                            problem = $"open \"{side.PathOf(file)}\" failed: {Posix.StrError(errno)} ({errno})";
+                    }
                 }
                 else
                     (output, temp, problem) = CreateTempFile(root!, name);

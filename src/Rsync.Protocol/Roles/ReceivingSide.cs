@@ -315,7 +315,15 @@ internal sealed partial class ReceivingSide
     /// or the same relative path under --backup-dir (backup.c, make_backup). Both ends stay
     /// beneath their roots and no symlink is followed.
     /// </summary>
-    public bool MakeBackup(ReadOnlySpan<byte> name)
+    public bool MakeBackup(ReadOnlySpan<byte> name) => MakeBackup(name, keepOriginal: false);
+
+    /// <summary>
+    /// With --inplace the file is about to be written where it lies, so its backup is a copy, with
+    /// its permissions and modification time (backup.c, make_backup when renaming is no option).
+    /// </summary>
+    public bool CopyToBackup(ReadOnlySpan<byte> name) => MakeBackup(name, keepOriginal: true);
+
+    private bool MakeBackup(ReadOnlySpan<byte> name, bool keepOriginal)
     {
         var o = Ctx.Options;
         if (!o.Backup || o.DryRun || Root is null)
@@ -346,16 +354,26 @@ internal sealed partial class ReceivingSide
             RemoveTree(targetRoot, target);
         // The backup appears where the watchers may see it: they are told first.
         AnnounceState(KindOf(st), target, st, targetRoot);
-        int err = Root.Rename(name, targetRoot, target);
-        if (err == Posix.EXDEV && o.BackupDir is not null)
-            err = CopyThenUnlink(Root, name, targetRoot, target);
+        int err;
+        if (keepOriginal)
+        {
+            targetRoot.Unlink(target);
+            err = st.IsRegular ? CopyFile(Root, name, targetRoot, target, st) : 0;
+        }
+        else
+        {
+            err = Root.Rename(name, targetRoot, target);
+            if (err == Posix.EXDEV && o.BackupDir is not null)
+                err = CopyThenUnlink(Root, name, targetRoot, target);
+        }
         if (err != 0)
         {
             Ctx.TransferError($"backup \"{Display(name)}\" -> \"{Show(target)}\" failed: {Posix.StrError(err)} ({err})");
             return false;
         }
+        // Named as rsync names it: under --backup-dir, that directory as given, then the name (backup.c, make_backup).
         if (o.Output[InfoFlag.Backup] > 0)
-            Ctx.Info($"backed up {Show(name)} to {Show(target)}");
+            Ctx.Info($"backed up {Show(name)} to {(o.BackupDir is { } shownDir ? shownDir.TrimEnd('/') + "/" : "")}{Show(target)}");
         return true;
     }
 
@@ -375,6 +393,24 @@ internal sealed partial class ReceivingSide
                 CopyContents(input!, output!);
         }
         return fromRoot.Unlink(from);
+    }
+
+    /// <summary>A copy of a regular file with its permissions and modification time; the original stays.</summary>
+    private static int CopyFile(ConfinedRoot fromRoot, ReadOnlySpan<byte> from, ConfinedRoot toRoot, ReadOnlySpan<byte> to, FileStatus st)
+    {
+        int errno = fromRoot.OpenRead(from, out var input);
+        if (errno != 0)
+            return errno;
+        using (input)
+        {
+            errno = toRoot.CreateExclusive(to, 0x180, out var output);
+            if (errno != 0)
+                return errno;
+            using (output)
+                CopyContents(input!, output!);
+        }
+        toRoot.Chmod(to, st.Mode & 0xFFF);
+        return toRoot.SetModTime(to, st.MtimeSeconds, st.MtimeNanoseconds);
     }
 
     /// <summary>Copies one open file into another from the start, through a pooled buffer.</summary>
