@@ -81,6 +81,38 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
         Assert.True(File.Exists(Path.Combine(dst, "notes.tmp")), "an excluded file is protected from --delete without --delete-excluded");
     }
 
+    /// <summary>
+    /// --remove-source-files removes what the destination already has unchanged, and links, not
+    /// only files sent (generator.c, recv_generator: return_with_success), as the stock client
+    /// does on a twin of the same trees.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task RemoveSourceFiles_RemovesUnchangedFilesAndLinksToo(string peer)
+    {
+        var left = new Dictionary<string, string[]>();
+        foreach (var (name, client) in new (string, IRsyncClient)[] { ("stock", new StockClient(peer)), ("ours", NetRsync.Instance) })
+        {
+            string src = _temp.Sub(name + "-src");
+            string dst = _temp.Sub(name + "-dst");
+            foreach (string root in new[] { src, dst })
+            {
+                File.WriteAllText(Path.Combine(root, "same.txt"), "already there\n");
+                Posix.SetTimes(Path.Combine(root, "same.txt"), 1_300_000_000, 0);
+                File.CreateSymbolicLink(Path.Combine(root, "same-link"), "same.txt");
+            }
+            File.WriteAllText(Path.Combine(src, "new.txt"), "sent\n");
+            File.CreateSymbolicLink(Path.Combine(src, "new-link"), "new.txt");
+
+            ProcessResult r = await client.RunAsync(["-a", "--remove-source-files", src + "/", dst + "/"]);
+            output.WriteLine(r.ToString());
+            Assert.True(r.ExitCode == 0, r.ToString());
+            left[name] = Directory.EnumerateFileSystemEntries(src).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+        }
+        Assert.Empty(left["stock"]);
+        Assert.Equal(left["stock"], left["ours"]);
+    }
+
     [Fact]
     public async Task DryRun_ChangesNothing()
     {

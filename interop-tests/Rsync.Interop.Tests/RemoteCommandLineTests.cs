@@ -70,6 +70,10 @@ public sealed class RemoteCommandLineTests(ITestOutputHelper output) : IDisposab
         "-a --log-format=%n",
         "-a --one-file-system --one-file-system",
         "-a --protocol=30",
+        "-a --info=del2,name",
+        "-a --info=all2,progress0",
+        "-av --info=progress2 --stats",
+        "-a --debug=recv2,send,flist",
     };
 
     private string Recorder()

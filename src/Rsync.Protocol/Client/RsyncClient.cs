@@ -31,6 +31,7 @@ public sealed partial class RsyncClient
     public RsyncClient(RsyncOptions options, IRsyncOutput? output = null, ILoggerFactory? loggerFactory = null)
     {
         _options = options;
+        options.ResolveOutputLevels(amServer: false);
         _output = output ?? NullOutput.Instance;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RsyncClient>();
     }

@@ -225,7 +225,7 @@ public static partial class OptionParser
 
     private static void FinishLate(ParseState st)
     {
-        FinishOutputLevels(st);
+        st.O.ResolveOutputLevels(amServer: st.Server?.AmServer == true);
         RsyncOptions o = st.O;
         ServerState? server = st.Server;
         RefuseOptions? refuse = server?.Refuse;
@@ -356,25 +356,6 @@ public static partial class OptionParser
                 FinishFilesFrom(st);
             else
                 server.FinishFilesFrom(st);
-        }
-    }
-
-    /// <summary>The words -v, --stats and --progress imply, below whatever --info and --debug said (options.c, parse_arguments).</summary>
-    private static void FinishOutputLevels(ParseState st)
-    {
-        RsyncOptions o = st.O;
-        o.Output.ApplyVerbosity(o.Verbose, OutputPriority.Default);
-        if (o.Stats)
-            o.Output.Apply(OutputWords.Info, o.Verbose > 1 ? "stats3" : "stats2", OutputPriority.Default);
-        if (o.Progress && st.Server?.AmServer != true)
-        {
-            // Names logged before the transfer (-i, or a format without %b, %c or %C) need no second naming.
-            bool logBeforeTransfer = o.OutFormat is { } format
-                ? !OptionSyntax.LogFormatHas(format, 'b') && !OptionSyntax.LogFormatHas(format, 'c') && !OptionSyntax.LogFormatHas(format, 'C')
-                : o.ItemizeChanges > 0;
-            if (!logBeforeTransfer && o.Output[InfoFlag.Name] == 0)
-                o.Output.Apply(OutputWords.Info, "name", OutputPriority.Default);
-            o.Output.Apply(OutputWords.Info, "flist2,progress", OutputPriority.Default);
         }
     }
 

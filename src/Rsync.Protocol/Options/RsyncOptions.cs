@@ -65,6 +65,28 @@ public sealed class RsyncOptions
     /// </summary>
     public OutputLevels Output { get; } = new();
 
+    /// <summary>
+    /// Adds the words -v, --stats and --progress imply, below whatever --info and --debug said
+    /// (options.c, parse_arguments). The parser does this; options built in code get it when a
+    /// client starts. Doing it twice changes nothing.
+    /// </summary>
+    internal void ResolveOutputLevels(bool amServer)
+    {
+        Output.ApplyVerbosity(Verbose, OutputPriority.Default);
+        if (Stats)
+            Output.Apply(OutputWords.Info, Verbose > 1 ? "stats3" : "stats2", OutputPriority.Default);
+        if (Progress && !amServer)
+        {
+            // Names logged before the transfer (-i, or a format without %b, %c or %C) need no second naming.
+            bool logBeforeTransfer = OutFormat is { } format
+                ? !OptionSyntax.LogFormatHas(format, 'b') && !OptionSyntax.LogFormatHas(format, 'c') && !OptionSyntax.LogFormatHas(format, 'C')
+                : ItemizeChanges > 0;
+            if (!logBeforeTransfer && Output[InfoFlag.Name] == 0)
+                Output.Apply(OutputWords.Info, "name", OutputPriority.Default);
+            Output.Apply(OutputWords.Info, "flist2,progress", OutputPriority.Default);
+        }
+    }
+
     /// <summary>--info=help or --debug=help: print this and exit 0. Parsing stopped there.</summary>
     public string? OutputHelp { get; set; }
 

@@ -336,24 +336,19 @@ public static class ServerArgs
     {
         string? format = o.OutFormat;
         int hasI = 0;
-        bool logBeforeTransfer = false;
         if (format is not null)
         {
             if (OptionSyntax.LogFormatHas(format, 'i'))
                 hasI = o.ItemizeChanges | 1;
-            if (!OptionSyntax.LogFormatHas(format, 'b') && !OptionSyntax.LogFormatHas(format, 'c')
-                && !OptionSyntax.LogFormatHas(format, 'C'))
-                logBeforeTransfer = true;
         }
         else if (o.ItemizeChanges > 0)
         {
             format = "%i %n%L";
             hasI = o.ItemizeChanges;
-            logBeforeTransfer = true;
         }
 
-        // -v turns on name output; so does --progress when nothing else names files.
-        bool namesShown = o.Verbose > 0 || (o.Progress && !logBeforeTransfer);
+        // Names are shown at --info=name1 and up, which -v and (when nothing else names files) --progress imply.
+        bool namesShown = o.Output[InfoFlag.Name] > 0;
         if (namesShown && format is null)
             format = "%n%L";
         if (format is null)

@@ -496,6 +496,7 @@ internal sealed class Generator(ReceivingSide side)
             if (!_o.DryRun)
                 side.SetAttributes(side.NameOf(file), file, isNew: false, current: st);
             Itemize(ndx, file, ItemFlags.None, st, exists: true);
+            Settled(ndx, newlyMadeLink: false);
             return;
         }
         if ((_o.IgnoreExisting && exists) || (_o.IgnoreNonExisting && !exists))
@@ -523,6 +524,18 @@ internal sealed class Generator(ReceivingSide side)
             side.SetAttributes(side.NameOf(file), file, isNew: true);
         }
         Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
+        Settled(ndx, newlyMadeLink: file.IsSymlink);
+    }
+
+    /// <summary>
+    /// An entry that needed no transfer is as good as sent for --remove-source-files, and the
+    /// sender may remove it; a link just made also for --remove-sent-files (generator.c,
+    /// recv_generator: return_with_success).
+    /// </summary>
+    private void Settled(int ndx, bool newlyMadeLink)
+    {
+        if (!_o.DryRun && (_o.RemoveSourceFiles == 1 || (newlyMadeLink && _o.RemoveSourceFiles > 0)))
+            _out.WriteMessageInt(MessageCode.Success, _out.WireNdx(ndx));
     }
 
     /// <summary>
@@ -603,6 +616,7 @@ internal sealed class Generator(ReceivingSide side)
         {
             // Itemize sets what differs (generator.c, recv_generator: set_file_attrs via itemize).
             Itemize(ndx, file, ItemFlags.None, st, exists: true);
+            Settled(ndx, newlyMadeLink: false);
             return;
         }
 
