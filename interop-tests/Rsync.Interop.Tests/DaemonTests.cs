@@ -247,6 +247,50 @@ public sealed class DaemonTests(ITestOutputHelper output)
             }),
     };
 
+    /// <summary>
+    /// A module's own exclude rules hold for what a client pushes: each excluded name is refused
+    /// with an error (exit 23), a refused directory's contents with it, as a stock daemon does
+    /// (generator.c, recv_generator: "daemon refused to receive").
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task ModuleExcludes_RefuseWhatAPushWouldWrite(string peer)
+    {
+        string[] rules = ["exclude = *.secret hidden/"];
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync(
+            extraModules: t => [new DaemonModule("guarded", t.Sub("guarded")) { ExtraLines = rules }]);
+        SmallTree(f.Source);
+        File.WriteAllText(Path.Combine(f.Source, "key.secret"), "no\n");
+        File.WriteAllText(Path.Combine(f.Source, "sub", "deeper", "also.secret"), "no\n");
+        Directory.CreateDirectory(Path.Combine(f.Source, "hidden", "inner"));
+        File.WriteAllText(Path.Combine(f.Source, "hidden", "inner", "x"), "x\n");
+        PushFixture.StampTimes(f.Source);
+
+        string stockMod = f.Temp.Sub("stock-guarded");
+        ProcessResult reference;
+        await using (StockDaemon stock = await StockDaemon.StartAsync(peer, [new DaemonModule("guarded", stockMod) { ExtraLines = rules }]))
+            reference = await Run(peer, ["-a", f.SourceArg, stock.Url("guarded")]);
+        string ourMod = Path.Combine(f.Temp.Path, "guarded");
+        ProcessResult ours = await Run(peer, ["-a", f.SourceArg, f.Daemon.Url("guarded")]);
+
+        Assert.Equal(23, reference.ExitCode);
+        await AssertExit(23, ours, f.Daemon);
+        // rsync 3.2 and later make a refused directory early, empty, when recursing incrementally; 3.1 does not, nor do we.
+        TreeComparer.AssertIdentical(stockMod, ourMod, CompareOptionsFor(RsyncPeers.DefaultProtocol) with
+        {
+            CompareRoot = false,
+            Exclude = path => path == "hidden" || path.StartsWith("hidden/", StringComparison.Ordinal),
+        });
+        Assert.False(File.Exists(Path.Combine(ourMod, "key.secret")));
+        Assert.False(Directory.Exists(Path.Combine(ourMod, "hidden")));
+        Assert.True(File.Exists(Path.Combine(ourMod, "sub", "deeper", "c.bin")));
+        foreach (string refused in new[] { "file \"key.secret\"", "file \"sub/deeper/also.secret\"", "directory \"hidden\"" })
+        {
+            Assert.Contains("daemon refused to receive " + refused, reference.Stderr);
+            Assert.Contains("daemon refused to receive " + refused, ours.Stderr);
+        }
+    }
+
     public static TheoryData<string, string> PeersAndOptionScenarios
     {
         get

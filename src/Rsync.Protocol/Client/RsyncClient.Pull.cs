@@ -107,7 +107,11 @@ public sealed partial class RsyncClient
     /// (sanitized, "." for the module itself). Every write then stays inside the module.
     /// </summary>
     /// <param name="TwoWay">Set when a watcher of this node covers the module: changes are announced, local ones kept.</param>
-    internal sealed record ModuleTarget(ConfinedRoot Jail, byte[] Destination, bool PartialDirIsModuleRelative, TwoWay.TwoWayModule? TwoWay = null);
+    internal sealed record ModuleTarget(ConfinedRoot Jail, byte[] Destination, bool PartialDirIsModuleRelative, TwoWay.TwoWayModule? TwoWay = null)
+    {
+        /// <summary>The module's exclude, include and filter parameters: names the daemon refuses to receive.</summary>
+        public FilterList? DaemonFilters { get; init; }
+    }
 
     internal static TransferResult Receive(TransferContext ctx, string destination, FilterList filters, Options.ChmodRules? chmod, ReceiveMode mode, Action abort,
         Action<List<FileEntry>>? validate = null, ModuleTarget? module = null)
@@ -222,8 +226,8 @@ public sealed partial class RsyncClient
             int errno = module is null ? Posix.MakeDirectory(destination.TrimEnd('/'), 0x1FF) : module.Jail.MakeDirectory(module.Destination, 0x1FF);
             if (errno != 0)
                 throw new RsyncException($"mkdir \"{destination}\" failed: {Posix.StrError(errno)} ({errno})", ExitCodes.FileIo);
-            // rsync 3.5 says so with -i as well (main.c, get_local_name).
-            if (ctx.Options.Output[InfoFlag.Name] > 0 || ctx.Options.ItemizeChanges > 0 || (ctx.Options.OutFormat is { } format && System.Text.RegularExpressions.Regex.IsMatch(format, "%[-'0-9]*i")))
+            // At --info=name1 and up, as rsync 3.1 says it (main.c, get_local_name); -i alone does not.
+            if (ctx.Options.Output[InfoFlag.Name] > 0)
                 ctx.Info($"created directory {destination.TrimEnd('/')}");
             // The generator then shows "." as new (main.c, get_local_name).
             if (files.Count > 0 && files[0] is { Name.IsDot: true } dot)
@@ -238,6 +242,7 @@ public sealed partial class RsyncClient
             Root = root,
             Jail = module?.Jail,
             TwoWay = module?.TwoWay,
+            DaemonFilters = module?.DaemonFilters,
             PartialDirIsModuleRelative = module?.PartialDirIsModuleRelative ?? false,
             SoloPath = solo,
             ListOnly = listOnly,

@@ -496,6 +496,8 @@ public sealed partial class RsyncClient
             var commandLine = RemoteShell.CommandLine(_options.RemoteShell, url.User, url.Host, _options.RsyncPath, ["--server", "--daemon", "."], daemonOverShell: true);
             return RemoteShell.Start(commandLine, _options.Timeout, _options.BandwidthLimit, cancellationToken).Connection;
         }
+        if (Environment.GetEnvironmentVariable("RSYNC_CONNECT_PROG") is { Length: > 0 } program)
+            return ConnectThroughProgram(program, url.Host, cancellationToken);
         int port = url.Port ?? (_options.Port > 0 ? _options.Port : DaemonUrl.DefaultPort);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
@@ -516,6 +518,48 @@ public sealed partial class RsyncClient
             throw new RsyncException($"rsync: failed to connect to {url.Host} ({url.Host}): {Native.Posix.StrError(ex.NativeErrorCode)} ({ex.NativeErrorCode})", ExitCodes.SocketIo, ex);
         }
         socket.NoDelay = true;
+        return new Connection(socket, _options.Timeout, _options.BandwidthLimit, cancellationToken);
+    }
+
+    /// <summary>
+    /// RSYNC_CONNECT_PROG: the program, run by sh with %H as the host and %% as %, gets one end of a
+    /// socket pair as its stdin and stdout in place of a TCP connection (socket.c,
+    /// open_socket_out_wrapped and sock_exec). A daemon run so serves that one connection.
+    /// </summary>
+    private Connection ConnectThroughProgram(string program, string host, CancellationToken cancellationToken)
+    {
+        var command = new System.Text.StringBuilder();
+        for (int i = 0; i < program.Length; i++)
+        {
+            if (program[i] == '%' && i + 1 < program.Length && program[i + 1] is 'H' or '%')
+            {
+                command.Append(program[++i] == 'H' ? host : "%");
+                continue;
+            }
+            command.Append(program[i]);
+        }
+        int errno = Native.Posix.SocketPair(out int ours, out int theirs);
+        if (errno != 0)
+            throw new RsyncException($"rsync: socketpair: {Native.Posix.StrError(errno)} ({errno})", ExitCodes.SocketIo);
+        var socket = new Socket(new SafeSocketHandle(ours, ownsHandle: true));
+        using (var programEnd = new Socket(new SafeSocketHandle(theirs, ownsHandle: true)))
+        {
+            var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+                environment[(string)e.Key] = (string?)e.Value ?? "";
+            int pid;
+            try
+            {
+                pid = Native.Posix.SpawnWithSocket("/bin/sh", ["-c", command.ToString()], environment, theirs);
+            }
+            catch (IOException ex)
+            {
+                socket.Dispose();
+                throw new RsyncException($"rsync: {ex.Message}", ExitCodes.SocketIo, ex);
+            }
+            // Reaped when it ends, so it leaves no zombie behind a long-lived caller.
+            new Thread(() => Native.Posix.WaitForChild(pid)) { IsBackground = true, Name = "connect-prog" }.Start();
+        }
         return new Connection(socket, _options.Timeout, _options.BandwidthLimit, cancellationToken);
     }
 

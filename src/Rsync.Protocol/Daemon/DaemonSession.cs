@@ -233,7 +233,10 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
     {
         if (ClientAddress is { } given)
             return given;
-        var remote = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+        // A Unix socket (a client's RSYNC_CONNECT_PROG) has no address: it is this host, which
+        // getnameinfo names localhost (clientname.c, client_addr).
+        if (socket.RemoteEndPoint is not IPEndPoint { Address: var remote })
+            return IPAddress.Loopback;
         return remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
     }
 
@@ -843,7 +846,7 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
             o.Inplace = false;
         RsyncClient.Receive(ctx, destination, filters, chmod,
             new RsyncClient.ReceiveMode(SenderSendsStats: false, WholeFileByDefault: false, LogsItems: false, DeletionsAsMessages: true), connection.Abort,
-            module: new RsyncClient.ModuleTarget(jail, NameText.ToBytes(destRel), partialInModule, twoWay));
+            module: new RsyncClient.ModuleTarget(jail, NameText.ToBytes(destRel), partialInModule, twoWay) { DaemonFilters = daemonFilters });
         ctx.Stats.BytesSent = ctx.Writer.BytesWritten;
         ctx.Stats.BytesReceived = ctx.Reader.BytesRead;
     }

@@ -304,6 +304,10 @@ internal sealed class Generator(ReceivingSide side)
 
     private void GenerateOne(int ndx, FileEntry file, bool redo, bool earlyDirectory)
     {
+        // A refused directory is not made early either; it is reported once, in its full pass
+        // (generator.c, recv_generator: is_dir < 0 returns quietly).
+        if (side.DaemonFilters is { } daemonFilters && !side.ListOnly && RefusedByDaemon(file, daemonFilters, quietly: earlyDirectory && file.IsDirectory))
+            return;
         if (earlyDirectory && file.IsDirectory)
         {
             if (!side.ListOnly)
@@ -525,6 +529,33 @@ internal sealed class Generator(ReceivingSide side)
         }
         Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
         Settled(ndx, newlyMadeLink: file.IsSymlink);
+    }
+
+    // Directories the module's filters refused: nothing beneath them is received either.
+    private readonly List<byte[]> _refusedDirectories = [];
+
+    /// <summary>
+    /// A name the module's own exclude rules cover is refused with an error, and a directory's
+    /// contents with it (generator.c, recv_generator: "daemon refused to receive").
+    /// </summary>
+    private bool RefusedByDaemon(FileEntry file, FilterList daemonFilters, bool quietly)
+    {
+        if (file.Name.IsDot)
+            return false;
+        ReadOnlySpan<byte> name = file.Name.Joined(ref _joinedName);
+        foreach (byte[] dir in _refusedDirectories)
+        {
+            if (name.Length > dir.Length && name[dir.Length] == (byte)'/' && name.StartsWith(dir))
+                return true;
+        }
+        if (!daemonFilters.IsExcludedBySender(name, file.IsDirectory))
+            return false;
+        if (quietly)
+            return true;
+        if (file.IsDirectory)
+            _refusedDirectories.Add(name.ToArray());
+        side.Ctx.TransferError($"ERROR: daemon refused to receive {(file.IsDirectory ? "directory" : "file")} \"{file.NameString}\"");
+        return true;
     }
 
     /// <summary>

@@ -544,6 +544,9 @@ internal sealed partial class ReceivingSide
     /// <summary>Set by a daemon whose client gave an absolute --partial-dir: it now names a directory of the module.</summary>
     public bool PartialDirIsModuleRelative { get; init; }
 
+    /// <summary>A daemon module's own filter rules: what they exclude is refused, not received (generator.c, recv_generator).</summary>
+    public FilterList? DaemonFilters { get; init; }
+
     /// <summary>Is this name the relative --partial-dir, which deletion leaves alone?</summary>
     public bool IsPartialDir(string relativeName)
     {
