@@ -291,6 +291,41 @@ public sealed class DaemonTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Wildcards in a pulled path are the daemon's to expand, within the module (util.c,
+    /// glob_expand): a stock client gets what it gets from a stock daemon.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task WildcardPull_GetsWhatAStockDaemonSends(string peer)
+    {
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
+        string stockMod = f.Temp.Sub("stock-mod");
+        foreach (string mod in new[] { f.ModuleDir, stockMod })
+        {
+            foreach (string d in new[] { "foo", "fig", "bar/baz" })
+                Directory.CreateDirectory(Path.Combine(mod, d));
+            File.WriteAllText(Path.Combine(mod, "foo", "one"), "one\n");
+            File.WriteAllText(Path.Combine(mod, "fig", "two"), "two\n");
+            File.WriteAllText(Path.Combine(mod, "bar", "baz", "three"), "three\n");
+            File.WriteAllText(Path.Combine(mod, "file.txt"), "four\n");
+            PushFixture.StampTimes(mod);
+        }
+        foreach (string pattern in new[] { "f*", "b?r/*/t*", "f*/", "none*" })
+        {
+            string stockDest = f.Temp.Sub("from-stock-" + pattern.Replace('/', '_').Replace('*', 'S').Replace('?', 'Q'));
+            string ourDest = f.Temp.Sub("from-ours-" + pattern.Replace('/', '_').Replace('*', 'S').Replace('?', 'Q'));
+            ProcessResult reference;
+            await using (StockDaemon stock = await StockDaemon.StartAsync(peer, [new DaemonModule(NetRsyncDaemonFixture.ModuleName, stockMod)]))
+                reference = await Run(peer, ["-a", stock.Url(NetRsyncDaemonFixture.ModuleName) + pattern, stockDest + "/"]);
+            ProcessResult ours = await Run(peer, ["-a", f.Url() + pattern, ourDest + "/"]);
+            await AssertExit(reference.ExitCode, ours, f.Daemon);
+            TreeComparer.AssertIdentical(stockDest, ourDest, CompareOptionsFor(RsyncPeers.DefaultProtocol) with { CompareRoot = false });
+        }
+        Assert.True(File.Exists(Path.Combine(f.Temp.Path, "from-ours-fS", "foo", "one")));
+        Assert.True(File.Exists(Path.Combine(f.Temp.Path, "from-ours-fS", "file.txt")));
+    }
+
     public static TheoryData<string, string> PeersAndOptionScenarios
     {
         get
@@ -544,11 +579,12 @@ public sealed class DaemonTests(ITestOutputHelper output)
         await AssertExit(5, pull, f.Daemon);
         Assert.True(pull.Stderr.Contains("access denied", StringComparison.Ordinal), $"stderr should say \"access denied\"\n{pull}");
 
-        // A denied module is not listed either; the other one is.
+        // Listed all the same, as a stock daemon lists it (clientserver.c, send_listing): only
+        // "list = no" hides a module.
         ProcessResult list = await Run(peer, Args(RsyncPeers.ProtocolArgs(protocol), [f.Daemon.Url(null)]));
         await AssertExit(0, list, f.Daemon);
         Assert.Matches(new Regex("^open\\s", RegexOptions.Multiline), list.Stdout);
-        Assert.DoesNotMatch(new Regex("^mod\\s", RegexOptions.Multiline), list.Stdout);
+        Assert.Matches(new Regex("^mod\\s", RegexOptions.Multiline), list.Stdout);
     }
 
     /// <summary>Opens a raw connection and completes the module handshake up to "@RSYNCD: OK" (the

@@ -388,13 +388,16 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         writer.Flush();
     }
 
-    /// <summary>Module names and comments as rsync lists them (clientserver.c, send_listing).</summary>
+    /// <summary>
+    /// Module names and comments as rsync lists them (clientserver.c, send_listing): every module
+    /// with "list = yes", whatever its hosts allow or deny; "list = no" is how a module is hidden.
+    /// </summary>
     private string Listing()
     {
         var text = new StringBuilder();
         foreach (var module in _config.Modules)
         {
-            if (!module.List || !HostAccess.For(module).IsAllowed(_address, _host, new HostAccessOptions { InNetgroup = Posix.InNetgroup }))
+            if (!module.List)
                 continue;
             text.Append($"{module.Name,-15}\t{module.Comment ?? ""}\n");
         }
@@ -798,11 +801,12 @@ internal sealed class DaemonSession(RsyncDaemon? daemon, DaemonConfig config, Da
         if (ctx.Options.FilesFrom == "-")
             filesFrom = ReadForwardedNames(ctx).Select(n => ModulePath.Sanitize(n.AsSpan())).ToList();
 
-        var sources = invocation.Paths.Select(p => ctx.Options.Relative ? RelativeInModule(modulePath, p) : ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
+        using var jail = ConfinedRoot.Open(modulePath);
+        var requested = invocation.Paths.SelectMany(p => ModuleGlob.Expand(jail, p, daemonFilters));
+        var sources = requested.Select(p => ctx.Options.Relative ? RelativeInModule(modulePath, p) : ResolveInModule(modulePath, p, danglingIsMissing: true)).ToList();
         if (module.IgnoreErrors)
             ctx.Options.IgnoreErrors = true;
 
-        using var jail = ConfinedRoot.Open(modulePath);
         var files = RsyncClient.SendFileList(ctx, sources, filters, chmod, filesFrom, confineTo: modulePath, jail: jail);
         if (files.FirstCount == 0)
         {

@@ -667,10 +667,33 @@ internal sealed partial class ReceivingSide
             if (anyWholeTree || dot)
                 continue;
             string name = file.NameString;
-            bool requested = requests.Any(r => name == r.Root || name.StartsWith(r.Root + "/", StringComparison.Ordinal)
-                || (relative && file.IsDirectory && (r.Root + "/").StartsWith(name + "/", StringComparison.Ordinal)));
+            bool requested = requests.Any(r => IsUnderRequest(name, file.IsDirectory, r.Root, relative));
             if (!requested)
                 throw new RsyncProtocolException($"ERROR: rejecting unrequested file-list name: {name}", ExitCodes.Protocol);
         }
+    }
+
+    /// <summary>
+    /// Whether a name is the requested path, beneath it, or (with -R) a directory above it. A
+    /// request with wildcards, which the sender expands, is matched component by component
+    /// (flist.c, add_implied_include: wildcards stay wildcards in the implied rule).
+    /// </summary>
+    private static bool IsUnderRequest(string name, bool isDirectory, string root, bool relative)
+    {
+        if (!Daemon.ModuleGlob.HasWildcards(root))
+        {
+            return name == root || name.StartsWith(root + "/", StringComparison.Ordinal)
+                || (relative && isDirectory && (root + "/").StartsWith(name + "/", StringComparison.Ordinal));
+        }
+        string[] patterns = root.Split('/');
+        string[] parts = name.Split('/');
+        if (parts.Length < patterns.Length && !(relative && isDirectory))
+            return false;
+        for (int i = 0; i < Math.Min(parts.Length, patterns.Length); i++)
+        {
+            if (!WildMatch.Match(NameText.ToBytes(patterns[i]), NameText.ToBytes(parts[i])))
+                return false;
+        }
+        return true;
     }
 }
