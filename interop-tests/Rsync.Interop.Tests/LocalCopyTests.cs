@@ -113,6 +113,67 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(left["stock"], left["ours"]);
     }
 
+    /// <summary>Runs the same local copy with the stock client and with netrsync, each on its own twin of the trees.</summary>
+    private async Task<(ProcessResult Stock, ProcessResult Ours, string StockDest, string OurDest)> Twins(
+        string peer, Action<string, string> make, Func<string, string, string[]> args)
+    {
+        var results = new List<(ProcessResult, string)>();
+        foreach (var (name, client) in new (string, IRsyncClient)[] { ("stock", new StockClient(peer)), ("ours", NetRsync.Instance) })
+        {
+            string src = _temp.Sub(name + "-src");
+            string dst = _temp.Sub(name + "-dst");
+            make(src, dst);
+            ProcessResult r = await client.RunAsync(args(src, dst));
+            output.WriteLine(r.ToString());
+            results.Add((r, dst));
+        }
+        return (results[0].Item1, results[1].Item1, results[0].Item2, results[1].Item2);
+    }
+
+    /// <summary>Without -t a file written gets the time of writing, which -i shows as "T" (generator.c, itemize).</summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Itemize_WithoutTimes_ShowsTheTimeOfWriting(string peer)
+    {
+        var (stock, ours, _, _) = await Twins(peer, (src, dst) =>
+        {
+            File.WriteAllText(Path.Combine(src, "changed.txt"), "new text\n");
+            File.WriteAllText(Path.Combine(dst, "changed.txt"), "old text\n");
+            File.WriteAllText(Path.Combine(src, "longer.txt"), "a longer new text\n");
+            File.WriteAllText(Path.Combine(dst, "longer.txt"), "short\n");
+            Posix.SetTimes(Path.Combine(src, "changed.txt"), 1_300_000_000, 0);
+            Posix.SetTimes(Path.Combine(src, "longer.txt"), 1_300_000_000, 0);
+        }, (src, dst) => ["-rli", src + "/", dst + "/"]);
+        Assert.Equal(0, stock.ExitCode);
+        Assert.Equal(0, ours.ExitCode);
+        Assert.Contains(">f..T...... changed.txt", stock.Stdout);
+        Assert.Equal(stock.Stdout.Split('\n').Order(StringComparer.Ordinal), ours.Stdout.Split('\n').Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Without -p a directory made under a setgid directory keeps the setgid bit it inherits
+    /// (rsync.c, set_file_attrs: inherit), as stock keeps it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task NewDirectoryUnderASetgidDirectory_KeepsTheBit(string peer)
+    {
+        var (stock, ours, stockDest, ourDest) = await Twins(peer, (src, dst) =>
+        {
+            Directory.CreateDirectory(Path.Combine(src, "dir", "blah"));
+            File.WriteAllText(Path.Combine(src, "dir", "file"), "x\n");
+            Posix.Chmod(dst, Posix.Mode("2770"));
+        }, (src, dst) => ["-r", src + "/", dst + "/"]);
+        Assert.Equal(0, stock.ExitCode);
+        Assert.Equal(0, ours.ExitCode);
+        foreach (string dir in new[] { "dir", "dir/blah" })
+        {
+            uint stockMode = Posix.LStat(Path.Combine(stockDest, dir)).Mode & 0xFFF;
+            Assert.True((stockMode & 0x400) != 0, $"stock kept no setgid bit on {dir}");
+            Assert.Equal(stockMode, Posix.LStat(Path.Combine(ourDest, dir)).Mode & 0xFFF);
+        }
+    }
+
     [Fact]
     public async Task DryRun_ChangesNothing()
     {

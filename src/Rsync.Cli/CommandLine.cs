@@ -63,6 +63,12 @@ internal static class CommandLine
         {
             Console.WriteLine($"{ProgramName}  version {Version}  protocol version {ProtocolLimits.MaxProtocol}");
             Console.WriteLine("A managed implementation of the rsync protocol (30 and 31).");
+            // The capabilities block scripts read, in rsync's words (rsync.c, print_rsync_version):
+            // what this build does, and "no ..." for what it does not.
+            Console.WriteLine("Capabilities:");
+            Console.WriteLine("    64-bit files, 64-bit inums, 64-bit timestamps, 64-bit long ints,");
+            Console.WriteLine("    socketpairs, hardlinks, symlinks, IPv6, no batchfiles, inplace,");
+            Console.WriteLine("    append, no ACLs, no xattrs, iconv, symtimes, no prealloc");
             return 0;
         }
 

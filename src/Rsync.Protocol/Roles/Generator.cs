@@ -655,7 +655,8 @@ internal sealed class Generator(ReceivingSide side)
         if (side.Files.Incremental && !_o.DryRun && side.Files.Find(ndx, out var owner) is not null)
             owner!.InProgress++;
         _out.WriteNdx(ndx);
-        var iflags = ItemFlags.Transfer | (_o.Checksum ? ItemFlags.ReportChange : ItemFlags.None) | ReportFlags(file, st, exists);
+        var iflags = ItemFlags.Transfer | (_o.Checksum ? ItemFlags.ReportChange : ItemFlags.None);
+        iflags |= ReportFlags(file, st, exists, iflags);
         var partialPlace = redo ? null : side.PartialPlace(file);
         FileStatus pst = default;
         bool fromPartial = partialPlace is { } pp && pp.Root.LStat(pp.Name, out pst) == 0 && pst.IsRegular;
@@ -739,7 +740,9 @@ internal sealed class Generator(ReceivingSide side)
         return window <= 0 ? local == remote : Math.Abs(local - remote) <= window;
     }
 
-    private ItemFlags ReportFlags(FileEntry file, FileStatus st, bool exists)
+    /// <param name="iflags">What is already known: a transfer or local change without -t shows "T",
+    /// the time becoming the time of writing (generator.c, itemize: keep_time).</param>
+    private ItemFlags ReportFlags(FileEntry file, FileStatus st, bool exists, ItemFlags iflags)
     {
         if (!exists)
             return ItemFlags.IsNew;
@@ -747,7 +750,7 @@ internal sealed class Generator(ReceivingSide side)
         if (file.IsRegular && file.Size != st.Size)
             f |= ItemFlags.ReportSize;
         bool keepTime = _o.PreserveTimes && !(file.IsDirectory && !side.PreserveDirectoryTimes) && !(file.IsSymlink && _o.OmitLinkTimes);
-        if (keepTime && !SameTime(st.MtimeSeconds, file.ModTime))
+        if (keepTime ? !SameTime(st.MtimeSeconds, file.ModTime) : (iflags & (ItemFlags.Transfer | ItemFlags.LocalChange)) != 0)
             f |= ItemFlags.ReportTime;
         if (!file.IsSymlink && _o.PreservePerms && (st.Mode & 0xFFF) != (file.Mode & 0xFFF))
             f |= ItemFlags.ReportPerms;
@@ -764,7 +767,7 @@ internal sealed class Generator(ReceivingSide side)
         ReadOnlySpan<byte> name = side.NameOf(file);
         if (exists)
         {
-            iflags |= ReportFlags(file, st, exists: true);
+            iflags |= ReportFlags(file, st, exists: true, iflags);
             if (!_o.DryRun && !file.IsDirectory && !file.IsSymlink && !file.IsDevice && !file.IsSpecial)
                 side.SetAttributes(name, file, isNew: false, current: st);
             else if (!_o.DryRun && file.IsDirectory)

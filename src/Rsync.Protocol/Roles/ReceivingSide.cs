@@ -305,7 +305,11 @@ internal sealed partial class ReceivingSide
             }
             return local;
         }
-        return mode & 0x1FF & ~Umask;
+        int fresh = mode & 0x1FF & ~Umask;
+        // A directory just made under a setgid parent keeps the setgid bit it got from it (rsync.c, set_file_attrs: inherit).
+        if (file.IsDirectory && Stat(name, out var made) == 0 && (made.Mode & 0x400) != 0)
+            fresh |= 0x400;
+        return fresh;
     }
 
     private ConfinedRoot? _backupRoot;
