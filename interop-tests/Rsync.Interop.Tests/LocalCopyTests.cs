@@ -118,10 +118,11 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
         string peer, Action<string, string> make, Func<string, string, string[]> args)
     {
         var results = new List<(ProcessResult, string)>();
+        string run = Guid.NewGuid().ToString("N")[..8];
         foreach (var (name, client) in new (string, IRsyncClient)[] { ("stock", new StockClient(peer)), ("ours", NetRsync.Instance) })
         {
-            string src = _temp.Sub(name + "-src");
-            string dst = _temp.Sub(name + "-dst");
+            string src = _temp.Sub($"{name}-{run}-src");
+            string dst = _temp.Sub($"{name}-{run}-dst");
             make(src, dst);
             ProcessResult r = await client.RunAsync(args(src, dst));
             output.WriteLine(r.ToString());
@@ -172,6 +173,40 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
             Assert.True((stockMode & 0x400) != 0, $"stock kept no setgid bit on {dir}");
             Assert.Equal(stockMode, Posix.LStat(Path.Combine(ourDest, dir)).Mode & 0xFFF);
         }
+    }
+
+    /// <summary>
+    /// -d without -r copies a "SRC/" directory's contents one level deep, and --files-from names
+    /// with a "/./" marker or a trailing slash mean what they mean to stock rsync (flist.c,
+    /// send_file_list: DOTDIR_NAME and SLASH_ENDING_NAME).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task DirsAndFilesFrom_ListContentsOneLevel(string peer)
+    {
+        void Make(string src, string dst)
+        {
+            Directory.CreateDirectory(Path.Combine(src, "from", "dir", "sub", "deep"));
+            Directory.CreateDirectory(Path.Combine(src, "from", "other"));
+            File.WriteAllText(Path.Combine(src, "from", "top.txt"), "top\n");
+            File.WriteAllText(Path.Combine(src, "from", "dir", "a.txt"), "a\n");
+            File.WriteAllText(Path.Combine(src, "from", "dir", "sub", "b.txt"), "b\n");
+            File.WriteAllText(Path.Combine(src, "from", "dir", "sub", "deep", "c.txt"), "c\n");
+            File.WriteAllText(Path.Combine(src, "from", "other", "d.txt"), "d\n");
+            File.WriteAllText(Path.Combine(src, "list"), "from/./\nfrom/./dir/sub/\nfrom/./other\n");
+            PushFixture.StampTimes(src);
+        }
+        var dirs = await Twins(peer, Make, (src, dst) => ["-dt", src + "/from/", dst + "/"]);
+        Assert.Equal(0, dirs.Stock.ExitCode);
+        Assert.Equal(0, dirs.Ours.ExitCode);
+        Assert.True(File.Exists(Path.Combine(dirs.OurDest, "top.txt")));
+        TreeComparer.AssertIdentical(dirs.StockDest, dirs.OurDest, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol) with { CompareRoot = false, CompareDirectoryTimes = false });
+
+        var listed = await Twins(peer, Make, (src, dst) => ["-a", "--files-from=" + src + "/list", src, dst + "/"]);
+        Assert.Equal(0, listed.Stock.ExitCode);
+        Assert.Equal(0, listed.Ours.ExitCode);
+        Assert.True(File.Exists(Path.Combine(listed.OurDest, "dir", "sub", "b.txt")));
+        TreeComparer.AssertIdentical(listed.StockDest, listed.OurDest, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol) with { CompareRoot = false, CompareDirectoryTimes = false });
     }
 
     [Fact]

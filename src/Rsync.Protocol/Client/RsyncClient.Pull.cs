@@ -39,7 +39,7 @@ public sealed partial class RsyncClient
             if (_options.FilesFrom is { } list && _options.FilesFromHost is null)
                 ForwardFilesFrom(ctx, list);
             var result = Receive(ctx, destination, filters, ChmodRules(), local: false, abort: connection.Abort,
-                validate: files => ReceivingSide.ValidateRequested(files, url.Path, _options.Relative, filters));
+                validate: files => ReceivingSide.ValidateRequested(files, RequestedPaths([url.Path]), _options.Relative, filters));
             reader.WaitForPeerToClose(TimeSpan.FromSeconds(5));
             ctx.Stats.Elapsed = clock.Elapsed;
             return result with { ExitCode = connection.ExitCode(result.ExitCode, failed: false) };

@@ -56,9 +56,16 @@ public sealed partial class RsyncClient
             if (_options.FilesFrom is { } list && _options.FilesFromHost is null)
                 ForwardFilesFrom(ctx, list);
             return Receive(ctx, destination, filters, ChmodRules(), local: false, abort: connection.Abort,
-                validate: files => ReceivingSide.ValidateRequested(files, paths.Select(RemoteArgument).ToList(), _options.Relative, filters));
+                validate: files => ReceivingSide.ValidateRequested(files, RequestedPaths(paths.Select(RemoteArgument)), _options.Relative, filters));
         }));
     }
+
+    /// <summary>
+    /// What the names a sender sends must lie under: the paths asked for, or with --files-from the
+    /// whole source directory, whose listed names (and their "/./" markers) are relative to it.
+    /// </summary>
+    private List<string> RequestedPaths(IEnumerable<string> paths) =>
+        _options.FilesFrom is null ? paths.ToList() : ["."];
 
     /// <summary>An empty remote path is the far end's home directory: "." (main.c, do_cmd gets "" as no path).</summary>
     private static string RemoteArgument(string path) => path.Length == 0 ? "." : path;

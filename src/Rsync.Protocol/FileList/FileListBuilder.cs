@@ -94,14 +94,17 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     public void AddSource(string argument)
     {
         (string root, string name) = SplitSource(argument);
-        AddNamed(root, name);
+        // Under -R "NAME/" still means its contents, which -d then lists one level deep (flist.c, send_file_list: SLASH_ENDING_NAME).
+        AddNamed(root, NameText.ToBytes(name), contents: options.Relative && argument.EndsWith('/'));
     }
 
     /// <summary>Adds a name read from --files-from (bytes, as the list holds them), relative to <paramref name="root"/>.</summary>
     public void AddFromList(string root, ReadOnlySpan<byte> listedName)
     {
-        // flist.c, send_file_list: leading slashes and "./" go, a trailing slash too.
+        // flist.c, send_file_list: leading slashes and "./" go, a trailing slash too, though it
+        // still means the directory's contents.
         var name = listedName;
+        bool slashEnding = name.EndsWith("/"u8);
         while (true)
         {
             if (name.Length > 0 && name[0] == (byte)'/')
@@ -112,7 +115,37 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
                 break;
         }
         name = name.TrimEnd((byte)'/');
-        AddNamed(root, name.IsEmpty ? Dot : name.ToArray());
+        // With -R a "/./" in a listed name marks where its relative path starts, as on the command
+        // line (flist.c, send_file_list); what comes before it joins the source directory.
+        int marker = options.Relative ? name.IndexOf("/./"u8) : -1;
+        if (marker >= 0)
+        {
+            root = Path.Join(root, NameText.FromBytes(name[..marker]));
+            name = name[(marker + 3)..];
+        }
+        else if (options.Relative && name.EndsWith("/."u8))
+        {
+            root = Path.Join(root, NameText.FromBytes(name[..^2]));
+            name = default;
+        }
+        byte[] cleaned = WithoutDotComponents(name);
+        AddNamed(root, cleaned.Length == 0 ? Dot : cleaned, contents: slashEnding);
+    }
+
+    /// <summary>The name without empty and "." components (util.c, clean_fname).</summary>
+    private static byte[] WithoutDotComponents(ReadOnlySpan<byte> name)
+    {
+        var kept = new List<byte>(name.Length);
+        foreach (var range in name.Split((byte)'/'))
+        {
+            var part = name[range];
+            if (part.IsEmpty || part is [(byte)'.'])
+                continue;
+            if (kept.Count > 0)
+                kept.Add((byte)'/');
+            kept.AddRange(part);
+        }
+        return [.. kept];
     }
 
     /// <summary>Adds a name read from --files-from, relative to <paramref name="root"/>.</summary>
@@ -271,7 +304,9 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
 
     /// <param name="listed">Under -R with incremental recursion, how much of <paramref name="name"/>
     /// lists before this one have sent as implied directories (0 for a command-line source).</param>
-    private void AddNamed(string root, byte[] name, int listed = 0)
+    /// <param name="contents">Named with a trailing slash: a directory's contents are sent even
+    /// without -r, one level deep, when directories are (-d, --files-from).</param>
+    private void AddNamed(string root, byte[] name, int listed = 0, bool contents = false)
     {
         _walks++;
         byte[] rootBytes = NameText.ToBytes(root);
@@ -326,12 +361,14 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             return;
         }
 
-        var flags = st.IsDirectory && (options.Recursive || isDotDir) ? EntryFlags.TopDir | EntryFlags.ContentDir : EntryFlags.None;
+        bool contentDir = options.Recursive || isDotDir || (contents && options.Dirs);
+        var flags = st.IsDirectory && contentDir ? EntryFlags.TopDir | EntryFlags.ContentDir : EntryFlags.None;
         if (MakeFileEntry(root, name, fullPath, rel, st, flags) is not { } entry)
             return;
         Add(entry);
-        // Incrementally, "NAME/" is listed now and "NAME" later, in a list of its own.
-        if (entry.IsDirectory && options.Recursive && (!options.Incremental || isDotDir))
+        // Incrementally, "NAME/" is listed now and "NAME" later, in a list of its own. Without -r
+        // a content directory is listed one level deep (flist.c, send_if_directory).
+        if (entry.IsDirectory && (options.Recursive ? !options.Incremental || isDotDir : contentDir && options.Dirs))
             Walk(root, name, fullPath, rel, st.Device);
     }
 
@@ -511,7 +548,7 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
             if (MakeFileEntry(root, name, path, rel, st, st.IsDirectory && !mountPoint ? EntryFlags.ContentDir : EntryFlags.None) is not { } entry)
                 continue;
             Add(entry);
-            if (entry.IsDirectory && !mountPoint && !options.Incremental)
+            if (entry.IsDirectory && !mountPoint && !options.Incremental && options.Recursive)
                 Walk(root, name.ToArray(), path.ToArray(), dirRel is null ? null : rel.ToArray(), device);
         }
     }
