@@ -209,6 +209,36 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
         TreeComparer.AssertIdentical(listed.StockDest, listed.OurDest, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol) with { CompareRoot = false, CompareDirectoryTimes = false });
     }
 
+    /// <summary>
+    /// A link or device replaced by one of its kind is itemized with what changed ("cLc.t",
+    /// "cDc.T"), one of another kind as new, as stock itemizes them (generator.c, recv_generator).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task ReplacedLinksAndDevices_AreItemizedAsStockDoes(string peer)
+    {
+        var (stock, ours, _, _) = await Twins(peer, (src, dst) =>
+        {
+            File.CreateSymbolicLink(Path.Combine(src, "relinked"), "one");
+            File.CreateSymbolicLink(Path.Combine(dst, "relinked"), "two");
+            File.CreateSymbolicLink(Path.Combine(src, "was-file"), "one");
+            File.WriteAllText(Path.Combine(dst, "was-file"), "x\n");
+            MakeBlockDevice(Path.Combine(src, "dev"), 105, 73);
+            MakeBlockDevice(Path.Combine(dst, "dev"), 42, 73);
+        }, (src, dst) => ["-rlDi", src + "/", dst + "/"]);
+        Assert.Equal(0, stock.ExitCode);
+        Assert.Equal(0, ours.ExitCode);
+        Assert.Contains("cDc.T...... dev", stock.Stdout);
+        Assert.Equal(stock.Stdout.Split('\n').Order(StringComparer.Ordinal), ours.Stdout.Split('\n').Order(StringComparer.Ordinal));
+    }
+
+    private static void MakeBlockDevice(string path, int major, int minor)
+    {
+        using var p = System.Diagnostics.Process.Start("mknod", [path, "b", major.ToString(System.Globalization.CultureInfo.InvariantCulture), minor.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"mknod {path} failed: devices need root");
+    }
+
     [Fact]
     public async Task DryRun_ChangesNothing()
     {

@@ -527,7 +527,10 @@ internal sealed class Generator(ReceivingSide side)
             }
             side.SetAttributes(side.NameOf(file), file, isNew: true);
         }
-        Itemize(ndx, file, ItemFlags.LocalChange | (exists ? ItemFlags.None : ItemFlags.IsNew), default, exists: false);
+        // Replacing one of the same kind shows what changed ("cLc.t", "cDc.T"); anything else in the
+        // way made it new (generator.c, recv_generator: statret = -1 for another kind).
+        bool sameKind = exists && !movedAside && (file.IsSymlink ? st.IsSymlink : file.IsDevice ? Posix.IsDevice(st.Mode) : Posix.IsSpecial(st.Mode));
+        Itemize(ndx, file, ItemFlags.LocalChange | ItemFlags.ReportChange | (sameKind ? ItemFlags.None : ItemFlags.IsNew), st, exists: sameKind);
         Settled(ndx, newlyMadeLink: file.IsSymlink);
     }
 
