@@ -232,6 +232,28 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(stock.Stdout.Split('\n').Order(StringComparer.Ordinal), ours.Stdout.Split('\n').Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// Under -R a "./" before the path puts the source directory in the list as an implied ".":
+    /// the destination takes its attributes, as stock's does (flist.c, send_file_list: implied_dot_dir).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task RelativeWithLeadingDotSlash_GivesTheDestinationTheSourcesAttributes(string peer)
+    {
+        var (stock, ours, stockDest, ourDest) = await Twins(peer, (src, dst) =>
+        {
+            Directory.CreateDirectory(Path.Combine(src, "down", "deep"));
+            File.WriteAllText(Path.Combine(src, "down", "deep", "f"), "f\n");
+            PushFixture.StampTimes(src, 1_200_000_000);
+            Directory.Delete(dst);
+        }, (src, dst) => ["-aR", src + "/././down/deep", dst]);
+        Assert.Equal(0, stock.ExitCode);
+        Assert.Equal(0, ours.ExitCode);
+        Assert.InRange(Posix.LStat(stockDest).MtimeSeconds, 1_200_000_000, 1_300_000_000);
+        Assert.Equal(Posix.LStat(stockDest).MtimeSeconds, Posix.LStat(ourDest).MtimeSeconds);
+        TreeComparer.AssertIdentical(stockDest, ourDest, RsyncPeers.CompareOptionsFor(RsyncPeers.DefaultProtocol));
+    }
+
     private static void MakeBlockDevice(string path, int major, int minor)
     {
         using var p = System.Diagnostics.Process.Start("mknod", [path, "b", major.ToString(System.Globalization.CultureInfo.InvariantCulture), minor.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;

@@ -94,8 +94,34 @@ public sealed class FileListBuilder(FileListScanOptions options, IFileListReport
     public void AddSource(string argument)
     {
         (string root, string name) = SplitSource(argument);
+        if (options.Relative && !_impliedDotSent && LeadsWithDotSlash(argument))
+        {
+            _impliedDotSent = true;
+            AddImpliedDot(root);
+        }
         // Under -R "NAME/" still means its contents, which -d then lists one level deep (flist.c, send_file_list: SLASH_ENDING_NAME).
         AddNamed(root, NameText.ToBytes(name), contents: options.Relative && argument.EndsWith('/'));
+    }
+
+    private bool _impliedDotSent;
+
+    /// <summary>
+    /// Under -R, "./NAME" (after any "/./") puts the source directory itself in the list as an
+    /// implied ".", so the destination takes its attributes without its name in the paths
+    /// (flist.c, send_file_list: implied_dot_dir).
+    /// </summary>
+    private static bool LeadsWithDotSlash(string argument)
+    {
+        int marker = argument.IndexOf("/./", StringComparison.Ordinal);
+        string rest = marker < 0 ? argument : argument[(marker + 3)..].TrimStart('/');
+        return rest.StartsWith("./", StringComparison.Ordinal) && rest.Length > 2;
+    }
+
+    private void AddImpliedDot(string root)
+    {
+        byte[] rootBytes = NameText.ToBytes(root);
+        if (LStat(rootBytes, options.Jail is null ? null : InJail(rootBytes), out var st) == 0 && st.IsDirectory)
+            Add(MakeEntry(root, Dot, st, EntryFlags.ImpliedDir));
     }
 
     /// <summary>Adds a name read from --files-from (bytes, as the list holds them), relative to <paramref name="root"/>.</summary>
