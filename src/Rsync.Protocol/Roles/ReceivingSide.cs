@@ -1,4 +1,3 @@
-using NetRsync.Protocol.Options;
 using System.Buffers;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -6,6 +5,7 @@ using NetRsync.Protocol.Client;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Filters;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Text;
 using NetRsync.Protocol.TwoWay;
 using NetRsync.Protocol.Wire;
@@ -384,23 +384,23 @@ internal sealed partial class ReceivingSide
     /// <summary>A backup dir on another file system: a copy, then the original goes.</summary>
     private static int CopyThenUnlink(ConfinedRoot fromRoot, ReadOnlySpan<byte> from, ConfinedRoot toRoot, ReadOnlySpan<byte> to)
     {
-        int errno = fromRoot.OpenRead(from, out var input);
-        if (errno != 0)
-            return errno;
-        using (input)
-        {
-            toRoot.Unlink(to);
-            errno = toRoot.CreateExclusive(to, 0x180, out var output);
-            if (errno != 0)
-                return errno;
-            using (output)
-                CopyContents(input!, output!);
-        }
-        return fromRoot.Unlink(from);
+        toRoot.Unlink(to);
+        int errno = CopyToNew(fromRoot, from, toRoot, to);
+        return errno != 0 ? errno : fromRoot.Unlink(from);
     }
 
     /// <summary>A copy of a regular file with its permissions and modification time; the original stays.</summary>
     private static int CopyFile(ConfinedRoot fromRoot, ReadOnlySpan<byte> from, ConfinedRoot toRoot, ReadOnlySpan<byte> to, FileStatus st)
+    {
+        int errno = CopyToNew(fromRoot, from, toRoot, to);
+        if (errno != 0)
+            return errno;
+        toRoot.Chmod(to, st.Mode & 0xFFF);
+        return toRoot.SetModTime(to, st.MtimeSeconds, st.MtimeNanoseconds);
+    }
+
+    /// <summary>The contents of one file into a new one, which must not exist yet.</summary>
+    private static int CopyToNew(ConfinedRoot fromRoot, ReadOnlySpan<byte> from, ConfinedRoot toRoot, ReadOnlySpan<byte> to)
     {
         int errno = fromRoot.OpenRead(from, out var input);
         if (errno != 0)
@@ -413,8 +413,7 @@ internal sealed partial class ReceivingSide
             using (output)
                 CopyContents(input!, output!);
         }
-        toRoot.Chmod(to, st.Mode & 0xFFF);
-        return toRoot.SetModTime(to, st.MtimeSeconds, st.MtimeNanoseconds);
+        return 0;
     }
 
     /// <summary>Copies one open file into another from the start, through a pooled buffer.</summary>

@@ -1,4 +1,3 @@
-using NetRsync.Protocol.Options;
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -7,6 +6,7 @@ using NetRsync.Protocol.Compression;
 using NetRsync.Protocol.Delta;
 using NetRsync.Protocol.FileList;
 using NetRsync.Protocol.Native;
+using NetRsync.Protocol.Options;
 using NetRsync.Protocol.Text;
 using NetRsync.Protocol.Wire;
 
