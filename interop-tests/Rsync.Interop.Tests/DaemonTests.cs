@@ -326,6 +326,52 @@ public sealed class DaemonTests(ITestOutputHelper output)
         Assert.True(File.Exists(Path.Combine(f.Temp.Path, "from-ours-fS", "file.txt")));
     }
 
+    /// <summary>
+    /// -y: a file new to the destination is sent against the most similar file beside it, whichever
+    /// end generates: netrsyncd for a stock client's push, netrsync pulling from a stock daemon, and
+    /// a stock daemon's generator for netrsync's push (generator.c, find_fuzzy).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
+    public async Task Fuzzy_SendsANewFileAgainstASimilarOne(string peer)
+    {
+        await using NetRsyncDaemonFixture f = await NetRsyncDaemonFixture.StartAsync();
+        byte[] data = new byte[1 << 20];
+        new Random(5).NextBytes(data);
+        File.WriteAllBytes(Path.Combine(f.Source, "report-v2.dat"), [.. data, 1, 2, 3]);
+        string stockMod = f.Temp.Sub("stock-mod");
+        string pulled = f.Temp.Sub("pulled");
+        foreach (string dir in new[] { f.ModuleDir, stockMod, pulled })
+            File.WriteAllBytes(Path.Combine(dir, "report-v1.dat"), data);
+        File.WriteAllBytes(Path.Combine(stockMod, "report-v2.dat"), [.. data, 1, 2, 3]);
+
+        long Matched(ProcessResult r)
+        {
+            var m = Regex.Match(r.Stdout, @"Matched data: ([\d,]+) bytes");
+            Assert.True(m.Success, r.ToString());
+            return long.Parse(m.Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        ProcessResult push = await Run(peer, ["-ay", "--no-W", "--stats", f.SourceArg, f.Url()]);
+        await AssertExit(0, push, f.Daemon);
+        Assert.True(Matched(push) >= data.Length - 2048, $"netrsyncd found no fuzzy basis:\n{push}");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(f.Source, "report-v2.dat")), File.ReadAllBytes(Path.Combine(f.ModuleDir, "report-v2.dat")));
+
+        await using StockDaemon stock = await StockDaemon.StartAsync(peer, [new DaemonModule("stock", stockMod)]);
+        ProcessResult pull = await NetRsync.Instance.RunAsync(["-ay", "--no-W", "--stats", stock.Url("stock") + "report-v2.dat", pulled + "/"]);
+        output.WriteLine(pull.ToString());
+        Assert.Equal(0, pull.ExitCode);
+        Assert.True(Matched(pull) >= data.Length - 2048, $"netrsync found no fuzzy basis:\n{pull}");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(stockMod, "report-v2.dat")), File.ReadAllBytes(Path.Combine(pulled, "report-v2.dat")));
+
+        File.Delete(Path.Combine(stockMod, "report-v2.dat"));
+        ProcessResult ourPush = await NetRsync.Instance.RunAsync(["-ay", "--no-W", "--stats", f.SourceArg, stock.Url("stock")]);
+        output.WriteLine(ourPush.ToString());
+        Assert.Equal(0, ourPush.ExitCode);
+        Assert.True(Matched(ourPush) >= data.Length - 2048, $"the stock daemon found no fuzzy basis:\n{ourPush}");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(f.Source, "report-v2.dat")), File.ReadAllBytes(Path.Combine(stockMod, "report-v2.dat")));
+    }
+
     public static TheoryData<string, string> PeersAndOptionScenarios
     {
         get

@@ -18,7 +18,7 @@ public sealed class RemoteCommandLineTests(ITestOutputHelper output) : IDisposab
 
     /// <summary>
     /// The options netrsync supports whose server arguments differ from one another (options.c,
-    /// server_options). --fuzzy, --delay-updates, -T and the --*-dest options are not supported:
+    /// server_options). --delay-updates, -T and the --*-dest options are not supported:
     /// netrsync's client refuses them before any shell runs, and its server refuses them by name.
     /// </summary>
     public static TheoryData<string> OptionSets() => new()
@@ -74,6 +74,8 @@ public sealed class RemoteCommandLineTests(ITestOutputHelper output) : IDisposab
         "-a --info=all2,progress0",
         "-av --info=progress2 --stats",
         "-a --debug=recv2,send,flist",
+        "-ay",
+        "-a --fuzzy --no-y",
     };
 
     private string Recorder()

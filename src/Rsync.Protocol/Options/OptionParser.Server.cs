@@ -279,7 +279,7 @@ internal static class ServerOptionTable
     private static readonly HashSet<string> Ignored = new(StringComparer.Ordinal)
     {
         "msgs2stderr", "motd", "no-motd", "ipv4", "ipv6", "rsync-path", "preallocate",
-        "no-fuzzy", "no-y", "no-delay-updates", "implied-dirs", "i-d",
+        "no-delay-updates", "implied-dirs", "i-d",
     };
 
     // --config and the others that start rsync's daemon-mode parsing.

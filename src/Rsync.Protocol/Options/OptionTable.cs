@@ -168,6 +168,9 @@ internal static class OptionTable
         Flag("ignore-non-existing", '\0', s => s.O.IgnoreNonExisting = true);
         Flag("ignore-existing", '\0', s => s.O.IgnoreExisting = true);
         Flag("sparse", 'S', s => s.O.Sparse = true);
+        Flag("fuzzy", 'y', s => s.O.Fuzzy = true);
+        Flag("no-fuzzy", '\0', s => s.O.Fuzzy = false);
+        Flag("no-y", '\0', s => s.O.Fuzzy = false);
         Flag("no-sparse", '\0', s => s.O.Sparse = false);
         Flag("no-S", '\0', s => s.O.Sparse = false);
         Flag("inplace", '\0', s => s.O.Inplace = true);

@@ -283,6 +283,9 @@ public sealed class RsyncOptions
     /// <summary>-S, --sparse.</summary>
     public bool Sparse { get; set; }
 
+    /// <summary>-y, --fuzzy: a file new here is sent as a delta against the most similar file in its directory.</summary>
+    public bool Fuzzy { get; set; }
+
     /// <summary>Keep partially transferred files (--partial, -P, or --partial-dir); off with --inplace.</summary>
     public bool Partial { get; set; }
 

@@ -83,6 +83,8 @@ public static class ServerArgs
                 letters.Append('O');
             if (o.OmitLinkTimes)
                 letters.Append('J');
+            if (o.Fuzzy)
+                letters.Append('y');
         }
         else
         {

@@ -663,11 +663,21 @@ internal sealed class Generator(ReceivingSide side)
         var partialPlace = redo ? null : side.PartialPlace(file);
         FileStatus pst = default;
         bool fromPartial = partialPlace is { } pp && pp.Root.LStat(pp.Name, out pst) == 0 && pst.IsRegular;
-        if (fromPartial)
+        // Without the file or a partial piece of it, the most similar file beside it may serve (generator.c, recv_generator).
+        FuzzyBasis.Candidate? fuzzy = !exists && !fromPartial && !redo && _o.Fuzzy ? FindFuzzy(file) : null;
+        MarkChanging(file);
+        if (fromPartial || fuzzy is not null)
             iflags |= ItemFlags.BasisTypeFollows;
+        if (fuzzy is not null)
+            iflags |= ItemFlags.XnameFollows;
         _out.WriteShortInt((int)(iflags & (ItemFlags)0xFFFF));
         if (fromPartial)
             _out.WriteByte(BasisType.PartialDir);
+        if (fuzzy is { } similar)
+        {
+            _out.WriteByte(BasisType.Fuzzy);
+            _out.WriteVString(similar.Name);
+        }
         if (_o.DryRun)
             return;
 
@@ -678,6 +688,11 @@ internal sealed class Generator(ReceivingSide side)
         {
             basisPlace = partialPlace!.Value;
             basisSize = pst.Size;
+        }
+        else if (fuzzy is { } near)
+        {
+            basisPlace = new Place(side.Root!, side.BesideName(file, near.Name));
+            basisSize = near.Size;
         }
         if (basisSize <= 0 || wholeFile)
         {
@@ -697,6 +712,48 @@ internal sealed class Generator(ReceivingSide side)
         {
             // No basis: the sender sends everything as literal data.
             SumHead.Empty.Write(_out);
+        }
+    }
+
+    // --fuzzy: the regular files of the directory last looked in, and which of them are about to change.
+    private byte[]? _fuzzyDirectory;
+    private List<FuzzyBasis.Candidate> _fuzzyCandidates = [];
+    private HashSet<int> _fuzzyChanging = [];
+
+    /// <summary>The file beside <paramref name="file"/> to send it against, or null (generator.c, find_fuzzy).</summary>
+    private FuzzyBasis.Candidate? FindFuzzy(FileEntry file)
+    {
+        LoadFuzzyDirectory(file.Name.Directory);
+        int chosen = FuzzyBasis.Choose(file.Name.Base, file.Size, file.ModTime, _fuzzyCandidates, i => !_fuzzyChanging.Contains(i));
+        return chosen < 0 ? null : _fuzzyCandidates[chosen];
+    }
+
+    /// <summary>A file being replaced is no basis for another (generator.c, recv_generator: FLAG_FILE_SENT).</summary>
+    private void MarkChanging(FileEntry file)
+    {
+        if (_fuzzyDirectory is null || !file.Name.Directory.SequenceEqual(_fuzzyDirectory))
+            return;
+        int i = _fuzzyCandidates.FindIndex(c => c.Name.AsSpan().SequenceEqual(file.Name.Base));
+        if (i >= 0)
+            _fuzzyChanging.Add(i);
+    }
+
+    private void LoadFuzzyDirectory(ReadOnlySpan<byte> directory)
+    {
+        if (_fuzzyDirectory is not null && directory.SequenceEqual(_fuzzyDirectory))
+            return;
+        _fuzzyDirectory = directory.ToArray();
+        _fuzzyCandidates = [];
+        _fuzzyChanging = [];
+        var names = new List<byte[]>();
+        byte[] inDestination = directory.IsEmpty || side.SoloPath is not null ? [(byte)'.'] : _fuzzyDirectory;
+        if (side.Root!.List(inDestination, names) != 0)
+            return;
+        foreach (byte[] name in names)
+        {
+            byte[] path = inDestination is [(byte)'.'] ? name : [.. inDestination, (byte)'/', .. name];
+            if (side.Root.LStat(path, out var st) == 0 && st.IsRegular && st.Size > 0)
+                _fuzzyCandidates.Add(new FuzzyBasis.Candidate(name, st.Size, st.MtimeSeconds));
         }
     }
 

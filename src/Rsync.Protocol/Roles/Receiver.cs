@@ -90,7 +90,7 @@ internal sealed class Receiver(ReceivingSide side)
             // A second attempt gets the full sums (receiver.c, recv_files: FLAG_FILE_SENT).
             bool redoing = incremental ? (file.Flags & EntryFlags.Received) != 0 : phase > 0;
             file.Flags |= EntryFlags.Received;
-            bool ok = ReceiveFile(ndx, file, head, basisType, out bool discarded);
+            bool ok = ReceiveFile(ndx, file, head, basisType, xname, out bool discarded);
             if (ok)
             {
                 side.LogItem(file, iflags, hardLink);
@@ -202,6 +202,11 @@ internal sealed class Receiver(ReceivingSide side)
                 return;
             case BasisType.PartialDir when side.Ctx.Options.PartialDir is not null:
                 return;
+            // Only with --fuzzy, and only a name beside the file: the generator's choice comes back
+            // through the sender, which must not redirect it (receiver.c, recv_files).
+            case BasisType.Fuzzy when side.Ctx.Options.Fuzzy && xname is { Length: > 0 } near
+                && near.AsSpan().IndexOfAny((byte)'/', (byte)0) < 0 && near is not [(byte)'.'] and not [(byte)'.', (byte)'.']:
+                return;
             case BasisType.Fuzzy:
                 side.Ctx.Error($"rsync: refusing malicious fuzzy operation for {(xname is null ? "" : ReceivingSide.Show(xname))}");
                 throw new RsyncProtocolException("refusing malicious fuzzy operation", ExitCodes.Protocol);
@@ -212,7 +217,7 @@ internal sealed class Receiver(ReceivingSide side)
     }
 
     /// <summary>Receives one file's tokens; true when it was verified and put in place.</summary>
-    private bool ReceiveFile(int ndx, FileEntry file, SumHead head, byte basisType, out bool discarded)
+    private bool ReceiveFile(int ndx, FileEntry file, SumHead head, byte basisType, byte[]? xname, out bool discarded)
     {
         discarded = false;
         var o = side.Ctx.Options;
@@ -230,7 +235,9 @@ internal sealed class Receiver(ReceivingSide side)
             if (problem is null)
             {
                 // The basis is this file or its partial piece, never anything a name from the sender leads to elsewhere.
-                var basisPlace = basisIsPartial ? partial!.Value : new Place(root!, name);
+                var basisPlace = basisIsPartial ? partial!.Value
+                    : basisType == BasisType.Fuzzy ? new Place(root!, side.BesideName(file, xname))
+                    : new Place(root!, name);
                 if (basisPlace.Root.LStat(basisPlace.Name, out var st) == 0 && st.IsRegular && basisPlace.Root.OpenRead(basisPlace.Name, out var opened) == 0)
                     basis = opened;
                 if (o.Inplace)

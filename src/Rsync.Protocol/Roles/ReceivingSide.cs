@@ -154,6 +154,10 @@ internal sealed partial class ReceivingSide
 
     private byte[] SoloLeaf => _soloLeaf ??= NameText.ToBytes(Path.GetFileName(SoloPath!));
 
+    /// <summary>Another name in <paramref name="file"/>'s directory, relative to <see cref="Root"/>.</summary>
+    public byte[] BesideName(FileEntry file, ReadOnlySpan<byte> sibling) =>
+        SoloPath is not null || file.Name.Directory.IsEmpty ? sibling.ToArray() : [.. file.Name.Directory, (byte)'/', .. sibling];
+
     /// <summary>lstat of an entry beneath the root; a symlink on the way is ELOOP.</summary>
     public int Stat(ReadOnlySpan<byte> name, out FileStatus status)
     {

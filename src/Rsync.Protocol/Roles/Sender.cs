@@ -72,7 +72,9 @@ internal sealed class Sender(TransferContext ctx, SendingList files)
             files.SendMore();
 
             FileEntry file = files[ndx];
-            string hardLinkTarget = xname is null ? "" : NameText.FromBytes(xname);
+            // An untransferred item's extra name is its hard link's target; a transfer's is the
+            // fuzzy basis, which no log shows (sender.c, send_files: log_item with no hlink).
+            string hardLinkTarget = xname is null || (iflags & ItemFlags.Transfer) != 0 ? "" : NameText.FromBytes(xname);
             if ((iflags & ItemFlags.Transfer) == 0)
             {
                 ctx.ItemLog?.Item(file, iflags, hardLinkTarget, file.LocalPath);

@@ -311,7 +311,7 @@ public sealed class ServerInvocationTests
         { "3.1.1", "pull -a --timeout=30 --iconv=utf8,latin1 --numeric-ids --max-delete=3 --delete-after --chmod=Du+x --remove-source-files --size-only --ignore-existing --existing --modify-window=1 --checksum-seed=5 --copy-unsafe-links --safe-links -x -O -J -K -m -L -k -n --append-verify", ["--server", "--sender", "-nlLkogDtprxe.Lsfx", "--iconv=utf8", "--timeout=30", "--modify-window=1", "--checksum-seed=5", "--copy-unsafe-links", "--safe-links", "--numeric-ids", "--append", "--append", "--remove-source-files", ".", "mod/src/"], null,
             "sender -rlptgoDLkxn --inplace --append-verify --timeout=30 --modify-window=1 --checksum-seed=5 --iconv=utf8 --numeric-ids --remove-source-files --copy-unsafe-links --safe-links caps=.Lsfx paths=/src/" },
         { "3.1.1", "push -a --link-dest=/x -y -T /tmp --min-size=1 --max-size=2M --delay-updates --usermap=a:b --groupmap=c:d --delete-missing-args -C --preallocate --no-implied-dirs --no-inc-recursive", ["--server", "-lyogDtprCe.Lsfx", "--min-size", "1", "--max-size", "2M", "--delete-missing-args", "--delay-updates", "--usermap=a:b", "--groupmap=c:d", "--temp-dir", "/tmp", "--link-dest", "/x", "--preallocate", ".", "mod/dst/"], null,
-            "ERROR rsync: The server does not support --fuzzy (-y)" },
+            "ERROR rsync: The server does not support --cvs-exclude (-C)" },
         { "3.1.1", "pull -a --copy-dest=/x -yy --min-size=1 --max-size=2M --ignore-missing-args -C --no-implied-dirs --chown=u:g", ["--server", "--sender", "-logDtprCe.iLsfx", "--ignore-missing-args", ".", "mod/src/"], null,
             "ERROR rsync: The server does not support --cvs-exclude (-C)" },
         { "3.1.1", "push -rptE --append", ["--server", "-tpre.iLsfx", "--append", ".", "mod/dst/"], null,
@@ -325,7 +325,7 @@ public sealed class ServerInvocationTests
         { "3.5.0", "pull -a --timeout=30 --iconv=utf8,latin1 --numeric-ids --max-delete=3 --delete-after --chmod=Du+x --remove-source-files --size-only --ignore-existing --existing --modify-window=1 --checksum-seed=5 --copy-unsafe-links --safe-links -x -O -J -K -m -L -k -n --append-verify", ["--server", "--sender", "-nlLkogDtprxe.LsfxCIvu", "--iconv=utf8", "--timeout=30", "--checksum-seed=5", "--copy-unsafe-links", "--safe-links", "--numeric-ids", "--append", "--append", "--remove-source-files", ".", "mod/src/"], null,
             "sender -rlptgoDLkxn --inplace --append-verify --timeout=30 --checksum-seed=5 --iconv=utf8 --numeric-ids --remove-source-files --copy-unsafe-links --safe-links caps=.LsfxCIvu paths=/src/" },
         { "3.5.0", "push -a --link-dest=/x -y -T /tmp --min-size=1 --max-size=2M --delay-updates --usermap=a:b --groupmap=c:d --delete-missing-args -C --preallocate --no-implied-dirs --no-inc-recursive", ["--server", "-lyogDtprCe.LsfxCIvu", "--min-size=1", "--max-size=2097152", "--delete-missing-args", "--delay-updates", "--usermap=a:b", "--groupmap=c:d", "--temp-dir", "/tmp", "--link-dest", "/x", "--preallocate", ".", "mod/dst/"], null,
-            "ERROR rsync: The server does not support --fuzzy (-y)" },
+            "ERROR rsync: The server does not support --cvs-exclude (-C)" },
         { "3.5.0", "pull -a --copy-dest=/x -yy --min-size=1 --max-size=2M --ignore-missing-args -C --no-implied-dirs --chown=u:g", ["--server", "--sender", "-logDtprCe.iLsfxCIvu", "--ignore-missing-args", ".", "mod/src/"], null,
             "ERROR rsync: The server does not support --cvs-exclude (-C)" },
         { "3.5.0", "push -rptE --append", ["--server", "-tpre.iLsfxCIvu", "--append", ".", "mod/dst/"], null,
@@ -515,7 +515,6 @@ public sealed class ServerInvocationTests
 
     [Theory]
     [InlineData("--link-dest=/x", "--link-dest")]
-    [InlineData("-y", "--fuzzy (-y)")]
     [InlineData("-C", "--cvs-exclude (-C)")]
     [InlineData("-T/tmp", "--temp-dir (-T)")]
     [InlineData("--max-size=1M", "--max-size")]
