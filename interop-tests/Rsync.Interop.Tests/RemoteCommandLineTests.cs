@@ -124,7 +124,6 @@ public sealed class RemoteCommandLineTests(ITestOutputHelper output) : IDisposab
     }
 
     [Theory]
-    [InlineData("--fuzzy", "--fuzzy (-y)")]
     [InlineData("--delay-updates", "--delay-updates")]
     [InlineData("--link-dest=/tmp/l", "--link-dest")]
     public async Task What_netrsync_cannot_do_is_refused_by_name_at_either_end(string option, string named)
