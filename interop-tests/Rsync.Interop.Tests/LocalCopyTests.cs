@@ -90,11 +90,10 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
     [MemberData(nameof(RsyncPeers.Peers), MemberType = typeof(RsyncPeers))]
     public async Task RemoveSourceFiles_RemovesUnchangedFilesAndLinksToo(string peer)
     {
-        var left = new Dictionary<string, string[]>();
-        foreach (var (name, client) in new (string, IRsyncClient)[] { ("stock", new StockClient(peer)), ("ours", NetRsync.Instance) })
+        var sources = new List<string>();
+        var (stock, ours, _, _) = await Twins(peer, (src, dst) =>
         {
-            string src = _temp.Sub(name + "-src");
-            string dst = _temp.Sub(name + "-dst");
+            sources.Add(src);
             foreach (string root in new[] { src, dst })
             {
                 File.WriteAllText(Path.Combine(root, "same.txt"), "already there\n");
@@ -103,14 +102,12 @@ public sealed class LocalCopyTests(ITestOutputHelper output) : IDisposable
             }
             File.WriteAllText(Path.Combine(src, "new.txt"), "sent\n");
             File.CreateSymbolicLink(Path.Combine(src, "new-link"), "new.txt");
-
-            ProcessResult r = await client.RunAsync(["-a", "--remove-source-files", src + "/", dst + "/"]);
-            output.WriteLine(r.ToString());
-            Assert.True(r.ExitCode == 0, r.ToString());
-            left[name] = Directory.EnumerateFileSystemEntries(src).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
-        }
-        Assert.Empty(left["stock"]);
-        Assert.Equal(left["stock"], left["ours"]);
+        }, (src, dst) => ["-a", "--remove-source-files", src + "/", dst + "/"]);
+        Assert.True(stock.ExitCode == 0, stock.ToString());
+        Assert.True(ours.ExitCode == 0, ours.ToString());
+        string[] Left(string src) => Directory.EnumerateFileSystemEntries(src).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+        Assert.Empty(Left(sources[0]));
+        Assert.Equal(Left(sources[0]), Left(sources[1]));
     }
 
     /// <summary>Runs the same local copy with the stock client and with netrsync, each on its own twin of the trees.</summary>

@@ -718,13 +718,13 @@ internal sealed class Generator(ReceivingSide side)
     // --fuzzy: the regular files of the directory last looked in, and which of them are about to change.
     private byte[]? _fuzzyDirectory;
     private List<FuzzyBasis.Candidate> _fuzzyCandidates = [];
-    private HashSet<int> _fuzzyChanging = [];
+    private HashSet<byte[]> _fuzzyChanging = new(ByteNameComparer.Instance);
 
     /// <summary>The file beside <paramref name="file"/> to send it against, or null (generator.c, find_fuzzy).</summary>
     private FuzzyBasis.Candidate? FindFuzzy(FileEntry file)
     {
         LoadFuzzyDirectory(file.Name.Directory);
-        int chosen = FuzzyBasis.Choose(file.Name.Base, file.Size, file.ModTime, _fuzzyCandidates, i => !_fuzzyChanging.Contains(i));
+        int chosen = FuzzyBasis.Choose(file.Name.Base, file.Size, file.ModTime, _fuzzyCandidates, i => !_fuzzyChanging.Contains(_fuzzyCandidates[i].Name));
         return chosen < 0 ? null : _fuzzyCandidates[chosen];
     }
 
@@ -733,9 +733,7 @@ internal sealed class Generator(ReceivingSide side)
     {
         if (_fuzzyDirectory is null || !file.Name.Directory.SequenceEqual(_fuzzyDirectory))
             return;
-        int i = _fuzzyCandidates.FindIndex(c => c.Name.AsSpan().SequenceEqual(file.Name.Base));
-        if (i >= 0)
-            _fuzzyChanging.Add(i);
+        _fuzzyChanging.GetAlternateLookup<ReadOnlySpan<byte>>().Add(file.Name.Base);
     }
 
     private void LoadFuzzyDirectory(ReadOnlySpan<byte> directory)
@@ -744,7 +742,7 @@ internal sealed class Generator(ReceivingSide side)
             return;
         _fuzzyDirectory = directory.ToArray();
         _fuzzyCandidates = [];
-        _fuzzyChanging = [];
+        _fuzzyChanging.Clear();
         var names = new List<byte[]>();
         byte[] inDestination = directory.IsEmpty || side.SoloPath is not null ? [(byte)'.'] : _fuzzyDirectory;
         if (side.Root!.List(inDestination, names) != 0)

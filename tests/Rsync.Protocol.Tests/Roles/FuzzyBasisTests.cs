@@ -33,7 +33,32 @@ public sealed class FuzzyBasisTests
         Assert.Equal(unit + 1, FuzzyBasis.Distance(B("a1"), B("a2")));
         Assert.Equal(2 * unit + 'a' + 'b', FuzzyBasis.Distance(B("ab"), B("")));
         Assert.True(FuzzyBasis.Distance(B("report-v1.dat"), B("report-v2.dat")) < FuzzyBasis.Distance(B("other.dat"), B("report-v2.dat")));
-        Assert.Equal(FuzzyBasis.Distance(B("kitten"), B("sitting")), FuzzyBasis.Distance(B("kitten"), B("sitting")));
+        foreach (var (a, b) in new[] { ("kitten", "sitting"), ("report.txt", "rapport.text"), ("a", "zzz") })
+            Assert.Equal(FullTable(B(a), B(b)), FuzzyBasis.Distance(B(a), B(b)));
+    }
+
+    /// <summary>The same recurrence over the whole table, written out plainly, as the one-row version's reference.</summary>
+    private static uint FullTable(byte[] a, byte[] b)
+    {
+        const uint unit = 1 << 16;
+        var d = new uint[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++)
+            d[i, 0] = (uint)i * unit;
+        for (int j = 0; j <= b.Length; j++)
+            d[0, j] = (uint)j * unit;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int diff = a[i - 1] - b[j - 1];
+                uint change = diff == 0 ? 0 : unit + (uint)Math.Abs(diff);
+                uint diagonal = d[i - 1, j - 1] + change;
+                uint left = d[i - 1, j] + unit + a[i - 1];
+                uint above = d[i, j - 1] + unit + b[j - 1];
+                d[i, j] = d[i - 1, j] < d[i, j - 1] ? Math.Min(left, diagonal) : Math.Min(above, diagonal);
+            }
+        }
+        return d[a.Length, b.Length];
     }
 
     [Fact]
